@@ -1,0 +1,169 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { ManagedProcess, readProcMemory } from '../../env/process.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'process-test-'));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const procState = (pid: number): string =>
+  /^State:\s+(\S)/m.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'))?.[1] ?? '?';
+
+/** A node process that writes its pid to `<name>.ready` after a short delay and logs SIGTERM before exiting. */
+function nodeServer(name: string, script = '', readyTimeoutMs = 10_000): ManagedProcess {
+  const readyFile = join(dir, `${name}.ready`);
+  const proc: ManagedProcess = new ManagedProcess({
+    name,
+    command: process.execPath,
+    args: [
+      '-e',
+      script ||
+        `process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(0); });
+         setTimeout(() => require('fs').writeFileSync(${JSON.stringify(readyFile)}, String(process.pid)), 100);
+         setInterval(() => {}, 1000);`,
+    ],
+    logFile: join(dir, `${name}.log`),
+    // Ready only once *this* incarnation wrote its pid (a restart must not see the previous one's file).
+    ready: () => Promise.resolve(existsSync(readyFile) && readFileSync(readyFile, 'utf8') === String(proc.pid)),
+    readyTimeoutMs,
+    stopGraceMs: 2000,
+  });
+  return proc;
+}
+
+const started: ManagedProcess[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((p) => p.kill()));
+});
+
+describe('ManagedProcess', () => {
+  it('starts, waits for readiness and stops gracefully with SIGTERM', async () => {
+    const p = nodeServer('graceful');
+    started.push(p);
+    expect(p.state).toBe('stopped');
+    await p.start();
+    expect(p.state).toBe('running');
+    const pid = p.pid ?? -1;
+    expect(alive(pid)).toBe(true);
+    await p.stop();
+    expect(p.state).toBe('stopped');
+    expect(alive(pid)).toBe(false);
+    expect(p.logTail()).toContain('got SIGTERM');
+  });
+
+  it('escalates to SIGKILL when the process ignores SIGTERM', async () => {
+    const ready = join(dir, 'stubborn.ready');
+    const p = nodeServer(
+      'stubborn',
+      `process.on('SIGTERM', () => {}); require('fs').writeFileSync(${JSON.stringify(ready)}, String(process.pid)); setInterval(() => {}, 1000);`,
+    );
+    started.push(p);
+    await p.start();
+    const t0 = Date.now();
+    await p.stop();
+    expect(p.state).toBe('stopped');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1900);
+  });
+
+  it('pauses (SIGSTOP) and resumes (SIGCONT)', async () => {
+    const p = nodeServer('pausable');
+    started.push(p);
+    await p.start();
+    const pid = p.pid ?? -1;
+    p.pause();
+    expect(p.state).toBe('paused');
+    await sleep(50);
+    expect(procState(pid)).toBe('T');
+    p.resume();
+    expect(p.state).toBe('running');
+    await sleep(50);
+    expect(procState(pid)).not.toBe('T');
+  });
+
+  it('stops a paused process', async () => {
+    const p = nodeServer('paused-stop');
+    started.push(p);
+    await p.start();
+    p.pause();
+    await p.stop();
+    expect(p.state).toBe('stopped');
+    expect(p.logTail()).toContain('got SIGTERM');
+  });
+
+  it('kills with SIGKILL and restarts with a new pid', async () => {
+    const p = nodeServer('restartable');
+    started.push(p);
+    await p.start();
+    const first = p.pid ?? -1;
+    await p.kill();
+    expect(p.state).toBe('stopped');
+    expect(alive(first)).toBe(false);
+    expect(p.logTail()).not.toContain('got SIGTERM');
+    await p.restart();
+    expect(p.state).toBe('running');
+    expect(p.pid).not.toBe(first);
+    expect(p.status().restarts).toBe(1);
+    expect(p.status().rssKb).toBeGreaterThan(1000);
+  });
+
+  it('reports a process that dies during start-up with its log', async () => {
+    const p = new ManagedProcess({
+      name: 'crasher',
+      command: process.execPath,
+      args: ['-e', 'console.error("bad flag --foo"); process.exit(3)'],
+      logFile: join(dir, 'crasher.log'),
+      ready: () => Promise.resolve(false),
+    });
+    await expect(p.start()).rejects.toThrow(/crasher exited during start-up \(exit code 3\)[\s\S]*bad flag --foo/);
+    expect(p.state).toBe('stopped');
+  });
+
+  it('gives up on a process that never becomes ready, and kills it', async () => {
+    const p = nodeServer('never-ready', 'setInterval(() => {}, 1000);', 1500);
+    await expect(p.start()).rejects.toThrow(/never-ready was not ready within 1500 ms/);
+    expect(p.state).toBe('stopped');
+  });
+
+  it('takes its components down when the supervising process is killed with SIGKILL', async () => {
+    const supervisor = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('fixtures/supervise-sleep.ts', import.meta.url))],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const childPid = await new Promise<number>((resolve) => {
+      supervisor.stdout.once('data', (d: Buffer) => {
+        resolve(Number(d.toString().trim()));
+      });
+    });
+    expect(alive(childPid)).toBe(true);
+    supervisor.kill('SIGKILL');
+    const deadline = Date.now() + 5000;
+    while (alive(childPid) && Date.now() < deadline) await sleep(50);
+    expect(alive(childPid)).toBe(false);
+  });
+});
+
+describe('readProcMemory', () => {
+  it('reads RSS and peak RSS of a live process, nothing for a dead one', () => {
+    const mem = readProcMemory(process.pid);
+    expect(mem?.rssKb).toBeGreaterThan(1000);
+    expect(mem?.peakRssKb).toBeGreaterThanOrEqual(mem?.rssKb ?? Infinity);
+    expect(readProcMemory(2 ** 22 + 1)).toBeUndefined();
+  });
+});

@@ -16,7 +16,9 @@ import { isAlive, type ClusterName, type EnvDescriptor } from './environment.ts'
 import type { ProcessStatus } from './process.ts';
 import { startSupervisor } from './supervisor.ts';
 
-const stateDir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'clusternet-agent-ts');
+// Where the running environment is recorded (CNAT_STATE_DIR lets tests use a private one).
+const stateDir =
+  process.env.CNAT_STATE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'clusternet-agent-ts');
 const pointerFile = join(stateDir, 'env-current.json');
 const serveLog = join(stateDir, 'env-supervisor.log');
 

@@ -9,6 +9,7 @@ import {
   ApiException,
   ApiextensionsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   loadYaml,
   type KubeConfig,
   type V1CustomResourceDefinition,
@@ -110,12 +111,27 @@ export async function installClusternetCrds(kc: KubeConfig, timeoutMs = 60_000):
       await api.replaceCustomResourceDefinition({ name, body: crd });
     }
   }
+  // Established is not enough: right after it, the resource's storage may still answer 429
+  // "storage is (re)initializing". Ready means a LIST of the resource succeeds.
+  const objects = kc.makeApiClient(CustomObjectsApi);
   const deadline = Date.now() + timeoutMs;
-  for (const name of names) {
+  for (const crd of crds) {
+    const name = crd.metadata?.name ?? '';
+    const version = crd.spec.versions.find((v) => v.served)?.name ?? '';
     for (;;) {
       const live = await api.readCustomResourceDefinition({ name });
-      if (live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true) break;
-      if (Date.now() > deadline) throw new Error(`CRD ${name} not Established within ${String(timeoutMs)} ms`);
+      const established = live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+      const listable =
+        established === true &&
+        (await objects
+          .listClusterCustomObject({ group: crd.spec.group, version, plural: crd.spec.names.plural, limit: 1 })
+          .then(
+            () => true,
+            () => false,
+          ));
+      if (listable) break;
+      if (Date.now() > deadline)
+        throw new Error(`CRD ${name} not Established and served within ${String(timeoutMs)} ms`);
       await sleep(100);
     }
   }

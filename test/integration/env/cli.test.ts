@@ -52,3 +52,18 @@ describe('environment CLI', () => {
     expect((await run('down')).stdout).toBe('no environment is running\n');
   });
 });
+
+describe('npm run demo (the README quick start)', () => {
+  it('brings the clusters up, prepares the parent, runs the agent and tears everything down', async () => {
+    const demo = fileURLToPath(new URL('../../env/demo.ts', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, [demo]);
+    expect(stdout).toMatch(/parent https:\/\/127\.0\.0\.1:\d+ {2}Kubernetes v1\.\d+\.\d+/);
+    expect(stdout).toContain('CRD established: clusterregistrationrequests.clusters.clusternet.io');
+    expect(stdout).toMatch(/bootstrap token [a-z0-9]{6}\.\*{16} /);
+    expect(stdout).toContain('clusternet-agent version: v');
+    expect(stdout).toContain('all processes stopped, run directory removed');
+    const runDir = /kubeconfig: (\S+)\/parent\/admin\.kubeconfig/.exec(stdout)?.[1] ?? '';
+    expect(runDir).toMatch(/cnat-env-/);
+    expect(existsSync(runDir)).toBe(false);
+  });
+});

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -86,4 +89,21 @@ describe('the clusternet-agent executable', () => {
         "Run 'clusternet-agent --help' for usage.\n",
     );
   });
+});
+
+describe('the built package', () => {
+  it('compiles to dist/ with the bin entry runnable as a script', async () => {
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const out = mkdtempSync(join(tmpdir(), 'agent-build-'));
+    try {
+      const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+      await promisify(execFile)(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', out]);
+      const bin = join(out, packageJson.bin['clusternet-agent'].replace(/^dist\//, ''));
+      expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+      const { stdout } = await promisify(execFile)(process.execPath, [bin, '--version']);
+      expect(stdout).toBe(`clusternet-agent version: v${packageJson.version}\n`);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -52,7 +52,6 @@ async function up(): Promise<number> {
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'serve'], {
     detached: true,
     stdio: ['ignore', out, out],
-    env: { ...process.env, CNAT_NO_NETNS: '1' },
   });
   closeSync(out);
   child.unref();

@@ -7,11 +7,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { Cluster, type ClusterInfo } from './cluster.ts';
+import { eventually } from './eventually.ts';
 import { freePort } from './net.ts';
 import type { ProcessStatus } from './process.ts';
 
@@ -156,20 +156,13 @@ export class Environment {
   }
 }
 
-async function waitForDefaultServiceAccount(kubeconfigPath: string, timeoutMs = 60_000): Promise<void> {
+async function waitForDefaultServiceAccount(kubeconfigPath: string): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' });
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) {
-        throw new Error(`ServiceAccount default/default never appeared (${String(err)})`, { cause: err });
-      }
-      await sleep(250);
-    }
-  }
+  await eventually(
+    'ServiceAccount default/default',
+    () => core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' }),
+    { timeoutMs: 60_000, intervalMs: 250 },
+  );
 }

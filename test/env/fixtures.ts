@@ -3,7 +3,6 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import {
   ApiException,
@@ -14,6 +13,7 @@ import {
   type KubeConfig,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
+import { eventually } from './eventually.ts';
 
 /** Unmodified copies of Clusternet's CRDs (see the README beside them for their provenance). */
 export const clusternetCrdDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'clusternet-crds');
@@ -118,22 +118,22 @@ export async function installClusternetCrds(kc: KubeConfig, timeoutMs = 60_000):
   for (const crd of crds) {
     const name = crd.metadata?.name ?? '';
     const version = crd.spec.versions.find((v) => v.served)?.name ?? '';
-    for (;;) {
-      const live = await api.readCustomResourceDefinition({ name });
-      const established = live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-      const listable =
-        established === true &&
-        (await objects
-          .listClusterCustomObject({ group: crd.spec.group, version, plural: crd.spec.names.plural, limit: 1 })
-          .then(
-            () => true,
-            () => false,
-          ));
-      if (listable) break;
-      if (Date.now() > deadline)
-        throw new Error(`CRD ${name} not Established and served within ${String(timeoutMs)} ms`);
-      await sleep(100);
-    }
+    await eventually(
+      `CRD ${name} to be Established and served`,
+      async () => {
+        const live = await api.readCustomResourceDefinition({ name });
+        if (live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') !== true)
+          return undefined;
+        await objects.listClusterCustomObject({
+          group: crd.spec.group,
+          version,
+          plural: crd.spec.names.plural,
+          limit: 1,
+        });
+        return true;
+      },
+      { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 100 },
+    );
   }
   return names;
 }

@@ -7,6 +7,7 @@
 //   node test/env/netns.ts -- <command> [args...]
 
 import { spawn, spawnSync } from 'node:child_process';
+import { constants } from 'node:os';
 
 /** The namespace's own address on `lo`, used as the apiservers' advertise address. */
 export const netnsAddress = '10.255.0.1';
@@ -99,7 +100,7 @@ function main(argv: readonly string[]): void {
   });
   child.on('exit', (code, signal) => {
     cleanup();
-    process.exit(code ?? (signal === null ? 1 : 128 + (signal === 'SIGINT' ? 2 : 15)));
+    process.exit(code ?? 128 + (signal === null ? 0 : constants.signals[signal]));
   });
 }
 

@@ -83,8 +83,13 @@ export class ManagedProcess {
         }
         resolve();
       });
+      // Spawning itself failed (e.g. ENOENT): there will be no 'exit'.
       child.once('error', (err) => {
         this.#lastExit = err.message;
+        if (this.#child === child) {
+          this.#child = undefined;
+          this.#state = 'stopped';
+        }
         resolve();
       });
     });

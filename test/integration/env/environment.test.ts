@@ -3,7 +3,6 @@
 
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ApiException,
   AuthenticationV1Api,
@@ -16,6 +15,7 @@ import {
   type V1Secret,
 } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { eventually } from '../../env/eventually.ts';
 import { httpGet } from '../../env/net.ts';
 import { clusterNames } from '../../env/environment.ts';
 import { deleteBootstrapToken } from '../../env/fixtures.ts';
@@ -34,16 +34,6 @@ const statusOf = async (p: Promise<unknown>): Promise<number | string> =>
 async function whoami(kc: KubeConfig): Promise<{ username: string; groups: string[] }> {
   const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: {} });
   return { username: review.status?.userInfo?.username ?? '', groups: review.status?.userInfo?.groups ?? [] };
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 describe.each(clusterNames)('%s apiserver', (cluster) => {
@@ -323,10 +313,10 @@ describe('component faults', () => {
     await eventually(
       'readyz to recover',
       async () => {
-        const r = await httpGet(`${env.server('child')}/readyz`, { ca, timeoutMs: 3000 });
+        const r = await httpGet(`${env.server('child')}/readyz`, { ca, timeoutMs: 15_000 });
         return r.status === 200 ? r : undefined;
       },
-      60_000,
+      { timeoutMs: 60_000 },
     );
     expect(await statusOf(env.adminClient('child', CoreV1Api).listNamespace())).toBe(200);
   });

@@ -167,3 +167,20 @@ describe('readProcMemory', () => {
     expect(readProcMemory(2 ** 22 + 1)).toBeUndefined();
   });
 });
+
+describe('ManagedProcess with a missing executable', () => {
+  it('fails start-up at once instead of waiting out the readiness timeout', async () => {
+    const p = new ManagedProcess({
+      name: 'ghost',
+      command: join(dir, 'no-such-binary'),
+      args: [],
+      logFile: join(dir, 'ghost.log'),
+      ready: () => Promise.resolve(false),
+      readyTimeoutMs: 30_000,
+    });
+    const t0 = Date.now();
+    await expect(p.start()).rejects.toThrow(/ghost exited during start-up/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(p.state).toBe('stopped');
+  });
+});

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // clusternet-agent entry point.
 
-import { parseCommandLine } from './cli/command-line.ts';
-import { formatVersion, usage } from './cli/output.ts';
+import { parseCommandLine } from './config/config.ts';
+import { formatVersion, renderUsage } from './cli/output.ts';
 import { versionInfo } from './version.ts';
 
 /** Exit code for a bad command line (as for every invalid input). */
@@ -12,7 +12,7 @@ function main(argv: readonly string[]): number {
   const inv = parseCommandLine(argv);
   switch (inv.kind) {
     case 'help':
-      process.stdout.write(usage);
+      process.stdout.write(renderUsage());
       return 0;
     case 'version':
       process.stdout.write(formatVersion(versionInfo(process.env), inv.format));
@@ -22,10 +22,8 @@ function main(argv: readonly string[]): number {
       process.stderr.write("Run 'clusternet-agent --help' for usage.\n");
       return exitUsage;
     case 'run':
-      process.stderr.write(
-        'clusternet-agent: this build has no agent flags yet (registration is the next milestone); see --help\n',
-      );
-      return exitUsage;
+      process.stderr.write('clusternet-agent: configuration is valid; the registration lifecycle is being built\n');
+      return 1;
   }
 }
 

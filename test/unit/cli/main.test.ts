@@ -5,37 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseCommandLine } from '../../../src/cli/command-line.ts';
-import { formatVersion, usage } from '../../../src/cli/output.ts';
+import { formatVersion, renderUsage } from '../../../src/cli/output.ts';
 import { versionInfo } from '../../../src/version.ts';
 import packageJson from '../../../package.json' with { type: 'json' };
-
-describe('parseCommandLine', () => {
-  it.each([
-    [[], { kind: 'run' }],
-    [['--help'], { kind: 'help' }],
-    [['-h'], { kind: 'help' }],
-    [['--version'], { kind: 'version', format: 'short' }],
-    [['--version=short'], { kind: 'version', format: 'short' }],
-    [['--version=json'], { kind: 'version', format: 'json' }],
-    [['--version=yaml'], { kind: 'version', format: 'yaml' }],
-    [['--version', '--help'], { kind: 'help' }],
-  ])('%j → %j', (argv, expected) => {
-    expect(parseCommandLine(argv)).toEqual(expected);
-  });
-
-  it('reports every bad argument at once', () => {
-    expect(parseCommandLine(['--version=xml', '--no-such-flag=1', 'stray', '-x'])).toEqual({
-      kind: 'invalid',
-      errors: [
-        'invalid argument "xml" for "--version" flag: must be short, json or yaml',
-        'unknown flag: --no-such-flag',
-        'unexpected argument "stray": clusternet-agent takes flags only',
-        'unknown flag: -x',
-      ],
-    });
-  });
-});
 
 describe('version output', () => {
   const info = versionInfo({ CLUSTERNET_AGENT_GIT_COMMIT: 'abc123' });
@@ -77,17 +49,34 @@ describe('the clusternet-agent executable', () => {
   });
 
   it('prints usage for --help', async () => {
-    expect((await run('--help')).stdout).toBe(usage);
+    expect((await run('--help')).stdout).toBe(renderUsage());
   });
 
   it('exits 2 with a one-line error per bad flag', async () => {
-    const err = (await run('--bogus', '--version=xml').catch((e: unknown) => e)) as { code: number; stderr: string };
+    const err = (await run('--bogus', '--secure-port=x').catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(err.code).toBe(2);
     expect(err.stderr).toBe(
       'clusternet-agent: unknown flag: --bogus\n' +
-        'clusternet-agent: invalid argument "xml" for "--version" flag: must be short, json or yaml\n' +
+        'clusternet-agent: invalid argument "x" for "--secure-port" flag: must be an integer\n' +
         "Run 'clusternet-agent --help' for usage.\n",
     );
+  });
+
+  it('exits 2 listing every invalid value at once, never echoing the token', async () => {
+    const secret = 'abcdef.0123456789abcdeX';
+    const err = (await run(
+      `--cluster-reg-token=${secret}`,
+      '--cluster-reg-parent-url=ftp://x',
+      '--cluster-sync-mode=Push',
+    ).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(err.code).toBe(2);
+    const lines = err.stderr.trim().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/cluster-reg-parent-url "ftp:\/\/x" is not a valid URL/);
+    expect(lines[1]).toMatch(/cluster-reg-token is malformed/);
+    expect(lines[2]).toMatch(/Push requires the feature gate AppPusher=true/);
+    expect(err.stderr).not.toContain(secret);
+    expect(err.stderr).not.toContain('0123456789');
   });
 });
 

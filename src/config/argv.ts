@@ -1,0 +1,117 @@
+// Reads argv the way the Go agent's flag library (pflag) does: `--name=value`, `--name value`,
+// booleans as `--name` or `--name=false`, `-v 4` / `-v=4` / `-v4`, repeatable array flags, no
+// positional arguments. Values are converted to the flag's type; every problem is collected.
+
+import { isIP } from 'node:net';
+import { lookupFlag, lookupShorthand, flagSpecs, type FlagSpec, type FlagValue } from './flags.ts';
+import { parseGoDuration } from './go-duration.ts';
+
+export interface ParsedArgv {
+  /** Values of the flags that were given, converted to their types (durations in ms). */
+  readonly given: ReadonlyMap<string, FlagValue>;
+  readonly errors: readonly string[];
+}
+
+const boolText = (v: string): boolean | undefined =>
+  /^(1|t|T|true|TRUE|True)$/.test(v) ? true : /^(0|f|F|false|FALSE|False)$/.test(v) ? false : undefined;
+
+/** Converts one textual value; returns an error message (never containing a secret) on failure. */
+export function convertFlagValue(spec: FlagSpec, text: string): FlagValue | { error: string } {
+  const bad = (why: string): { error: string } => ({
+    error:
+      spec.secret === true
+        ? `invalid argument for "--${spec.name}" flag: ${why}`
+        : `invalid argument ${JSON.stringify(text)} for "--${spec.name}" flag: ${why}`,
+  });
+  switch (spec.kind) {
+    case 'string':
+    case 'optionalString':
+      return text;
+    case 'bool': {
+      const b = boolText(text);
+      return b ?? bad('must be true or false');
+    }
+    case 'int':
+      return /^[-+]?\d+$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : bad('must be an integer');
+    case 'float':
+      return /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text) ? Number(text) : bad('must be a number');
+    case 'duration': {
+      const ms = parseGoDuration(text);
+      return ms ?? bad('must be a duration such as 20s, 3m0s or 1h30m');
+    }
+    case 'ip':
+      return isIP(text) !== 0 ? text : bad('must be an IP address');
+    case 'stringArray':
+      return [text];
+    case 'stringSlice':
+      return text === '' ? [] : text.split(',');
+  }
+}
+
+export function parseArgv(argv: readonly string[]): ParsedArgv {
+  const given = new Map<string, FlagValue>();
+  const errors: string[] = [];
+  const set = (spec: FlagSpec, text: string): void => {
+    const v = convertFlagValue(spec, text);
+    if (typeof v === 'object' && 'error' in v) {
+      errors.push(v.error);
+      return;
+    }
+    const prev = given.get(spec.name);
+    // Array flags accumulate over occurrences; everything else: the last occurrence wins.
+    given.set(spec.name, Array.isArray(prev) && Array.isArray(v) ? [...(prev as string[]), ...(v as string[])] : v);
+  };
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--') {
+      for (const rest of argv.slice(i + 1))
+        errors.push(`unknown command ${JSON.stringify(rest)} for "clusternet-agent"`);
+      break;
+    }
+    let spec: FlagSpec | undefined;
+    let inline: string | undefined;
+    let shown: string;
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+      inline = eq === -1 ? undefined : arg.slice(eq + 1);
+      spec = lookupFlag(name);
+      shown = `--${name}`;
+    } else if (arg.startsWith('-') && arg.length > 1) {
+      spec = lookupShorthand(arg[1] ?? '');
+      const rest = arg.slice(2);
+      inline = rest === '' ? undefined : rest.startsWith('=') ? rest.slice(1) : rest;
+      shown = `-${arg[1] ?? ''}`;
+    } else {
+      errors.push(`unknown command ${JSON.stringify(arg)} for "clusternet-agent"`);
+      continue;
+    }
+    if (spec === undefined) {
+      errors.push(`unknown flag: ${shown}`);
+      continue;
+    }
+    if (inline !== undefined) {
+      set(spec, inline);
+    } else if (spec.kind === 'bool') {
+      set(spec, 'true');
+    } else if (spec.kind === 'optionalString') {
+      set(spec, spec.noOptDefault ?? '');
+    } else if (i + 1 < argv.length) {
+      i += 1;
+      set(spec, argv[i] ?? '');
+    } else {
+      errors.push(`flag needs an argument: ${shown}`);
+    }
+  }
+  return { given, errors };
+}
+
+/** The value of a flag: as given, else its default (durations converted to ms). */
+export function flagValue(parsed: ParsedArgv, name: string): FlagValue {
+  const v = parsed.given.get(name);
+  if (v !== undefined) return v;
+  const spec = flagSpecs.find((s) => s.name === name);
+  if (spec === undefined) throw new Error(`no flag --${name}`);
+  return spec.kind === 'duration' ? (parseGoDuration(String(spec.default)) ?? 0) : spec.default;
+}

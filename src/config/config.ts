@@ -1,0 +1,325 @@
+// The agent's configuration: parsed once from argv into a frozen, validated object. Every invalid input is
+// reported at once, one line each. The Go agent reads no configuration from the environment (its chart
+// passes `$(VAR)` references that the kubelet expands into the args), and neither do we.
+
+import { parseArgv, flagValue, type ParsedArgv } from './argv.ts';
+import { defaultFeatureGates, parseFeatureGates, type FeatureGates } from './feature-gates.ts';
+import { flagSpecs } from './flags.ts';
+import { formatGoDuration } from './go-duration.ts';
+
+export type SyncMode = 'Pull' | 'Push' | 'Dual';
+export type ClusterType = 'StandardCluster' | 'EdgeCluster';
+export type VersionFormat = 'short' | 'json' | 'yaml';
+
+export interface AgentConfig {
+  readonly registration: {
+    readonly parentUrl: string;
+    /** Bootstrap token or ServiceAccount token. A secret: never logged. */
+    readonly token: string;
+    readonly clusterName: string | undefined;
+    readonly clusterNamePrefix: string;
+    readonly clusterNamespace: string | undefined;
+    readonly clusterType: ClusterType;
+    readonly syncMode: SyncMode;
+    readonly clusterLabels: Readonly<Record<string, string>>;
+  };
+  readonly management: {
+    readonly labelsAggregateThreshold: number;
+    readonly labelsAggregatePrefixes: readonly string[];
+  };
+  readonly status: {
+    readonly updateFrequencyMs: number;
+    readonly collectFrequencyMs: number;
+    readonly useMetricsServer: boolean;
+  };
+  readonly predictor: { readonly addr: string; readonly directAccess: boolean; readonly port: number };
+  readonly leaderElection: {
+    readonly enabled: boolean;
+    readonly leaseDurationMs: number;
+    readonly renewDeadlineMs: number;
+    readonly retryPeriodMs: number;
+    readonly leaseName: string;
+  };
+  /** The child namespace holding the Lease and the stored parent credentials. */
+  readonly systemNamespace: string;
+  readonly child: { readonly kubeconfig: string | undefined; readonly qps: number; readonly burst: number };
+  readonly tunnel: { readonly logging: boolean };
+  readonly serving: {
+    readonly bindAddress: string;
+    readonly securePort: number;
+    readonly certDir: string;
+    readonly tlsCertFile: string;
+    readonly tlsPrivateKeyFile: string;
+  };
+  readonly logging: { readonly verbosity: number; readonly format: 'text' | 'json' };
+  readonly featureGates: FeatureGates;
+}
+
+export type Invocation =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'version'; readonly format: VersionFormat }
+  | { readonly kind: 'run'; readonly config: AgentConfig }
+  | { readonly kind: 'invalid'; readonly errors: readonly string[] };
+
+// Maximum lengths are those of the CRD fields the values end up in (ClusterRegistrationRequest spec).
+const maxClusterName = 30;
+const generatedSuffixLength = 6; // "-" + 5 random characters
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const bootstrapToken = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
+const jwt = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+const labelKey =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+export function parseCommandLine(argv: readonly string[]): Invocation {
+  const parsed = parseArgv(argv);
+  if (parsed.errors.length > 0) return { kind: 'invalid', errors: parsed.errors };
+  if (flagValue(parsed, 'help') === true) return { kind: 'help' };
+  const version = String(flagValue(parsed, 'version'));
+  if (version !== '') {
+    if (version === 'short' || version === 'json' || version === 'yaml') return { kind: 'version', format: version };
+    return {
+      kind: 'invalid',
+      errors: [`invalid argument ${JSON.stringify(version)} for "--version" flag: must be short, json or yaml`],
+    };
+  }
+  const errors: string[] = [];
+  const config = buildConfig(parsed, errors);
+  return errors.length > 0 ? { kind: 'invalid', errors } : { kind: 'run', config: deepFreeze(config) };
+}
+
+function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
+  const str = (name: string): string => String(flagValue(parsed, name));
+  const num = (name: string): number => Number(flagValue(parsed, name));
+  const bool = (name: string): boolean => flagValue(parsed, name) === true;
+  const list = (name: string): readonly string[] => flagValue(parsed, name) as readonly string[];
+  const check = (ok: boolean, message: string): void => {
+    if (!ok) errors.push(message);
+  };
+
+  const gates = parseFeatureGates(str('feature-gates'), defaultFeatureGates);
+  errors.push(...gates.errors);
+
+  // Registration.
+  const parentUrl = str('cluster-reg-parent-url').trim();
+  if (parentUrl === '') {
+    errors.push('--cluster-reg-parent-url is required: the URL of the parent cluster, e.g. https://192.168.10.10:6443');
+  } else {
+    const url = URL.canParse(parentUrl) ? new URL(parentUrl) : undefined;
+    if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname === '') {
+      errors.push(
+        `--cluster-reg-parent-url ${JSON.stringify(parentUrl)} is not a valid URL: expected https://<host>[:<port>][/<path>]`,
+      );
+    } else {
+      check(url.search === '' && url.hash === '', '--cluster-reg-parent-url must not have a query or fragment');
+    }
+  }
+  const token = str('cluster-reg-token').trim();
+  if (token === '') {
+    errors.push('--cluster-reg-token is required: a bootstrap token (<6 chars>.<16 chars>) or a ServiceAccount token');
+  } else {
+    check(
+      bootstrapToken.test(token) || jwt.test(token),
+      '--cluster-reg-token is malformed: expected a bootstrap token ([a-z0-9]{6}.[a-z0-9]{16}) or a ServiceAccount token (JWT)',
+    );
+  }
+  const clusterName = str('cluster-reg-name').trim();
+  if (clusterName !== '') {
+    check(
+      clusterName.length <= maxClusterName,
+      `--cluster-reg-name is ${String(clusterName.length)} characters long; the maximum is ${String(maxClusterName)}`,
+    );
+    check(
+      dns1123Subdomain.test(clusterName),
+      `--cluster-reg-name ${JSON.stringify(clusterName)} must consist of lower case alphanumeric characters, '-' or '.', and start and end with an alphanumeric character`,
+    );
+  }
+  const prefix = str('cluster-reg-name-prefix').trim();
+  check(
+    prefix.length > 0 && prefix.length <= maxClusterName - generatedSuffixLength,
+    `--cluster-reg-name-prefix must be 1 to ${String(maxClusterName - generatedSuffixLength)} characters long (a generated name adds 6 and may not exceed ${String(maxClusterName)})`,
+  );
+  check(
+    prefix === '' || dns1123Subdomain.test(prefix),
+    `--cluster-reg-name-prefix ${JSON.stringify(prefix)} must consist of lower case alphanumeric characters, '-' or '.'`,
+  );
+  const clusterNamespace = str('cluster-reg-namespace').trim();
+  check(
+    clusterNamespace === '' || (clusterNamespace.length <= 63 && dns1123Label.test(clusterNamespace)),
+    `--cluster-reg-namespace ${JSON.stringify(clusterNamespace)} must be a DNS label: at most 63 lower case alphanumeric characters or '-'`,
+  );
+  const clusterType = str('cluster-reg-type');
+  check(
+    clusterType === 'StandardCluster' || clusterType === 'EdgeCluster',
+    `--cluster-reg-type must be StandardCluster or EdgeCluster, not ${JSON.stringify(clusterType)}`,
+  );
+  const syncMode = str('cluster-sync-mode');
+  check(
+    syncMode === 'Pull' || syncMode === 'Push' || syncMode === 'Dual',
+    `--cluster-sync-mode must be Push, Pull or Dual, not ${JSON.stringify(syncMode)}`,
+  );
+  check(
+    syncMode !== 'Push' || gates.gates.AppPusher,
+    '--cluster-sync-mode=Push requires the feature gate AppPusher=true',
+  );
+  const clusterLabels: Record<string, string> = {};
+  for (const item of str('cluster-labels')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const parts = item.split('=');
+    const [key = '', value = ''] = parts;
+    if (
+      parts.length !== 2 ||
+      !labelKey.test(key) ||
+      (key.split('/').at(-1) ?? '').length > 63 ||
+      !labelValue.test(value) ||
+      value.length > 63
+    ) {
+      errors.push(`--cluster-labels: ${JSON.stringify(item)} is not a valid key=value label`);
+    } else {
+      clusterLabels[key] = value;
+    }
+  }
+
+  // Management, status, predictor.
+  const threshold = num('labels-aggregate-threshold');
+  check(
+    threshold >= 0 && threshold <= 1,
+    `--labels-aggregate-threshold must be between 0 and 1, not ${String(threshold)}`,
+  );
+  for (const name of ['cluster-status-update-frequency', 'cluster-status-collect-frequency', 'log-flush-frequency']) {
+    check(num(name) > 0, `--${name} must be a positive duration, not ${formatGoDuration(num(name))}`);
+  }
+  const predictorPort = num('predictor-port');
+  check(
+    predictorPort >= 1 && predictorPort <= 65535,
+    `--predictor-port must be between 1 and 65535, not ${String(predictorPort)}`,
+  );
+  const predictorAddr = str('predictor-addr');
+  check(
+    predictorAddr === '' || URL.canParse(predictorAddr),
+    `--predictor-addr ${JSON.stringify(predictorAddr)} is not a valid URL`,
+  );
+
+  // Leader election (client-go's rules).
+  const lease = num('leader-elect-lease-duration');
+  const renew = num('leader-elect-renew-deadline');
+  const retry = num('leader-elect-retry-period');
+  check(
+    lease > renew,
+    `--leader-elect-lease-duration (${formatGoDuration(lease)}) must be greater than --leader-elect-renew-deadline (${formatGoDuration(renew)})`,
+  );
+  check(retry > 0, '--leader-elect-retry-period must be a positive duration');
+  check(
+    renew > 1.2 * retry,
+    `--leader-elect-renew-deadline (${formatGoDuration(renew)}) must be greater than 1.2 × --leader-elect-retry-period (${formatGoDuration(retry)})`,
+  );
+  const lock = str('leader-elect-resource-lock');
+  check(
+    lock === 'lease' || lock === 'leases',
+    `--leader-elect-resource-lock: only "lease" is supported, not ${JSON.stringify(lock)}`,
+  );
+  const leaseName = str('leader-elect-resource-name');
+  check(
+    dns1123Subdomain.test(leaseName) && leaseName.length <= 253,
+    `--leader-elect-resource-name ${JSON.stringify(leaseName)} is not a valid object name`,
+  );
+  const systemNamespace = str('leader-elect-resource-namespace');
+  check(
+    dns1123Label.test(systemNamespace) && systemNamespace.length <= 63,
+    `--leader-elect-resource-namespace ${JSON.stringify(systemNamespace)} is not a valid namespace name`,
+  );
+
+  // Child client, serving, logging.
+  const qps = num('kube-api-qps');
+  const burst = num('kube-api-burst');
+  check(qps >= 0, `--kube-api-qps must not be negative, not ${String(qps)}`);
+  check(
+    burst >= 0 && burst <= 2 ** 31 - 1,
+    `--kube-api-burst must be a non-negative 32-bit integer, not ${String(burst)}`,
+  );
+  const securePort = num('secure-port');
+  check(securePort >= 0 && securePort <= 65535, `--secure-port must be between 0 and 65535, not ${String(securePort)}`);
+  const tlsCert = str('tls-cert-file');
+  const tlsKey = str('tls-private-key-file');
+  check((tlsCert === '') === (tlsKey === ''), '--tls-cert-file and --tls-private-key-file must be given together');
+  const tlsMin = str('tls-min-version');
+  check(
+    ['', 'VersionTLS12', 'VersionTLS13'].includes(tlsMin),
+    `--tls-min-version must be VersionTLS12 or VersionTLS13, not ${JSON.stringify(tlsMin)}`,
+  );
+  const verbosity = num('v');
+  check(verbosity >= 0, `-v must not be negative, not ${String(verbosity)}`);
+  const format = str('logging-format');
+  check(format === 'text' || format === 'json', `--logging-format must be text or json, not ${JSON.stringify(format)}`);
+
+  return {
+    registration: {
+      parentUrl: parentUrl.replace(/\/+$/, ''),
+      token,
+      clusterName: clusterName === '' ? undefined : clusterName,
+      clusterNamePrefix: prefix,
+      clusterNamespace: clusterNamespace === '' ? undefined : clusterNamespace,
+      clusterType: clusterType as ClusterType,
+      syncMode: syncMode as SyncMode,
+      clusterLabels,
+    },
+    management: { labelsAggregateThreshold: threshold, labelsAggregatePrefixes: list('labels-aggregate-prefix') },
+    status: {
+      updateFrequencyMs: num('cluster-status-update-frequency'),
+      collectFrequencyMs: num('cluster-status-collect-frequency'),
+      useMetricsServer: bool('use-metrics-server'),
+    },
+    predictor: { addr: predictorAddr, directAccess: bool('predictor-direct-access'), port: predictorPort },
+    leaderElection: {
+      enabled: bool('leader-elect'),
+      leaseDurationMs: lease,
+      renewDeadlineMs: renew,
+      retryPeriodMs: retry,
+      leaseName,
+    },
+    systemNamespace,
+    child: { kubeconfig: str('kubeconfig') === '' ? undefined : str('kubeconfig'), qps, burst },
+    tunnel: { logging: bool('enable-tunnel-logging') },
+    serving: {
+      bindAddress: str('bind-address'),
+      securePort,
+      certDir: str('cert-dir'),
+      tlsCertFile: tlsCert,
+      tlsPrivateKeyFile: tlsKey,
+    },
+    logging: { verbosity, format: format as 'text' | 'json' },
+    featureGates: gates.gates,
+  };
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Every flag with its effective value, secrets redacted: what the agent logs at start-up. */
+export function describeFlags(argv: readonly string[]): Record<string, string> {
+  const parsed = parseArgv(argv);
+  const out: Record<string, string> = {};
+  for (const spec of flagSpecs) {
+    if (spec.ignored === true) continue;
+    const v = flagValue(parsed, spec.name);
+    out[spec.name] =
+      spec.secret === true
+        ? v === ''
+          ? ''
+          : '<redacted>'
+        : spec.kind === 'duration'
+          ? formatGoDuration(Number(v))
+          : Array.isArray(v)
+            ? `[${v.join(',')}]`
+            : String(v);
+  }
+  return out;
+}

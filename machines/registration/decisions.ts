@@ -1,0 +1,79 @@
+// Pure decisions of the registration lifecycle, called by the statechart's guards and by src/.
+
+export const legacyClusterIdAnnotation = 'legacy-cluster-id';
+const uuid = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** What identity needs of a Lease. */
+export interface LeaseView {
+  readonly uid: string;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+export interface IdentityDecision {
+  readonly clusterId: string;
+  /** Set when a v0.7.0 `self-cluster` Lease's UID is adopted: write it as the legacy annotation. */
+  readonly annotate?: string;
+}
+
+/**
+ * The cluster ID (§2): the `legacy-cluster-id` annotation of the agent's Lease if present, else the UID
+ * of a v0.7.0-era `self-cluster` Lease (adopted, so an existing cluster keeps its identity), else the
+ * Lease's own UID.
+ */
+export function decideClusterId(lease: LeaseView, legacy: LeaseView | undefined): IdentityDecision {
+  const annotated = lease.annotations[legacyClusterIdAnnotation];
+  if (annotated !== undefined && uuid.test(annotated)) return { clusterId: annotated };
+  if (legacy !== undefined && uuid.test(legacy.uid)) return { clusterId: legacy.uid, annotate: legacy.uid };
+  return { clusterId: lease.uid };
+}
+
+/** The stored `parent-cluster` Secret, decoded. */
+export interface StoredCredentialsView {
+  readonly parentUrl: string | undefined;
+  readonly hasToken: boolean;
+  readonly hasCa: boolean;
+  readonly namespace: string | undefined;
+}
+
+export type CredentialsVerdict = 'usable' | 'missing' | 'incomplete' | 'parentUrlChanged';
+
+/** Whether stored credentials may be tried for `parentUrl` (§3.3 step 2). */
+export function credentialsUsable(stored: StoredCredentialsView | undefined, parentUrl: string): CredentialsVerdict {
+  if (stored === undefined) return 'missing';
+  if (!stored.hasToken) return 'incomplete';
+  if (normaliseUrl(stored.parentUrl ?? '') !== normaliseUrl(parentUrl)) return 'parentUrlChanged';
+  return 'usable';
+}
+
+const normaliseUrl = (u: string): string => u.trim().replace(/\/+$/, '');
+
+/** How a call to the parent failed, as src/ classifies it. */
+export type FailureKind = 'unauthorized' | 'forbidden' | 'invalid' | 'unreachable' | 'notFound' | 'other';
+
+export interface Failure {
+  readonly kind: FailureKind;
+  readonly message: string;
+}
+
+export function isFailure(err: unknown): err is Failure {
+  return typeof err === 'object' && err !== null && 'kind' in err && 'message' in err;
+}
+
+export function failureKind(err: unknown): FailureKind {
+  return isFailure(err) ? err.kind : 'other';
+}
+
+export function failureMessage(err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string')
+    return err.message;
+  return String(err);
+}
+
+const nameAlphabet = 'bcdfghjklmnpqrstvwxz2456789';
+
+/** `<prefix>-<5 random characters>`, as the Go agent generates a cluster name. */
+export function generateClusterName(prefix: string, rand: () => number): string {
+  let suffix = '';
+  for (let i = 0; i < 5; i++) suffix += nameAlphabet[Math.floor(rand() * nameAlphabet.length)] ?? 'b';
+  return `${prefix}-${suffix}`;
+}

@@ -1,0 +1,418 @@
+// The registration lifecycle (spec §2–§3): cluster identity → stored credentials or bootstrap token →
+// ClusterRegistrationRequest → approval (watch, with a poll as fallback) → credentials stored in the
+// child → verified with TLS against the approved CA → registered; and back to the bootstrap path when
+// the parent rejects the dedicated credentials, at start-up or later.
+//
+// Pure: every effect is an actor or delay provided from src/ (or by tests) with `.provide()`. Secrets
+// (tokens, CA) never enter the context or events; src/ keeps them beside the actors.
+
+import { assign, fromCallback, fromPromise, raise, setup } from 'xstate';
+import { credentialsUsable, failureKind, failureMessage, type StoredCredentialsView } from './decisions.ts';
+
+/** The ClusterRegistrationRequest as the machine sees it (no token, no CA). */
+export interface RequestView {
+  readonly result: 'Approved' | 'Denied' | 'Failed' | undefined;
+  readonly errorMessage: string | undefined;
+  /** The CRR's `clusters.clusternet.io/cluster-name` label: adopted as the cluster name. */
+  readonly clusterName: string | undefined;
+  readonly dedicatedNamespace: string | undefined;
+  readonly managedClusterName: string | undefined;
+}
+
+export type CredentialSource = 'stored' | 'bootstrap';
+
+export interface RegistrationInput {
+  readonly parentUrl: string;
+  /** `--cluster-reg-name`, if given. */
+  readonly clusterName: string | undefined;
+}
+
+export interface RegistrationContext {
+  readonly parentUrl: string;
+  readonly clusterId: string | undefined;
+  readonly clusterName: string | undefined;
+  readonly dedicatedNamespace: string | undefined;
+  readonly managedClusterName: string | undefined;
+  readonly credentialSource: CredentialSource;
+  /** Consecutive failures of the current step; drives the backoff. */
+  readonly attempt: number;
+  readonly lastFailure: string | undefined;
+}
+
+export type RegistrationEvent =
+  | { readonly type: 'registration.observed'; readonly request: RequestView }
+  | { readonly type: 'registration.watchFailed'; readonly kind: string; readonly message: string }
+  /** Another component (heartbeat, tunnel) was refused by the parent with the dedicated credentials. */
+  | { readonly type: 'credentials.rejected'; readonly message: string };
+
+export interface IdentityOutput {
+  readonly clusterId: string;
+}
+export interface SubmitInput {
+  readonly clusterId: string;
+  readonly clusterName: string | undefined;
+  readonly source: CredentialSource;
+}
+export interface RequestInput {
+  readonly clusterId: string;
+  readonly source: CredentialSource;
+}
+export interface StoreInput {
+  readonly clusterId: string;
+  readonly clusterName: string | undefined;
+  readonly dedicatedNamespace: string;
+}
+
+/** The error of an actor's error event, or the event itself (for watchFailed / credentials.rejected). */
+function errorOf(event: unknown): unknown {
+  return typeof event === 'object' && event !== null && 'error' in event ? event.error : event;
+}
+
+/** The request view of a done event (readRequest) or of registration.observed. */
+function requestOf(event: unknown): RequestView {
+  const e = event as { output?: RequestView; request?: RequestView };
+  return e.output ?? e.request ?? emptyRequest;
+}
+
+const emptyRequest: RequestView = {
+  result: undefined,
+  errorMessage: undefined,
+  clusterName: undefined,
+  dedicatedNamespace: undefined,
+  managedClusterName: undefined,
+};
+
+export const isApproved = (r: RequestView): boolean => r.result === 'Approved' && r.dedicatedNamespace !== undefined;
+export const isDenied = (r: RequestView): boolean => r.result === 'Denied' || r.result === 'Failed';
+
+/** What the context learns from a request: its name label, namespace, and a denial's reason. */
+export function adoptRequest(context: RegistrationContext, r: RequestView): Partial<RegistrationContext> {
+  return {
+    clusterName: r.clusterName ?? context.clusterName,
+    dedicatedNamespace: r.dedicatedNamespace ?? context.dedicatedNamespace,
+    managedClusterName: r.managedClusterName ?? context.managedClusterName,
+    lastFailure: isDenied(r) ? (r.errorMessage ?? 'request denied') : context.lastFailure,
+  };
+}
+
+const notProvided = (name: string) => (): never => {
+  throw new Error(`registration: ${name} not provided`);
+};
+
+export const registrationMachine = setup({
+  types: {
+    context: {} as RegistrationContext,
+    events: {} as RegistrationEvent,
+    input: {} as RegistrationInput,
+  },
+  actors: {
+    /** Reads (and if needed adopts) the cluster ID from the child's Lease. */
+    resolveIdentity: fromPromise<IdentityOutput>(notProvided('resolveIdentity')),
+    /** Reads the child's `parent-cluster` Secret; undefined when absent. */
+    loadStoredCredentials: fromPromise<StoredCredentialsView | undefined>(notProvided('loadStoredCredentials')),
+    /** Creates the CRR (AlreadyExists counts as success). */
+    submitRequest: fromPromise<undefined, SubmitInput>(notProvided('submitRequest')),
+    /** Reads the CRR once; rejects with kind notFound when it is gone. */
+    readRequest: fromPromise<RequestView, RequestInput>(notProvided('readRequest')),
+    /** Watches the CRR: sends registration.observed, and registration.watchFailed when the watch ends. */
+    watchRequest: fromCallback<RegistrationEvent, RequestInput>(notProvided('watchRequest')),
+    /** Writes the approved credentials into the child's `parent-cluster` Secret. */
+    storeCredentials: fromPromise<undefined, StoreInput>(notProvided('storeCredentials')),
+    /** One call to the parent with the dedicated credentials, TLS verified against the approved CA. */
+    verifyCredentials: fromPromise<undefined, RequestInput>(notProvided('verifyCredentials')),
+  },
+  delays: {
+    /** Backoff before the next try of a failed step (context.attempt). */
+    retryDelay: notProvided('retryDelay'),
+    /** How often the dedicated credentials are re-checked once registered. */
+    credentialCheckInterval: notProvided('credentialCheckInterval'),
+    /** How often the CRR is re-read while a watch is running (belt and braces for missed events). */
+    approvalResync: notProvided('approvalResync'),
+  },
+  guards: {
+    usingStoredCredentials: ({ context }) => context.credentialSource === 'stored',
+    rejected: ({ event }) => ['unauthorized', 'forbidden'].includes(failureKind(errorOf(event))),
+    requestInvalid: ({ event }) => failureKind(errorOf(event)) === 'invalid',
+    requestGone: ({ event }) => failureKind(errorOf(event)) === 'notFound',
+    approved: ({ event }) => isApproved(requestOf(event)),
+    denied: ({ event }) => isDenied(requestOf(event)),
+  },
+  actions: {
+    recordFailure: assign({
+      attempt: ({ context }) => context.attempt + 1,
+      lastFailure: ({ event }) => failureMessage(errorOf(event)),
+    }),
+    resetAttempts: assign({ attempt: 0, lastFailure: undefined }),
+    useBootstrapToken: assign({ credentialSource: 'bootstrap' as CredentialSource }),
+    adopt: assign(({ context, event }) => adoptRequest(context, requestOf(event))),
+  },
+}).createMachine({
+  id: 'registration',
+  context: ({ input }) => ({
+    parentUrl: input.parentUrl,
+    clusterId: undefined,
+    clusterName: input.clusterName,
+    dedicatedNamespace: undefined,
+    managedClusterName: undefined,
+    credentialSource: 'bootstrap',
+    attempt: 0,
+    lastFailure: undefined,
+  }),
+  initial: 'resolvingIdentity',
+  on: {
+    'credentials.rejected': {
+      guard: 'usingStoredCredentials',
+      target: '.credentialsRevoked',
+      actions: 'recordFailure',
+    },
+  },
+  states: {
+    resolvingIdentity: {
+      invoke: {
+        id: 'resolveIdentity',
+        src: 'resolveIdentity',
+        onDone: {
+          target: 'loadingStoredCredentials',
+          actions: [assign({ clusterId: ({ event }) => event.output.clusterId }), 'resetAttempts'],
+        },
+        onError: {
+          target: 'identityUnavailable',
+          actions: 'recordFailure',
+        },
+      },
+    },
+    identityUnavailable: { after: { retryDelay: 'resolvingIdentity' } },
+
+    loadingStoredCredentials: {
+      invoke: {
+        id: 'loadStoredCredentials',
+        src: 'loadStoredCredentials',
+        onDone: [
+          {
+            guard: ({ context, event }) => credentialsUsable(event.output, context.parentUrl) === 'usable',
+            target: 'requesting',
+            actions: [assign({ credentialSource: 'stored' as CredentialSource }), 'resetAttempts'],
+          },
+          {
+            guard: ({ context, event }) => credentialsUsable(event.output, context.parentUrl) === 'parentUrlChanged',
+            target: 'parentUrlChanged',
+          },
+          { target: 'requesting', actions: ['useBootstrapToken', 'resetAttempts'] },
+        ],
+        onError: {
+          target: 'storedCredentialsUnreadable',
+          actions: 'recordFailure',
+        },
+      },
+    },
+    storedCredentialsUnreadable: { after: { retryDelay: 'loadingStoredCredentials' } },
+    /** The stored credentials were issued by another parent: register anew with the bootstrap token. */
+    parentUrlChanged: { always: { target: 'requesting', actions: ['useBootstrapToken', 'resetAttempts'] } },
+
+    requesting: {
+      invoke: {
+        id: 'submitRequest',
+        src: 'submitRequest',
+        input: ({ context }) => ({
+          clusterId: context.clusterId ?? '',
+          clusterName: context.clusterName,
+          source: context.credentialSource,
+        }),
+        onDone: { target: 'awaitingApproval', actions: 'resetAttempts' },
+        onError: [
+          { guard: 'rejected', target: 'rejected', actions: 'recordFailure' },
+          {
+            guard: 'requestInvalid',
+            target: 'requestInvalid',
+            actions: 'recordFailure',
+          },
+          {
+            target: 'parentUnreachable',
+            actions: 'recordFailure',
+          },
+        ],
+      },
+    },
+    /** The parent refused the credentials in use: decide which path that leads to. */
+    rejected: {
+      always: [
+        { guard: 'usingStoredCredentials', target: 'storedCredentialsRejected' },
+        { target: 'bootstrapTokenRejected' },
+      ],
+    },
+    /** Stored dedicated credentials no longer work: fall back to the bootstrap token at once. */
+    storedCredentialsRejected: {
+      entry: 'useBootstrapToken',
+      always: 'requesting',
+    },
+    /** The bootstrap token is revoked, expired or lacks permission: retry with backoff. */
+    bootstrapTokenRejected: {
+      after: { retryDelay: 'requesting' },
+    },
+    requestInvalid: { after: { retryDelay: 'requesting' } },
+    parentUnreachable: { after: { retryDelay: 'requesting' } },
+
+    awaitingApproval: {
+      initial: 'watching',
+      on: {
+        'registration.observed': [
+          {
+            guard: 'approved',
+            target: 'storingCredentials',
+            actions: ['adopt', 'resetAttempts'],
+          },
+          {
+            guard: 'denied',
+            target: 'denied',
+            actions: 'adopt',
+          },
+          { actions: 'adopt' },
+        ],
+      },
+      states: {
+        watching: {
+          invoke: {
+            id: 'watchRequest',
+            src: 'watchRequest',
+            input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: context.credentialSource }),
+          },
+          on: {
+            'registration.watchFailed': [
+              { guard: 'rejected', target: '#registration.rejected', actions: 'recordFailure' },
+              { target: 'polling' },
+            ],
+          },
+          after: { approvalResync: 'polling' },
+        },
+        /** Reads the CRR directly: at every resync, and as the fallback when the watch fails. */
+        polling: {
+          invoke: {
+            id: 'readRequest',
+            src: 'readRequest',
+            input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: context.credentialSource }),
+            onDone: {
+              target: 'watching',
+              actions: raise(({ event }) => ({ type: 'registration.observed' as const, request: event.output })),
+            },
+            onError: [
+              { guard: 'rejected', target: '#registration.rejected', actions: 'recordFailure' },
+              {
+                guard: 'requestGone',
+                target: '#registration.requesting',
+              },
+              { target: 'parentUnreachable', actions: 'recordFailure' },
+            ],
+          },
+        },
+        parentUnreachable: { after: { retryDelay: 'polling' } },
+      },
+    },
+
+    /** The parent denied the request. Re-read it slowly: deleted → request again; approved → continue. */
+    denied: {
+      initial: 'waiting',
+      states: {
+        waiting: { after: { approvalResync: 'rereading' } },
+        rereading: {
+          invoke: {
+            id: 'readRequest',
+            src: 'readRequest',
+            input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: context.credentialSource }),
+            onDone: [
+              {
+                guard: 'approved',
+                target: '#registration.storingCredentials',
+                actions: ['adopt', 'resetAttempts'],
+              },
+              { target: 'waiting' },
+            ],
+            onError: [
+              {
+                guard: 'requestGone',
+                target: '#registration.requesting',
+              },
+              { target: 'waiting' },
+            ],
+          },
+        },
+      },
+    },
+
+    storingCredentials: {
+      initial: 'writing',
+      states: {
+        writing: {
+          invoke: {
+            id: 'storeCredentials',
+            src: 'storeCredentials',
+            input: ({ context }) => ({
+              clusterId: context.clusterId ?? '',
+              clusterName: context.clusterName,
+              dedicatedNamespace: context.dedicatedNamespace ?? '',
+            }),
+            onDone: { target: '#registration.verifying', actions: 'resetAttempts' },
+            onError: {
+              target: 'backingOff',
+              actions: 'recordFailure',
+            },
+          },
+        },
+        backingOff: { after: { retryDelay: 'writing' } },
+      },
+    },
+
+    verifying: {
+      entry: assign({ credentialSource: 'stored' as CredentialSource }),
+      invoke: {
+        id: 'verifyCredentials',
+        src: 'verifyCredentials',
+        input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: 'stored' }),
+        onDone: { target: 'registered', actions: 'resetAttempts' },
+        onError: [
+          {
+            guard: 'rejected',
+            target: 'approvedCredentialsRejected',
+            actions: 'recordFailure',
+          },
+          { target: 'verificationFailed', actions: 'recordFailure' },
+        ],
+      },
+    },
+    /**
+     * The approved request carries credentials the parent itself rejects (their ServiceAccount was
+     * deleted; the approver never re-issues for an approved request). Retry from the request with
+     * backoff: once an operator deletes the request, a new one is created and approved.
+     */
+    approvedCredentialsRejected: {
+      entry: 'useBootstrapToken',
+      after: { retryDelay: 'requesting' },
+    },
+    verificationFailed: { after: { retryDelay: 'verifying' } },
+
+    registered: {
+      after: { credentialCheckInterval: 'checkingCredentials' },
+    },
+    checkingCredentials: {
+      invoke: {
+        id: 'verifyCredentials',
+        src: 'verifyCredentials',
+        input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: 'stored' }),
+        onDone: 'registered',
+        onError: [
+          {
+            guard: 'rejected',
+            target: 'credentialsRevoked',
+            actions: 'recordFailure',
+          },
+          // The parent being unreachable does not invalidate the credentials: keep them.
+          { target: 'registered' },
+        ],
+      },
+    },
+    /** The parent rejects the dedicated credentials at runtime: register again with the bootstrap token. */
+    credentialsRevoked: {
+      entry: 'useBootstrapToken',
+      always: 'requesting',
+    },
+  },
+});

@@ -5,14 +5,14 @@
 // The clusters run on the host's loopback (so kubectl and the agent can reach them from any shell).
 
 import { spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { callControl } from './control.ts';
-import { isAlive, type ClusterName, type EnvDescriptor } from './environment.ts';
+import { writeFileAtomic, type ClusterName, type EnvDescriptor } from './environment.ts';
 import type { ProcessStatus } from './process.ts';
 import { startSupervisor } from './supervisor.ts';
 
@@ -27,7 +27,17 @@ async function current(): Promise<EnvDescriptor | undefined> {
   const { descriptorPath } = JSON.parse(await readFile(pointerFile, 'utf8')) as { descriptorPath: string };
   if (!existsSync(descriptorPath)) return undefined;
   const d = JSON.parse(await readFile(descriptorPath, 'utf8')) as EnvDescriptor;
-  return isAlive(d.supervisorPid) ? d : undefined;
+  return isOurSupervisor(d.supervisorPid) ? d : undefined;
+}
+
+/** The pid is alive *and* is an environment supervisor (pids get reused after a crash). */
+function isOurSupervisor(pid: number): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${String(pid)}/cmdline`, 'utf8').split('\0');
+    return cmdline.some((a) => a.endsWith('test/env/cli.ts')) && cmdline.includes('serve');
+  } catch {
+    return false;
+  }
 }
 
 function describe(d: EnvDescriptor): string {
@@ -63,7 +73,7 @@ async function up(): Promise<number> {
       process.stdout.write(`up in ${String(d.startupMs)} ms\n${describe(d)}\n`);
       return 0;
     }
-    if (child.exitCode !== null || child.pid === undefined || !isAlive(child.pid)) {
+    if (child.exitCode !== null || child.pid === undefined || !isOurSupervisor(child.pid)) {
       process.stderr.write(`env:up failed:\n${(await readFile(serveLog, 'utf8')).split('\n').slice(-40).join('\n')}\n`);
       return 1;
     }
@@ -78,7 +88,7 @@ async function serve(): Promise<number> {
     process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   };
   const sup = await startSupervisor({ log });
-  await writeFile(pointerFile, JSON.stringify({ descriptorPath: sup.descriptorPath }));
+  await writeFileAtomic(pointerFile, JSON.stringify({ descriptorPath: sup.descriptorPath }));
   const signalled = new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
       process.once(sig, () => {
@@ -101,8 +111,8 @@ async function down(): Promise<number> {
   }
   await callControl(d.control, 'POST', '/shutdown').catch(() => undefined);
   const deadline = Date.now() + 60_000;
-  while (isAlive(d.supervisorPid) && Date.now() < deadline) await sleep(200);
-  if (isAlive(d.supervisorPid)) process.kill(d.supervisorPid, 'SIGKILL'); // its components die with it
+  while (isOurSupervisor(d.supervisorPid) && Date.now() < deadline) await sleep(200);
+  if (isOurSupervisor(d.supervisorPid)) process.kill(d.supervisorPid, 'SIGKILL'); // its components die with it
   await rm(pointerFile, { force: true });
   await rm(d.runDir, { recursive: true, force: true });
   process.stdout.write('environment stopped\n');

@@ -3,8 +3,8 @@
 // processes, ports or files behind.
 
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { Cluster, type ClusterInfo } from './cluster.ts';
 import { eventually } from './eventually.ts';
-import { freePort } from './net.ts';
+import { freePorts } from './net.ts';
 import type { ProcessStatus } from './process.ts';
 
 export const clusterNames = ['parent', 'child'] as const;
@@ -59,18 +59,30 @@ async function sweepStaleRunDirs(): Promise<void> {
   for (const entry of await readdir(base)) {
     if (!entry.startsWith(runDirPrefix)) continue;
     const pidFile = join(base, entry, 'supervisor.pid');
+    if (!existsSync(pidFile)) {
+      // Being created right now by another supervisor (its pid file is written next): leave it.
+      const age = Date.now() - (await stat(join(base, entry)).catch(() => ({ mtimeMs: 0 }))).mtimeMs;
+      if (age < 60_000) continue;
+    }
     const pid = existsSync(pidFile) ? Number(await readFile(pidFile, 'utf8')) : NaN;
     if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) continue;
     await rm(join(base, entry), { recursive: true, force: true });
   }
 }
 
+/** Whether a process exists and has not exited (an exited, not yet reaped zombie counts as gone). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ..."; comm may contain spaces and parentheses.
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }
 
@@ -102,9 +114,9 @@ export class Environment {
     await sweepStaleRunDirs();
     const bins = await resolveBins();
     const t0 = performance.now(); // start-up time, not counting a first build of the binaries
-    const runDir = join(tmpdir(), `${runDirPrefix}${String(Date.now())}-${String(process.pid)}`);
-    await mkdir(runDir, { recursive: true, mode: 0o700 });
-    await writeFile(join(runDir, 'supervisor.pid'), String(process.pid));
+    // mkdtemp: an unpredictable name, created by us (0700), never a directory someone else made first.
+    const runDir = await mkdtemp(join(tmpdir(), runDirPrefix));
+    await writeFileAtomic(join(runDir, 'supervisor.pid'), String(process.pid));
     const advertiseAddress = process.env.CNAT_ADVERTISE_ADDRESS;
     const clusters = {} as Record<ClusterName, Cluster>;
     for (const name of clusterNames) {
@@ -113,28 +125,28 @@ export class Environment {
         dir: join(runDir, name),
         binDir: bins.kubernetes,
         kubernetesVersion: versions.kubernetes,
-        ports: {
-          etcdClient: await freePort(),
-          etcdPeer: await freePort(),
-          apiserver: await freePort(),
-          controllerManager: await freePort(),
-        },
+        ports: await (async () => {
+          const [etcdClient = 0, etcdPeer = 0, apiserver = 0, controllerManager = 0] = await freePorts(4);
+          return { etcdClient, etcdPeer, apiserver, controllerManager };
+        })(),
         ...(advertiseAddress === undefined ? {} : { advertiseAddress }),
       });
     }
     const env = new Environment(runDir, bins, clusters, opts.keepRunDir ?? false);
-    try {
-      await Promise.all(
-        clusterNames.map(async (name) => {
-          log(`starting ${name} cluster`);
-          await clusters[name].start();
-          await waitForDefaultServiceAccount(clusters[name].info.adminKubeconfig);
-          log(`${name} cluster ready at ${clusters[name].info.server}`);
-        }),
-      );
-    } catch (err) {
-      await env.stop({ keepRunDir: true });
-      throw err;
+    // allSettled, not all: when one cluster fails, the other must have finished starting before
+    // everything is stopped, or it would go on spawning processes after stop().
+    const results = await Promise.allSettled(
+      clusterNames.map(async (name) => {
+        log(`starting ${name} cluster`);
+        await clusters[name].start();
+        await waitForDefaultServiceAccount(clusters[name].info.adminKubeconfig);
+        log(`${name} cluster ready at ${clusters[name].info.server}`);
+      }),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed !== undefined) {
+      await env.stop();
+      throw failed.reason;
     }
     env.startupMs = Math.round(performance.now() - t0);
     return env;
@@ -154,6 +166,13 @@ export class Environment {
     await Promise.all(clusterNames.map((n) => this.clusters[n].stop()));
     if (!(opts.keepRunDir ?? this.#keepRunDir)) await rm(this.runDir, { recursive: true, force: true });
   }
+}
+
+/** Writes via a temporary file and rename, so a reader never sees a half-written file. */
+export async function writeFileAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.${String(process.pid)}.tmp`;
+  await writeFile(tmp, data, { mode: 0o600 });
+  await rename(tmp, path);
 }
 
 async function waitForDefaultServiceAccount(kubeconfigPath: string): Promise<void> {

@@ -1,5 +1,6 @@
 // vitest global setup of the integration project: one parent + child environment for the whole run.
 
+import { rmSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
 import { startSupervisor } from './supervisor.ts';
 
@@ -16,6 +17,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
   const supervisor = await startSupervisor({ log, keepRunDir: process.env.CNAT_KEEP_RUN_DIR === '1' });
   log(`environment up in ${String(supervisor.descriptor.startupMs)} ms (${supervisor.descriptorPath})`);
+  // On Ctrl-C vitest exits without running teardowns: components die with this process (pdeathsig),
+  // and this removes the run directory.
+  if (process.env.CNAT_KEEP_RUN_DIR !== '1') {
+    process.once('exit', () => {
+      rmSync(supervisor.descriptor.runDir, { recursive: true, force: true });
+    });
+  }
   project.provide('testEnvDescriptor', supervisor.descriptorPath);
   return async () => {
     const peak = Object.values(supervisor.env.status())

@@ -2,22 +2,31 @@
 
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => {
-        if (addr !== null && typeof addr === 'object') resolve(addr.port);
-        else reject(new Error('no port assigned'));
+/**
+ * `count` distinct TCP ports on 127.0.0.1 that were free a moment ago. All listeners stay open until
+ * every port is chosen, so the same port is never handed out twice.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const srv = createServer();
+      servers.push(srv);
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(0, '127.0.0.1', resolve);
       });
+    }
+    return servers.map((srv) => {
+      const addr = srv.address();
+      if (addr === null || typeof addr !== 'object') throw new Error('no port assigned');
+      return addr.port;
     });
-  });
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
+  }
 }
 
 export interface ProbeOptions {

@@ -25,6 +25,11 @@ function canUseNetns(): string | undefined {
   return undefined;
 }
 
+function hasSetpriv(): boolean {
+  const r = spawnSync('setpriv', ['--help'], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.includes('--pdeathsig');
+}
+
 function killAllIn(ns: string): void {
   for (const pid of ip(['netns', 'pids', ns]).out.split(/\s+/).filter(Boolean)) {
     try {
@@ -69,22 +74,27 @@ function main(argv: readonly string[]): void {
     ]) {
       const r = ip(args);
       if (!r.ok) {
+        // E.g. root without CAP_SYS_ADMIN in a container: run on the host's loopback instead.
         ip(['netns', 'del', ns]);
-        process.stderr.write(`netns: ip ${args.join(' ')} failed: ${r.out}\n`);
-        process.exit(1);
+        process.stderr.write(`netns: ip ${args.join(' ')} failed (${r.out}); running on the host's loopback\n`);
+        ns = undefined;
+        break;
       }
     }
-    process.stderr.write(`netns: running in network namespace ${ns} (loopback only)\n`);
+    if (ns !== undefined) process.stderr.write(`netns: running in network namespace ${ns} (loopback only)\n`);
   } else if (process.env.CNAT_NETNS === undefined) {
     process.stderr.write(`netns: not using a network namespace (${why}); running on the host's loopback\n`);
   }
-  const [cmd, ...args] = ns === undefined ? command : ['ip', 'netns', 'exec', ns, ...command];
+  // setpriv --pdeathsig: if this wrapper is killed, the command goes too (and with it everything it runs).
+  const wrapped = ns === undefined ? command : ['ip', 'netns', 'exec', ns, ...command];
+  const [cmd, ...args] = hasSetpriv() ? ['setpriv', '--pdeathsig', 'SIGTERM', '--', ...wrapped] : wrapped;
   const env = ns === undefined ? process.env : { ...process.env, CNAT_NETNS: ns, CNAT_ADVERTISE_ADDRESS: netnsAddress };
   const child = spawn(cmd ?? '', args, { stdio: 'inherit', env });
-  // The terminal's Ctrl-C reaches the child too; we only wait for it and then clean up.
+  // Pass signals on (a terminal's Ctrl-C reaches the child too; a second SIGINT is harmless), then
+  // wait for the child and clean up.
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
-      if (sig !== 'SIGINT') child.kill(sig);
+      child.kill(sig);
     });
   }
   const cleanup = (): void => {

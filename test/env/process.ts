@@ -120,10 +120,14 @@ export class ManagedProcess {
     if (child === undefined) return;
     if (this.#state === 'paused') child.kill('SIGCONT');
     child.kill('SIGTERM');
-    const grace = sleep(this.spec.stopGraceMs ?? 10_000).then(() => 'timeout' as const);
+    const cancelGrace = new AbortController();
+    const grace = sleep(this.spec.stopGraceMs ?? 10_000, 'timeout' as const, { signal: cancelGrace.signal }).catch(
+      () => 'cancelled' as const,
+    );
     if ((await Promise.race([this.#exited.then(() => 'exited' as const), grace])) === 'timeout') {
       child.kill('SIGKILL');
     }
+    cancelGrace.abort(); // no timer may keep the event loop alive after the process is gone
     await this.#exited;
   }
 

@@ -2,10 +2,9 @@
 // endpoint and writes the descriptor (`env.json` in the run directory). Used by the vitest global
 // setup (in-process) and by `npm run env:up` (as a detached process).
 
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serveControl } from './control.ts';
-import { Environment, type EnvDescriptor } from './environment.ts';
+import { Environment, writeFileAtomic, type EnvDescriptor } from './environment.ts';
 
 export interface Supervisor {
   readonly env: Environment;
@@ -37,7 +36,7 @@ export async function startSupervisor(
     startupMs: env.startupMs,
   };
   const descriptorPath = join(env.runDir, 'env.json');
-  await writeFile(descriptorPath, `${JSON.stringify(descriptor, null, 2)}\n`, { mode: 0o600 });
+  await writeFileAtomic(descriptorPath, `${JSON.stringify(descriptor, null, 2)}\n`);
   let stopping: Promise<void> | undefined;
   return {
     env,

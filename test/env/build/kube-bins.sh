@@ -17,6 +17,8 @@ kube_out="$root/kubernetes-$K8S_VERSION"
 helm_out="$root/helm-$HELM_VERSION"
 
 log() { printf 'kube-bins: %s\n' "$*" >&2; }
+tmpdirs=()
+trap 'rm -rf "${tmpdirs[@]}"' EXIT
 die() { log "error: $*"; exit 1; }
 
 command -v go >/dev/null || die "go is not installed (needed to build kube-apiserver from Go modules)"
@@ -41,12 +43,13 @@ build_kubernetes() {
   minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
   staging="v0.${K8S_VERSION#v1.}"
   work="$(mktemp -d)"
-  # shellcheck disable=SC2064
-  trap "rm -rf '$work'" RETURN
+  tmpdirs+=("$work")
   (
     cd "$work"
     go mod init kubebins.local >/dev/null 2>&1
-    info="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION")"
+    # go mod download -json reports failures as JSON on stdout.
+    info="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION")" ||
+      die "go mod download k8s.io/kubernetes@$K8S_VERSION: $(jq -r '.Error // .' <<<"$info" 2>/dev/null)"
     k8s_mod="$(jq -r .GoMod <<<"$info")"
     k8s_sha="$(jq -r '.Origin.Hash // empty' <<<"$info")"
     # k8s.io/kubernetes points its staging modules at ./staging/...; pin each to its published tag.
@@ -105,9 +108,9 @@ build_helm() {
   log "building helm $HELM_VERSION"
   local work info cgminor
   work="$(mktemp -d)"
-  # shellcheck disable=SC2064
-  trap "rm -rf '$work'" RETURN
-  info="$(cd "$work" && go mod init helmbins.local >/dev/null 2>&1 && go mod download -json "helm.sh/helm/v3@$HELM_VERSION")"
+  tmpdirs+=("$work")
+  info="$(cd "$work" && go mod init helmbins.local >/dev/null 2>&1 && go mod download -json "helm.sh/helm/v3@$HELM_VERSION")" ||
+    die "go mod download helm.sh/helm/v3@$HELM_VERSION: $(jq -r '.Error // .' <<<"$info" 2>/dev/null)"
   # helm's default .Capabilities.KubeVersion follows the client-go it is built with (as its Makefile does).
   cgminor="$(go mod edit -json "$(jq -r .GoMod <<<"$info")" |
     jq -r '.Require[] | select(.Path=="k8s.io/client-go") | .Version' | sed -E 's/^v0\.([0-9]+)\..*/\1/')"

@@ -14,7 +14,11 @@ import { httpGet } from '../../env/net.ts';
 const cli = fileURLToPath(new URL('../../env/cli.ts', import.meta.url));
 const cache = mkdtempSync(join(tmpdir(), 'env-cli-test-'));
 const run = (cmd: string) =>
-  promisify(execFile)(process.execPath, [cli, cmd], { env: { ...process.env, CNAT_STATE_DIR: cache } });
+  promisify(execFile)(process.execPath, [cli, cmd], {
+    env: { ...process.env, CNAT_STATE_DIR: cache },
+    timeout: 100_000,
+    killSignal: 'SIGTERM',
+  });
 
 afterAll(async () => {
   await run('down').catch(() => undefined);
@@ -56,7 +60,7 @@ describe('environment CLI', () => {
 describe('npm run demo (the README quick start)', () => {
   it('brings the clusters up, prepares the parent, runs the agent and tears everything down', async () => {
     const demo = fileURLToPath(new URL('../../env/demo.ts', import.meta.url));
-    const { stdout } = await promisify(execFile)(process.execPath, [demo]);
+    const { stdout } = await promisify(execFile)(process.execPath, [demo], { timeout: 100_000, killSignal: 'SIGTERM' });
     expect(stdout).toMatch(/parent https:\/\/127\.0\.0\.1:\d+ {2}Kubernetes v1\.\d+\.\d+/);
     expect(stdout).toContain('CRD established: clusterregistrationrequests.clusters.clusternet.io');
     expect(stdout).toMatch(/bootstrap token [a-z0-9]{6}\.\*{16} /);

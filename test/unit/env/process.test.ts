@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { eventually } from '../../env/eventually.ts';
 import { ManagedProcess, readProcMemory } from '../../env/process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'process-test-'));
@@ -50,7 +50,8 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((p) => p.kill()));
 });
 
-describe('ManagedProcess', () => {
+// Node start-up plus a 2 s stop grace must fit comfortably on a loaded 2-core machine.
+describe('ManagedProcess', { timeout: 20_000 }, () => {
   it('starts, waits for readiness and stops gracefully with SIGTERM', async () => {
     const p = nodeServer('graceful');
     started.push(p);
@@ -86,12 +87,10 @@ describe('ManagedProcess', () => {
     const pid = p.pid ?? -1;
     p.pause();
     expect(p.state).toBe('paused');
-    await sleep(50);
-    expect(procState(pid)).toBe('T');
+    await eventually('the process to stop', () => Promise.resolve(procState(pid) === 'T' ? true : undefined));
     p.resume();
     expect(p.state).toBe('running');
-    await sleep(50);
-    expect(procState(pid)).not.toBe('T');
+    await eventually('the process to continue', () => Promise.resolve(procState(pid) !== 'T' ? true : undefined));
   });
 
   it('stops a paused process', async () => {
@@ -139,23 +138,24 @@ describe('ManagedProcess', () => {
   });
 
   it('takes its components down when the supervising process is killed with SIGKILL', async () => {
-    const supervisor = spawn(
-      process.execPath,
-      [fileURLToPath(new URL('fixtures/supervise-sleep.ts', import.meta.url))],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    const childPid = await new Promise<number>((resolve) => {
+    const fixture = fileURLToPath(new URL('fixtures/supervise-sleep.ts', import.meta.url));
+    const supervisor = spawn(process.execPath, [fixture, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let childPid = -1;
+    onTestFinished(() => {
+      supervisor.kill('SIGKILL');
+      if (childPid > 0 && alive(childPid)) process.kill(childPid, 'SIGKILL');
+    });
+    childPid = await new Promise<number>((resolve) => {
       supervisor.stdout.once('data', (d: Buffer) => {
         resolve(Number(d.toString().trim()));
       });
     });
     expect(alive(childPid)).toBe(true);
     supervisor.kill('SIGKILL');
-    const deadline = Date.now() + 5000;
-    while (alive(childPid) && Date.now() < deadline) await sleep(50);
-    expect(alive(childPid)).toBe(false);
+    await eventually('the supervised process to die', () => Promise.resolve(alive(childPid) ? undefined : true), {
+      timeoutMs: 5000,
+      intervalMs: 50,
+    });
   });
 });
 

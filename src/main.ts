@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // clusternet-agent entry point.
 
-import { parseCommandLine } from './config/config.ts';
+import { startAgent } from './agent.ts';
 import { formatVersion, renderUsage } from './cli/output.ts';
+import { describeFlags, parseCommandLine } from './config/config.ts';
+import { createRootLogger } from './logging/logger.ts';
 import { versionInfo } from './version.ts';
 
 /** Exit code for a bad command line (as for every invalid input). */
 export const exitUsage = 2;
 
-function main(argv: readonly string[]): number {
+function main(argv: readonly string[]): number | undefined {
   const inv = parseCommandLine(argv);
   switch (inv.kind) {
     case 'help':
@@ -21,10 +23,38 @@ function main(argv: readonly string[]): number {
       for (const e of inv.errors) process.stderr.write(`clusternet-agent: ${e}\n`);
       process.stderr.write("Run 'clusternet-agent --help' for usage.\n");
       return exitUsage;
-    case 'run':
-      process.stderr.write('clusternet-agent: configuration is valid; the registration lifecycle is being built\n');
-      return 1;
+    case 'run': {
+      const log = createRootLogger(inv.config.logging.verbosity);
+      log.info(
+        { version: versionInfo(process.env).gitVersion, flags: describeFlags(argv) },
+        'starting clusternet-agent',
+      );
+      let agent;
+      try {
+        agent = startAgent(inv.config, log);
+      } catch (err) {
+        log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
+        return 1;
+      }
+      let signals = 0;
+      const shutdown = (sig: string): void => {
+        signals += 1;
+        if (signals > 1) process.exit(1); // a second signal: exit now
+        log.info({ signal: sig }, 'shutting down');
+        agent.stop();
+        process.exitCode ??= 0;
+        setImmediate(() => process.exit());
+      };
+      process.on('SIGTERM', () => {
+        shutdown('SIGTERM');
+      });
+      process.on('SIGINT', () => {
+        shutdown('SIGINT');
+      });
+      return undefined;
+    }
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+const code = main(process.argv.slice(2));
+if (code !== undefined) process.exitCode = code;

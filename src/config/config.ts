@@ -53,6 +53,8 @@ export interface AgentConfig {
   };
   readonly logging: { readonly verbosity: number; readonly format: 'text' | 'json' };
   readonly featureGates: FeatureGates;
+  /** Behaviour the Go agent does not have. */
+  readonly extensions: { readonly credentialCheckIntervalMs: number };
 }
 
 export type Invocation =
@@ -189,7 +191,12 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
     threshold >= 0 && threshold <= 1,
     `--labels-aggregate-threshold must be between 0 and 1, not ${String(threshold)}`,
   );
-  for (const name of ['cluster-status-update-frequency', 'cluster-status-collect-frequency', 'log-flush-frequency']) {
+  for (const name of [
+    'cluster-status-update-frequency',
+    'cluster-status-collect-frequency',
+    'log-flush-frequency',
+    'parent-credentials-check-interval',
+  ]) {
     check(num(name) > 0, `--${name} must be a positive duration, not ${formatGoDuration(num(name))}`);
   }
   const predictorPort = num('predictor-port');
@@ -292,6 +299,7 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
     },
     logging: { verbosity, format: format as 'text' | 'json' },
     featureGates: gates.gates,
+    extensions: { credentialCheckIntervalMs: num('parent-credentials-check-interval') },
   };
 }
 

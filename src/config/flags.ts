@@ -56,6 +56,7 @@ const logs = 'Logs';
 const gates = 'Feature gate';
 const global = 'Global';
 const legacy = 'Legacy (v0.7.0 klog flags: accepted, no effect)';
+const extensions = 'Extensions (this agent only)';
 
 export const flagSpecs: readonly FlagSpec[] = [
   f(
@@ -272,6 +273,13 @@ export const flagSpecs: readonly FlagSpec[] = [
     'A set of key=value pairs for alpha features: SocketConnection, AppPusher, Recovery, Predictor, ...',
   ),
   f(
+    extensions,
+    'parent-credentials-check-interval',
+    'duration',
+    '1m0s',
+    'How often the stored parent credentials are re-checked once registered; rejected ones trigger a new registration',
+  ),
+  f(
     global,
     'version',
     'optionalString',
@@ -299,7 +307,21 @@ export const flagSpecs: readonly FlagSpec[] = [
   ).map(([name, kind, def]) => f(legacy, name, kind, def, 'klog flag of v0.7.0', { hidden: true, ignored: true })),
 ];
 
-export const sectionOrder = [reg, mgmt, health, predictor, le, misc, serving, profiling, metrics, logs, gates, global];
+export const sectionOrder = [
+  reg,
+  mgmt,
+  health,
+  predictor,
+  le,
+  misc,
+  serving,
+  profiling,
+  metrics,
+  logs,
+  gates,
+  extensions,
+  global,
+];
 
 const byName = new Map(flagSpecs.map((s) => [s.name, s]));
 const byShorthand = new Map(flagSpecs.filter((s) => s.shorthand !== undefined).map((s) => [s.shorthand ?? '', s]));

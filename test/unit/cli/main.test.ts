@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -83,7 +82,9 @@ describe('the clusternet-agent executable', () => {
 describe('the built package', () => {
   it('compiles to dist/ with the bin entry runnable as a script', async () => {
     const root = fileURLToPath(new URL('../../../', import.meta.url));
-    const out = mkdtempSync(join(tmpdir(), 'agent-build-'));
+    // Inside the project (gitignored) so the bundle resolves its dependencies from node_modules.
+    mkdirSync(join(root, '.test-results'), { recursive: true });
+    const out = mkdtempSync(join(root, '.test-results', 'build-'));
     try {
       const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
       await promisify(execFile)(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', out]);

@@ -213,7 +213,8 @@ describe('--help', () => {
     const sections = [...help.matchAll(/^(.+) flags:$/gm)].map((m) => m[1]);
     expect(sections).toEqual([
       'Cluster registration', 'Cluster management', 'Cluster health status', 'Cluster capacity predictor',
-      'Leader election', 'Misc', 'Secure serving', 'Profiling', 'Metrics', 'Logs', 'Feature gate', 'Global',
+      'Leader election', 'Misc', 'Secure serving', 'Profiling', 'Metrics', 'Logs', 'Feature gate',
+      'Extensions (this agent only)', 'Global',
     ]); // prettier-ignore
   });
 

@@ -1,0 +1,40 @@
+// The one root logger: pino, JSON lines, a child per component, secrets redacted wherever they might
+// appear (tokens, Authorization headers, Secret data, kubeconfigs).
+
+import { pino, type Logger } from 'pino';
+
+export const redactPaths = [
+  'token',
+  '*.token',
+  'caData',
+  '*.caData',
+  'headers.authorization',
+  '*.headers.authorization',
+  'data',
+  '*.data',
+  'stringData',
+  '*.stringData',
+  'kubeconfig',
+  '*.kubeconfig',
+];
+
+/** Verbosity as the Go agent's -v: 4 and above is debug, 6 and above trace. */
+export function levelFor(verbosity: number): pino.Level {
+  return verbosity >= 6 ? 'trace' : verbosity >= 4 ? 'debug' : 'info';
+}
+
+export function createRootLogger(verbosity: number, destination: pino.DestinationStream = pino.destination(1)): Logger {
+  return pino(
+    {
+      name: 'clusternet-agent',
+      level: levelFor(verbosity),
+      redact: { paths: redactPaths, censor: '<redacted>' },
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}
+
+export type { Logger };

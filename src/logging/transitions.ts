@@ -1,0 +1,60 @@
+// The state-transition log: one JSON line per transition of any machine in an actor system, taken from
+// xstate's inspection events. Event payloads are never logged (only their type), so nothing secret can
+// leak through them.
+
+import type { InspectionEvent } from 'xstate';
+import type { Logger } from './logger.ts';
+
+export interface TransitionRecord {
+  readonly machine: string;
+  readonly from: string;
+  readonly to: string;
+  readonly event: string;
+  readonly attempt?: number;
+  readonly lastFailure?: string;
+}
+
+/** Dotted form of an xstate state value: `awaitingApproval.watching`. */
+export function stateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value)
+      .map(([k, v]) =>
+        v === undefined || (typeof v === 'object' && Object.keys(v as object).length === 0)
+          ? k
+          : `${k}.${stateName(v)}`,
+      )
+      .join(',');
+  }
+  return String(value);
+}
+
+/** An inspect callback that logs each change of state of every machine actor it sees. */
+export function transitionLogger(
+  log: Logger,
+  onTransition?: (t: TransitionRecord) => void,
+): (ev: InspectionEvent) => void {
+  const last = new Map<string, string>();
+  return (ev) => {
+    if (ev.type !== '@xstate.snapshot') return;
+    const snapshot = ev.snapshot as { value?: unknown; context?: { attempt?: unknown; lastFailure?: unknown } };
+    if (snapshot.value === undefined) return; // not a machine (promise and callback actors)
+    const id = ev.actorRef.sessionId;
+    const machine = (ev.actorRef as { logic?: { id?: string } }).logic?.id ?? id;
+    const to = stateName(snapshot.value);
+    const from = last.get(id) ?? '';
+    if (from === to) return;
+    last.set(id, to);
+    const ctx = snapshot.context ?? {};
+    const record: TransitionRecord = {
+      machine,
+      from,
+      to,
+      event: ev.event.type,
+      ...(typeof ctx.attempt === 'number' && ctx.attempt > 0 ? { attempt: ctx.attempt } : {}),
+      ...(typeof ctx.lastFailure === 'string' ? { lastFailure: ctx.lastFailure } : {}),
+    };
+    log.info({ transition: record }, `${machine}: ${from || '(start)'} → ${to}`);
+    onTransition?.(record);
+  };
+}

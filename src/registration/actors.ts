@@ -1,0 +1,322 @@
+// The effects of the registration statechart, against the real child and parent apiservers. The
+// credentials themselves (bootstrap token, stored or approved dedicated token, parent CA) stay here,
+// in this closure; the statechart only sees whether and how they work.
+
+import {
+  ApiException,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  Watch,
+  type KubeConfig,
+  type V1Lease,
+} from '@kubernetes/client-node';
+import { fromCallback, fromPromise } from 'xstate';
+import { nextDelay, type BackoffPolicy } from '../../machines/backoff.ts';
+import {
+  decideClusterId,
+  generateClusterName,
+  legacyClusterIdAnnotation,
+  type LeaseView,
+} from '../../machines/registration/decisions.ts';
+import {
+  registrationMachine,
+  type RegistrationContext,
+  type RegistrationEvent,
+  type RequestInput,
+  type StoreInput,
+  type SubmitInput,
+} from '../../machines/registration/machine.ts';
+import type { AgentConfig } from '../config/config.ts';
+import type { Logger } from '../logging/logger.ts';
+import { classifyParentError, dedicatedKubeConfig, parentKubeConfig, ParentFailure } from './parent-client.ts';
+import {
+  approvedCredentials,
+  buildCredentialsSecret,
+  buildRequest,
+  crrGroup,
+  crrPlural,
+  crrVersion,
+  parentCredentialsSecret,
+  requestName,
+  requestView,
+  storedCredentials,
+  storedView,
+  type DedicatedCredentials,
+  type RequestObject,
+} from './wire.ts';
+
+/** The v0.7.0 agent's Lease: its UID is adopted as the cluster ID (§2). */
+export const legacyLeaseName = 'self-cluster';
+
+export const retryPolicy: BackoffPolicy = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0.3 };
+
+export interface RegistrationDeps {
+  readonly config: AgentConfig;
+  readonly child: KubeConfig;
+  readonly log: Logger;
+  readonly random?: () => number;
+  readonly approvalResyncMs?: number;
+}
+
+/** Where the dedicated credentials are, once known. Read by the agent's other components. */
+export interface CredentialsHolder {
+  current(): DedicatedCredentials | undefined;
+}
+
+const isStatus = (err: unknown, code: number): boolean => err instanceof ApiException && err.code === code;
+
+/** The registration statechart with the real effects provided. */
+export function createRegistrationMachine(deps: RegistrationDeps): {
+  machine: typeof registrationMachine;
+  credentials: CredentialsHolder;
+} {
+  const { config, child, log } = deps;
+  const reg = config.registration;
+  const ns = config.systemNamespace;
+  const random = deps.random ?? Math.random;
+  const core = child.makeApiClient(CoreV1Api);
+  const coordination = child.makeApiClient(CoordinationV1Api);
+  const bootstrap = parentKubeConfig(reg.parentUrl, reg.token, undefined);
+  let stored: DedicatedCredentials | undefined;
+  let approved: DedicatedCredentials | undefined;
+  let current: DedicatedCredentials | undefined;
+
+  const parentConfig = (source: RequestInput['source']): KubeConfig => {
+    const creds = approved ?? stored;
+    return source === 'stored' && creds !== undefined ? dedicatedKubeConfig(reg.parentUrl, creds) : bootstrap;
+  };
+  const noteApproval = (crr: RequestObject): void => {
+    approved = approvedCredentials(crr) ?? approved;
+  };
+
+  const readLease = async (name: string): Promise<V1Lease | undefined> =>
+    coordination.readNamespacedLease({ name, namespace: ns }).catch((err: unknown) => {
+      if (isStatus(err, 404)) return undefined;
+      throw err;
+    });
+  const leaseView = (l: V1Lease): LeaseView => ({
+    uid: l.metadata?.uid ?? '',
+    annotations: l.metadata?.annotations ?? {},
+  });
+
+  const resolveIdentity = fromPromise(async () => {
+    const leaseName = config.leaderElection.leaseName;
+    try {
+      // Leader election creates this Lease on its first campaign. Until then it is created here with
+      // no holder, so any elector (ours or a Go agent's) may take it at once.
+      const lease =
+        (await readLease(leaseName)) ??
+        (await coordination
+          .createNamespacedLease({ namespace: ns, body: { metadata: { name: leaseName, namespace: ns }, spec: {} } })
+          .catch(async (err: unknown) => {
+            if (!isStatus(err, 409)) throw err;
+            return readLease(leaseName); // another replica created it first
+          }));
+      if (lease === undefined) throw new ParentFailure('other', `Lease ${ns}/${leaseName} vanished while being read`);
+      const legacy = leaseName === legacyLeaseName ? undefined : await readLease(legacyLeaseName);
+      const decision = decideClusterId(leaseView(lease), legacy === undefined ? undefined : leaseView(legacy));
+      if (decision.annotate !== undefined) {
+        await coordination.patchNamespacedLease(
+          {
+            name: leaseName,
+            namespace: ns,
+            body: { metadata: { annotations: { [legacyClusterIdAnnotation]: decision.annotate } } },
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+        log.info(
+          { clusterId: decision.clusterId },
+          `adopted the cluster ID of the v0.7.0 Lease ${ns}/${legacyLeaseName}`,
+        );
+      }
+      return { clusterId: decision.clusterId };
+    } catch (err) {
+      throw new ParentFailure(
+        'other',
+        `reading the cluster identity from Lease ${ns}/${leaseName} in the child: ${classifyParentError(err, 'child').message}`,
+        { cause: err },
+      );
+    }
+  });
+
+  const loadStoredCredentials = fromPromise(async () => {
+    try {
+      const secret = await core.readNamespacedSecret({ name: parentCredentialsSecret, namespace: ns });
+      stored = storedCredentials(secret);
+      return storedView(secret);
+    } catch (err) {
+      if (isStatus(err, 404)) {
+        stored = undefined;
+        return undefined;
+      }
+      throw new ParentFailure(
+        'other',
+        `reading Secret ${ns}/${parentCredentialsSecret} in the child: ${classifyParentError(err, 'child').message}`,
+        { cause: err },
+      );
+    }
+  });
+
+  const submitRequest = fromPromise<undefined, SubmitInput>(async ({ input }) => {
+    // A generated name is used only in a create that succeeds; afterwards the CRR's label is adopted.
+    const clusterName = input.clusterName ?? generateClusterName(reg.clusterNamePrefix, random);
+    const body = buildRequest({
+      clusterId: input.clusterId,
+      clusterName,
+      clusterType: reg.clusterType,
+      syncMode: reg.syncMode,
+      clusterNamespace: reg.clusterNamespace,
+      clusterLabels: reg.clusterLabels,
+    });
+    if (input.source === 'bootstrap') approved = undefined;
+    try {
+      await parentConfig(input.source)
+        .makeApiClient(CustomObjectsApi)
+        .createClusterCustomObject({ group: crrGroup, version: crrVersion, plural: crrPlural, body });
+      log.info(
+        { request: requestName(input.clusterId), clusterName, credentials: input.source },
+        'created ClusterRegistrationRequest',
+      );
+    } catch (err) {
+      if (!isStatus(err, 409))
+        throw classifyParentError(
+          err,
+          `creating ClusterRegistrationRequest ${requestName(input.clusterId)} with ${input.source} credentials`,
+        );
+    }
+    return undefined;
+  });
+
+  const readRequest = fromPromise<ReturnType<typeof requestView>, RequestInput>(async ({ input }) => {
+    try {
+      const crr = (await parentConfig(input.source)
+        .makeApiClient(CustomObjectsApi)
+        .getClusterCustomObject({
+          group: crrGroup,
+          version: crrVersion,
+          plural: crrPlural,
+          name: requestName(input.clusterId),
+        })) as RequestObject;
+      noteApproval(crr);
+      return requestView(crr);
+    } catch (err) {
+      throw classifyParentError(err, `reading ClusterRegistrationRequest ${requestName(input.clusterId)}`);
+    }
+  });
+
+  const watchRequest = fromCallback<RegistrationEvent, RequestInput>(({ input, sendBack }) => {
+    const name = requestName(input.clusterId);
+    let aborter: AbortController | undefined;
+    let stopped = false;
+    const ended = (err: unknown): void => {
+      if (stopped) return;
+      stopped = true;
+      const failure =
+        err === undefined || err === null
+          ? new ParentFailure('other', `watch of ${name} ended`)
+          : classifyParentError(err, `watching ${name}`);
+      sendBack({ type: 'registration.watchFailed', kind: failure.kind, message: failure.message });
+    };
+    new Watch(parentConfig(input.source))
+      .watch(
+        `/apis/${crrGroup}/${crrVersion}/${crrPlural}`,
+        { fieldSelector: `metadata.name=${name}`, allowWatchBookmarks: false },
+        (phase, obj: RequestObject) => {
+          if (stopped) return;
+          if (phase === 'DELETED') {
+            ended(new ParentFailure('notFound', `ClusterRegistrationRequest ${name} was deleted`));
+            return;
+          }
+          if (phase === 'ADDED' || phase === 'MODIFIED') {
+            noteApproval(obj);
+            sendBack({ type: 'registration.observed', request: requestView(obj) });
+          }
+        },
+        ended,
+      )
+      .then((a) => {
+        aborter = a;
+        if (stopped) a.abort();
+      }, ended);
+    return () => {
+      stopped = true;
+      aborter?.abort();
+    };
+  });
+
+  const storeCredentials = fromPromise<undefined, StoreInput>(async ({ input }) => {
+    const creds = approved;
+    if (creds === undefined) throw new ParentFailure('other', 'approved request carries no token');
+    const body = buildCredentialsSecret({
+      namespace: ns,
+      clusterId: input.clusterId,
+      clusterName: input.clusterName,
+      dedicatedNamespace: input.dedicatedNamespace,
+      parentUrl: reg.parentUrl,
+      credentials: creds,
+    });
+    try {
+      try {
+        await core.createNamespacedSecret({ namespace: ns, body });
+      } catch (err) {
+        if (!isStatus(err, 409)) throw err;
+        // One PUT replaces the whole Secret atomically: a crash never leaves half-written credentials.
+        await core.replaceNamespacedSecret({ name: parentCredentialsSecret, namespace: ns, body });
+      }
+    } catch (err) {
+      throw new ParentFailure(
+        'other',
+        `storing credentials in Secret ${ns}/${parentCredentialsSecret}: ${classifyParentError(err, 'child').message}`,
+        { cause: err },
+      );
+    }
+    stored = creds;
+    log.info(
+      { secret: `${ns}/${parentCredentialsSecret}`, dedicatedNamespace: input.dedicatedNamespace },
+      'stored the parent credentials',
+    );
+    return undefined;
+  });
+
+  const verifyCredentials = fromPromise<undefined, RequestInput>(async ({ input }) => {
+    const creds = approved ?? stored;
+    if (creds === undefined) throw new ParentFailure('unauthorized', 'no dedicated credentials');
+    try {
+      // TLS is verified against the approved CA here: this is the client every later call uses.
+      await dedicatedKubeConfig(reg.parentUrl, creds)
+        .makeApiClient(CustomObjectsApi)
+        .getClusterCustomObject({
+          group: crrGroup,
+          version: crrVersion,
+          plural: crrPlural,
+          name: requestName(input.clusterId),
+        });
+    } catch (err) {
+      throw classifyParentError(err, 'checking the dedicated credentials');
+    }
+    current = creds;
+    return undefined;
+  });
+
+  const machine = registrationMachine.provide({
+    actors: {
+      resolveIdentity,
+      loadStoredCredentials,
+      submitRequest,
+      readRequest,
+      watchRequest,
+      storeCredentials,
+      verifyCredentials,
+    },
+    delays: {
+      retryDelay: ({ context }: { context: RegistrationContext }) =>
+        nextDelay(Math.max(1, context.attempt), retryPolicy, random),
+      credentialCheckInterval: config.extensions.credentialCheckIntervalMs,
+      approvalResync: deps.approvalResyncMs ?? 30_000,
+    },
+  });
+  return { machine, credentials: { current: () => current } };
+}

@@ -36,6 +36,10 @@ export interface RegistrationContext {
   readonly credentialSource: CredentialSource;
   /** Consecutive failures of the current step; drives the backoff. */
   readonly attempt: number;
+  /** The parent forbids watching the request (the hub's RBAC grants only get/create): poll instead. */
+  readonly watchForbidden: boolean;
+  /** Reads of the request so far while waiting; drives the polling interval. */
+  readonly polls: number;
   readonly lastFailure: string | undefined;
 }
 
@@ -128,10 +132,15 @@ export const registrationMachine = setup({
     credentialCheckInterval: notProvided('credentialCheckInterval'),
     /** How often the CRR is re-read while a watch is running (belt and braces for missed events). */
     approvalResync: notProvided('approvalResync'),
+    /** Interval between reads of the CRR when it cannot be watched (context.polls). */
+    approvalPoll: notProvided('approvalPoll'),
   },
   guards: {
     usingStoredCredentials: ({ context }) => context.credentialSource === 'stored',
     rejected: ({ event }) => ['unauthorized', 'forbidden'].includes(failureKind(errorOf(event))),
+    unauthorized: ({ event }) => failureKind(errorOf(event)) === 'unauthorized',
+    forbidden: ({ event }) => failureKind(errorOf(event)) === 'forbidden',
+    watchForbidden: ({ context }) => context.watchForbidden,
     requestInvalid: ({ event }) => failureKind(errorOf(event)) === 'invalid',
     requestGone: ({ event }) => failureKind(errorOf(event)) === 'notFound',
     approved: ({ event }) => isApproved(requestOf(event)),
@@ -156,6 +165,8 @@ export const registrationMachine = setup({
     managedClusterName: undefined,
     credentialSource: 'bootstrap',
     attempt: 0,
+    watchForbidden: false,
+    polls: 0,
     lastFailure: undefined,
   }),
   initial: 'resolvingIdentity',
@@ -254,6 +265,7 @@ export const registrationMachine = setup({
 
     awaitingApproval: {
       initial: 'watching',
+      entry: assign({ polls: 0 }),
       on: {
         'registration.observed': [
           {
@@ -278,7 +290,9 @@ export const registrationMachine = setup({
           },
           on: {
             'registration.watchFailed': [
-              { guard: 'rejected', target: '#registration.rejected', actions: 'recordFailure' },
+              { guard: 'unauthorized', target: '#registration.rejected', actions: 'recordFailure' },
+              // Not allowed to watch (get/create only, as the hub grants): read it instead.
+              { guard: 'forbidden', target: 'polling', actions: assign({ watchForbidden: true }) },
               { target: 'polling' },
             ],
           },
@@ -290,8 +304,9 @@ export const registrationMachine = setup({
             id: 'readRequest',
             src: 'readRequest',
             input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: context.credentialSource }),
+            // Always wait before the next read or watch: a failing watch can never spin.
             onDone: {
-              target: 'watching',
+              target: 'waitingToPoll',
               actions: raise(({ event }) => ({ type: 'registration.observed' as const, request: event.output })),
             },
             onError: [
@@ -303,6 +318,14 @@ export const registrationMachine = setup({
               { target: 'parentUnreachable', actions: 'recordFailure' },
             ],
           },
+        },
+        /**
+         * Between reads: short at first, then backing off. The watch is tried again from here unless the
+         * parent forbids it (the hub's RBAC grants only get/create), in which case reading goes on.
+         */
+        waitingToPoll: {
+          entry: assign({ polls: ({ context }) => context.polls + 1 }),
+          after: { approvalPoll: [{ guard: 'watchForbidden', target: 'polling' }, { target: 'watching' }] },
         },
         parentUnreachable: { after: { retryDelay: 'polling' } },
       },

@@ -1,6 +1,6 @@
-// The state-transition log: one JSON line per transition of any machine in an actor system, taken from
-// xstate's inspection events. Event payloads are never logged (only their type), so nothing secret can
-// leak through them.
+// The state-transition log: one JSON line per state change of any machine in an actor system, taken
+// from xstate's inspection events. Event payloads are never logged (only their type), so nothing
+// secret can leak through them.
 
 import type { InspectionEvent } from 'xstate';
 import type { Logger } from './logger.ts';
@@ -29,14 +29,15 @@ export function stateName(value: unknown): string {
   return String(value);
 }
 
-/** An inspect callback that logs each change of state of every machine actor it sees. */
-export function transitionLogger(
-  log: Logger,
-  onTransition?: (t: TransitionRecord) => void,
-): (ev: InspectionEvent) => void {
+/**
+ * An inspect callback that reports each change of state of every machine actor it sees. Microsteps
+ * are read too, so a state left at once by an `always` transition (e.g. `credentialsRevoked`) is still
+ * reported.
+ */
+export function transitionRecorder(onTransition: (t: TransitionRecord) => void): (ev: InspectionEvent) => void {
   const last = new Map<string, string>();
   return (ev) => {
-    if (ev.type !== '@xstate.snapshot') return;
+    if (ev.type !== '@xstate.snapshot' && ev.type !== '@xstate.microstep') return;
     const snapshot = ev.snapshot as { value?: unknown; context?: { attempt?: unknown; lastFailure?: unknown } };
     if (snapshot.value === undefined) return; // not a machine (promise and callback actors)
     const id = ev.actorRef.sessionId;
@@ -46,15 +47,27 @@ export function transitionLogger(
     if (from === to) return;
     last.set(id, to);
     const ctx = snapshot.context ?? {};
-    const record: TransitionRecord = {
+    onTransition({
       machine,
       from,
       to,
       event: ev.event.type,
       ...(typeof ctx.attempt === 'number' && ctx.attempt > 0 ? { attempt: ctx.attempt } : {}),
       ...(typeof ctx.lastFailure === 'string' ? { lastFailure: ctx.lastFailure } : {}),
-    };
-    log.info({ transition: record }, `${machine}: ${from || '(start)'} → ${to}`);
-    onTransition?.(record);
+    });
   };
+}
+
+/** The transition log: one pino line per state change. */
+export function transitionLogger(
+  log: Logger,
+  onTransition?: (t: TransitionRecord) => void,
+): (ev: InspectionEvent) => void {
+  return transitionRecorder((record) => {
+    log.info(
+      { transition: record },
+      `${record.machine}: ${record.from === '' ? '(start)' : record.from} → ${record.to}`,
+    );
+    onTransition?.(record);
+  });
 }

@@ -52,6 +52,8 @@ import {
 export const legacyLeaseName = 'self-cluster';
 
 export const retryPolicy: BackoffPolicy = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0.3 };
+/** Reading the request while it cannot be watched: quick at first (approval takes ~1 s), then 5 s. */
+export const approvalPollPolicy: BackoffPolicy = { initialMs: 250, factor: 2, maxMs: 5000, jitter: 0.2 };
 
 export interface RegistrationDeps {
   readonly config: AgentConfig;
@@ -316,6 +318,8 @@ export function createRegistrationMachine(deps: RegistrationDeps): {
         nextDelay(Math.max(1, context.attempt), retryPolicy, random),
       credentialCheckInterval: config.extensions.credentialCheckIntervalMs,
       approvalResync: deps.approvalResyncMs ?? 30_000,
+      approvalPoll: ({ context }: { context: RegistrationContext }) =>
+        nextDelay(Math.max(1, context.polls), approvalPollPolicy, random),
     },
   });
   return { machine, credentials: { current: () => current } };

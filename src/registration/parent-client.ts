@@ -73,6 +73,11 @@ export function classifyParentError(err: unknown, what: string): ParentFailure {
                 : 'other';
     return new ParentFailure(kind, `${what}: ${String(code)} ${detail}`, { cause: err });
   }
+  // client-node's Watch reports a non-200 answer as an Error with a statusCode.
+  const statusCode = (err as { statusCode?: unknown }).statusCode;
+  if (typeof statusCode === 'number') {
+    return classifyParentError(new ApiException(statusCode, (err as Error).message, undefined, {}), what);
+  }
   const e = err as { message?: unknown; cause?: { code?: unknown; message?: unknown } };
   const cause = e.cause;
   const code = typeof cause?.code === 'string' ? cause.code : undefined;

@@ -1,0 +1,320 @@
+// Registration against the real parent and child apiservers, with the test approver playing the
+// parent's clusternet-controller-manager. Each test uses its own system namespace in the child, so its
+// own Lease and cluster ID.
+
+import { randomBytes } from 'node:crypto';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/approver.ts';
+import type { BootstrapToken } from '../../env/fixtures.ts';
+import { testEnv } from '../../env/vitest-env.ts';
+import { AgentProcess } from '../helpers/agent-process.ts';
+
+const env = testEnv();
+let token: BootstrapToken;
+let approver: TestApprover;
+const agents: AgentProcess[] = [];
+
+beforeAll(async () => {
+  await prepareParent(env.adminKubeConfig('parent'), () => env.installClusternetCrds());
+  token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
+  approver = new TestApprover(env.adminKubeConfig('parent'));
+  approver.start();
+});
+afterAll(async () => {
+  await approver.stop();
+});
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.stop()));
+});
+
+async function systemNamespace(): Promise<string> {
+  const name = `cnet-${randomBytes(3).toString('hex')}`;
+  await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  return name;
+}
+
+function agent(ns: string, ...extra: string[]): AgentProcess {
+  const a = AgentProcess.start([
+    `--cluster-reg-parent-url=${env.server('parent')}`,
+    `--cluster-reg-token=${token.token}`,
+    `--kubeconfig=${env.adminKubeconfigPath('child')}`,
+    `--leader-elect-resource-namespace=${ns}`,
+    '--v=4',
+    ...extra,
+  ]);
+  agents.push(a);
+  return a;
+}
+
+const readSecret = (ns: string): Promise<V1Secret> =>
+  env.adminClient('child', CoreV1Api).readNamespacedSecret({ name: 'parent-cluster', namespace: ns });
+const decoded = (s: V1Secret): Record<string, string> =>
+  Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+
+/** Watching is forbidden by the hub's RBAC, so waiting is a few reads: polling ⇄ waitingToPoll. */
+const waiting = new Set(['awaitingApproval.watching', 'awaitingApproval.polling', 'awaitingApproval.waitingToPoll']);
+
+/** The trace is `prefix`, then only waiting states, then storing → verifying → registered. */
+function expectTrace(states: string[], prefix: string[]): void {
+  expect(states.slice(0, prefix.length)).toEqual(prefix);
+  const rest = states.slice(prefix.length);
+  const firstNonWaiting = rest.findIndex((st) => !waiting.has(st));
+  expect(rest.slice(firstNonWaiting)).toEqual(['storingCredentials.writing', 'verifying', 'registered']);
+}
+
+const crrClient = () => env.adminClient('parent', CustomObjectsApi);
+const crrRef = (clusterId: string) => ({
+  group: 'clusters.clusternet.io',
+  version: 'v1beta1',
+  plural: 'clusterregistrationrequests',
+  name: `clusternet-${clusterId}`,
+});
+async function clusterIdOf(ns: string): Promise<string> {
+  const lease = await env
+    .adminClient('child', CoordinationV1Api)
+    .readNamespacedLease({ name: 'clusternet-agent', namespace: ns });
+  return lease.metadata?.uid ?? '';
+}
+
+describe('registration', () => {
+  it('registers a fresh cluster: CRR as the Go agent writes it, credentials stored, TLS-verified client', async () => {
+    const ns = await systemNamespace();
+    const a = agent(ns, '--cluster-reg-name=fresh-1', '--cluster-labels=env=test', '--cluster-sync-mode=Dual');
+    await a.waitForState('registered');
+
+    const lease = await env
+      .adminClient('child', CoordinationV1Api)
+      .readNamespacedLease({ name: 'clusternet-agent', namespace: ns });
+    const clusterId = lease.metadata?.uid ?? '';
+    const crr = (await env.adminClient('parent', CustomObjectsApi).getClusterCustomObject({
+      group: 'clusters.clusternet.io',
+      version: 'v1beta1',
+      plural: 'clusterregistrationrequests',
+      name: `clusternet-${clusterId}`,
+    })) as {
+      metadata: { labels: Record<string, string> };
+      spec: Record<string, unknown>;
+      status: Record<string, string>;
+    };
+    expect(crr.metadata.labels).toEqual({
+      'clusters.clusternet.io/registered-by': 'clusternet-agent',
+      'clusters.clusternet.io/cluster-id': clusterId,
+      'clusters.clusternet.io/cluster-name': 'fresh-1',
+    });
+    expect(crr.spec).toEqual({
+      clusterId,
+      clusterType: 'StandardCluster',
+      clusterName: 'fresh-1',
+      syncMode: 'Dual',
+      clusterLabels: { env: 'test' },
+    });
+    expect(crr.status.result).toBe('Approved');
+
+    const secret = await readSecret(ns);
+    expect(secret.metadata?.labels).toEqual({
+      'clusters.clusternet.io/bootstrapping': 'credentials-auto',
+      'clusters.clusternet.io/cluster-id': clusterId,
+      'clusters.clusternet.io/cluster-name': 'fresh-1',
+    });
+    const data = decoded(secret);
+    expect(Object.keys(data).sort()).toEqual(['apiserver-advertise-url', 'ca.crt', 'namespace', 'token']);
+    expect(data['apiserver-advertise-url']).toBe(env.server('parent'));
+    expect(data['ca.crt']).toBe(env.caPem('parent'));
+    expect(data.namespace).toBe(crr.status.dedicatedNamespace);
+    expect(data.token).toBe(Buffer.from(crr.status.token ?? '', 'base64').toString('utf8'));
+
+    expectTrace(a.states(), [
+      'resolvingIdentity',
+      'loadingStoredCredentials',
+      'requesting',
+      'awaitingApproval.watching',
+    ]);
+    // No credential ever reaches the log.
+    expect(a.raw).not.toContain(token.secret);
+    expect(a.raw).not.toContain(data.token);
+  });
+
+  it('restarts with the stored credentials: no new request, same credentials', async () => {
+    const ns = await systemNamespace();
+    const first = agent(ns);
+    await first.waitForState('registered');
+    const before = decoded(await readSecret(ns));
+    const clusterId = await clusterIdOf(ns);
+    const crrBefore = (await crrClient().getClusterCustomObject(crrRef(clusterId))) as { metadata: { uid: string } };
+    const generatedName = (await readSecret(ns)).metadata?.labels?.['clusters.clusternet.io/cluster-name'] ?? '';
+    expect(generatedName).toMatch(/^clusternet-cluster-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    first.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+
+    const second = agent(ns);
+    await second.waitForState('registered');
+    expectTrace(second.states(), [
+      'resolvingIdentity',
+      'loadingStoredCredentials',
+      'requesting',
+      'awaitingApproval.watching',
+    ]);
+    expect(second.lines.some((l) => l.msg === 'created ClusterRegistrationRequest')).toBe(false);
+    const crrAfter = (await crrClient().getClusterCustomObject(crrRef(clusterId))) as { metadata: { uid: string } };
+    expect(crrAfter.metadata.uid).toBe(crrBefore.metadata.uid);
+    expect(decoded(await readSecret(ns))).toEqual(before);
+    const registered = await second.waitForLine('registered message', (l) => typeof l.clusterName === 'string');
+    expect(registered.clusterName).toBe(generatedName); // the generated name survives restarts (CRR label)
+  });
+
+  it('registers again at runtime when the parent revokes the credentials', async () => {
+    const ns = await systemNamespace();
+    const a = agent(ns, '--parent-credentials-check-interval=1s');
+    await a.waitForState('registered');
+    const clusterId = await clusterIdOf(ns);
+    const old = decoded(await readSecret(ns));
+    // An operator removes the cluster's ServiceAccount (its token dies) and the approved request.
+    const core = env.adminClient('parent', CoreV1Api);
+    const sas = await core.listNamespacedServiceAccount({
+      namespace: old.namespace ?? '',
+      labelSelector: `clusters.clusternet.io/cluster-id=${clusterId}`,
+    });
+    for (const sa of sas.items)
+      await core.deleteNamespacedServiceAccount({ name: sa.metadata?.name ?? '', namespace: old.namespace ?? '' });
+    await crrClient().deleteClusterCustomObject(crrRef(clusterId));
+
+    // The token stays accepted for a few seconds (the apiserver caches authentications), then 401.
+    const revoked = await a.waitForState('credentialsRevoked');
+    await a.waitForLine(
+      'registered again',
+      (l) => l.transition?.to === 'registered' && a.lines.indexOf(l) > a.lines.indexOf(revoked),
+    );
+    const renewed = decoded(await readSecret(ns));
+    expect(renewed.token).not.toBe(old.token);
+    expect(renewed.namespace).toBe(old.namespace); // the approver reuses the namespace by cluster-id label
+    expect(a.raw).not.toContain(renewed.token);
+  });
+
+  it('reports a bootstrap token revoked while waiting for approval', async () => {
+    await approver.stop();
+    try {
+      const doomed = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
+      await env
+        .component('parent', 'kube-apiserver')
+        .pause()
+        .then(() => env.component('parent', 'kube-apiserver').resume()); // no-op fault: keep the API warm
+      const ns = await systemNamespace();
+      const a = AgentProcess.start([
+        `--cluster-reg-parent-url=${env.server('parent')}`,
+        `--cluster-reg-token=${doomed.token}`,
+        `--kubeconfig=${env.adminKubeconfigPath('child')}`,
+        `--leader-elect-resource-namespace=${ns}`,
+      ]);
+      agents.push(a);
+      await a.waitForState('awaitingApproval.waitingToPoll');
+      await env
+        .adminClient('parent', CoreV1Api)
+        .deleteNamespacedSecret({ name: doomed.secretName, namespace: 'kube-system' });
+      const rejected = await a.waitForState('bootstrapTokenRejected');
+      expect(rejected.transition?.lastFailure).toMatch(/401/);
+      expect(a.raw).not.toContain(doomed.secret);
+    } finally {
+      approver.start();
+    }
+  });
+
+  it('reports a denied request and stays denied until the request changes', async () => {
+    const denying = new TestApprover(env.adminKubeConfig('parent'), {
+      deny: (crr) => (crr.spec.clusterName === 'denied-1' ? 'cluster name denied-1 is not welcome here' : undefined),
+    });
+    await approver.stop();
+    denying.start();
+    try {
+      const ns = await systemNamespace();
+      const a = agent(ns, '--cluster-reg-name=denied-1');
+      const denied = await a.waitForState('denied.waiting');
+      expect(denied.transition?.lastFailure).toBe('cluster name denied-1 is not welcome here');
+      expect(a.states()).not.toContain('storingCredentials.writing');
+    } finally {
+      await denying.stop();
+      approver.start();
+    }
+  });
+
+  it('survives the parent apiserver stopping while waiting for approval', async () => {
+    await approver.stop();
+    const ns = await systemNamespace();
+    const a = agent(ns);
+    await a.waitForState('awaitingApproval.waitingToPoll');
+    await env.component('parent', 'kube-apiserver').stop();
+    try {
+      const down = await a.waitForState('awaitingApproval.parentUnreachable');
+      expect(down.transition?.lastFailure).toMatch(/ECONNREFUSED|fetch failed|connect/i);
+    } finally {
+      await env.component('parent', 'kube-apiserver').start();
+      approver.start();
+    }
+    await a.waitForState('registered');
+    expect(decoded(await readSecret(ns)).token).not.toBe('');
+  });
+
+  it('registers anew when the parent URL changed, overwriting the stored credentials', async () => {
+    const ns = await systemNamespace();
+    const first = agent(ns);
+    await first.waitForState('registered');
+    await first.stop();
+    // Same parent, reached under another name its certificate also covers.
+    const otherUrl = env.server('parent').replace('127.0.0.1', 'localhost');
+    const second = AgentProcess.start([
+      `--cluster-reg-parent-url=${otherUrl}`,
+      `--cluster-reg-token=${token.token}`,
+      `--kubeconfig=${env.adminKubeconfigPath('child')}`,
+      `--leader-elect-resource-namespace=${ns}`,
+    ]);
+    agents.push(second);
+    await second.waitForState('registered');
+    expect(second.states().slice(0, 3)).toEqual(['resolvingIdentity', 'loadingStoredCredentials', 'parentUrlChanged']);
+    expect(decoded(await readSecret(ns))['apiserver-advertise-url']).toBe(otherUrl);
+  });
+
+  it('adopts the cluster ID of a v0.7.0 self-cluster Lease and records it', async () => {
+    const ns = await systemNamespace();
+    const coordination = env.adminClient('child', CoordinationV1Api);
+    const legacy = await coordination.createNamespacedLease({
+      namespace: ns,
+      body: { metadata: { name: 'self-cluster' }, spec: {} },
+    });
+    const a = agent(ns);
+    await a.waitForState('registered');
+    const lease = await coordination.readNamespacedLease({ name: 'clusternet-agent', namespace: ns });
+    expect(lease.metadata?.annotations?.['legacy-cluster-id']).toBe(legacy.metadata?.uid);
+    expect(decoded(await readSecret(ns)).token).not.toBe('');
+    expect((await readSecret(ns)).metadata?.labels?.['clusters.clusternet.io/cluster-id']).toBe(legacy.metadata?.uid);
+  });
+
+  it('never loses or corrupts stored credentials when killed with SIGKILL at any step', async () => {
+    const ns = await systemNamespace();
+    const steps = ['requesting', 'awaitingApproval.watching', 'storingCredentials.writing', 'verifying', 'registered'];
+    let lastGood: Record<string, string> | undefined;
+    for (const step of steps) {
+      const a = agent(ns);
+      await a.waitForState(step);
+      a.kill('SIGKILL');
+      await a.exited;
+      const secret = await readSecret(ns).catch(() => undefined);
+      if (secret !== undefined) {
+        const data = decoded(secret);
+        expect(Object.keys(data).sort(), `after a kill in ${step}`).toEqual([
+          'apiserver-advertise-url',
+          'ca.crt',
+          'namespace',
+          'token',
+        ]);
+        expect(data.token, `after a kill in ${step}`).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+        if (lastGood !== undefined) expect(data).toEqual(lastGood); // same approval: same credentials
+        lastGood = data;
+      } else {
+        expect(lastGood, `credentials disappeared after a kill in ${step}`).toBeUndefined();
+      }
+    }
+    const final = agent(ns);
+    await final.waitForState('registered');
+    expect(decoded(await readSecret(ns))).toEqual(lastGood);
+  });
+});

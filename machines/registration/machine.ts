@@ -6,7 +6,7 @@
 // Pure: every effect is an actor or delay provided from src/ (or by tests) with `.provide()`. Secrets
 // (tokens, CA) never enter the context or events; src/ keeps them beside the actors.
 
-import { assign, fromCallback, fromPromise, raise, setup } from 'xstate';
+import { assign, fromCallback, fromPromise, setup } from 'xstate';
 import { credentialsUsable, failureKind, failureMessage, type StoredCredentialsView } from './decisions.ts';
 
 /** The ClusterRegistrationRequest as the machine sees it (no token, no CA). */
@@ -261,6 +261,8 @@ export const registrationMachine = setup({
       after: { retryDelay: 'requesting' },
     },
     requestInvalid: { after: { retryDelay: 'requesting' } },
+    /** The request was deleted in the parent (e.g. by an operator): create it again, after a pause. */
+    requestVanished: { after: { retryDelay: 'requesting' } },
     parentUnreachable: { after: { retryDelay: 'requesting' } },
 
     awaitingApproval: {
@@ -304,17 +306,19 @@ export const registrationMachine = setup({
             id: 'readRequest',
             src: 'readRequest',
             input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: context.credentialSource }),
-            // Always wait before the next read or watch: a failing watch can never spin.
-            onDone: {
-              target: 'waitingToPoll',
-              actions: raise(({ event }) => ({ type: 'registration.observed' as const, request: event.output })),
-            },
+            // Otherwise always wait before the next read or watch: a failing watch can never spin.
+            onDone: [
+              {
+                guard: 'approved',
+                target: '#registration.storingCredentials',
+                actions: ['adopt', 'resetAttempts'],
+              },
+              { guard: 'denied', target: '#registration.denied', actions: 'adopt' },
+              { target: 'waitingToPoll', actions: 'adopt' },
+            ],
             onError: [
               { guard: 'rejected', target: '#registration.rejected', actions: 'recordFailure' },
-              {
-                guard: 'requestGone',
-                target: '#registration.requesting',
-              },
+              { guard: 'requestGone', target: '#registration.requestVanished', actions: 'recordFailure' },
               { target: 'parentUnreachable', actions: 'recordFailure' },
             ],
           },
@@ -350,10 +354,7 @@ export const registrationMachine = setup({
               { target: 'waiting' },
             ],
             onError: [
-              {
-                guard: 'requestGone',
-                target: '#registration.requesting',
-              },
+              { guard: 'requestGone', target: '#registration.requestVanished', actions: 'recordFailure' },
               { target: 'waiting' },
             ],
           },

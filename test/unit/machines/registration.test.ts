@@ -1,0 +1,463 @@
+import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { nextDelay } from '../../../machines/backoff.ts';
+import type { StoredCredentialsView } from '../../../machines/registration/decisions.ts';
+import {
+  registrationMachine,
+  type RegistrationEvent,
+  type RequestInput,
+  type RequestView,
+  type StoreInput,
+  type SubmitInput,
+} from '../../../machines/registration/machine.ts';
+import { transitionRecorder } from '../../../src/logging/transitions.ts';
+
+const parentUrl = 'https://parent:6443';
+const fail = (kind: string, message = kind) => Object.assign(new Error(message), { kind });
+const pending: RequestView = {
+  result: undefined,
+  errorMessage: undefined,
+  clusterName: 'c-1',
+  dedicatedNamespace: undefined,
+  managedClusterName: undefined,
+};
+const approved: RequestView = {
+  ...pending,
+  result: 'Approved',
+  dedicatedNamespace: 'clusternet-abcde',
+  managedClusterName: 'c-1',
+};
+const denied: RequestView = { ...pending, result: 'Denied', errorMessage: 'no' };
+const stored = (url = parentUrl): StoredCredentialsView => ({
+  parentUrl: url,
+  hasToken: true,
+  hasCa: true,
+  namespace: 'ns',
+});
+
+interface Fakes {
+  identity: () => Promise<{ clusterId: string }>;
+  stored: () => Promise<StoredCredentialsView | undefined>;
+  submit: (i: SubmitInput) => Promise<undefined>;
+  read: (i: RequestInput) => Promise<RequestView>;
+  watch: (send: (e: RegistrationEvent) => void, i: RequestInput) => void;
+  store: (i: StoreInput) => Promise<undefined>;
+  verify: (i: RequestInput) => Promise<undefined>;
+}
+
+const ok = (): Promise<undefined> => Promise.resolve(undefined);
+const defaults: Fakes = {
+  identity: () => Promise.resolve({ clusterId: '11111111-2222-3333-4444-555555555555' }),
+  stored: () => Promise.resolve(undefined),
+  submit: ok,
+  read: () => Promise.resolve(approved),
+  watch: (send) => {
+    send({ type: 'registration.watchFailed', kind: 'forbidden', message: 'watch forbidden' });
+  },
+  store: ok,
+  verify: ok,
+};
+
+/** Runs the machine with fakes under a simulated clock; records every state entered. */
+function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
+  const f = { ...defaults, ...overrides };
+  const calls: { submit: SubmitInput[]; read: RequestInput[]; verify: RequestInput[] } = {
+    submit: [],
+    read: [],
+    verify: [],
+  };
+  const machine = registrationMachine.provide({
+    actors: {
+      resolveIdentity: fromPromise(() => f.identity()),
+      loadStoredCredentials: fromPromise(() => f.stored()),
+      submitRequest: fromPromise<undefined, SubmitInput>(({ input }) => {
+        calls.submit.push(input);
+        return f.submit(input);
+      }),
+      readRequest: fromPromise<RequestView, RequestInput>(({ input }) => {
+        calls.read.push(input);
+        return f.read(input);
+      }),
+      watchRequest: fromCallback<RegistrationEvent, RequestInput>(({ sendBack, input }) => {
+        f.watch(sendBack, input);
+      }),
+      storeCredentials: fromPromise<undefined, StoreInput>(({ input }) => f.store(input)),
+      verifyCredentials: fromPromise<undefined, RequestInput>(({ input }) => {
+        calls.verify.push(input);
+        return f.verify(input);
+      }),
+    },
+    delays: {
+      retryDelay: ({ context }) =>
+        nextDelay(Math.max(1, context.attempt), { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0 }, () => 0),
+      credentialCheckInterval: 60_000,
+      approvalResync: 30_000,
+      approvalPoll: ({ context }) =>
+        nextDelay(Math.max(1, context.polls), { initialMs: 250, factor: 2, maxMs: 5000, jitter: 0 }, () => 0),
+    },
+  });
+  const clock = new SimulatedClock();
+  const trace: string[] = [];
+  const actor = createActor(machine, {
+    input: { parentUrl, clusterName },
+    clock,
+    inspect: transitionRecorder((t) => {
+      if (t.machine === 'registration') trace.push(t.to);
+    }),
+  });
+  actor.start();
+  /** Lets promise actors settle, then advances simulated time. */
+  const advance = async (ms = 0): Promise<void> => {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    if (ms > 0) {
+      clock.increment(ms);
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    }
+  };
+  return { actor, trace, advance, calls, context: () => actor.getSnapshot().context };
+}
+
+const toApproval = ['resolvingIdentity', 'loadingStoredCredentials', 'requesting', 'awaitingApproval.watching'];
+const afterApproval = ['storingCredentials.writing', 'verifying', 'registered'];
+
+describe('registration statechart', () => {
+  it('registers a fresh cluster, polling when the watch is forbidden (250 ms, then doubling)', async () => {
+    let reads = 0;
+    const r = start({ read: () => Promise.resolve(++reads < 3 ? pending : approved) });
+    await r.advance();
+    expect(r.trace).toEqual([...toApproval, 'awaitingApproval.polling', 'awaitingApproval.waitingToPoll']);
+    await r.advance(249);
+    expect(r.trace.at(-1)).toBe('awaitingApproval.waitingToPoll');
+    await r.advance(1); // 250 ms: second read (still pending), then 500 ms to the third
+    await r.advance(500);
+    expect(r.trace).toEqual([
+      ...toApproval,
+      'awaitingApproval.polling',
+      'awaitingApproval.waitingToPoll',
+      'awaitingApproval.polling',
+      'awaitingApproval.waitingToPoll',
+      'awaitingApproval.polling',
+      ...afterApproval,
+    ]);
+    expect(r.context()).toMatchObject({
+      clusterName: 'c-1',
+      dedicatedNamespace: 'clusternet-abcde',
+      attempt: 0,
+      watchForbidden: true,
+    });
+    expect(r.calls.submit).toEqual([
+      { clusterId: '11111111-2222-3333-4444-555555555555', clusterName: undefined, source: 'bootstrap' },
+    ]);
+    expect(r.calls.verify).toEqual([{ clusterId: '11111111-2222-3333-4444-555555555555', source: 'stored' }]);
+  });
+
+  it('takes approval straight from the watch when watching is allowed', async () => {
+    const r = start({
+      watch: (send) => {
+        send({ type: 'registration.observed', request: approved });
+      },
+    });
+    await r.advance();
+    expect(r.trace).toEqual([...toApproval, ...afterApproval]);
+    expect(r.calls.read).toEqual([]);
+  });
+
+  it('retries the watch after a poll delay when it fails for another reason (never spins)', async () => {
+    let watches = 0;
+    const r = start({
+      watch: (send) => {
+        watches += 1;
+        send({ type: 'registration.watchFailed', kind: 'unreachable', message: 'EOF' });
+      },
+      read: () => Promise.resolve(pending),
+    });
+    await r.advance();
+    expect(watches).toBe(1);
+    await r.advance(250);
+    expect(watches).toBe(2);
+    expect(r.trace.slice(4)).toEqual([
+      'awaitingApproval.polling',
+      'awaitingApproval.waitingToPoll',
+      'awaitingApproval.watching',
+      'awaitingApproval.polling',
+      'awaitingApproval.waitingToPoll',
+    ]);
+  });
+
+  it('re-reads the request every resync period while a watch runs', async () => {
+    const r = start({ watch: () => undefined, read: () => Promise.resolve(pending) });
+    await r.advance(29_999);
+    expect(r.calls.read).toHaveLength(0);
+    await r.advance(1);
+    expect(r.calls.read).toHaveLength(1);
+  });
+
+  it('uses stored credentials that match the parent URL', async () => {
+    const r = start({
+      stored: () => Promise.resolve(stored()),
+      watch: (send) => {
+        send({ type: 'registration.observed', request: approved });
+      },
+    });
+    await r.advance();
+    expect(r.trace).toEqual([...toApproval, ...afterApproval]);
+    expect(r.calls.submit[0]?.source).toBe('stored');
+  });
+
+  it('registers anew with the bootstrap token when the parent URL changed', async () => {
+    const r = start({
+      stored: () => Promise.resolve(stored('https://old:6443')),
+      watch: (send) => {
+        send({ type: 'registration.observed', request: approved });
+      },
+    });
+    await r.advance();
+    expect(r.trace).toEqual([
+      'resolvingIdentity',
+      'loadingStoredCredentials',
+      'parentUrlChanged',
+      'requesting',
+      'awaitingApproval.watching',
+      ...afterApproval,
+    ]);
+    expect(r.calls.submit[0]?.source).toBe('bootstrap');
+  });
+
+  it('falls back to the bootstrap token at once when stored credentials are rejected', async () => {
+    const r = start({
+      stored: () => Promise.resolve(stored()),
+      submit: (i) => (i.source === 'stored' ? Promise.reject(fail('unauthorized', '401 Unauthorized')) : ok()),
+      watch: (send) => {
+        send({ type: 'registration.observed', request: approved });
+      },
+    });
+    await r.advance();
+    expect(r.trace).toEqual([
+      'resolvingIdentity', 'loadingStoredCredentials', 'requesting', 'rejected', 'storedCredentialsRejected',
+      'requesting', 'awaitingApproval.watching', ...afterApproval,
+    ]); // prettier-ignore
+    expect(r.calls.submit.map((s) => s.source)).toEqual(['stored', 'bootstrap']);
+  });
+
+  it('backs off (capped, growing) while the bootstrap token is rejected, and recovers', async () => {
+    let rejections = 3;
+    const r = start({
+      submit: () => (rejections-- > 0 ? Promise.reject(fail('unauthorized', '401 token')) : ok()),
+      watch: (send) => {
+        send({ type: 'registration.observed', request: approved });
+      },
+    });
+    await r.advance();
+    expect(r.trace.slice(-2)).toEqual(['rejected', 'bootstrapTokenRejected']);
+    expect(r.context()).toMatchObject({ attempt: 1, lastFailure: '401 token' });
+    await r.advance(499);
+    expect(r.calls.submit).toHaveLength(1);
+    await r.advance(1); // 500 ms
+    expect(r.calls.submit).toHaveLength(2);
+    await r.advance(1000); // then 1 s
+    expect(r.calls.submit).toHaveLength(3);
+    await r.advance(1999);
+    expect(r.calls.submit).toHaveLength(3);
+    await r.advance(1); // then 2 s
+    expect(r.trace.slice(-3)).toEqual(afterApproval);
+    expect(r.context().attempt).toBe(0);
+  });
+
+  it.each([
+    ['unreachable', 'parentUnreachable'],
+    ['invalid', 'requestInvalid'],
+    ['other', 'parentUnreachable'],
+  ])('a %s failure creating the request leads to %s and a retry', async (kind, state) => {
+    let failures = 1;
+    const r = start({
+      submit: () => (failures-- > 0 ? Promise.reject(fail(kind)) : ok()),
+      watch: (send) => {
+        send({ type: 'registration.observed', request: approved });
+      },
+    });
+    await r.advance();
+    expect(r.trace.at(-1)).toBe(state);
+    await r.advance(500);
+    expect(r.trace.slice(-3)).toEqual(afterApproval);
+  });
+
+  it('keeps waiting through an unreachable parent while polling', async () => {
+    let reads = 0;
+    const r = start({
+      read: () => (++reads === 1 ? Promise.reject(fail('unreachable', 'ECONNREFUSED')) : Promise.resolve(approved)),
+    });
+    await r.advance();
+    expect(r.trace.at(-1)).toBe('awaitingApproval.parentUnreachable');
+    expect(r.context().lastFailure).toBe('ECONNREFUSED');
+    await r.advance(500);
+    expect(r.trace.slice(-4)).toEqual(['awaitingApproval.polling', ...afterApproval]);
+  });
+
+  it('goes to bootstrapTokenRejected when the token dies while waiting', async () => {
+    const r = start({ read: () => Promise.reject(fail('unauthorized', '401')) });
+    await r.advance();
+    expect(r.trace.slice(-3)).toEqual(['awaitingApproval.polling', 'rejected', 'bootstrapTokenRejected']);
+  });
+
+  it('requests again when the request disappears while waiting', async () => {
+    let reads = 0;
+    const r = start({ read: () => (++reads === 1 ? Promise.reject(fail('notFound')) : Promise.resolve(approved)) });
+    await r.advance();
+    expect(r.trace.slice(4)).toEqual(['awaitingApproval.polling', 'requestVanished']);
+    await r.advance(500);
+    expect(r.calls.submit).toHaveLength(2);
+    expect(r.trace.slice(6)).toEqual([
+      'requesting',
+      'awaitingApproval.watching',
+      'awaitingApproval.polling',
+      ...afterApproval,
+    ]);
+  });
+
+  it('stays denied, re-reading slowly, and requests again once the request is deleted', async () => {
+    let reads = 0;
+    const r = start({
+      read: () =>
+        ++reads === 1
+          ? Promise.resolve(denied)
+          : reads === 2
+            ? Promise.resolve(denied)
+            : Promise.reject(fail('notFound')),
+    });
+    await r.advance();
+    expect(r.trace.at(-1)).toBe('denied.waiting');
+    expect(r.context().lastFailure).toBe('no');
+    await r.advance(30_000);
+    expect(r.trace.slice(-2)).toEqual(['denied.rereading', 'denied.waiting']);
+    await r.advance(30_000);
+    expect(r.trace.slice(-2)).toEqual(['denied.rereading', 'requestVanished']);
+    await r.advance(500);
+    expect(r.trace.slice(-4)).toEqual([
+      'requesting',
+      'awaitingApproval.watching',
+      'awaitingApproval.polling',
+      'requestVanished',
+    ]);
+  });
+
+  it('adopts the cluster name from the request label and uses it for the next request', async () => {
+    let reads = 0;
+    const r = start({ read: () => (++reads === 1 ? Promise.reject(fail('notFound')) : Promise.resolve(approved)) });
+    await r.advance(500);
+    expect(r.calls.submit.map((s) => s.clusterName)).toEqual([undefined, undefined]);
+    const r2 = start({ read: () => Promise.resolve(pending) });
+    await r2.advance();
+    expect(r2.context().clusterName).toBe('c-1');
+  });
+
+  it('retries storing credentials with backoff', async () => {
+    let failures = 2;
+    const r = start({
+      store: () => (failures-- > 0 ? Promise.reject(fail('other', 'secrets forbidden')) : ok()),
+      watch: (send) => {
+        send({ type: 'registration.observed', request: approved });
+      },
+    });
+    await r.advance();
+    expect(r.trace.slice(-2)).toEqual(['storingCredentials.writing', 'storingCredentials.backingOff']);
+    await r.advance(500);
+    await r.advance(1000);
+    expect(r.trace.slice(-3)).toEqual(['storingCredentials.writing', 'verifying', 'registered']);
+  });
+
+  it('handles approved credentials that the parent rejects by requesting again with backoff', async () => {
+    let verifies = 0;
+    const r = start({
+      verify: () => (++verifies === 1 ? Promise.reject(fail('unauthorized', '401')) : ok()),
+      watch: (send) => {
+        send({ type: 'registration.observed', request: approved });
+      },
+    });
+    await r.advance();
+    expect(r.trace.slice(-2)).toEqual(['verifying', 'approvedCredentialsRejected']);
+    await r.advance(500);
+    expect(r.trace.slice(-3)).toEqual(afterApproval);
+    expect(r.calls.submit.map((s) => s.source)).toEqual(['bootstrap', 'bootstrap']);
+  });
+
+  it('re-checks credentials periodically; keeps them when the parent is unreachable, re-registers when rejected', async () => {
+    let checks = 0;
+    const r = start({
+      verify: () => {
+        checks += 1;
+        return checks === 2
+          ? Promise.reject(fail('unreachable'))
+          : checks === 3
+            ? Promise.reject(fail('unauthorized', '401'))
+            : ok();
+      },
+      watch: (send) => {
+        send({ type: 'registration.observed', request: approved });
+      },
+    });
+    await r.advance();
+    expect(r.trace.at(-1)).toBe('registered');
+    await r.advance(60_000);
+    expect(r.trace.slice(-2)).toEqual(['checkingCredentials', 'registered']);
+    await r.advance(60_000);
+    expect(r.trace.slice(-7)).toEqual([
+      'checkingCredentials',
+      'credentialsRevoked',
+      'requesting',
+      'awaitingApproval.watching',
+      ...afterApproval,
+    ]);
+  });
+
+  it('re-registers when another component reports rejected credentials', async () => {
+    const r = start({
+      watch: (send) => {
+        send({ type: 'registration.observed', request: approved });
+      },
+    });
+    await r.advance();
+    r.actor.send({ type: 'credentials.rejected', message: 'heartbeat: 401' });
+    await r.advance();
+    expect(r.trace.slice(-7)).toEqual([
+      'registered',
+      'credentialsRevoked',
+      'requesting',
+      'awaitingApproval.watching',
+      ...afterApproval,
+    ]);
+    expect(r.calls.submit.at(-1)?.source).toBe('bootstrap');
+  });
+
+  it('retries reading the identity and the stored Secret', async () => {
+    let ids = 0;
+    let secrets = 0;
+    const r = start({
+      identity: () =>
+        ++ids === 1
+          ? Promise.reject(new Error('leases forbidden'))
+          : Promise.resolve({ clusterId: '11111111-2222-3333-4444-555555555555' }),
+      stored: () => (++secrets === 1 ? Promise.reject(new Error('secrets forbidden')) : Promise.resolve(undefined)),
+    });
+    await r.advance();
+    expect(r.trace).toEqual(['resolvingIdentity', 'identityUnavailable']);
+    expect(r.context().lastFailure).toBe('leases forbidden');
+    await r.advance(500);
+    expect(r.trace.slice(-2)).toEqual(['loadingStoredCredentials', 'storedCredentialsUnreadable']);
+    await r.advance(500);
+    expect(r.trace).toContain('requesting');
+  });
+
+  it('refuses to run without its effects provided', () => {
+    const errors: unknown[] = [];
+    const actor = createActor(registrationMachine, { input: { parentUrl, clusterName: undefined } });
+    actor.subscribe({ error: (e) => errors.push(e) });
+    actor.start();
+    return new Promise<void>((resolve) => {
+      setImmediate(() => {
+        expect(errors[0]).toBeInstanceOf(Error);
+        expect((errors[0] as Error).message).toMatch(/not provided/);
+        resolve();
+      });
+    });
+  });
+});

@@ -76,7 +76,7 @@ export function classifyParentError(err: unknown, what: string): ParentFailure {
   // client-node's Watch reports a non-200 answer as an Error with a statusCode.
   const statusCode = (err as { statusCode?: unknown }).statusCode;
   if (typeof statusCode === 'number') {
-    return classifyParentError(new ApiException(statusCode, (err as Error).message, undefined, {}), what);
+    return classifyParentError(new ApiException(statusCode, (err as Error).message, (err as Error).message, {}), what);
   }
   const e = err as { message?: unknown; cause?: { code?: unknown; message?: unknown } };
   const cause = e.cause;

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { nextDelay } from '../../../machines/backoff.ts';
+import {
+  credentialsUsable,
+  decideClusterId,
+  failureKind,
+  failureMessage,
+  generateClusterName,
+} from '../../../machines/registration/decisions.ts';
+
+const uid = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
+const legacyUid = '11111111-2222-3333-4444-555555555555';
+
+describe('decideClusterId (spec §2)', () => {
+  it.each([
+    ['the Lease UID', { uid, annotations: {} }, undefined, { clusterId: uid }],
+    [
+      'the legacy annotation over the UID',
+      { uid, annotations: { 'legacy-cluster-id': legacyUid } },
+      undefined,
+      { clusterId: legacyUid },
+    ],
+    [
+      'the annotation even when self-cluster exists',
+      { uid, annotations: { 'legacy-cluster-id': legacyUid } },
+      { uid: 'ffffffff-0000-0000-0000-000000000000', annotations: {} },
+      { clusterId: legacyUid },
+    ],
+    [
+      'adoption of a v0.7.0 self-cluster UID, to be recorded',
+      { uid, annotations: {} },
+      { uid: legacyUid, annotations: {} },
+      { clusterId: legacyUid, annotate: legacyUid },
+    ],
+    [
+      'the UID when the annotation is not a UUID',
+      { uid, annotations: { 'legacy-cluster-id': 'junk' } },
+      undefined,
+      { clusterId: uid },
+    ],
+  ])('%s', (_, lease, legacy, expected) => {
+    expect(decideClusterId(lease, legacy)).toEqual(expected);
+  });
+});
+
+describe('credentialsUsable', () => {
+  const url = 'https://parent:6443';
+  it.each([
+    [undefined, 'missing'],
+    [{ parentUrl: url, hasToken: false, hasCa: true, namespace: 'n' }, 'incomplete'],
+    [{ parentUrl: 'https://other:6443', hasToken: true, hasCa: true, namespace: 'n' }, 'parentUrlChanged'],
+    [{ parentUrl: undefined, hasToken: true, hasCa: true, namespace: 'n' }, 'parentUrlChanged'],
+    [{ parentUrl: `${url}/`, hasToken: true, hasCa: true, namespace: 'n' }, 'usable'],
+    [{ parentUrl: url, hasToken: true, hasCa: false, namespace: undefined }, 'usable'],
+  ])('%j → %s', (stored, verdict) => {
+    expect(credentialsUsable(stored, url)).toBe(verdict);
+  });
+});
+
+describe('failures', () => {
+  it.each([
+    [{ kind: 'unauthorized', message: '401' }, 'unauthorized', '401'],
+    [new Error('boom'), 'other', 'boom'],
+    ['text', 'other', 'text'],
+    [{ type: 'credentials.rejected', message: 'heartbeat 401' }, 'other', 'heartbeat 401'],
+  ])('%j → %s / %s', (err, kind, message) => {
+    expect(failureKind(err)).toBe(kind);
+    expect(failureMessage(err)).toBe(message);
+  });
+});
+
+describe('generateClusterName', () => {
+  it('is <prefix>-<5 chars of the Go alphabet>', () => {
+    let i = 0;
+    const seq = [0, 0.5, 0.999, 0.1, 0.3];
+    expect(generateClusterName('clusternet-cluster', () => seq[i++ % seq.length] ?? 0)).toBe(
+      'clusternet-cluster-br9dl',
+    );
+    for (let n = 0; n < 50; n++) {
+      expect(generateClusterName('p', Math.random)).toMatch(/^p-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    }
+  });
+});
+
+describe('nextDelay', () => {
+  const policy = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0.3 };
+  it.each([
+    [1, 0, 500],
+    [2, 0, 1000],
+    [5, 0, 8000],
+    [7, 0, 30_000],
+    [50, 0, 30_000],
+    [1, 0.999, 350],
+    [50, 0.5, 25_500],
+  ])('attempt %d, rand %d → %d ms', (attempt, rand, ms) => {
+    expect(nextDelay(attempt, policy, () => rand)).toBe(ms);
+  });
+
+  it('never exceeds the cap and never drops below (1 - jitter) of it', () => {
+    for (let a = 1; a < 40; a++) {
+      const d = nextDelay(a, policy, Math.random);
+      expect(d).toBeLessThanOrEqual(30_000);
+      expect(d).toBeGreaterThanOrEqual(Math.round(Math.min(30_000, 500 * 2 ** (a - 1)) * 0.7));
+    }
+  });
+});

@@ -1,13 +1,15 @@
 // The README's first command: brings up local parent and child clusters, prepares the parent the way a
-// Clusternet hub would for registration (CRDs, bootstrap token, bootstrapping RBAC), runs the agent
-// binary against them and prints what happens. Tears everything down at the end, or on Ctrl-C.
+// Clusternet hub would for registration (CRDs, bootstrap token, bootstrapping RBAC, an approver), runs
+// the agent against them and prints its transitions until it is registered. Tears everything down at
+// the end, or on Ctrl-C.
 //
 //   npm run demo            run once and tear down
 //   npm run demo -- --keep  keep the clusters up until Ctrl-C (kubectl works against them meanwhile)
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CoreV1Api, RbacAuthorizationV1Api, VersionApi } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, VersionApi } from '@kubernetes/client-node';
+import { bootstrapGroup, prepareParent, TestApprover } from '../approver/approver.ts';
 import { startSupervisor, type Supervisor } from './supervisor.ts';
 import { TestEnv } from './test-env.ts';
 
@@ -20,36 +22,50 @@ const step = (s: string): void => {
   say(`\n${bold(`==> ${s}`)}`);
 };
 
-/** What Clusternet's hub chart grants the registration token's group: create and get CRRs. */
-async function grantBootstrapping(env: TestEnv, group: string): Promise<void> {
-  const rbac = env.adminClient('parent', RbacAuthorizationV1Api);
-  const name = 'clusternet:system:bootstrapping';
-  await rbac.createClusterRole({
-    body: {
-      metadata: { name },
-      rules: [
-        { apiGroups: ['clusters.clusternet.io'], resources: ['clusterregistrationrequests'], verbs: ['create', 'get'] },
-      ],
-    },
-  });
-  await rbac.createClusterRoleBinding({
-    body: {
-      metadata: { name },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-      subjects: [{ kind: 'Group', name: group, apiGroup: 'rbac.authorization.k8s.io' }],
-    },
-  });
+interface LogLine {
+  msg?: string;
+  transition?: { machine: string; from: string; to: string; lastFailure?: string };
 }
 
-async function runAgent(args: readonly string[]): Promise<number> {
+/** Runs the agent against the clusters and prints its state transitions readably until it is registered. */
+async function runAgent(env: TestEnv, token: string): Promise<void> {
   const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-  say(`$ clusternet-agent ${args.join(' ')}`);
-  const child = spawn(process.execPath, [main, ...args], { stdio: 'inherit' });
-  return new Promise((resolve) =>
+  const args = [
+    `--cluster-reg-parent-url=${env.server('parent')}`,
+    '--cluster-reg-token=<bootstrap token>',
+    `--kubeconfig=${env.adminKubeconfigPath('child')}`,
+    '--cluster-reg-name=demo-child',
+    '--leader-elect-resource-namespace=clusternet-system',
+  ];
+  say(`$ clusternet-agent ${args.join(' \\\n    ')}`);
+  const child = spawn(process.execPath, [main, ...args.map((a) => a.replace('<bootstrap token>', token))], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    let pending = '';
+    child.stdout.on('data', (d: Buffer) => {
+      pending += d.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const raw of lines) {
+        const line = JSON.parse(raw) as LogLine;
+        const t = `${((performance.now() - t0) / 1000).toFixed(2)}s`.padStart(7);
+        if (line.transition !== undefined) {
+          const why = line.transition.lastFailure === undefined ? '' : `  (${line.transition.lastFailure})`;
+          say(`  ${t}  ${line.transition.machine}: ${line.transition.to}${why}`);
+          if (line.transition.to === 'registered') resolve();
+        } else if (line.msg !== undefined && !line.msg.startsWith('starting')) {
+          say(`  ${t}  ${line.msg}`);
+        }
+      }
+    });
     child.on('exit', (code) => {
-      resolve(code ?? 1);
-    }),
-  );
+      reject(new Error(`the agent exited with code ${String(code)}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  child.kill('SIGTERM');
 }
 
 async function demo(sup: Supervisor): Promise<void> {
@@ -57,26 +73,40 @@ async function demo(sup: Supervisor): Promise<void> {
   step(`Clusters are up (${String(sup.descriptor.startupMs)} ms)`);
   for (const name of ['parent', 'child'] as const) {
     const v = await env.adminClient(name, VersionApi).getCode();
-    const namespaces = (await env.adminClient(name, CoreV1Api).listNamespace()).items.length;
-    say(
-      `  ${name.padEnd(6)} ${env.server(name)}  Kubernetes ${v.gitVersion} (${v.platform}), ${String(namespaces)} namespaces`,
-    );
+    say(`  ${name.padEnd(6)} ${env.server(name)}  Kubernetes ${v.gitVersion} (${v.platform})`);
     say(`         kubeconfig: ${env.adminKubeconfigPath(name)}`);
   }
 
   step('Preparing the parent as a Clusternet hub would');
-  const crds = await env.installClusternetCrds();
-  for (const crd of crds) say(`  CRD established: ${crd}`);
-  const group = 'system:bootstrappers:clusternet:register-cluster-token';
-  const token = await env.createBootstrapToken('parent', { extraGroups: [group], ttlSeconds: 3600 });
-  await grantBootstrapping(env, group);
-  say(`  bootstrap token ${token.id}.**************** (group ${group}) may create ClusterRegistrationRequests`);
+  await prepareParent(env.adminKubeConfig('parent'), () => env.installClusternetCrds());
+  say('  Clusternet CRDs established; ClusterRole clusternet:system:bootstrapping bound to the registration group');
+  const token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup], ttlSeconds: 3600 });
+  say(`  bootstrap token ${token.id}.**************** (group ${bootstrapGroup})`);
+  const approver = new TestApprover(env.adminKubeConfig('parent'));
+  approver.start();
+  say("  test approver running (what the parent's clusternet-controller-manager does)");
+  await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name: 'clusternet-system' } } });
 
-  step('Running the agent');
-  await runAgent(['--version']);
-  const code = await runAgent([]);
-  say(`  (exit code ${String(code)}: registration, heartbeats and the tunnel land in the next milestones;`);
-  say('   this demo grows with them)');
+  step('Running the agent in the child');
+  await runAgent(env, token.token);
+  await approver.stop();
+
+  step('What registration left behind');
+  const secret = await env
+    .adminClient('child', CoreV1Api)
+    .readNamespacedSecret({ name: 'parent-cluster', namespace: 'clusternet-system' });
+  say(
+    `  child:  Secret clusternet-system/parent-cluster with keys ${Object.keys(secret.data ?? {})
+      .sort()
+      .join(', ')}`,
+  );
+  const mcs = (await env.adminClient('parent', CustomObjectsApi).listClusterCustomObject({
+    group: 'clusters.clusternet.io',
+    version: 'v1beta1',
+    plural: 'managedclusters',
+  })) as { items: { metadata: { name: string; namespace: string } }[] };
+  for (const mc of mcs.items) say(`  parent: ManagedCluster ${mc.metadata.namespace}/${mc.metadata.name}`);
+  say('  (heartbeats, the tunnel and leader election land in the next milestones; this demo grows with them)');
 }
 
 const sup = await startSupervisor({

@@ -62,9 +62,13 @@ describe('npm run demo (the README quick start)', () => {
     const demo = fileURLToPath(new URL('../../env/demo.ts', import.meta.url));
     const { stdout } = await promisify(execFile)(process.execPath, [demo], { timeout: 100_000, killSignal: 'SIGTERM' });
     expect(stdout).toMatch(/parent https:\/\/127\.0\.0\.1:\d+ {2}Kubernetes v1\.\d+\.\d+/);
-    expect(stdout).toContain('CRD established: clusterregistrationrequests.clusters.clusternet.io');
     expect(stdout).toMatch(/bootstrap token [a-z0-9]{6}\.\*{16} /);
-    expect(stdout).toContain('clusternet-agent version: v');
+    expect(stdout).toMatch(/registration: awaitingApproval\.watching\n/);
+    expect(stdout).toMatch(/registration: registered\n/);
+    expect(stdout).toContain(
+      'Secret clusternet-system/parent-cluster with keys apiserver-advertise-url, ca.crt, namespace, token',
+    );
+    expect(stdout).toMatch(/ManagedCluster clusternet-[a-z0-9]{5}\/demo-child/);
     expect(stdout).toContain('all processes stopped, run directory removed');
     const runDir = /kubeconfig: (\S+)\/parent\/admin\.kubeconfig/.exec(stdout)?.[1] ?? '';
     expect(runDir).toMatch(/cnat-env-/);

@@ -99,6 +99,19 @@ export function adoptRequest(context: RegistrationContext, r: RequestView): Part
   };
 }
 
+/** The request reads and watches address: this cluster's CRR, with the credentials in use. */
+const requestInput = ({ context }: { context: RegistrationContext }): RequestInput => ({
+  clusterId: context.clusterId ?? '',
+  source: context.credentialSource,
+});
+
+/** An approved request, however it was seen: store its credentials. */
+const whenApproved = {
+  guard: 'approved',
+  target: '#registration.storingCredentials',
+  actions: ['adopt', 'resetAttempts'],
+} as const;
+
 const notProvided = (name: string) => (): never => {
   throw new Error(`registration: ${name} not provided`);
 };
@@ -288,7 +301,7 @@ export const registrationMachine = setup({
           invoke: {
             id: 'watchRequest',
             src: 'watchRequest',
-            input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: context.credentialSource }),
+            input: requestInput,
           },
           on: {
             'registration.watchFailed': [
@@ -305,14 +318,10 @@ export const registrationMachine = setup({
           invoke: {
             id: 'readRequest',
             src: 'readRequest',
-            input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: context.credentialSource }),
+            input: requestInput,
             // Otherwise always wait before the next read or watch: a failing watch can never spin.
             onDone: [
-              {
-                guard: 'approved',
-                target: '#registration.storingCredentials',
-                actions: ['adopt', 'resetAttempts'],
-              },
+              whenApproved,
               { guard: 'denied', target: '#registration.denied', actions: 'adopt' },
               { target: 'waitingToPoll', actions: 'adopt' },
             ],
@@ -344,15 +353,8 @@ export const registrationMachine = setup({
           invoke: {
             id: 'readRequest',
             src: 'readRequest',
-            input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: context.credentialSource }),
-            onDone: [
-              {
-                guard: 'approved',
-                target: '#registration.storingCredentials',
-                actions: ['adopt', 'resetAttempts'],
-              },
-              { target: 'waiting' },
-            ],
+            input: requestInput,
+            onDone: [whenApproved, { target: 'waiting' }],
             onError: [
               { guard: 'requestGone', target: '#registration.requestVanished', actions: 'recordFailure' },
               { target: 'waiting' },

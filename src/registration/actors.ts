@@ -192,16 +192,17 @@ export function createRegistrationMachine(deps: RegistrationDeps): {
     return undefined;
   });
 
+  const getRequest = async (kc: KubeConfig, clusterId: string): Promise<RequestObject> =>
+    (await kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({
+      group: crrGroup,
+      version: crrVersion,
+      plural: crrPlural,
+      name: requestName(clusterId),
+    })) as RequestObject;
+
   const readRequest = fromPromise<ReturnType<typeof requestView>, RequestInput>(async ({ input }) => {
     try {
-      const crr = (await parentConfig(input.source)
-        .makeApiClient(CustomObjectsApi)
-        .getClusterCustomObject({
-          group: crrGroup,
-          version: crrVersion,
-          plural: crrPlural,
-          name: requestName(input.clusterId),
-        })) as RequestObject;
+      const crr = await getRequest(parentConfig(input.source), input.clusterId);
       noteApproval(crr);
       return requestView(crr);
     } catch (err) {
@@ -288,14 +289,7 @@ export function createRegistrationMachine(deps: RegistrationDeps): {
     if (creds === undefined) throw new ParentFailure('unauthorized', 'no dedicated credentials');
     try {
       // TLS is verified against the approved CA here: this is the client every later call uses.
-      await dedicatedKubeConfig(reg.parentUrl, creds)
-        .makeApiClient(CustomObjectsApi)
-        .getClusterCustomObject({
-          group: crrGroup,
-          version: crrVersion,
-          plural: crrPlural,
-          name: requestName(input.clusterId),
-        });
+      await getRequest(dedicatedKubeConfig(reg.parentUrl, creds), input.clusterId);
     } catch (err) {
       throw classifyParentError(err, 'checking the dedicated credentials');
     }

@@ -4,6 +4,7 @@
 // approver's own latency (from first seeing the request to writing its decision). Prints each run and
 // the medians. The goal: under 1 s of agent overhead.
 
+import { median } from './stats.ts';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -18,11 +19,6 @@ if (!Number.isInteger(runs) || runs < 1 || runs > 50) {
   process.stderr.write('--runs takes a whole number from 1 to 50\n');
   process.exit(2);
 }
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
-};
 
 const sup = await startSupervisor();
 const env = new TestEnv(sup.descriptor);

@@ -3,6 +3,7 @@
 // Prints, per run, the time until both clusters are fully usable (etcd, apiserver /readyz, KCM
 // /healthz, default ServiceAccount) and each component's RSS; then medians and the peak.
 
+import { median } from '../bench/stats.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Environment } from './environment.ts';
 
@@ -12,12 +13,6 @@ if (!Number.isInteger(runs) || runs < 1 || runs > 50) {
   process.stderr.write('--runs takes a whole number from 1 to 50\n');
   process.exit(2);
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-};
 
 const startups: number[] = [];
 const totals: number[] = [];

@@ -89,12 +89,15 @@ export class TestApprover {
         })) as {
           items: Crr[];
         };
+        this.lastError = undefined;
         for (const crr of list.items) {
           if (crr.status?.result !== undefined && crr.status.result !== '') continue;
           if (!this.#seen.has(crr.metadata.name)) this.#seen.set(crr.metadata.name, performance.now());
-          await this.#process(crr);
+          // One bad request (e.g. without a clusterName) must not hold up the others.
+          await this.#process(crr).catch((err: unknown) => {
+            this.lastError = `${crr.metadata.name}: ${err instanceof Error ? err.message : String(err)}`;
+          });
         }
-        this.lastError = undefined;
       } catch (err) {
         this.lastError = err instanceof Error ? err.message : String(err); // parent down: keep trying
       }

@@ -17,10 +17,10 @@ export interface RunningAgent {
 export function startAgent(
   config: AgentConfig,
   log: Logger,
-  opts: { onTransition?: (t: TransitionRecord) => void } = {},
+  opts: { onTransition?: (t: TransitionRecord) => void; onFatal: (err: unknown) => void },
 ): RunningAgent {
   const child = childKubeConfig(config.child.kubeconfig);
-  const { machine } = createRegistrationMachine({ config, child, log: log.child({ component: 'registration' }) });
+  const machine = createRegistrationMachine({ config, child, log: log.child({ component: 'registration' }) });
   const registration = createActor(machine, {
     input: { parentUrl: config.registration.parentUrl, clusterName: config.registration.clusterName },
     inspect: transitionLogger(log.child({ component: 'transitions' }), opts.onTransition),
@@ -42,7 +42,7 @@ export function startAgent(
     error: (err: unknown) => {
       // A bug, not an expected failure: log and end non-zero; Kubernetes restarts us.
       log.fatal({ err }, 'registration failed unexpectedly');
-      process.exitCode = 1;
+      opts.onFatal(err);
     },
   });
   registration.start();

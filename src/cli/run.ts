@@ -30,7 +30,12 @@ function main(argv: readonly string[]): number | undefined {
       );
       let agent;
       try {
-        agent = startAgent(inv.config, log);
+        agent = startAgent(inv.config, log, {
+          onFatal: () => {
+            log.flush();
+            process.exit(1);
+          },
+        });
       } catch (err) {
         log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
         return 1;

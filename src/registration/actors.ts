@@ -63,18 +63,10 @@ export interface RegistrationDeps {
   readonly approvalResyncMs?: number;
 }
 
-/** Where the dedicated credentials are, once known. Read by the agent's other components. */
-export interface CredentialsHolder {
-  current(): DedicatedCredentials | undefined;
-}
-
 const isStatus = (err: unknown, code: number): boolean => err instanceof ApiException && err.code === code;
 
 /** The registration statechart with the real effects provided. */
-export function createRegistrationMachine(deps: RegistrationDeps): {
-  machine: typeof registrationMachine;
-  credentials: CredentialsHolder;
-} {
+export function createRegistrationMachine(deps: RegistrationDeps): typeof registrationMachine {
   const { config, child, log } = deps;
   const reg = config.registration;
   const ns = config.systemNamespace;
@@ -84,7 +76,6 @@ export function createRegistrationMachine(deps: RegistrationDeps): {
   const bootstrap = parentKubeConfig(reg.parentUrl, reg.token, undefined);
   let stored: DedicatedCredentials | undefined;
   let approved: DedicatedCredentials | undefined;
-  let current: DedicatedCredentials | undefined;
 
   const parentConfig = (source: RequestInput['source']): KubeConfig => {
     const creds = approved ?? stored;
@@ -293,11 +284,10 @@ export function createRegistrationMachine(deps: RegistrationDeps): {
     } catch (err) {
       throw classifyParentError(err, 'checking the dedicated credentials');
     }
-    current = creds;
     return undefined;
   });
 
-  const machine = registrationMachine.provide({
+  return registrationMachine.provide({
     actors: {
       resolveIdentity,
       loadStoredCredentials,
@@ -316,5 +306,4 @@ export function createRegistrationMachine(deps: RegistrationDeps): {
         nextDelay(Math.max(1, context.polls), approvalPollPolicy, random),
     },
   });
-  return { machine, credentials: { current: () => current } };
 }

@@ -12,7 +12,8 @@ export interface ParsedArgv {
   readonly errors: readonly string[];
 }
 
-const boolText = (v: string): boolean | undefined =>
+/** Go's strconv.ParseBool: the spellings a Go flag accepts as true or false. */
+export const parseGoBool = (v: string): boolean | undefined =>
   /^(1|t|T|true|TRUE|True)$/.test(v) ? true : /^(0|f|F|false|FALSE|False)$/.test(v) ? false : undefined;
 
 /** Converts one textual value; returns an error message (never containing a secret) on failure. */
@@ -28,7 +29,7 @@ export function convertFlagValue(spec: FlagSpec, text: string): FlagValue | { er
     case 'optionalString':
       return text;
     case 'bool': {
-      const b = boolText(text);
+      const b = parseGoBool(text);
       return b ?? bad('must be true or false');
     }
     case 'int':

@@ -1,6 +1,8 @@
 // --feature-gates: the Clusternet gates (all alpha, default false), plus the generic Kubernetes gates
 // the Go agent's process-wide gate also registers (accepted, no effect here).
 
+import { parseGoBool } from './argv.ts';
+
 export const clusternetGates = [
   'SocketConnection',
   'AppPusher',
@@ -46,11 +48,7 @@ export function parseFeatureGates(text: string, base: FeatureGates): { gates: Fe
       errors.push(`--feature-gates: missing bool value for ${key}`);
       continue;
     }
-    const bool = /^(1|t|T|true|TRUE|True)$/.test(value)
-      ? true
-      : /^(0|f|F|false|FALSE|False)$/.test(value)
-        ? false
-        : undefined;
+    const bool = parseGoBool(value);
     if (bool === undefined) {
       errors.push(
         `--feature-gates: invalid value of ${key}=${value}, err: strconv.ParseBool: parsing "${value}": invalid syntax`,

@@ -1,0 +1,29 @@
+// What the registered components (heartbeat, tunnel, deployer) use to reach the parent: the dedicated
+// credentials as registration stored and verified them in the child Secret `parent-cluster`. Reading
+// them once per term matches the Go agent, which captures the token when its leader loop starts.
+
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { dedicatedKubeConfig } from './parent-client.ts';
+import { parentCredentialsSecret, storedCredentials, type DedicatedCredentials } from './wire.ts';
+
+export interface ParentAccess {
+  readonly parentUrl: string;
+  readonly credentials: DedicatedCredentials;
+  /** A client configuration for the parent with the dedicated token, TLS verified against the CA. */
+  readonly kubeConfig: KubeConfig;
+}
+
+export async function loadParentAccess(
+  child: KubeConfig,
+  systemNamespace: string,
+  parentUrl: string,
+): Promise<ParentAccess> {
+  const secret = await child
+    .makeApiClient(CoreV1Api)
+    .readNamespacedSecret({ name: parentCredentialsSecret, namespace: systemNamespace });
+  const credentials = storedCredentials(secret);
+  if (credentials === undefined) {
+    throw new Error(`Secret ${systemNamespace}/${parentCredentialsSecret} holds no dedicated token`);
+  }
+  return { parentUrl, credentials, kubeConfig: dedicatedKubeConfig(parentUrl, credentials) };
+}

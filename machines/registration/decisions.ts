@@ -47,28 +47,6 @@ export function credentialsUsable(stored: StoredCredentialsView | undefined, par
 
 const normaliseUrl = (u: string): string => u.trim().replace(/\/+$/, '');
 
-/** How a call to the parent failed, as src/ classifies it. */
-export type FailureKind = 'unauthorized' | 'forbidden' | 'invalid' | 'unreachable' | 'notFound' | 'other';
-
-export interface Failure {
-  readonly kind: FailureKind;
-  readonly message: string;
-}
-
-export function isFailure(err: unknown): err is Failure {
-  return typeof err === 'object' && err !== null && 'kind' in err && 'message' in err;
-}
-
-export function failureKind(err: unknown): FailureKind {
-  return isFailure(err) ? err.kind : 'other';
-}
-
-export function failureMessage(err: unknown): string {
-  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string')
-    return err.message;
-  return String(err);
-}
-
 const nameAlphabet = 'bcdfghjklmnpqrstvwxz2456789';
 
 /** `<prefix>-<5 random characters>`, as the Go agent generates a cluster name. */

@@ -7,7 +7,8 @@
 // (tokens, CA) never enter the context or events; src/ keeps them beside the actors.
 
 import { assign, fromCallback, fromPromise, setup } from 'xstate';
-import { credentialsUsable, failureKind, failureMessage, type StoredCredentialsView } from './decisions.ts';
+import { failureKind, failureMessage } from '../failure.ts';
+import { credentialsUsable, type StoredCredentialsView } from './decisions.ts';
 
 /** The ClusterRegistrationRequest as the machine sees it (no token, no CA). */
 export interface RequestView {

@@ -1,7 +1,7 @@
 // Clients for the parent cluster and the classification of their failures.
 
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
-import type { Failure, FailureKind } from '../../machines/registration/decisions.ts';
+import type { Failure, FailureKind } from '../../machines/failure.ts';
 import type { DedicatedCredentials } from './wire.ts';
 
 /**
@@ -66,11 +66,13 @@ export function classifyParentError(err: unknown, what: string): ParentFailure {
           ? 'forbidden'
           : code === 404
             ? 'notFound'
-            : code === 400 || code === 422
-              ? 'invalid'
-              : code >= 500 || code === 429
-                ? 'unreachable'
-                : 'other';
+            : code === 409
+              ? 'conflict'
+              : code === 400 || code === 422
+                ? 'invalid'
+                : code >= 500 || code === 429
+                  ? 'unreachable'
+                  : 'other';
     return new ParentFailure(kind, `${what}: ${String(code)} ${detail}`, { cause: err });
   }
   // client-node's Watch reports a non-200 answer as an Error with a statusCode.

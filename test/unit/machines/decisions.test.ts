@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { nextDelay } from '../../../machines/backoff.ts';
-import {
-  credentialsUsable,
-  decideClusterId,
-  failureKind,
-  failureMessage,
-  generateClusterName,
-} from '../../../machines/registration/decisions.ts';
+import { failureKind, failureMessage } from '../../../machines/failure.ts';
+import { credentialsUsable, decideClusterId, generateClusterName } from '../../../machines/registration/decisions.ts';
 
 const uid = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
 const legacyUid = '11111111-2222-3333-4444-555555555555';

@@ -1,0 +1,250 @@
+// The heartbeat lifecycle (spec §4): collect the child's status on one clock, report it to the parent's
+// ManagedCluster on another. Three parallel regions:
+//   nodes       keeps the child's node summary current (watch; resumes after a normal end, backs off
+//               after a failure);
+//   collection  collects as soon as the nodes are known (or after nodeSyncTimeout without them), then
+//               every collectInterval, and soon after a node changed readiness (changeDebounce);
+//   reporting   reports the first collection at once, then every reportInterval after the previous
+//               report, and early when a collection differs significantly from what was last reported
+//               — but never within reportSpacing of the previous report, so a flapping probe cannot
+//               flood the parent. One request at a time: a report always carries the latest status.
+//
+// Pure: effects are provided from src/ (or by tests) with `.provide()`.
+
+import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
+import { failureKind, failureMessage } from '../failure.ts';
+import { significantChange, type ClusterStatus } from './decisions.ts';
+
+export interface HeartbeatInput {
+  readonly clusterId: string;
+  readonly dedicatedNamespace: string;
+}
+
+export interface HeartbeatContext {
+  readonly clusterId: string;
+  readonly dedicatedNamespace: string;
+  readonly nodesSynced: boolean;
+  /** The latest collected status, waiting to be reported. */
+  readonly latest: ClusterStatus | undefined;
+  /** The status of the report in flight. */
+  readonly sending: ClusterStatus | undefined;
+  /** The status the parent last accepted. */
+  readonly reported: ClusterStatus | undefined;
+  /** A significant change arrived while a report could not be sent yet. */
+  readonly changePending: boolean;
+  /** Consecutive failed report attempts; drives the backoff. */
+  readonly attempt: number;
+  /** Consecutive failed node watches; drives their backoff. */
+  readonly watchAttempt: number;
+  readonly lastFailure: string | undefined;
+  readonly collections: number;
+  readonly reports: number;
+}
+
+export type HeartbeatEvent =
+  /** The node summary is complete (after a full list). */
+  | { readonly type: 'nodes.synced' }
+  /** A node appeared, went away, or changed readiness. */
+  | { readonly type: 'nodes.changed' }
+  /** The node watch ended: `expired` is a normal end (resume at once), `failed` is not. */
+  | { readonly type: 'nodes.watchEnded'; readonly kind: 'expired' | 'failed'; readonly message: string }
+  /** Internal: a collection differs significantly from what the parent last accepted. */
+  | { readonly type: 'status.changed'; readonly reason: string };
+
+export interface ReportInput {
+  readonly clusterId: string;
+  readonly dedicatedNamespace: string;
+  /** Undefined only if nothing was collected yet (the machine does not report before that). */
+  readonly status: ClusterStatus | undefined;
+}
+
+const notProvided = (name: string) => (): never => {
+  throw new Error(`heartbeat: ${name} not provided`);
+};
+
+const errorOf = (event: unknown): unknown =>
+  typeof event === 'object' && event !== null && 'error' in event ? event.error : event;
+
+export const heartbeatMachine = setup({
+  types: {
+    context: {} as HeartbeatContext,
+    events: {} as HeartbeatEvent,
+    input: {} as HeartbeatInput,
+  },
+  actors: {
+    /** Lists (when needed) and watches the child's nodes; sends nodes.synced / changed / watchEnded. */
+    watchNodes: fromCallback<HeartbeatEvent>(notProvided('watchNodes')),
+    /** One collection of the child's status. */
+    collect: fromPromise<ClusterStatus>(notProvided('collect')),
+    /** One attempt to write the status (and aggregated labels) to the ManagedCluster. */
+    report: fromPromise<undefined, ReportInput>(notProvided('report')),
+    /** Re-reads the ManagedCluster after a conflict. */
+    refresh: fromPromise<undefined, HeartbeatInput>(notProvided('refresh')),
+  },
+  delays: {
+    collectInterval: notProvided('collectInterval'),
+    /** Minimum time between two reports (spent in `settling` after each report). */
+    reportSpacing: notProvided('reportSpacing'),
+    /** Time in `waiting` after `settling`: reportSpacing + reportInterval is the report period. */
+    reportInterval: notProvided('reportInterval'),
+    /** How long to wait after a node change before collecting. */
+    changeDebounce: notProvided('changeDebounce'),
+    /** How long the first collection waits for the node summary before going without it. */
+    nodeSyncTimeout: notProvided('nodeSyncTimeout'),
+    /** Backoff before the next report attempt (context.attempt). */
+    retryDelay: notProvided('retryDelay'),
+    /** Backoff before the next node watch (context.watchAttempt). */
+    watchRetryDelay: notProvided('watchRetryDelay'),
+  },
+  guards: {
+    changePending: ({ context }) => context.changePending,
+    conflict: ({ event }) => failureKind(errorOf(event)) === 'conflict',
+    credentialsRejected: ({ event }) => ['unauthorized', 'forbidden'].includes(failureKind(errorOf(event))),
+    watchExpired: ({ event }) => event.type === 'nodes.watchEnded' && event.kind === 'expired',
+  },
+  actions: {
+    /** Tells the agent the parent refused the dedicated credentials (it re-registers). */
+    notifyCredentialsRejected: notProvided('notifyCredentialsRejected'),
+    recordFailure: assign({
+      attempt: ({ context }) => context.attempt + 1,
+      lastFailure: ({ event }) => failureMessage(errorOf(event)),
+    }),
+  },
+}).createMachine({
+  id: 'heartbeat',
+  type: 'parallel',
+  context: ({ input }) => ({
+    clusterId: input.clusterId,
+    dedicatedNamespace: input.dedicatedNamespace,
+    nodesSynced: false,
+    latest: undefined,
+    sending: undefined,
+    reported: undefined,
+    changePending: false,
+    attempt: 0,
+    watchAttempt: 0,
+    lastFailure: undefined,
+    collections: 0,
+    reports: 0,
+  }),
+  states: {
+    nodes: {
+      initial: 'watching',
+      states: {
+        watching: {
+          invoke: { id: 'watchNodes', src: 'watchNodes', onError: { target: 'backingOff' } },
+          on: {
+            'nodes.synced': { actions: assign({ nodesSynced: true, watchAttempt: 0 }) },
+            'nodes.watchEnded': [
+              { guard: 'watchExpired', target: 'watching', reenter: true },
+              {
+                target: 'backingOff',
+                actions: assign({
+                  watchAttempt: ({ context }) => context.watchAttempt + 1,
+                  lastFailure: ({ event }) => event.message,
+                }),
+              },
+            ],
+          },
+        },
+        backingOff: { after: { watchRetryDelay: 'watching' } },
+      },
+    },
+    collection: {
+      initial: 'waitingForNodes',
+      states: {
+        waitingForNodes: {
+          on: { 'nodes.synced': 'collecting' },
+          after: { nodeSyncTimeout: 'collecting' },
+        },
+        collecting: {
+          invoke: {
+            id: 'collect',
+            src: 'collect',
+            onDone: {
+              target: 'idle',
+              actions: [
+                assign({
+                  latest: ({ event }) => event.output,
+                  collections: ({ context }) => context.collections + 1,
+                }),
+                enqueueActions(({ context, event, enqueue }) => {
+                  const reason = significantChange(context.reported, event.output);
+                  if (reason !== undefined) enqueue.raise({ type: 'status.changed', reason });
+                }),
+              ],
+            },
+            onError: { target: 'idle', actions: assign({ lastFailure: ({ event }) => failureMessage(event.error) }) },
+          },
+        },
+        idle: {
+          after: { collectInterval: 'collecting' },
+          on: { 'nodes.changed': 'soon' },
+        },
+        soon: { after: { changeDebounce: 'collecting' } },
+      },
+    },
+    reporting: {
+      initial: 'waitingForStatus',
+      states: {
+        waitingForStatus: {
+          on: { 'status.changed': 'sending' },
+        },
+        sending: {
+          entry: assign({ sending: ({ context }) => context.latest, changePending: false }),
+          invoke: {
+            id: 'report',
+            src: 'report',
+            input: ({ context }) => ({
+              clusterId: context.clusterId,
+              dedicatedNamespace: context.dedicatedNamespace,
+              status: context.sending,
+            }),
+            onDone: {
+              target: 'settling',
+              actions: assign({
+                reported: ({ context }) => context.sending,
+                attempt: 0,
+                lastFailure: undefined,
+                reports: ({ context }) => context.reports + 1,
+              }),
+            },
+            onError: [
+              { guard: 'conflict', target: 'refreshing', actions: 'recordFailure' },
+              {
+                guard: 'credentialsRejected',
+                target: 'backingOff',
+                actions: ['recordFailure', 'notifyCredentialsRejected'],
+              },
+              { target: 'backingOff', actions: 'recordFailure' },
+            ],
+          },
+          on: {
+            'status.changed': { actions: assign({ changePending: true }) },
+          },
+        },
+        refreshing: {
+          invoke: {
+            id: 'refresh',
+            src: 'refresh',
+            input: ({ context }) => ({ clusterId: context.clusterId, dedicatedNamespace: context.dedicatedNamespace }),
+            onDone: { target: 'backingOff' },
+            onError: { target: 'backingOff', actions: 'recordFailure' },
+          },
+        },
+        backingOff: { after: { retryDelay: 'sending' } },
+        settling: {
+          after: { reportSpacing: 'waiting' },
+          on: {
+            'status.changed': { actions: assign({ changePending: true }) },
+          },
+        },
+        waiting: {
+          always: { guard: 'changePending', target: 'sending' },
+          after: { reportInterval: 'sending' },
+          on: { 'status.changed': 'sending' },
+        },
+      },
+    },
+  },
+});

@@ -1,0 +1,143 @@
+// The heartbeat statechart with its real effects: the node watch, collections against the child, and
+// reports to the parent's ManagedCluster with the dedicated credentials registration stored.
+
+import type { KubeConfig } from '@kubernetes/client-node';
+import { fromCallback, fromPromise } from 'xstate';
+import { nextDelay, type BackoffPolicy } from '../../machines/backoff.ts';
+import { failureMessage } from '../../machines/failure.ts';
+import type { AgentFacts } from '../../machines/heartbeat/decisions.ts';
+import {
+  heartbeatMachine,
+  type HeartbeatEvent,
+  type HeartbeatInput,
+  type ReportInput,
+} from '../../machines/heartbeat/machine.ts';
+import type { AgentConfig } from '../config/config.ts';
+import type { Logger } from '../logging/logger.ts';
+import { loadParentAccess, type ParentAccess } from '../registration/dedicated-credentials.ts';
+import { versionInfo } from '../version.ts';
+import { createCollector } from './collector.ts';
+import { NodeStore, watchNodes } from './nodes.ts';
+import { createReporter } from './reporter.ts';
+
+/** Report retries: quick after a conflict, capped well below the report period. */
+export const reportRetryPolicy: BackoffPolicy = { initialMs: 200, factor: 2, maxMs: 30_000, jitter: 0.3 };
+export const watchRetryPolicy: BackoffPolicy = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0.3 };
+/** At most one report per this period, however often the status changes. */
+export const reportSpacingMs = 10_000;
+export const changeDebounceMs = 1_000;
+/** How long the first collection waits for the node list (a big cluster's list takes seconds). */
+export const nodeSyncTimeoutMs = 30_000;
+
+export interface HeartbeatDeps {
+  readonly config: AgentConfig;
+  readonly child: KubeConfig;
+  readonly log: Logger;
+  /** CLUSTER_CIDR / SERVICE_CIDR: fallbacks for the CIDRs (spec §1.3). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The parent with the dedicated credentials; by default read from the child Secret `parent-cluster`. */
+  readonly parent?: () => Promise<ParentAccess>;
+  /** The parent refused the dedicated credentials: the agent should register again. */
+  readonly onCredentialsRejected?: (message: string) => void;
+  readonly random?: () => number;
+  readonly now?: () => number;
+  /** Overrides for tests and benchmarks. */
+  readonly timing?: Partial<{ reportSpacingMs: number; changeDebounceMs: number; nodeSyncTimeoutMs: number }>;
+}
+
+/** What the agent itself contributes to every status (spec §4.2). */
+export function agentFacts(config: AgentConfig, apiserverUrl: string): AgentFacts {
+  return {
+    agentVersion: versionInfo().gitVersion,
+    apiserverUrl,
+    appPusher: config.featureGates.AppPusher,
+    useSocket: config.featureGates.SocketConnection,
+    kubeQps: config.child.qps,
+    kubeBurst: config.child.burst,
+    heartbeatFrequencySeconds: Math.floor(config.status.updateFrequencyMs / 1000),
+    // The built-in predictor is not implemented: never advertise one the scheduler could not reach.
+    predictor: { enabled: false, address: '', directAccess: config.predictor.directAccess },
+  };
+}
+
+const blankToUndefined = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
+
+/** The heartbeat statechart with the real effects provided. */
+export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMachine {
+  const { config, child, log } = deps;
+  const random = deps.random ?? Math.random;
+  const now = deps.now ?? Date.now;
+  const timing = { reportSpacingMs, changeDebounceMs, nodeSyncTimeoutMs, ...deps.timing };
+  const prefixes = config.management.labelsAggregatePrefixes;
+  const spacing = Math.min(timing.reportSpacingMs, config.status.updateFrequencyMs);
+  const nodes = new NodeStore(prefixes);
+  const warnedSources = new Set<string>();
+  const parent = deps.parent ?? (() => loadParentAccess(child, config.systemNamespace, config.registration.parentUrl));
+  const collect = createCollector({
+    child,
+    nodes,
+    facts: agentFacts(config, child.getCurrentCluster()?.server ?? ''),
+    useMetricsServer: config.status.useMetricsServer,
+    cidrEnv: {
+      clusterCidr: blankToUndefined(deps.env.CLUSTER_CIDR),
+      serviceCidr: blankToUndefined(deps.env.SERVICE_CIDR),
+    },
+    now,
+    onSourceFailed: (source, err) => {
+      // Once per source until it works again would need success tracking; once per process is enough
+      // to say what is missing without repeating it every 20 s.
+      if (warnedSources.has(source)) return;
+      warnedSources.add(source);
+      log.warn(
+        { source, err: failureMessage(err) },
+        `cannot read ${source} of the child cluster; its fields are left out`,
+      );
+    },
+  });
+  const reporter = createReporter({
+    parent,
+    nodes,
+    labelPrefixes: prefixes,
+    labelThreshold: config.management.labelsAggregateThreshold,
+    onLabelsPatched: (patch) => {
+      log.info({ labels: patch }, 'updated the aggregated node labels of the ManagedCluster');
+    },
+  });
+  if (config.featureGates.Predictor) {
+    log.warn('feature gate Predictor is on but the built-in predictor is not implemented; it is not advertised');
+  }
+
+  return heartbeatMachine.provide({
+    actors: {
+      watchNodes: fromCallback<HeartbeatEvent>(({ sendBack }) => watchNodes(child, nodes, sendBack)),
+      collect: fromPromise(() => collect()),
+      report: fromPromise<undefined, ReportInput>(async ({ input }) => {
+        const started = now();
+        await reporter.report(input);
+        log.debug({ ms: now() - started }, 'reported the cluster status');
+        return undefined;
+      }),
+      refresh: fromPromise<undefined, HeartbeatInput>(({ input }) => reporter.refresh(input)),
+    },
+    delays: {
+      collectInterval: config.status.collectFrequencyMs,
+      // settling (reportSpacing) + waiting (reportInterval) = the report period.
+      reportSpacing: spacing,
+      reportInterval: config.status.updateFrequencyMs - spacing,
+      changeDebounce: timing.changeDebounceMs,
+      nodeSyncTimeout: timing.nodeSyncTimeoutMs,
+      retryDelay: ({ context }) =>
+        nextDelay(
+          context.attempt,
+          { ...reportRetryPolicy, maxMs: Math.min(reportRetryPolicy.maxMs, config.status.updateFrequencyMs) },
+          random,
+        ),
+      watchRetryDelay: ({ context }) => nextDelay(context.watchAttempt, watchRetryPolicy, random),
+    },
+    actions: {
+      notifyCredentialsRejected: ({ context }) => {
+        deps.onCredentialsRejected?.(context.lastFailure ?? 'the parent refused the dedicated credentials');
+      },
+    },
+  });
+}

@@ -1,0 +1,115 @@
+// One collection of the child's status (spec §4.2): version, health probes, node figures from the
+// node store, CIDRs from the control-plane pods, and metrics-server figures when enabled. A source
+// that cannot be read leaves its fields out (probes read as false); a collection itself never fails.
+
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import {
+  computeClusterStatus,
+  type AgentFacts,
+  type ClusterStatus,
+  type Collected,
+  type VersionInfo,
+} from '../../machines/heartbeat/decisions.ts';
+import { formatQuantity, parseQuantity, sumQuantities, type Quantity } from '../kube/quantity.ts';
+import { rawGet } from '../kube/raw-get.ts';
+import { readCidrs, type Cidrs } from './network.ts';
+import { nodeTotals, type NodeStore } from './nodes.ts';
+
+export interface CollectorDeps {
+  readonly child: KubeConfig;
+  readonly nodes: NodeStore;
+  readonly facts: AgentFacts;
+  readonly useMetricsServer: boolean;
+  /** CLUSTER_CIDR / SERVICE_CIDR from the environment. */
+  readonly cidrEnv: Partial<Cidrs>;
+  readonly now: () => number;
+  readonly probeTimeoutMs?: number;
+  /** Called once per source that failed, with what failed. */
+  readonly onSourceFailed?: (source: string, err: unknown) => void;
+}
+
+/** RFC 3339 with whole seconds, as metav1.Time serialises. */
+export const rfc3339Seconds = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+interface MetricsItem {
+  readonly containers?: readonly unknown[];
+  readonly usage?: Readonly<Record<string, string>>;
+}
+
+const safeQuantity = (v: string | undefined): Quantity[] => {
+  if (v === undefined) return [];
+  try {
+    return [parseQuantity(v)];
+  } catch {
+    return [];
+  }
+};
+
+export function createCollector(deps: CollectorDeps): () => Promise<ClusterStatus> {
+  const { child, nodes, facts } = deps;
+  const timeout = deps.probeTimeoutMs ?? 5000;
+  const core = child.makeApiClient(CoreV1Api);
+  const custom = child.makeApiClient(CustomObjectsApi);
+  const failed = (source: string) => (err: unknown) => {
+    deps.onSourceFailed?.(source, err);
+    return undefined;
+  };
+
+  const probe = async (path: string): Promise<boolean> =>
+    rawGet(child, path, timeout).then(
+      (a) => a.status === 200,
+      (err: unknown) => {
+        deps.onSourceFailed?.(path, err);
+        return false;
+      },
+    );
+  const version = async (): Promise<VersionInfo | undefined> => {
+    const a = await rawGet(child, '/version', timeout);
+    if (a.status !== 200) throw new Error(`GET /version: HTTP ${String(a.status)}`);
+    const v = JSON.parse(a.body) as { gitVersion?: unknown; platform?: unknown };
+    return {
+      gitVersion: typeof v.gitVersion === 'string' ? v.gitVersion : '',
+      platform: typeof v.platform === 'string' ? v.platform : '',
+    };
+  };
+  const listMetrics = async (plural: 'pods' | 'nodes'): Promise<MetricsItem[]> => {
+    const list = (await custom.listClusterCustomObject({ group: 'metrics.k8s.io', version: 'v1beta1', plural })) as {
+      items?: MetricsItem[];
+    };
+    return list.items ?? [];
+  };
+  const podStatistics = async (): Promise<Collected['podStatistics']> => {
+    const items = await listMetrics('pods');
+    return { totalPods: items.length, runningPods: items.filter((i) => (i.containers?.length ?? 0) > 0).length };
+  };
+  const resourceUsage = async (): Promise<Collected['resourceUsage']> => {
+    const items = await listMetrics('nodes');
+    return {
+      cpuUsage: formatQuantity(sumQuantities(items.flatMap((i) => safeQuantity(i.usage?.cpu)))),
+      memoryUsage: formatQuantity(sumQuantities(items.flatMap((i) => safeQuantity(i.usage?.memory)))),
+    };
+  };
+
+  return async () => {
+    const [v, healthz, livez, readyz, cidrs, pods, usage] = await Promise.all([
+      version().catch(failed('/version')),
+      probe('/healthz'),
+      probe('/livez'),
+      probe('/readyz'),
+      readCidrs(core, deps.cidrEnv).catch(failed('control-plane pods')),
+      deps.useMetricsServer ? podStatistics().catch(failed('pod metrics')) : undefined,
+      deps.useMetricsServer ? resourceUsage().catch(failed('node metrics')) : undefined,
+    ]);
+    const collected: Collected = {
+      observedAt: rfc3339Seconds(deps.now()),
+      version: v,
+      probes: { healthz, livez, readyz },
+      nodes: nodes.synced ? nodeTotals(nodes.values()) : undefined,
+      clusterCidr: cidrs?.clusterCidr ?? deps.cidrEnv.clusterCidr,
+      serviceCidr: cidrs?.serviceCidr ?? deps.cidrEnv.serviceCidr,
+      podStatistics: pods,
+      resourceUsage: usage,
+    };
+    return computeClusterStatus(collected, facts);
+  };
+}

@@ -109,12 +109,21 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
 
   return heartbeatMachine.provide({
     actors: {
-      watchNodes: fromCallback<HeartbeatEvent>(({ sendBack }) => watchNodes(child, nodes, sendBack)),
-      collect: fromPromise(() => collect()),
+      watchNodes: fromCallback<HeartbeatEvent>(({ sendBack }) =>
+        watchNodes(child, nodes, sendBack, (count, ms) => {
+          log.info({ nodes: count, ms: Math.round(ms) }, `listed ${String(count)} nodes of the child cluster`);
+        }),
+      ),
+      collect: fromPromise(async () => {
+        const started = performance.now();
+        const status = await collect();
+        log.debug({ ms: Math.round(performance.now() - started), nodes: nodes.size }, 'collected the cluster status');
+        return status;
+      }),
       report: fromPromise<undefined, ReportInput>(async ({ input }) => {
-        const started = now();
+        const started = performance.now();
         await reporter.report(input);
-        log.debug({ ms: now() - started }, 'reported the cluster status');
+        log.debug({ ms: Math.round(performance.now() - started) }, 'reported the cluster status');
         return undefined;
       }),
       refresh: fromPromise<undefined, HeartbeatInput>(({ input }) => reporter.refresh(input)),

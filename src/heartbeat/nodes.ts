@@ -147,7 +147,12 @@ export async function listNodes(core: CoreV1Api, store: NodeStore): Promise<bool
  * The body of the watchNodes actor: a full list when the store has no resume point, then a watch from
  * it. Reports what happened with `send`; returns a function that stops it.
  */
-export function watchNodes(kc: KubeConfig, store: NodeStore, send: (e: HeartbeatEvent) => void): () => void {
+export function watchNodes(
+  kc: KubeConfig,
+  store: NodeStore,
+  send: (e: HeartbeatEvent) => void,
+  onListed?: (nodes: number, ms: number) => void,
+): () => void {
   const core = kc.makeApiClient(CoreV1Api);
   let stopped = false;
   let controller: AbortController | undefined;
@@ -158,8 +163,10 @@ export function watchNodes(kc: KubeConfig, store: NodeStore, send: (e: Heartbeat
   };
   const run = async (): Promise<void> => {
     if (store.resourceVersion === undefined || !store.synced) {
+      const started = performance.now();
       const changed = await listNodes(core, store);
       if (stopped) return;
+      onListed?.(store.size, performance.now() - started);
       send({ type: 'nodes.synced' });
       if (changed) send({ type: 'nodes.changed' });
     } else {

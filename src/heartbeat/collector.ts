@@ -24,6 +24,8 @@ export interface CollectorDeps {
   readonly cidrEnv: Partial<Cidrs>;
   readonly now: () => number;
   readonly probeTimeoutMs?: number;
+  /** How often the control-plane pods are listed again for the CIDRs (default 5 min). */
+  readonly cidrRefreshMs?: number;
   /** Called once per source that failed, with what failed. */
   readonly onSourceFailed?: (source: string, err: unknown) => void;
 }
@@ -56,7 +58,7 @@ export function createCollector(deps: CollectorDeps): () => Promise<ClusterStatu
   };
 
   const probe = async (path: string): Promise<boolean> =>
-    rawGet(child, path, timeout).then(
+    rawGet(child, path, { timeoutMs: timeout }).then(
       (a) => a.status === 200,
       (err: unknown) => {
         deps.onSourceFailed?.(path, err);
@@ -64,7 +66,7 @@ export function createCollector(deps: CollectorDeps): () => Promise<ClusterStatu
       },
     );
   const version = async (): Promise<VersionInfo | undefined> => {
-    const a = await rawGet(child, '/version', timeout);
+    const a = await rawGet(child, '/version', { timeoutMs: timeout });
     if (a.status !== 200) throw new Error(`GET /version: HTTP ${String(a.status)}`);
     const v = JSON.parse(a.body) as { gitVersion?: unknown; platform?: unknown };
     return {
@@ -90,13 +92,29 @@ export function createCollector(deps: CollectorDeps): () => Promise<ClusterStatu
     };
   };
 
+  // The CIDRs come from pod command lines that practically never change, and listing pods by label
+  // costs the apiserver a scan of every pod: read them on the first collection and then every
+  // cidrRefreshMs (the Go agent reads its local pod cache every time).
+  let cachedCidrs: { value: Cidrs; at: number } | undefined;
+  const cidrs = async (): Promise<Cidrs | undefined> => {
+    const t = deps.now();
+    if (cachedCidrs !== undefined && t - cachedCidrs.at < (deps.cidrRefreshMs ?? 300_000)) return cachedCidrs.value;
+    try {
+      cachedCidrs = { value: await readCidrs(core, deps.cidrEnv), at: t };
+      return cachedCidrs.value;
+    } catch (err) {
+      deps.onSourceFailed?.('control-plane pods', err);
+      return cachedCidrs?.value;
+    }
+  };
+
   return async () => {
-    const [v, healthz, livez, readyz, cidrs, pods, usage] = await Promise.all([
+    const [v, healthz, livez, readyz, found, pods, usage] = await Promise.all([
       version().catch(failed('/version')),
       probe('/healthz'),
       probe('/livez'),
       probe('/readyz'),
-      readCidrs(core, deps.cidrEnv).catch(failed('control-plane pods')),
+      cidrs(),
       deps.useMetricsServer ? podStatistics().catch(failed('pod metrics')) : undefined,
       deps.useMetricsServer ? resourceUsage().catch(failed('node metrics')) : undefined,
     ]);
@@ -105,8 +123,8 @@ export function createCollector(deps: CollectorDeps): () => Promise<ClusterStatu
       version: v,
       probes: { healthz, livez, readyz },
       nodes: nodes.synced ? nodeTotals(nodes.values()) : undefined,
-      clusterCidr: cidrs?.clusterCidr ?? deps.cidrEnv.clusterCidr,
-      serviceCidr: cidrs?.serviceCidr ?? deps.cidrEnv.serviceCidr,
+      clusterCidr: found?.clusterCidr ?? deps.cidrEnv.clusterCidr,
+      serviceCidr: found?.serviceCidr ?? deps.cidrEnv.serviceCidr,
       podStatistics: pods,
       resourceUsage: usage,
     };

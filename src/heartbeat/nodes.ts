@@ -2,7 +2,7 @@
 // that take part in label aggregation. A full Node object is never kept: a 5,000-node cluster costs a
 // few MB here, not the hundreds an informer cache of whole objects would.
 
-import { CoreV1Api, Watch, type KubeConfig, type V1Node, type V1NodeList } from '@kubernetes/client-node';
+import { ApiException, Watch, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import {
   controlPlaneRoleLabels,
   type NodeLabels,
@@ -11,6 +11,7 @@ import {
 } from '../../machines/heartbeat/decisions.ts';
 import type { HeartbeatEvent } from '../../machines/heartbeat/machine.ts';
 import { formatQuantity, parseQuantity, sumQuantities, type Quantity } from '../kube/quantity.ts';
+import { rawGet } from '../kube/raw-get.ts';
 
 export const gpuResource = 'nvidia.com/gpu';
 const summedResources = ['cpu', 'memory', gpuResource] as const;
@@ -125,22 +126,51 @@ export class NodeStore {
   }
 }
 
-const listPageSize = 500;
+/** Small pages keep the transient memory of a big list low (each page is parsed, reduced, dropped). */
+const listPageSize = 250;
+const listTimeoutMs = 60_000;
+const maxPageBytes = 64 * 1024 * 1024;
+const maxListRestarts = 3;
 
-/** A full, paged list of the nodes into the store. */
-export async function listNodes(core: CoreV1Api, store: NodeStore): Promise<boolean> {
+interface NodeListPage {
+  readonly items?: readonly NodeLike[];
+  readonly metadata?: { readonly resourceVersion?: string; readonly continue?: string };
+}
+
+/** A full, paged list of the nodes into the store; true if readiness or membership changed. */
+export async function listNodes(kc: KubeConfig, store: NodeStore): Promise<boolean> {
   const items: [string, NodeSummary][] = [];
   let next: string | undefined;
-  let page: V1NodeList;
+  let resourceVersion: string | undefined;
+  let restarts = 0;
   do {
-    page = await core.listNode({ limit: listPageSize, ...(next === undefined ? {} : { _continue: next }) });
-    for (const node of page.items) {
+    const query = new URLSearchParams({
+      limit: String(listPageSize),
+      ...(next === undefined ? {} : { continue: next }),
+    });
+    const answer = await rawGet(kc, `/api/v1/nodes?${query.toString()}`, {
+      timeoutMs: listTimeoutMs,
+      maxBodyBytes: maxPageBytes,
+    });
+    if (answer.status === 410 && restarts < maxListRestarts) {
+      restarts++; // the continue token expired: start over
+      next = undefined;
+      items.length = 0;
+      continue;
+    }
+    if (answer.status !== 200) {
+      throw new ApiException(answer.status, `listing nodes: HTTP ${String(answer.status)}`, answer.body, {});
+    }
+    const page = JSON.parse(answer.body) as NodeListPage;
+    resourceVersion = page.metadata?.resourceVersion;
+    for (const node of page.items ?? []) {
       const name = node.metadata?.name;
       if (name !== undefined) items.push([name, summarizeNode(node, store.labelPrefixes)]);
     }
-    next = page.metadata?._continue;
-  } while (next !== undefined && next !== '');
-  return store.replace(items, page.metadata?.resourceVersion);
+    next = page.metadata?.continue;
+    if (next === '') next = undefined;
+  } while (next !== undefined);
+  return store.replace(items, resourceVersion);
 }
 
 /**
@@ -153,7 +183,6 @@ export function watchNodes(
   send: (e: HeartbeatEvent) => void,
   onListed?: (nodes: number, ms: number) => void,
 ): () => void {
-  const core = kc.makeApiClient(CoreV1Api);
   let stopped = false;
   let controller: AbortController | undefined;
   const ended = (kind: 'expired' | 'failed', message: string): void => {
@@ -164,7 +193,7 @@ export function watchNodes(
   const run = async (): Promise<void> => {
     if (store.resourceVersion === undefined || !store.synced) {
       const started = performance.now();
-      const changed = await listNodes(core, store);
+      const changed = await listNodes(kc, store);
       if (stopped) return;
       onListed?.(store.size, performance.now() - started);
       send({ type: 'nodes.synced' });

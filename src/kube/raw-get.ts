@@ -1,5 +1,6 @@
-// A plain GET of an apiserver path (health endpoints, /version) with a KubeConfig's TLS and
-// credentials, bounded in time and in the size of the answer kept.
+// A plain GET of an apiserver path (health endpoints, /version, list pages) with a KubeConfig's TLS
+// and credentials, bounded in time and in size. The body is returned as text: callers parse what they
+// need, without client-node's model classes (which triple the memory a big list takes).
 
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -10,9 +11,14 @@ export interface RawAnswer {
   readonly body: string;
 }
 
-const maxBodyBytes = 64 * 1024;
+export interface RawGetOptions {
+  readonly timeoutMs: number;
+  /** Bodies longer than this fail the request rather than being cut (default 64 KiB). */
+  readonly maxBodyBytes?: number;
+}
 
-export async function rawGet(kc: KubeConfig, path: string, timeoutMs: number): Promise<RawAnswer> {
+export async function rawGet(kc: KubeConfig, path: string, options: RawGetOptions): Promise<RawAnswer> {
+  const { timeoutMs, maxBodyBytes = 64 * 1024 } = options;
   const server = kc.getCurrentCluster()?.server;
   if (server === undefined) throw new Error('the child kubeconfig has no current cluster');
   const url = new URL(path, server.endsWith('/') ? server : `${server}/`);
@@ -26,6 +32,7 @@ export async function rawGet(kc: KubeConfig, path: string, timeoutMs: number): P
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size <= maxBodyBytes) chunks.push(chunk);
+        else res.destroy(new Error(`GET ${path}: answer larger than ${String(maxBodyBytes)} bytes`));
       });
       res.on('end', () => {
         resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });

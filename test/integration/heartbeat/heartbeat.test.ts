@@ -39,6 +39,8 @@ interface ManagedCluster {
     nodeStatistics?: Record<string, number>;
     heartbeatFrequencySeconds?: number;
     predictorDirectAccess?: boolean;
+    clusterCIDR?: string;
+    serviceCIDR?: string;
     conditions?: { type: string; status: string; reason: string; message: string; lastTransitionTime: string }[];
   };
 }
@@ -89,6 +91,27 @@ beforeAll(async () => {
   token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
   approver = new TestApprover(env.adminKubeConfig('parent'));
   approver.start();
+  // A control-plane pod as kubeadm runs it: the CIDRs are read from its command line.
+  await nodeApi().createNamespacedPod({
+    namespace: 'kube-system',
+    body: {
+      metadata: { name: `kube-controller-manager-${suffix}`, labels: { component: 'kube-controller-manager' } },
+      spec: {
+        automountServiceAccountToken: false,
+        containers: [
+          {
+            name: 'kcm',
+            image: 'registry.k8s.io/kube-controller-manager:v1.35.4',
+            command: [
+              'kube-controller-manager',
+              '--cluster-cidr=10.244.0.0/16',
+              '--service-cluster-ip-range=10.96.0.0/12',
+            ],
+          },
+        ],
+      },
+    },
+  });
   await createNode(node(`hb-a-${suffix}`, 'True', '4', '8Gi', { 'node.clusternet.io/zone': 'a' }));
   await createNode(node(`hb-b-${suffix}`, 'True', '2', '4Gi', { 'node.clusternet.io/zone': 'a' }));
   await createNode(node(`hb-c-${suffix}`, 'False', '500m', '1Gi', { 'node.clusternet.io/zone': 'b' }));
@@ -102,6 +125,9 @@ afterAll(async () => {
         .catch(() => undefined),
     ),
   );
+  await nodeApi()
+    .deleteNamespacedPod({ name: `kube-controller-manager-${suffix}`, namespace: 'kube-system' })
+    .catch(() => undefined);
 });
 afterEach(async () => {
   await Promise.all(agents.splice(0).map((a) => a.stop()));
@@ -182,6 +208,8 @@ describe('heartbeat', () => {
     expect(s.kubeBurst).toBe(100);
     expect(s.heartbeatFrequencySeconds).toBe(180);
     expect(s.predictorDirectAccess).toBe(false);
+    expect(s.clusterCIDR).toBe('10.244.0.0/16');
+    expect(s.serviceCIDR).toBe('10.96.0.0/12');
 
     // Node figures, computed here from the child's own list.
     const nodes = (await nodeApi().listNode()).items;

@@ -3,8 +3,8 @@
 // tests fail with the command that builds it, never skip.
 
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -31,14 +31,32 @@ export interface HelmResult {
   readonly stderr: string;
 }
 
+let helmHome: string | undefined;
+/** A private HELM_{CONFIG,CACHE,DATA}_HOME for this process: no user or machine helm setup leaks in. */
+function helmEnv(): NodeJS.ProcessEnv {
+  if (helmHome === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'cnat-helm-'));
+    helmHome = dir;
+    process.once('exit', () => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+  }
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: helmHome,
+    HELM_CONFIG_HOME: join(helmHome, 'config'),
+    HELM_CACHE_HOME: join(helmHome, 'cache'),
+    HELM_DATA_HOME: join(helmHome, 'data'),
+  };
+}
+
 /** Runs helm; never throws on a non-zero exit (the result says). */
 export async function helm(args: readonly string[], opts: { readonly timeoutMs?: number } = {}): Promise<HelmResult> {
   try {
     const { stdout, stderr } = await promisify(execFile)(helmBinary(), [...args], {
       maxBuffer: 16 * 1024 * 1024,
       timeout: opts.timeoutMs ?? 60_000,
-      // No user or machine helm configuration leaks in.
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HELM_CACHE_HOME: '/nonexistent-helm-cache' },
+      env: helmEnv(),
     });
     return { code: 0, stdout, stderr };
   } catch (err) {

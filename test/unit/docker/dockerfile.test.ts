@@ -163,7 +163,11 @@ describe('the production bundle the image holds', () => {
       await run(
         'npm',
         ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--offline', '--loglevel=error'],
-        { cwd: app, env: { ...env, HOME: process.env.HOME ?? dir }, timeout: 150_000 },
+        {
+          cwd: app,
+          env: { ...env, PATH: `${nodeBin}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? dir },
+          timeout: 150_000,
+        },
       ).catch((err: unknown) => {
         throw new Error(
           `npm ci --omit=dev (offline, from the npm cache) failed: ${String((err as { stderr?: string }).stderr ?? err)}`,

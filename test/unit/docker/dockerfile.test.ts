@@ -1,0 +1,199 @@
+// What can be checked of docker/Dockerfile without a Docker engine: its COPY sources exist and are in
+// the build context, its stages and entry point hang together, and the production bundle the image
+// would hold (the same tsc build, production dependencies only) starts on Node 24 and prints --version.
+
+import { execFile } from 'node:child_process';
+import { chmod, cp, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, matchesGlob, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import packageJson from '../../../package.json' with { type: 'json' };
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const dockerfile = readFileSync(join(root, 'docker', 'Dockerfile'), 'utf8');
+const ignoreFile = readFileSync(join(root, 'docker', 'Dockerfile.dockerignore'), 'utf8');
+const run = promisify(execFile);
+
+interface Instruction {
+  readonly op: string;
+  readonly args: string;
+}
+interface Stage {
+  readonly from: string;
+  readonly name: string | undefined;
+  readonly instructions: Instruction[];
+}
+
+/** Instructions (continuation lines joined, comments dropped), grouped by stage. */
+function parseDockerfile(text: string): { args: Map<string, string>; stages: Stage[] } {
+  const logical = text
+    .split('\n')
+    .filter((l) => !/^\s*#/.test(l))
+    .join('\n')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const args = new Map<string, string>();
+  const stages: Stage[] = [];
+  for (const line of logical) {
+    const [op = '', ...rest] = line.split(/\s+/);
+    const argText = rest.join(' ');
+    if (op.toUpperCase() === 'FROM') {
+      const [image = '', as, name] = rest;
+      const from = image.replace(/\$\{(\w+)\}/g, (_w, v: string) => args.get(v) ?? '');
+      stages.push({ from, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
+    } else if (stages.length === 0 && op.toUpperCase() === 'ARG') {
+      const [k = '', v = ''] = argText.split('=');
+      args.set(k, v);
+    } else {
+      stages.at(-1)?.instructions.push({ op: op.toUpperCase(), args: argText });
+    }
+  }
+  return { args, stages };
+}
+
+/** Whether Docker sends `path` in the build context, per the .dockerignore rules (last match wins). */
+function inContext(path: string): boolean {
+  let included = true;
+  for (const raw of ignoreFile.split('\n').map((l) => l.trim())) {
+    if (raw === '' || raw.startsWith('#')) continue;
+    const negate = raw.startsWith('!');
+    const pattern = negate ? raw.slice(1) : raw;
+    if (matchesGlob(path, pattern) || matchesGlob(path, `${pattern}/**`)) included = negate;
+  }
+  return included;
+}
+
+const { stages } = parseDockerfile(dockerfile);
+const final = stages.at(-1);
+
+describe('docker/Dockerfile', () => {
+  it('is multi-stage on Node 24, the major the project pins', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    const engines = /^>=(\d+)/.exec(packageJson.engines.node)?.[1];
+    for (const s of stages) expect(s.from).toMatch(new RegExp(`^node:${String(engines)}(\\.|-|$)`));
+    // The exact release the tests run on (the `node` devDependency) is the image's.
+    const tested = (
+      JSON.parse(readFileSync(join(root, 'node_modules/node/package.json'), 'utf8')) as { version: string }
+    ).version;
+    expect(stages[0]?.from).toBe(`node:${tested}-bookworm-slim`);
+  });
+
+  it('copies only sources that exist and are in the build context; --from names an earlier stage', () => {
+    const names = new Set<string>();
+    let copies = 0;
+    for (const s of stages) {
+      for (const ins of s.instructions.filter((i) => i.op === 'COPY')) {
+        const words = ins.args.split(/\s+/);
+        const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
+        const paths = words.filter((w) => !w.startsWith('--'));
+        const sources = paths.slice(0, -1);
+        expect(sources.length, ins.args).toBeGreaterThan(0);
+        if (from !== undefined) {
+          expect(names, `stage ${from}`).toContain(from);
+          continue;
+        }
+        for (const src of sources) {
+          copies += 1;
+          expect(existsSync(join(root, src)), `${src} exists`).toBe(true);
+          const files = statSync(join(root, src)).isDirectory()
+            ? readdirSync(join(root, src), { recursive: true, withFileTypes: true })
+                .filter((e) => e.isFile())
+                .map((e) => relative(root, join(e.parentPath, e.name)))
+            : [src];
+          expect(files.length).toBeGreaterThan(0);
+          for (const f of files) expect(inContext(f), `${f} is in the build context`).toBe(true);
+        }
+      }
+      if (s.name !== undefined) names.add(s.name);
+    }
+    expect(copies).toBeGreaterThan(0);
+    expect(inContext('node_modules/xstate/package.json')).toBe(false);
+    expect(inContext('test/env/cli.ts')).toBe(false);
+    expect(inContext('src/config/config.ts')).toBe(true);
+  });
+
+  it('installs production dependencies only, runs as a numeric non-root user, enters the agent', () => {
+    const runs = stages.flatMap((s) => s.instructions.filter((i) => i.op === 'RUN').map((i) => i.args));
+    expect(runs.some((r) => /npm ci\b.*--omit=dev/.test(r))).toBe(true);
+    const finalOps = final?.instructions ?? [];
+    // The final stage takes node_modules only from a stage whose npm ci omits dev dependencies.
+    const depsFrom = finalOps
+      .find((i) => i.op === 'COPY' && i.args.includes('node_modules'))
+      ?.args.match(/--from=(\S+)/)?.[1];
+    const depsStage = stages.find((s) => s.name === depsFrom);
+    expect(depsStage?.instructions.some((i) => i.op === 'RUN' && /npm ci\b.*--omit=dev/.test(i.args))).toBe(true);
+    const user = finalOps.filter((i) => i.op === 'USER').at(-1)?.args ?? '';
+    expect(user).toMatch(/^[1-9]\d*(:\d+)?$/);
+    const entrypoint = finalOps.find((i) => i.op === 'ENTRYPOINT')?.args ?? '';
+    expect(JSON.parse(entrypoint)).toEqual(['/usr/local/bin/clusternet-agent']);
+    const workdir = finalOps.find((i) => i.op === 'WORKDIR')?.args;
+    const link = `ln -s ${String(workdir)}/${packageJson.bin['clusternet-agent']} /usr/local/bin/clusternet-agent`;
+    expect(finalOps.some((i) => i.op === 'RUN' && i.args.includes(link))).toBe(true);
+  });
+});
+
+describe('the production bundle the image holds', () => {
+  let dir: string | undefined;
+  afterAll(async () => {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it(
+    'builds, installs production dependencies only, and prints --version on Node 24',
+    { timeout: 180_000 },
+    async () => {
+      dir = await mkdtemp(join(tmpdir(), 'cnat-image-'));
+      const app = join(dir, 'app');
+      const nodeBin = dirname(process.execPath);
+      const env = { PATH: `${nodeBin}:/usr/bin:/bin`, HOME: dir, npm_config_cache: process.env.npm_config_cache };
+      // Stage "build": the same tsc command, into the bundle's dist/.
+      await run(
+        process.execPath,
+        [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(app, 'dist')],
+        { cwd: root },
+      );
+      // Stage "deps": production dependencies from the lock file (from the local cache: tests stay offline).
+      await cp(join(root, 'package.json'), join(app, 'package.json'));
+      await cp(join(root, 'package-lock.json'), join(app, 'package-lock.json'));
+      await run(
+        'npm',
+        ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--offline', '--loglevel=error'],
+        {
+          cwd: app,
+          env: { ...env, PATH: `${nodeBin}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? dir },
+          timeout: 150_000,
+        },
+      ).catch((err: unknown) => {
+        throw new Error(
+          `npm ci --omit=dev (offline, from the npm cache) failed: ${String((err as { stderr?: string }).stderr ?? err)}`,
+        );
+      });
+      const installed = await readdir(join(app, 'node_modules'));
+      for (const dep of Object.keys(packageJson.dependencies)) expect(installed).toContain(dep.split('/')[0]);
+      for (const dev of ['typescript', 'vitest', 'eslint', 'prettier', 'node']) expect(installed).not.toContain(dev);
+      // The final stage: the entry point is a link to the package's bin.
+      const main = join(app, packageJson.bin['clusternet-agent']);
+      await chmod(main, 0o755);
+      const entry = join(dir, 'clusternet-agent');
+      await symlink(main, entry);
+
+      const short = await run(entry, ['--version'], { cwd: '/', env });
+      expect(short.stdout).toBe(`clusternet-agent version: v${packageJson.version}\n`);
+      const json = JSON.parse((await run(entry, ['--version=json'], { cwd: '/', env })).stdout) as {
+        goVersion: string;
+      };
+      expect(json.goVersion).toMatch(/^node24\./);
+      // Without flags it stops at validation (the dependencies load) and exits with the usage code.
+      const bare = await run(entry, [], { cwd: '/', env }).catch(
+        (err: unknown) => err as { code: number; stderr: string },
+      );
+      expect(bare).toMatchObject({ code: 2 });
+      expect((bare as { stderr: string }).stderr).toContain('--cluster-reg-parent-url is required');
+    },
+  );
+});

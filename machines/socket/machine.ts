@@ -15,11 +15,14 @@ export interface SocketInput {
   readonly parentUrl: string;
   /** The cluster ID registration settled on: the socket key (spec §5.2). */
   readonly clusterId: string;
+  /** The child apiserver URL: the one dial target always allowed through the tunnel. */
+  readonly childServer: string;
 }
 
 export interface SocketContext {
   readonly parentUrl: string;
   readonly clusterId: string;
+  readonly childServer: string;
   /** The websocket URL (spec §5.1); no secret in it. */
   readonly url: string;
   /** Consecutive failed attempts or sessions; drives the backoff. */
@@ -32,7 +35,9 @@ export interface SocketContext {
 /** What the session actor is given. */
 export interface SessionInput {
   readonly url: string;
+  readonly parentUrl: string;
   readonly clusterId: string;
+  readonly childServer: string;
 }
 
 export type SocketEvent =
@@ -44,10 +49,15 @@ export type SocketEvent =
   | { readonly type: 'tunnel.closed'; readonly reason: string; readonly status?: number };
 
 /** Sent to the session actor. */
-export type SessionCommand = { readonly type: 'tunnel.ping' };
+export interface SessionCommand {
+  readonly type: 'tunnel.ping';
+}
 
 /** Emitted for the root machine (xstate `emit`): maps to registration's `credentials.rejected`. */
-export type SocketEmitted = { readonly type: 'credentials.rejected'; readonly message: string };
+export interface SocketEmitted {
+  readonly type: 'credentials.rejected';
+  readonly message: string;
+}
 
 const notProvided = (name: string) => (): never => {
   throw new Error(`socket: ${name} not provided`);
@@ -96,6 +106,7 @@ export const socketMachine = setup({
   context: ({ input }) => ({
     parentUrl: input.parentUrl,
     clusterId: input.clusterId,
+    childServer: input.childServer,
     url: socketUrl(input.parentUrl, input.clusterId),
     attempt: 0,
     lastFailure: undefined,
@@ -109,7 +120,12 @@ export const socketMachine = setup({
       invoke: {
         id: 'session',
         src: 'session',
-        input: ({ context }) => ({ url: context.url, clusterId: context.clusterId }),
+        input: ({ context }) => ({
+          url: context.url,
+          parentUrl: context.parentUrl,
+          clusterId: context.clusterId,
+          childServer: context.childServer,
+        }),
         onError: {
           target: 'backingOff',
           actions: { type: 'recordFailure', params: ({ event }) => String(event.error) },

@@ -28,7 +28,11 @@ interface FakeSession {
   send: (e: SocketEvent) => void;
 }
 
-function start(onStart: (s: FakeSession) => void = (s) => s.send({ type: 'tunnel.opened' })) {
+function start(
+  onStart: (s: FakeSession) => void = (s) => {
+    s.send({ type: 'tunnel.opened' });
+  },
+) {
   const clock = new SimulatedClock();
   const sessions: FakeSession[] = [];
   const machine = socketMachine.provide({
@@ -37,7 +41,8 @@ function start(onStart: (s: FakeSession) => void = (s) => s.send({ type: 'tunnel
         const s: FakeSession = { input, pings: [], stopped: false, send: sendBack };
         sessions.push(s);
         receive((cmd) => {
-          if (cmd.type === 'tunnel.ping') s.pings.push(clock.now());
+          expect(cmd.type).toBe('tunnel.ping');
+          s.pings.push(clock.now());
         });
         onStart(s);
         return () => {
@@ -56,7 +61,7 @@ function start(onStart: (s: FakeSession) => void = (s) => s.send({ type: 'tunnel
   const trace: string[] = [];
   const emitted: string[] = [];
   const actor = createActor(machine, {
-    input: { parentUrl: 'https://parent.example:6443/base/', clusterId },
+    input: { parentUrl: 'https://parent.example:6443/base/', clusterId, childServer: 'https://child:6443' },
     clock,
     inspect: transitionRecorder((t) => {
       if (t.machine === 'socket') trace.push(t.to);
@@ -115,7 +120,9 @@ describe('socket statechart', () => {
     const r = start();
     expect(r.current().input).toEqual({
       url: `wss://parent.example:6443/base/apis/proxies.clusternet.io/v1alpha1/sockets/${clusterId}`,
+      parentUrl: 'https://parent.example:6443/base/',
       clusterId,
+      childServer: 'https://child:6443',
     });
     expect(r.trace).toEqual(['session.connecting', open]);
     for (let i = 0; i < 12; i++) {

@@ -1,0 +1,221 @@
+// The tunnel against the real Go remotedialer server (at the version Clusternet pins and at the latest
+// release) and the real child apiserver: the server proxies HTTP to the child *through* the agent's
+// tunnel, as the hub does.
+
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCredentialsSecret } from '../../../src/registration/wire.ts';
+import { eventually } from '../../env/eventually.ts';
+import { testEnv } from '../../env/vitest-env.ts';
+import { GoTunnelServer, remotedialerVersions } from '../../peers/remotedialer/peer.ts';
+import { runTunnel, streamUntil, type RunningTunnel } from './harness.ts';
+
+const env = testEnv();
+const childHostPort = new URL(env.server('child')).host;
+
+describe.each(remotedialerVersions.remotedialer)('tunnel through the Go remotedialer %s server', (version) => {
+  const clusterId = randomUUID();
+  const token = randomBytes(16).toString('hex');
+  const ns = `tun-${randomBytes(3).toString('hex')}`;
+  let server: GoTunnelServer;
+  let tunnel: RunningTunnel;
+  const core = env.adminClient('child', CoreV1Api);
+  const api = (path: string): string => server.proxyUrl(clusterId, 'https', childHostPort, path);
+
+  beforeAll(async () => {
+    server = await GoTunnelServer.start({ version, token, upstream: env.adminKubeConfig('child') });
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    // The stored dedicated credentials, as registration leaves them in the child.
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: buildCredentialsSecret({
+        namespace: ns,
+        clusterId,
+        clusterName: 'tunnel-test',
+        dedicatedNamespace: 'clusternet-tunnel',
+        parentUrl: server.url,
+        credentials: { token, caPem: server.caPem },
+      }),
+    });
+    tunnel = runTunnel(
+      { parentUrl: server.url, clusterId, childServer: env.server('child') },
+      {
+        child: env.adminKubeConfig('child'),
+        systemNamespace: ns,
+        allowedTargets: [server.origin],
+        timing: { pingIntervalMs: 1000, deadPeerTimeoutMs: 4000 },
+      },
+    );
+    await tunnel.waitOpen();
+    await eventually('the server sees the session', async () =>
+      (await server.hasSession(clusterId)) ? true : undefined,
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    tunnel.stop();
+    await server.stop();
+    await core.deleteNamespace({ name: ns }).catch(() => undefined);
+  });
+
+  it('lists namespaces of the child through the tunnel', async () => {
+    const res = await server.call(api('/api/v1/namespaces'));
+    expect(res.status).toBe(200);
+    const names = (JSON.parse(res.body.toString()) as { items: { metadata: { name: string } }[] }).items.map(
+      (i) => i.metadata.name,
+    );
+    expect(names).toContain('default');
+    expect(names).toContain(ns);
+    expect(tunnel.errors).toEqual([]);
+  });
+
+  it('watches namespaces through the tunnel, across pings', async () => {
+    const name = `tw-${randomBytes(3).toString('hex')}`;
+    const watch = streamUntil(
+      api(`/api/v1/namespaces?watch=1&fieldSelector=metadata.name%3D${name}`),
+      server.caPem,
+      (b) => b.includes('"ADDED"'),
+      30_000,
+    );
+    await watch.connected;
+    // Several ping intervals (1 s here) with the watch idle, then an event must still come through.
+    await new Promise((r) => setTimeout(r, 4500));
+    await core.createNamespace({ body: { metadata: { name } } });
+    const body = await watch.done;
+    expect(body).toContain(`"name":"${name}"`);
+    expect(tunnel.actor.getSnapshot().context.sessions).toBe(1);
+    await core.deleteNamespace({ name });
+  }, 60_000);
+
+  it('carries 10 MB of ConfigMaps both ways: created and listed through the tunnel', async () => {
+    const chunk = randomBytes(700 * 1024).toString('base64'); // ~933 KiB of text per object
+    const count = 11;
+    await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const body = Buffer.from(
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: `big-${String(i)}` },
+            data: { chunk },
+          }),
+        );
+        const res = await server.call(api(`/api/v1/namespaces/${ns}/configmaps`), {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json' },
+          timeoutMs: 60_000,
+        });
+        expect(res.status, res.body.toString().slice(0, 200)).toBe(201);
+      }),
+    );
+    const list = await server.call(api(`/api/v1/namespaces/${ns}/configmaps`), { timeoutMs: 60_000 });
+    expect(list.status).toBe(200);
+    expect(list.body.length).toBeGreaterThan(10 * 1000 * 1000);
+    const items = (JSON.parse(list.body.toString()) as { items: { data?: { chunk?: string } }[] }).items.filter(
+      (i) => i.data?.chunk !== undefined,
+    );
+    expect(items).toHaveLength(count);
+    for (const i of items) expect(i.data?.chunk === chunk).toBe(true);
+  }, 120_000);
+
+  it('echoes a 10 MB body through the tunnel intact', async () => {
+    const body = randomBytes(10 * 1024 * 1024);
+    const res = await server.call(server.proxyUrl(clusterId, 'http', server.origin, '/echo'), {
+      method: 'POST',
+      body,
+      timeoutMs: 60_000,
+    });
+    expect(res.status).toBe(200);
+    expect(createHash('sha256').update(res.body).digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
+  }, 60_000);
+
+  it('serves 100 concurrent streams: 100 watches open at once all see one event', async () => {
+    const name = `tc-${randomBytes(3).toString('hex')}`;
+    const watches = Array.from({ length: 100 }, () =>
+      streamUntil(
+        api(`/api/v1/namespaces?watch=1&fieldSelector=metadata.name%3D${name}`),
+        server.caPem,
+        (b) => b.includes('"ADDED"'),
+        60_000,
+      ),
+    );
+    await Promise.all(watches.map((w) => w.connected));
+    // Each open watch holds one tunnel stream (idle pooled connections may be reused, so count streams open now).
+    expect(tunnel.relays.at(-1)?.stats.streams ?? 0).toBeGreaterThanOrEqual(100);
+    await core.createNamespace({ body: { metadata: { name } } });
+    const bodies = await Promise.all(watches.map((w) => w.done));
+    for (const b of bodies) expect(b).toContain(`"name":"${name}"`);
+    await core.deleteNamespace({ name });
+  }, 90_000);
+
+  it('refuses a dial target outside the allow-list with an Error for that stream; the session goes on', async () => {
+    const refused = await server.call(server.proxyUrl(clusterId, 'http', '127.0.0.1:1', '/'));
+    expect(refused.status).toBe(502);
+    expect(refused.body.toString()).toContain('connect not allowed');
+    const ok = await server.call(api('/version'));
+    expect(ok.status).toBe(200);
+    expect(tunnel.actor.getSnapshot().context.sessions).toBe(1);
+    expect(tunnel.logs.filter((l) => l.msg.includes('refused a dial')).length).toBe(1);
+  });
+
+  it('reconnects within 2 s of the server coming back after it was killed', async () => {
+    await server.process.kill();
+    await eventually('the tunnel notices', () =>
+      Promise.resolve(tunnel.actor.getSnapshot().matches('session') ? undefined : true),
+    );
+    // Long enough for the backoff to reach its cap.
+    await new Promise((r) => setTimeout(r, 4000));
+    await server.process.start();
+    const back = performance.now();
+    const open = await tunnel.waitOpen(10_000);
+    expect(open - back).toBeLessThan(2000);
+    const res = await server.call(api('/api/v1/namespaces/default'));
+    expect(res.status).toBe(200);
+    expect(tunnel.errors).toEqual([]);
+  }, 60_000);
+});
+
+describe('tunnel handshake rejected', () => {
+  it('a wrong token (401) emits credentials.rejected and keeps retrying slowly', async () => {
+    const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';
+    const server = await GoTunnelServer.start({ version, token: 'right' });
+    const tunnel = runTunnel(
+      { parentUrl: server.url, clusterId: randomUUID(), childServer: env.server('child') },
+      { allowedTargets: [], loadCredentials: () => Promise.resolve({ token: 'wrong', caPem: server.caPem }) },
+    );
+    try {
+      await eventually('credentials.rejected is emitted', () =>
+        Promise.resolve(tunnel.emitted.length > 0 ? true : undefined),
+      );
+      expect(tunnel.emitted[0]).toMatch(/HTTP 401/);
+      expect(tunnel.states.map((s) => s.to)).toEqual(['session.connecting', 'rejected']);
+    } finally {
+      tunnel.stop();
+      await server.stop();
+    }
+  }, 60_000);
+
+  it('a parent certificate from another CA fails TLS verification: no session', async () => {
+    const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';
+    const server = await GoTunnelServer.start({ version, token: 'right' });
+    const other = await GoTunnelServer.start({ version, token: 'x' });
+    const clusterId = randomUUID();
+    const tunnel = runTunnel(
+      { parentUrl: server.url, clusterId, childServer: env.server('child') },
+      { allowedTargets: [], loadCredentials: () => Promise.resolve({ token: 'right', caPem: other.caPem }) },
+    );
+    try {
+      await eventually('a failed attempt', () =>
+        Promise.resolve(tunnel.actor.getSnapshot().context.attempt >= 2 ? true : undefined),
+      );
+      expect(tunnel.actor.getSnapshot().context.lastFailure).toMatch(/certificate/i);
+      expect(await server.hasSession(clusterId)).toBe(false);
+    } finally {
+      tunnel.stop();
+      await other.stop();
+      await server.stop();
+    }
+  }, 60_000);
+});

@@ -3,6 +3,8 @@
 // verification), HTTPS_PROXY/NO_PROXY honoured (the Go agent ignores them for the tunnel), and the
 // stream relay behind it. The token stays in this closure; the statechart sees only what happened.
 
+import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
@@ -95,6 +97,23 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
     const open = (creds: DedicatedCredentials): void => {
       if (ended) return;
       const agent = proxyAgentFor(input.url);
+      // Direct connections: keep the raw socket, so the messages of one event-loop turn go out corked
+      // together (one TLS record and one syscall instead of one each).
+      let raw: Socket | undefined;
+      const secure = input.url.startsWith('wss:');
+      // ws hands over its TLS options (ca, …) with the connection options.
+      const createConnection = (o: NetConnectOpts): Socket => {
+        const host = 'host' in o ? (o.host ?? '') : '';
+        raw = secure
+          ? tlsConnect({ ...(o as ConnectionOptions), servername: isIP(host) === 0 ? host : '' })
+          : netConnect(o);
+        return raw;
+      };
+      let corked = false;
+      const uncork = (): void => {
+        corked = false;
+        raw?.uncork();
+      };
       const socket = new WebSocket(input.url, {
         headers: { Authorization: `Bearer ${creds.token}` },
         perMessageDeflate: false,
@@ -102,7 +121,8 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
         followRedirects: false,
         // Verified against the approved CA; without one (the parent sent none) as the Go agent: not at all.
         ...(creds.caPem !== undefined ? { ca: creds.caPem } : { rejectUnauthorized: false }),
-        ...(agent !== undefined ? { agent } : {}),
+        // ws types the hook as net.createConnection with its overloads; it only ever passes options.
+        ...(agent !== undefined ? { agent } : { createConnection: createConnection as typeof netConnect }),
       });
       ws = socket;
       socket.binaryType = 'nodebuffer';
@@ -116,6 +136,11 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
         const r = new StreamRelay(
           {
             send: (message, done) => {
+              if (!corked && raw !== undefined) {
+                corked = true;
+                raw.cork();
+                setImmediate(uncork);
+              }
               socket.send(message, { binary: true }, done);
             },
             pauseReading: () => {

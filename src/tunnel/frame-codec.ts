@@ -171,6 +171,34 @@ export function encodeFrame(messageId: number, connId: number, type: number, pay
   return out;
 }
 
+/** Room before a payload that always fits a header (three 10-byte varints and the deadline). */
+export const maxHeaderLength = 34;
+
+/**
+ * Writes a header so that it ends exactly at `end` (where the payload already is) and returns where it
+ * starts: a message can be sent from a read buffer without copying the payload.
+ */
+export function writeHeaderBefore(
+  buf: Uint8Array,
+  end: number,
+  messageId: number,
+  connId: number,
+  type: number,
+): number {
+  const withDeadline = hasDeadline(type);
+  const len =
+    varintLength(messageId) +
+    varintLength(connId) +
+    varintLength(type) +
+    (withDeadline ? varintLength(legacyDeadlineMs) : 0);
+  const start = end - len;
+  let o = writeVarint(buf, start, messageId);
+  o = writeVarint(buf, o, connId);
+  o = writeVarint(buf, o, type);
+  if (withDeadline) writeVarint(buf, o, legacyDeadlineMs);
+  return start;
+}
+
 /** A Connect payload `<network>/<address>`, split at the first `/`; undefined when malformed. */
 export function parseConnectTarget(payload: Uint8Array): { network: string; address: string } | undefined {
   if (payload.length > maxConnectPayload) return undefined;

@@ -25,13 +25,22 @@ import {
   encodeFrame,
   errorPayload,
   errorText,
+  maxHeaderLength,
   MessageType,
   messageIdCounter,
   parseConnectTarget,
+  writeHeaderBefore,
 } from './frame-codec.ts';
 
+/** Bytes read from a target socket at a time (the Go relay uses 32 KiB). */
+const readChunk = 64 * 1024;
+
 export interface MessageTransport {
-  /** Sends one binary message; `done` runs once it has been written out (or has failed). */
+  /**
+   * Sends one binary message; `done` runs once it has been written out (or has failed). `message` may
+   * be a view of a buffer the relay reuses: the transport must copy it before returning (ws does, as it
+   * masks the payload into its frame).
+   */
   send(message: Buffer, done: () => void): void;
   /** Stops / restarts reading inbound messages (whole-session backpressure). */
   pauseReading(): void;
@@ -110,6 +119,11 @@ export class StreamRelay {
   #opened = 0;
   #refused = 0;
   #closed = false;
+  /**
+   * One read buffer for every stream: each socket read is framed in place (the header is written into
+   * the room before the data) and handed to the transport, which copies it before the next read.
+   */
+  readonly #readBuffer = Buffer.allocUnsafe(maxHeaderLength + readChunk);
 
   constructor(
     transport: MessageTransport,
@@ -134,6 +148,25 @@ export class StreamRelay {
       opened: this.#opened,
       refused: this.#refused,
       outstandingBytes: this.#outstanding,
+    };
+  }
+
+  /** Internal state for debugging. */
+  debug(): unknown {
+    return {
+      outboundBlocked: this.#outboundBlocked,
+      readersHeld: this.#readersHeld,
+      peerKnowsPause: this.#peerKnowsPause,
+      streams: [...this.#streams.values()].map((s) => ({
+        id: s.id,
+        connected: s.connected,
+        pausedByPeer: s.pausedByPeer,
+        sentPause: s.sentPause,
+        holdsReader: s.holdsReader,
+        writable: s.socket.writableLength,
+        readable: s.socket.readableLength,
+        isPaused: s.socket.isPaused(),
+      })),
     };
   }
 
@@ -234,7 +267,19 @@ export class StreamRelay {
     const colon = target.address.lastIndexOf(':');
     const host = target.address.slice(0, colon).replace(/^\[|\]$/g, '');
     const port = Number(target.address.slice(colon + 1));
-    const socket = connect({ host, port, noDelay: true });
+    const room = this.#readBuffer;
+    const socket = connect({
+      host,
+      port,
+      noDelay: true,
+      onread: {
+        buffer: room.subarray(maxHeaderLength),
+        callback: (n: number) => {
+          if (!s.gone && n > 0) this.#sendRead(connId, n);
+          return true;
+        },
+      },
+    });
     const s: Stream = {
       id: connId,
       address: target.address,
@@ -257,9 +302,6 @@ export class StreamRelay {
       s.connected = true;
       socket.setTimeout(0);
       if (this.#outboundBlocked || s.pausedByPeer) socket.pause();
-    });
-    socket.on('data', (chunk: Buffer) => {
-      if (!s.gone) this.#send(connId, MessageType.Data, chunk);
     });
     socket.on('drain', () => {
       this.#drained(s);
@@ -313,13 +355,16 @@ export class StreamRelay {
     s.gone = true;
     this.#streams.delete(s.id);
     if (text !== 'EOF') this.#log.debug({ connId: s.id, error: text }, 'stream closed by the parent with an error');
-    if (s.connected) s.socket.destroySoon();
-    else s.socket.destroy();
+    // Also while still dialing: Node writes what was buffered once connected, then closes.
+    s.socket.destroySoon();
   }
 
   #send(connId: number, type: number, payload?: Uint8Array): void {
     if (this.#closed) return;
-    const message = encodeFrame(this.#nextId(), connId, type, payload);
+    this.#transmit(encodeFrame(this.#nextId(), connId, type, payload));
+  }
+
+  #transmit(message: Buffer): void {
     const size = message.length;
     this.#outstanding += size;
     this.#transport.send(message, () => {
@@ -333,6 +378,13 @@ export class StreamRelay {
       this.#outboundBlocked = true;
       for (const s of this.#streams.values()) s.socket.pause();
     }
+  }
+
+  /** Data(c) straight from the shared read buffer: the header goes into the room before the bytes. */
+  #sendRead(connId: number, n: number): void {
+    if (this.#closed) return;
+    const start = writeHeaderBefore(this.#readBuffer, maxHeaderLength, this.#nextId(), connId, MessageType.Data);
+    this.#transmit(this.#readBuffer.subarray(start, maxHeaderLength + n));
   }
 
   #fail(kind: string, reason: string): void {

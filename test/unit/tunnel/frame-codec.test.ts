@@ -6,11 +6,13 @@ import {
   encodeFrame,
   errorPayload,
   errorText,
+  maxHeaderLength,
   MessageType,
   messageIdCounter,
   parseConnectTarget,
   readVarint,
   varintLength,
+  writeHeaderBefore,
   writeVarint,
 } from '../../../src/tunnel/frame-codec.ts';
 
@@ -166,5 +168,21 @@ describe('SyncConnections payload and message IDs', () => {
     const a = wrap();
     expect(Number.isSafeInteger(a)).toBe(true);
     expect(wrap()).toBeLessThanOrEqual(Number.MAX_SAFE_INTEGER);
+  });
+});
+
+describe('headers written in place before a payload', () => {
+  it.each([
+    [7, 2, MessageType.Data],
+    [2 ** 50 + 3, 123_456_789, MessageType.Data],
+    [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, MessageType.Connect],
+    [9, 2, MessageType.Pause],
+  ])('id %d conn %d type %d: same bytes as encodeFrame', (id, conn, type) => {
+    const payload = Buffer.from('payload bytes');
+    const buf = Buffer.alloc(maxHeaderLength + payload.length, 0xaa);
+    payload.copy(buf, maxHeaderLength);
+    const start = writeHeaderBefore(buf, maxHeaderLength, id, conn, type);
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(buf.subarray(start).toString('hex')).toBe(encodeFrame(id, conn, type, payload).toString('hex'));
   });
 });

@@ -10,12 +10,16 @@
 //
 // and, on -origin-listen, a plain HTTP origin for tunnel tests (reached by the agent's dials):
 //
-//	/bytes?n=N  N bytes       /echo  echoes the request body       /small  a few bytes
+//	/bytes?n=N  N bytes   /sha256  hex SHA-256 of the request body   /echo  echoes it   /small  a few bytes
+//
+// /echo is full duplex; remotedialer (v0.3.0 and v0.6.2) can stall on large full-duplex streams with
+// any client, because one `paused` flag per connection serves both directions of its Pause/Resume.
 package main
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
 	"flag"
@@ -192,6 +196,15 @@ func origin() http.Handler {
 			rw.Header().Set("Content-Length", strconv.FormatInt(req.ContentLength, 10))
 		}
 		_, _ = io.Copy(rw, req.Body)
+	})
+	mux.HandleFunc("/sha256", func(rw http.ResponseWriter, req *http.Request) {
+		h := sha256.New()
+		n, err := io.Copy(h, req.Body)
+		if err != nil {
+			http.Error(rw, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(rw, "%x %d", h.Sum(nil), n)
 	})
 	mux.HandleFunc("/small", func(rw http.ResponseWriter, _ *http.Request) {
 		_, _ = rw.Write([]byte("ok\n"))

@@ -54,7 +54,11 @@ export interface AgentConfig {
   readonly logging: { readonly verbosity: number; readonly format: 'text' | 'json' };
   readonly featureGates: FeatureGates;
   /** Behaviour the Go agent does not have. */
-  readonly extensions: { readonly credentialCheckIntervalMs: number };
+  readonly extensions: {
+    readonly credentialCheckIntervalMs: number;
+    /** Tunnel dial targets (host:port, or `*`) allowed besides the child apiserver. */
+    readonly tunnelAllowedTargets: readonly string[];
+  };
 }
 
 export type Invocation =
@@ -261,6 +265,13 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
   check(verbosity >= 0, `-v must not be negative, not ${String(verbosity)}`);
   const format = str('logging-format');
   check(format === 'text' || format === 'json', `--logging-format must be text or json, not ${JSON.stringify(format)}`);
+  for (const target of list('tunnel-allowed-targets')) {
+    const port = Number(/:(\d+)$/.exec(target)?.[1] ?? 0);
+    check(
+      target === '*' || (port >= 1 && port <= 65535 && target.length > String(port).length + 1),
+      `--tunnel-allowed-targets: ${JSON.stringify(target)} is not host:port or *`,
+    );
+  }
 
   return {
     registration: {
@@ -299,7 +310,10 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
     },
     logging: { verbosity, format: format as 'text' | 'json' },
     featureGates: gates.gates,
-    extensions: { credentialCheckIntervalMs: num('parent-credentials-check-interval') },
+    extensions: {
+      credentialCheckIntervalMs: num('parent-credentials-check-interval'),
+      tunnelAllowedTargets: list('tunnel-allowed-targets'),
+    },
   };
 }
 

@@ -280,6 +280,13 @@ export const flagSpecs: readonly FlagSpec[] = [
     'How often the stored parent credentials are re-checked once registered; rejected ones trigger a new registration',
   ),
   f(
+    extensions,
+    'tunnel-allowed-targets',
+    'stringSlice',
+    [],
+    'Addresses (host:port) the parent may dial through the websocket tunnel besides the child apiserver, which is always allowed; "*" allows every address, as the Go agent does',
+  ),
+  f(
     global,
     'version',
     'optionalString',

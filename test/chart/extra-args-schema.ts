@@ -75,4 +75,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const schema = JSON.parse(readFileSync(valuesSchemaPath, 'utf8')) as { properties: Record<string, unknown> };
   schema.properties.extraArgs = extraArgsSchema();
   writeFileSync(valuesSchemaPath, `${JSON.stringify(schema, null, 2)}\n`);
+  process.stdout.write(`wrote ${valuesSchemaPath}; run \`npx prettier --write\` on it before committing\n`);
 }

@@ -1,0 +1,210 @@
+// The effects of the socket statechart: the websocket tunnel to the parent (spec §5.1, §5.6) with the
+// dedicated token, TLS verified against the parent CA the parent approved (the Go agent skips
+// verification), HTTPS_PROXY/NO_PROXY honoured (the Go agent ignores them for the tunnel), and the
+// stream relay behind it. The token stays in this closure; the statechart sees only what happened.
+
+import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { getProxyForUrl } from 'proxy-from-env';
+import WebSocket from 'ws';
+import { fromCallback } from 'xstate';
+import { nextDelay } from '../../machines/backoff.ts';
+import {
+  deadPeerTimeoutMs,
+  handshakeTimeoutMs,
+  pingIntervalMs,
+  reconnectPolicy,
+  rejectedPolicy,
+} from '../../machines/socket/decisions.ts';
+import {
+  socketMachine,
+  type SessionCommand,
+  type SessionInput,
+  type SocketEvent,
+} from '../../machines/socket/machine.ts';
+import type { Logger } from '../logging/logger.ts';
+import { loadParentAccess } from '../registration/dedicated-credentials.ts';
+import type { DedicatedCredentials } from '../registration/wire.ts';
+import { dialAllowList } from './dial-allow-list.ts';
+import { defaultRelayLimits, StreamRelay, type RelayLimits } from './stream-relay.ts';
+
+/** Largest websocket message accepted from the parent; larger ones end the session (close 1009). */
+export const maxMessageBytes = 16 * 1024 * 1024;
+
+export interface SocketTiming {
+  readonly pingIntervalMs: number;
+  readonly deadPeerTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+}
+
+export interface SocketDeps {
+  readonly log: Logger;
+  /** `--tunnel-allowed-targets`: dial targets allowed besides the child apiserver (`*` = all). */
+  readonly allowedTargets: readonly string[];
+  /** The child cluster, to read the stored dedicated credentials (Secret `parent-cluster`). */
+  readonly child?: KubeConfig;
+  readonly systemNamespace?: string;
+  /** Overrides where the token and CA come from (tests); default: the child Secret `parent-cluster`. */
+  readonly loadCredentials?: (parentUrl: string) => Promise<DedicatedCredentials>;
+  readonly random?: () => number;
+  readonly limits?: Partial<RelayLimits>;
+  readonly timing?: Partial<SocketTiming>;
+  /** Sees each session's relay (tests and metrics). */
+  readonly onRelay?: (relay: StreamRelay) => void;
+}
+
+/** The websocket agent for `url`: through HTTPS_PROXY unless NO_PROXY matches, else direct. */
+export function proxyAgentFor(url: string): HttpsProxyAgent<string> | undefined {
+  const proxy = getProxyForUrl(url.replace(/^ws/, 'http'));
+  return proxy === '' ? undefined : new HttpsProxyAgent(proxy);
+}
+
+/** The socket statechart with the real effects provided. */
+export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
+  const { log } = deps;
+  const random = deps.random ?? Math.random;
+  const limits: RelayLimits = { ...defaultRelayLimits, ...deps.limits };
+  const timing: SocketTiming = { pingIntervalMs, deadPeerTimeoutMs, handshakeTimeoutMs, ...deps.timing };
+  const loggedOnce = new Set<string>();
+  const load =
+    deps.loadCredentials ??
+    (async (parentUrl: string): Promise<DedicatedCredentials> => {
+      if (deps.child === undefined || deps.systemNamespace === undefined) {
+        throw new Error('socket: no child cluster to read the dedicated credentials from');
+      }
+      return (await loadParentAccess(deps.child, deps.systemNamespace, parentUrl)).credentials;
+    });
+  // Read once per tunnel (the Go agent captures the token once per term); again after a rejection.
+  let credentials: DedicatedCredentials | undefined;
+
+  const session = fromCallback<SessionCommand, SessionInput>(({ input, sendBack, receive }) => {
+    let ws: WebSocket | undefined;
+    let relay: StreamRelay | undefined;
+    let ended = false;
+    const send = (e: SocketEvent): void => {
+      if (!ended) sendBack(e);
+    };
+    const end = (reason: string, status?: number): void => {
+      if (ended) return;
+      relay?.close();
+      if (status === 401 || status === 403) credentials = undefined;
+      send(status === undefined ? { type: 'tunnel.closed', reason } : { type: 'tunnel.closed', reason, status });
+      ended = true;
+    };
+
+    const open = (creds: DedicatedCredentials): void => {
+      if (ended) return;
+      const agent = proxyAgentFor(input.url);
+      // Direct connections: keep the raw socket, so the messages of one event-loop turn go out corked
+      // together (one TLS record and one syscall instead of one each).
+      let raw: Socket | undefined;
+      const secure = input.url.startsWith('wss:');
+      // ws hands over its TLS options (ca, …) with the connection options.
+      const createConnection = (o: NetConnectOpts): Socket => {
+        const host = 'host' in o ? (o.host ?? '') : '';
+        raw = secure
+          ? tlsConnect({ ...(o as ConnectionOptions), servername: isIP(host) === 0 ? host : '' })
+          : netConnect(o);
+        return raw;
+      };
+      let corked = false;
+      const uncork = (): void => {
+        corked = false;
+        raw?.uncork();
+      };
+      const socket = new WebSocket(input.url, {
+        headers: { Authorization: `Bearer ${creds.token}` },
+        perMessageDeflate: false,
+        maxPayload: maxMessageBytes,
+        followRedirects: false,
+        // Verified against the approved CA; without one (the parent sent none) as the Go agent: not at all.
+        ...(creds.caPem !== undefined ? { ca: creds.caPem } : { rejectUnauthorized: false }),
+        // ws types the hook as net.createConnection with its overloads; it only ever passes options.
+        ...(agent !== undefined ? { agent } : { createConnection: createConnection as typeof netConnect }),
+      });
+      ws = socket;
+      socket.binaryType = 'nodebuffer';
+      socket.on('unexpected-response', (req, res) => {
+        const status = res.statusCode ?? 0;
+        end(`handshake: HTTP ${String(status)} ${res.statusMessage ?? ''}`.trim(), status);
+        req.destroy();
+        res.destroy();
+      });
+      socket.on('open', () => {
+        const r = new StreamRelay(
+          {
+            send: (message, done) => {
+              if (!corked && raw !== undefined) {
+                corked = true;
+                raw.cork();
+                setImmediate(uncork);
+              }
+              socket.send(message, { binary: true }, done);
+            },
+            pauseReading: () => {
+              socket.pause();
+            },
+            resumeReading: () => {
+              socket.resume();
+            },
+            fail: (reason) => {
+              end(reason);
+              socket.terminate();
+            },
+          },
+          dialAllowList(input.childServer, deps.allowedTargets),
+          log,
+          limits,
+          random,
+          loggedOnce,
+        );
+        relay = r;
+        deps.onRelay?.(r);
+        send({ type: 'tunnel.opened' });
+      });
+      socket.on('message', (data: Buffer, isBinary: boolean) => {
+        relay?.receive(data, isBinary);
+      });
+      socket.on('pong', () => {
+        send({ type: 'tunnel.pong' });
+      });
+      socket.on('ping', () => {
+        send({ type: 'tunnel.pong' });
+      });
+      socket.on('error', (err) => {
+        end(err.message);
+      });
+      socket.on('close', (code, reason) => {
+        end(`closed by the parent (${String(code)}${reason.length > 0 ? `: ${reason.toString()}` : ''})`);
+      });
+    };
+
+    receive(() => {
+      // The only command: tunnel.ping.
+      if (ws?.readyState === WebSocket.OPEN) ws.ping();
+    });
+    const ready =
+      credentials !== undefined ? Promise.resolve(credentials) : load(input.parentUrl).then((c) => (credentials = c));
+    ready.then(open, (err: unknown) => {
+      end(`dedicated credentials unavailable: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    return () => {
+      ended = true;
+      relay?.close();
+      ws?.terminate();
+    };
+  });
+
+  return socketMachine.provide({
+    actors: { session },
+    delays: {
+      retryDelay: ({ context }) => nextDelay(Math.max(1, context.attempt), reconnectPolicy, random),
+      rejectedDelay: ({ context }) => nextDelay(Math.max(1, context.attempt), rejectedPolicy, random),
+      pingInterval: timing.pingIntervalMs,
+      deadPeerTimeout: timing.deadPeerTimeoutMs,
+      handshakeTimeout: timing.handshakeTimeoutMs,
+    },
+  });
+}

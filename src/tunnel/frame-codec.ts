@@ -1,0 +1,246 @@
+// The remotedialer wire format (spec §5.4): one tunnel message per binary websocket message, made of Go
+// signed varints `messageID, connID, messageType`, then `deadline` for Data and Connect only (legacy:
+// written as 15000, read and ignored), then the payload (every remaining byte).
+//
+// Both wire variants share this layout. remotedialer v0.3.0 (latest Clusternet) adds Pause(6)/Resume(7);
+// the v0.7.0-era library (d1ebd52) does not know them and ignores them; remotedialer ≥ v0.6 also has
+// SyncConnections(8), sent by clients only. Decoding never throws: it returns why a message is malformed.
+
+export const MessageType = {
+  Data: 1,
+  Connect: 2,
+  Error: 3,
+  AddClient: 4,
+  RemoveClient: 5,
+  Pause: 6,
+  Resume: 7,
+  SyncConnections: 8,
+} as const;
+export type MessageTypeCode = (typeof MessageType)[keyof typeof MessageType];
+
+/** What writers put in the legacy deadline field (15 s in milliseconds, as Go does). */
+export const legacyDeadlineMs = 15_000;
+/** The longest Connect payload a receiver reads (remotedialer ≥ v0.6 reads 266 bytes; older ones 100). */
+export const maxConnectPayload = 266;
+/** Go receivers read at most 100 bytes of an Error text; writers keep to that. */
+export const maxErrorPayload = 100;
+/** A Go signed varint (binary.PutVarint) takes 1 to 10 bytes. */
+export const maxVarintLength = 10;
+
+export interface Frame {
+  /** Ignored by receivers; beyond 2^53 it is only approximate (never used). */
+  readonly messageId: number;
+  readonly connId: number;
+  readonly type: number;
+  readonly payload: Uint8Array;
+}
+
+export type DecodeResult =
+  | { readonly ok: true; readonly frame: Frame }
+  | { readonly ok: false; readonly reason: MalformedReason; readonly detail: string };
+
+export type MalformedReason = 'truncated' | 'varintOverflow' | 'connIdOutOfRange';
+
+interface Varint {
+  readonly value: number;
+  /** The value does not fit a JS safe integer (|n| > 2^53 - 1). */
+  readonly unsafe: boolean;
+  readonly next: number;
+}
+
+/**
+ * Reads one Go signed varint at `offset`: unsigned LEB128 then zig-zag. Undefined when the bytes end
+ * first; 'overflow' when it runs past 10 bytes or past 64 bits (as Go's binary.ReadVarint).
+ */
+export function readVarint(buf: Uint8Array, offset: number): Varint | 'overflow' | undefined {
+  // Fast path: up to 7 bytes (49 bits) is exact in a double.
+  let u = 0;
+  let scale = 1;
+  for (let i = 0; i < 7; i++) {
+    const b = buf[offset + i];
+    if (b === undefined) return undefined;
+    u += (b & 0x7f) * scale;
+    scale *= 128;
+    if (b < 0x80) {
+      // zig-zag: even → n = u/2, odd → n = -(u+1)/2
+      return { value: u % 2 === 0 ? u / 2 : -(u + 1) / 2, unsafe: false, next: offset + i + 1 };
+    }
+  }
+  return readLongVarint(buf, offset);
+}
+
+function readLongVarint(buf: Uint8Array, offset: number): Varint | 'overflow' | undefined {
+  let u = 0n;
+  for (let i = 0; i < maxVarintLength; i++) {
+    const b = buf[offset + i];
+    if (b === undefined) return undefined;
+    // The 10th byte may carry only the 64th bit (as Go's binary.ReadVarint).
+    if (i === maxVarintLength - 1 && b > 1) return 'overflow';
+    u |= BigInt(b & 0x7f) << BigInt(7 * i);
+    if (b < 0x80) {
+      const n = (u & 1n) === 0n ? u >> 1n : -((u + 1n) >> 1n);
+      const unsafe = n > BigInt(Number.MAX_SAFE_INTEGER) || n < -BigInt(Number.MAX_SAFE_INTEGER);
+      return { value: Number(n), unsafe, next: offset + i + 1 };
+    }
+  }
+  return 'overflow';
+}
+
+/** zig-zag of `n`, exact: as a double below 2^52, else as a BigInt. */
+function zigzag(n: number): number | bigint {
+  if (Math.abs(n) < 2 ** 52) return n >= 0 ? n * 2 : -n * 2 - 1;
+  const b = BigInt(n);
+  return b >= 0n ? b << 1n : (-b << 1n) - 1n;
+}
+
+/** Bytes of the Go signed varint of `n` (a safe integer). */
+export function varintLength(n: number): number {
+  let u = zigzag(n);
+  let len = 1;
+  if (typeof u === 'bigint') {
+    while (u >= 128n) {
+      u >>= 7n;
+      len++;
+    }
+    return len;
+  }
+  while (u >= 128) {
+    u = Math.floor(u / 128);
+    len++;
+  }
+  return len;
+}
+
+/** Writes the Go signed varint of `n` (a safe integer) at `offset`; returns the offset after it. */
+export function writeVarint(buf: Uint8Array, offset: number, n: number): number {
+  let u = zigzag(n);
+  let o = offset;
+  if (typeof u === 'bigint') {
+    while (u >= 128n) {
+      buf[o++] = Number(u & 127n) | 0x80;
+      u >>= 7n;
+    }
+    buf[o++] = Number(u);
+    return o;
+  }
+  while (u >= 128) {
+    buf[o++] = (u % 128) | 0x80;
+    u = Math.floor(u / 128);
+  }
+  buf[o++] = u;
+  return o;
+}
+
+const hasDeadline = (type: number): boolean => type === MessageType.Data || type === MessageType.Connect;
+
+/** Decodes one websocket binary message. The payload is a view into `buf` (no copy). */
+export function decodeFrame(buf: Uint8Array): DecodeResult {
+  let offset = 0;
+  const fields: number[] = [];
+  const names = ['messageID', 'connID', 'messageType', 'deadline'];
+  for (let i = 0; i < 4; i++) {
+    if (i === 3 && !hasDeadline(fields[2] ?? 0)) break;
+    const v = readVarint(buf, offset);
+    const name = names[i] ?? '';
+    if (v === undefined) return { ok: false, reason: 'truncated', detail: `message ends inside ${name}` };
+    if (v === 'overflow') return { ok: false, reason: 'varintOverflow', detail: `${name} overflows 64 bits` };
+    if (v.unsafe && (i === 1 || i === 2)) {
+      return { ok: false, reason: 'connIdOutOfRange', detail: `${name} out of range` };
+    }
+    fields.push(v.value);
+    offset = v.next;
+  }
+  const [messageId = 0, connId = 0, type = 0] = fields;
+  return { ok: true, frame: { messageId, connId, type, payload: buf.subarray(offset) } };
+}
+
+/** Encodes one message; `payload` is copied behind the header into one buffer. */
+export function encodeFrame(messageId: number, connId: number, type: number, payload?: Uint8Array): Buffer {
+  const withDeadline = hasDeadline(type);
+  const headerLen =
+    varintLength(messageId) +
+    varintLength(connId) +
+    varintLength(type) +
+    (withDeadline ? varintLength(legacyDeadlineMs) : 0);
+  const out = Buffer.allocUnsafe(headerLen + (payload?.length ?? 0));
+  let o = writeVarint(out, 0, messageId);
+  o = writeVarint(out, o, connId);
+  o = writeVarint(out, o, type);
+  if (withDeadline) o = writeVarint(out, o, legacyDeadlineMs);
+  if (payload !== undefined) out.set(payload, o);
+  return out;
+}
+
+/** Room before a payload that always fits a header (three 10-byte varints and the deadline). */
+export const maxHeaderLength = 34;
+
+/**
+ * Writes a header so that it ends exactly at `end` (where the payload already is) and returns where it
+ * starts: a message can be sent from a read buffer without copying the payload.
+ */
+export function writeHeaderBefore(
+  buf: Uint8Array,
+  end: number,
+  messageId: number,
+  connId: number,
+  type: number,
+): number {
+  const withDeadline = hasDeadline(type);
+  const len =
+    varintLength(messageId) +
+    varintLength(connId) +
+    varintLength(type) +
+    (withDeadline ? varintLength(legacyDeadlineMs) : 0);
+  const start = end - len;
+  let o = writeVarint(buf, start, messageId);
+  o = writeVarint(buf, o, connId);
+  o = writeVarint(buf, o, type);
+  if (withDeadline) writeVarint(buf, o, legacyDeadlineMs);
+  return start;
+}
+
+/** A Connect payload `<network>/<address>`, split at the first `/`; undefined when malformed. */
+export function parseConnectTarget(payload: Uint8Array): { network: string; address: string } | undefined {
+  if (payload.length > maxConnectPayload) return undefined;
+  const text = Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('latin1');
+  const slash = text.indexOf('/');
+  if (slash <= 0 || slash === text.length - 1) return undefined;
+  return { network: text.slice(0, slash), address: text.slice(slash + 1) };
+}
+
+/** The text of an Error payload, cut to what Go receivers read. `EOF` means a clean end of stream. */
+export function errorText(payload: Uint8Array): string {
+  return Buffer.from(payload.buffer, payload.byteOffset, Math.min(payload.length, maxErrorPayload)).toString('utf8');
+}
+
+/** An Error payload: the text cut to 100 bytes so Go receivers see all of it. */
+export function errorPayload(text: string): Buffer {
+  const b = Buffer.from(text, 'utf8');
+  return b.length <= maxErrorPayload ? b : b.subarray(0, maxErrorPayload);
+}
+
+/** SyncConnections payload (remotedialer ≥ v0.6): connection IDs as little-endian uint64s. */
+export function encodeConnectionIds(ids: readonly number[]): Buffer {
+  const out = Buffer.alloc(ids.length * 8);
+  ids.forEach((id, i) => {
+    out.writeBigUInt64LE(BigInt(id), i * 8);
+  });
+  return out;
+}
+
+export function decodeConnectionIds(payload: Uint8Array): number[] | undefined {
+  if (payload.length % 8 !== 0) return undefined;
+  const b = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
+  const ids: number[] = [];
+  for (let o = 0; o < b.length; o += 8) ids.push(Number(b.readBigInt64LE(o)));
+  return ids;
+}
+
+/** Per-process message IDs: start anywhere (receivers ignore them), stay a safe integer. */
+export function messageIdCounter(start: number): () => number {
+  let next = Math.floor(start) % 2 ** 52;
+  return () => {
+    next = next >= Number.MAX_SAFE_INTEGER ? 1 : next + 1;
+    return next;
+  };
+}

@@ -1,0 +1,401 @@
+// The agent's half of one tunnel session (spec §5.5): serves the parent's Connect requests by dialing
+// the target and relaying bytes both ways, one stream per connID, over any message transport (the
+// websocket in production). Flow control keeps memory bounded and one slow stream from stalling others:
+//
+//  - inbound (parent → target): a stream whose unwritten bytes pass `pauseAboveBytes` is paused with
+//    Pause(c) and resumed with Resume(c) once its socket drains (remotedialer v0.3.0 honours them). A
+//    parent that does not know Pause (the v0.7.0-era library ignores it) meets a hard limit instead:
+//    when `inboundHardLimitBytes` more arrive for a stream after its Pause, the whole websocket stops
+//    being read until that socket drains, which is what such a parent expects (its own reader blocks
+//    the same way). Never for a parent that has sent Pause or Resume itself: it honours them, and
+//    holding the reader would also hold back the Resume the relay may be waiting for.
+//  - outbound (target → parent): a Pause(c) stops reading that stream's socket until Resume(c); and when
+//    the websocket itself has more than `outboundHighBytes` unsent, every socket stops being read until
+//    it falls under `outboundLowBytes`.
+//
+// Malformed input (text message, undecodable header) ends the session as the Go library does; anything
+// else odd (unknown type, data for an unknown stream, peer-only messages) is answered or ignored per the
+// spec and logged once. Nothing here throws at the caller.
+
+import { connect, type Socket } from 'node:net';
+import type { Logger } from '../logging/logger.ts';
+import { dialAllowed, type DialAllowList } from './dial-allow-list.ts';
+import {
+  decodeFrame,
+  encodeFrame,
+  errorPayload,
+  errorText,
+  maxHeaderLength,
+  MessageType,
+  messageIdCounter,
+  parseConnectTarget,
+  writeHeaderBefore,
+} from './frame-codec.ts';
+
+/** Bytes read from a target socket at a time (the Go relay uses 32 KiB). */
+const readChunk = 64 * 1024;
+
+export interface MessageTransport {
+  /**
+   * Sends one binary message; `done` runs once it has been written out (or has failed). `message` may
+   * be a view of a buffer the relay reuses: the transport must copy it before returning (ws does, as it
+   * masks the payload into its frame).
+   */
+  send(message: Buffer, done: () => void): void;
+  /** Stops / restarts reading inbound messages (whole-session backpressure). */
+  pauseReading(): void;
+  resumeReading(): void;
+  /** Ends the whole session: the peer sent something the protocol cannot recover from. */
+  fail(reason: string): void;
+}
+
+export interface RelayLimits {
+  readonly pauseAboveBytes: number;
+  readonly inboundHardLimitBytes: number;
+  readonly outboundHighBytes: number;
+  readonly outboundLowBytes: number;
+  readonly maxStreams: number;
+  readonly dialTimeoutMs: number;
+}
+
+/** Spec §5.5 item 8: Pause above 2 MiB buffered; the Go client dials with a 1 minute timeout. */
+export const defaultRelayLimits: RelayLimits = {
+  pauseAboveBytes: 2 * 1024 * 1024,
+  inboundHardLimitBytes: 16 * 1024 * 1024,
+  outboundHighBytes: 4 * 1024 * 1024,
+  outboundLowBytes: 1024 * 1024,
+  maxStreams: 4096,
+  dialTimeoutMs: 60_000,
+};
+
+interface Stream {
+  readonly id: number;
+  readonly address: string;
+  readonly socket: Socket;
+  connected: boolean;
+  pausedByPeer: boolean;
+  sentPause: boolean;
+  /** Bytes received for this stream since its Pause was sent. */
+  sincePause: number;
+  /** The websocket reader is held back for this stream (a parent that ignores Pause). */
+  holdsReader: boolean;
+  /** Removed from the table; no Error(c) is owed to the parent any more. */
+  gone: boolean;
+  failure: string | undefined;
+}
+
+export interface RelayStats {
+  readonly streams: number;
+  readonly opened: number;
+  readonly refused: number;
+  readonly outstandingBytes: number;
+}
+
+/** Go's wording for common dial failures, so the hub's logs read the same as with the Go agent. */
+function dialFailure(address: string, err: NodeJS.ErrnoException): string {
+  const why: Record<string, string> = {
+    ECONNREFUSED: 'connect: connection refused',
+    ETIMEDOUT: 'i/o timeout',
+    ENOTFOUND: 'no such host',
+    EHOSTUNREACH: 'connect: no route to host',
+    ENETUNREACH: 'connect: network is unreachable',
+  };
+  return `dial tcp ${address}: ${(err.code !== undefined ? why[err.code] : undefined) ?? err.message}`;
+}
+
+export class StreamRelay {
+  readonly #transport: MessageTransport;
+  readonly #allow: DialAllowList;
+  readonly #log: Logger;
+  readonly #limits: RelayLimits;
+  readonly #streams = new Map<number, Stream>();
+  readonly #nextId: () => number;
+  readonly #loggedOnce: Set<string>;
+  #outstanding = 0;
+  #outboundBlocked = false;
+  /** The parent has sent Pause or Resume: it is remotedialer ≥ v0.3.0 and honours ours. */
+  #peerKnowsPause = false;
+  #readersHeld = 0;
+  #opened = 0;
+  #refused = 0;
+  #closed = false;
+  /**
+   * One read buffer for every stream: each socket read is framed in place (the header is written into
+   * the room before the data) and handed to the transport, which copies it before the next read.
+   */
+  readonly #readBuffer = Buffer.allocUnsafe(maxHeaderLength + readChunk);
+
+  constructor(
+    transport: MessageTransport,
+    allow: DialAllowList,
+    log: Logger,
+    limits: RelayLimits = defaultRelayLimits,
+    random: () => number = Math.random,
+    /** Shared across the sessions of one tunnel, so a misbehaving parent is logged once, not per session. */
+    loggedOnce = new Set<string>(),
+  ) {
+    this.#loggedOnce = loggedOnce;
+    this.#transport = transport;
+    this.#allow = allow;
+    this.#log = log;
+    this.#limits = limits;
+    this.#nextId = messageIdCounter(random() * 2 ** 52);
+  }
+
+  get stats(): RelayStats {
+    return {
+      streams: this.#streams.size,
+      opened: this.#opened,
+      refused: this.#refused,
+      outstandingBytes: this.#outstanding,
+    };
+  }
+
+  /** Internal state for debugging. */
+  debug(): unknown {
+    return {
+      outboundBlocked: this.#outboundBlocked,
+      readersHeld: this.#readersHeld,
+      peerKnowsPause: this.#peerKnowsPause,
+      streams: [...this.#streams.values()].map((s) => ({
+        id: s.id,
+        connected: s.connected,
+        pausedByPeer: s.pausedByPeer,
+        sentPause: s.sentPause,
+        holdsReader: s.holdsReader,
+        writable: s.socket.writableLength,
+        readable: s.socket.readableLength,
+        isPaused: s.socket.isPaused(),
+      })),
+    };
+  }
+
+  /** One websocket message from the parent. */
+  receive(data: Buffer, isBinary: boolean): void {
+    if (this.#closed) return;
+    if (!isBinary) {
+      this.#fail('text', 'text message from the parent');
+      return;
+    }
+    const decoded = decodeFrame(data);
+    if (!decoded.ok) {
+      this.#fail(decoded.reason, `malformed message from the parent (${decoded.reason}: ${decoded.detail})`);
+      return;
+    }
+    const { connId, type, payload } = decoded.frame;
+    switch (type) {
+      case MessageType.Data: {
+        const s = this.#streams.get(connId);
+        if (s === undefined) {
+          this.#once('data-unknown', 'data for an unknown stream; answering with an error', { connId });
+          this.#send(connId, MessageType.Error, errorPayload(`connection not found client/0/${String(connId)}`));
+          return;
+        }
+        this.#deliver(s, payload);
+        return;
+      }
+      case MessageType.Connect:
+        this.#connect(connId, payload);
+        return;
+      case MessageType.Error: {
+        const s = this.#streams.get(connId);
+        if (s !== undefined) this.#closeFromPeer(s, errorText(payload));
+        return;
+      }
+      case MessageType.Pause: {
+        this.#peerKnowsPause = true;
+        const s = this.#streams.get(connId);
+        if (s === undefined) return;
+        s.pausedByPeer = true;
+        s.socket.pause();
+        return;
+      }
+      case MessageType.Resume: {
+        this.#peerKnowsPause = true;
+        const s = this.#streams.get(connId);
+        if (s === undefined) return;
+        s.pausedByPeer = false;
+        if (!this.#outboundBlocked) s.socket.resume();
+        return;
+      }
+      case MessageType.AddClient:
+      case MessageType.RemoveClient:
+      case MessageType.SyncConnections:
+        this.#once(`peer-only-${String(type)}`, 'ignoring a hub-to-hub message type', { type });
+        return;
+      default:
+        this.#once(`unknown-type-${String(type)}`, 'ignoring a message of unknown type', { type });
+    }
+  }
+
+  /** The session is over: every stream's socket is closed, nothing more is sent. */
+  close(): void {
+    this.#closed = true;
+    for (const s of this.#streams.values()) {
+      s.gone = true;
+      s.socket.destroy();
+    }
+    this.#streams.clear();
+  }
+
+  #connect(connId: number, payload: Uint8Array): void {
+    if (this.#streams.has(connId)) {
+      this.#once('connect-duplicate', 'ignoring a Connect for a stream that exists', { connId });
+      return;
+    }
+    const target = parseConnectTarget(payload);
+    const refuse = (reason: string, logKey: string, detail: Record<string, unknown>): void => {
+      this.#refused++;
+      this.#once(logKey, `refused a dial: ${reason}`, detail);
+      this.#send(connId, MessageType.Error, errorPayload(reason));
+    };
+    if (target === undefined) {
+      refuse('failed to parse connect address', 'connect-malformed', { connId });
+      return;
+    }
+    if (!dialAllowed(this.#allow, target.network, target.address)) {
+      refuse('connect not allowed', `connect-refused-${target.network}/${target.address}`, {
+        network: target.network,
+        address: target.address,
+      });
+      return;
+    }
+    if (this.#streams.size >= this.#limits.maxStreams) {
+      refuse('too many streams', 'connect-too-many', { streams: this.#streams.size });
+      return;
+    }
+    const colon = target.address.lastIndexOf(':');
+    const host = target.address.slice(0, colon).replace(/^\[|\]$/g, '');
+    const port = Number(target.address.slice(colon + 1));
+    const room = this.#readBuffer;
+    const socket = connect({
+      host,
+      port,
+      noDelay: true,
+      onread: {
+        buffer: room.subarray(maxHeaderLength),
+        callback: (n: number) => {
+          if (!s.gone && n > 0) this.#sendRead(connId, n);
+          return true;
+        },
+      },
+    });
+    const s: Stream = {
+      id: connId,
+      address: target.address,
+      socket,
+      connected: false,
+      pausedByPeer: false,
+      sentPause: false,
+      sincePause: 0,
+      holdsReader: false,
+      gone: false,
+      failure: undefined,
+    };
+    this.#streams.set(connId, s);
+    this.#opened++;
+    socket.setTimeout(this.#limits.dialTimeoutMs);
+    socket.once('timeout', () => {
+      if (!s.connected) socket.destroy(Object.assign(new Error('i/o timeout'), { code: 'ETIMEDOUT' }));
+    });
+    socket.once('connect', () => {
+      s.connected = true;
+      socket.setTimeout(0);
+      if (this.#outboundBlocked || s.pausedByPeer) socket.pause();
+    });
+    socket.on('drain', () => {
+      this.#drained(s);
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      s.failure ??= s.connected ? err.message : dialFailure(s.address, err);
+    });
+    socket.once('close', () => {
+      this.#release(s);
+      if (s.gone) return;
+      s.gone = true;
+      this.#streams.delete(connId);
+      this.#send(connId, MessageType.Error, errorPayload(s.failure ?? 'EOF'));
+    });
+  }
+
+  /** Parent → target bytes, written in order; Node buffers them while the dial is in progress. */
+  #deliver(s: Stream, payload: Uint8Array): void {
+    s.socket.write(payload);
+    if (s.sentPause) s.sincePause += payload.length;
+    else if (s.socket.writableLength > this.#limits.pauseAboveBytes) {
+      s.sentPause = true;
+      s.sincePause = 0;
+      this.#send(s.id, MessageType.Pause);
+    }
+    if (s.sincePause > this.#limits.inboundHardLimitBytes && !s.holdsReader && !this.#peerKnowsPause) {
+      s.holdsReader = true;
+      if (this.#readersHeld++ === 0) this.#transport.pauseReading();
+      this.#once('reader-held', 'the parent ignores Pause: holding the tunnel reader until the stream drains', {
+        connId: s.id,
+      });
+    }
+  }
+
+  #drained(s: Stream): void {
+    if (s.sentPause) {
+      s.sentPause = false;
+      if (!s.gone) this.#send(s.id, MessageType.Resume);
+    }
+    this.#release(s);
+  }
+
+  #release(s: Stream): void {
+    if (!s.holdsReader) return;
+    s.holdsReader = false;
+    if (--this.#readersHeld === 0 && !this.#closed) this.#transport.resumeReading();
+  }
+
+  /** Error(c, text) from the parent: the stream ends; bytes already received are still written. */
+  #closeFromPeer(s: Stream, text: string): void {
+    s.gone = true;
+    this.#streams.delete(s.id);
+    if (text !== 'EOF') this.#log.debug({ connId: s.id, error: text }, 'stream closed by the parent with an error');
+    // Also while still dialing: Node writes what was buffered once connected, then closes.
+    s.socket.destroySoon();
+  }
+
+  #send(connId: number, type: number, payload?: Uint8Array): void {
+    if (this.#closed) return;
+    this.#transmit(encodeFrame(this.#nextId(), connId, type, payload));
+  }
+
+  #transmit(message: Buffer): void {
+    const size = message.length;
+    this.#outstanding += size;
+    this.#transport.send(message, () => {
+      this.#outstanding -= size;
+      if (this.#outboundBlocked && this.#outstanding < this.#limits.outboundLowBytes) {
+        this.#outboundBlocked = false;
+        for (const s of this.#streams.values()) if (!s.pausedByPeer) s.socket.resume();
+      }
+    });
+    if (!this.#outboundBlocked && this.#outstanding > this.#limits.outboundHighBytes) {
+      this.#outboundBlocked = true;
+      for (const s of this.#streams.values()) s.socket.pause();
+    }
+  }
+
+  /** Data(c) straight from the shared read buffer: the header goes into the room before the bytes. */
+  #sendRead(connId: number, n: number): void {
+    if (this.#closed) return;
+    const start = writeHeaderBefore(this.#readBuffer, maxHeaderLength, this.#nextId(), connId, MessageType.Data);
+    this.#transmit(this.#readBuffer.subarray(start, maxHeaderLength + n));
+  }
+
+  #fail(kind: string, reason: string): void {
+    this.#once(`fail-${kind}`, `ending the tunnel session: ${reason}`, {});
+    this.close();
+    this.#transport.fail(reason);
+  }
+
+  #once(key: string, message: string, detail: Record<string, unknown>): void {
+    if (this.#loggedOnce.has(key)) return;
+    this.#loggedOnce.add(key);
+    this.#log.warn(detail, message);
+  }
+}

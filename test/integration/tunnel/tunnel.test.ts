@@ -1,0 +1,286 @@
+// The tunnel against the real Go remotedialer server (at the version Clusternet pins and at the latest
+// release) and the real child apiserver: the server proxies HTTP to the child *through* the agent's
+// tunnel, as the hub does.
+
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { connect as netConnect, type Socket } from 'node:net';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCredentialsSecret } from '../../../src/registration/wire.ts';
+import { eventually } from '../../env/eventually.ts';
+import { testEnv } from '../../env/vitest-env.ts';
+import { GoTunnelServer, remotedialerVersions } from '../../peers/remotedialer/peer.ts';
+import { runTunnel, streamUntil, type RunningTunnel } from './harness.ts';
+
+const env = testEnv();
+const childHostPort = new URL(env.server('child')).host;
+
+describe.each(remotedialerVersions.remotedialer)('tunnel through the Go remotedialer %s server', (version) => {
+  const clusterId = randomUUID();
+  const token = randomBytes(16).toString('hex');
+  const ns = `tun-${randomBytes(3).toString('hex')}`;
+  let server: GoTunnelServer;
+  let tunnel: RunningTunnel;
+  const core = env.adminClient('child', CoreV1Api);
+  const api = (path: string): string => server.proxyUrl(clusterId, 'https', childHostPort, path);
+
+  beforeAll(async () => {
+    server = await GoTunnelServer.start({ version, token, upstream: env.adminKubeConfig('child') });
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    // The stored dedicated credentials, as registration leaves them in the child.
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: buildCredentialsSecret({
+        namespace: ns,
+        clusterId,
+        clusterName: 'tunnel-test',
+        dedicatedNamespace: 'clusternet-tunnel',
+        parentUrl: server.url,
+        credentials: { token, caPem: server.caPem },
+      }),
+    });
+    tunnel = runTunnel(
+      { parentUrl: server.url, clusterId, childServer: env.server('child') },
+      {
+        child: env.adminKubeConfig('child'),
+        systemNamespace: ns,
+        allowedTargets: [server.origin],
+        timing: { pingIntervalMs: 1000, deadPeerTimeoutMs: 4000 },
+      },
+    );
+    await tunnel.waitOpen();
+    await eventually('the server sees the session', async () =>
+      (await server.hasSession(clusterId)) ? true : undefined,
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    tunnel.stop();
+    await server.stop();
+    await core.deleteNamespace({ name: ns }).catch(() => undefined);
+  });
+
+  it('lists namespaces of the child through the tunnel', async () => {
+    const res = await server.call(api('/api/v1/namespaces'));
+    expect(res.status).toBe(200);
+    const names = (JSON.parse(res.body.toString()) as { items: { metadata: { name: string } }[] }).items.map(
+      (i) => i.metadata.name,
+    );
+    expect(names).toContain('default');
+    expect(names).toContain(ns);
+    expect(tunnel.errors).toEqual([]);
+  });
+
+  it('watches namespaces through the tunnel, across pings', async () => {
+    const name = `tw-${randomBytes(3).toString('hex')}`;
+    const watch = streamUntil(
+      api(`/api/v1/namespaces?watch=1&fieldSelector=metadata.name%3D${name}`),
+      server.caPem,
+      (b) => b.includes('"ADDED"'),
+      30_000,
+    );
+    await watch.connected;
+    // Several ping intervals (1 s here) with the watch idle, then an event must still come through.
+    await new Promise((r) => setTimeout(r, 4500));
+    await core.createNamespace({ body: { metadata: { name } } });
+    const body = await watch.done;
+    expect(body).toContain(`"name":"${name}"`);
+    expect(tunnel.actor.getSnapshot().context.sessions).toBe(1);
+    await core.deleteNamespace({ name });
+  }, 60_000);
+
+  it('carries 10 MB of ConfigMaps both ways: created and listed through the tunnel', async () => {
+    const chunk = randomBytes(700 * 1024).toString('base64'); // ~933 KiB of text per object
+    const count = 11;
+    await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const body = Buffer.from(
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: `big-${String(i)}` },
+            data: { chunk },
+          }),
+        );
+        const res = await server.call(api(`/api/v1/namespaces/${ns}/configmaps`), {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json' },
+          timeoutMs: 60_000,
+        });
+        expect(res.status, res.body.toString().slice(0, 200)).toBe(201);
+      }),
+    );
+    const list = await server.call(api(`/api/v1/namespaces/${ns}/configmaps`), { timeoutMs: 60_000 });
+    expect(list.status).toBe(200);
+    expect(list.body.length).toBeGreaterThan(10 * 1000 * 1000);
+    const items = (JSON.parse(list.body.toString()) as { items: { data?: { chunk?: string } }[] }).items.filter(
+      (i) => i.data?.chunk !== undefined,
+    );
+    expect(items).toHaveLength(count);
+    for (const i of items) expect(i.data?.chunk === chunk).toBe(true);
+  }, 120_000);
+
+  // One direction at a time: a large full-duplex stream (an echo) can stall remotedialer itself, with
+  // the Go client as well (one `paused` flag per connection serves both directions of Pause/Resume).
+  it('uploads 10 MB through the tunnel intact', async () => {
+    const body = randomBytes(10 * 1024 * 1024);
+    const res = await server.call(server.proxyUrl(clusterId, 'http', server.origin, '/sha256'), {
+      method: 'POST',
+      body,
+      timeoutMs: 60_000,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe(`${createHash('sha256').update(body).digest('hex')} ${String(body.length)}`);
+  }, 60_000);
+
+  it('downloads 10 MB through the tunnel intact', async () => {
+    const n = 10 * 1024 * 1024;
+    const res = await server.call(server.proxyUrl(clusterId, 'http', server.origin, `/bytes?n=${String(n)}`), {
+      timeoutMs: 60_000,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.equals(Buffer.from('0123456789abcdef'.repeat(n / 16)))).toBe(true);
+  }, 60_000);
+
+  it('serves 100 concurrent streams: 100 watches open at once all see one event', async () => {
+    const name = `tc-${randomBytes(3).toString('hex')}`;
+    const watches = Array.from({ length: 100 }, () =>
+      streamUntil(
+        api(`/api/v1/namespaces?watch=1&fieldSelector=metadata.name%3D${name}`),
+        server.caPem,
+        (b) => b.includes('"ADDED"'),
+        60_000,
+      ),
+    );
+    await Promise.all(watches.map((w) => w.connected));
+    // Each open watch holds one tunnel stream (idle pooled connections may be reused, so count streams open now).
+    expect(tunnel.relays.at(-1)?.stats.streams ?? 0).toBeGreaterThanOrEqual(100);
+    await core.createNamespace({ body: { metadata: { name } } });
+    const bodies = await Promise.all(watches.map((w) => w.done));
+    for (const b of bodies) expect(b).toContain(`"name":"${name}"`);
+    await core.deleteNamespace({ name });
+  }, 90_000);
+
+  it('refuses a dial target outside the allow-list with an Error for that stream; the session goes on', async () => {
+    const refused = await server.call(server.proxyUrl(clusterId, 'http', '127.0.0.1:1', '/'));
+    expect(refused.status).toBe(502);
+    expect(refused.body.toString()).toContain('connect not allowed');
+    const ok = await server.call(api('/version'));
+    expect(ok.status).toBe(200);
+    expect(tunnel.actor.getSnapshot().context.sessions).toBe(1);
+    expect(tunnel.logs.filter((l) => l.msg.includes('refused a dial')).length).toBe(1);
+  });
+
+  it('reconnects within 2 s of the server coming back after it was killed', async () => {
+    await server.process.kill();
+    await eventually('the tunnel notices', () =>
+      Promise.resolve(tunnel.actor.getSnapshot().matches('session') ? undefined : true),
+    );
+    // Long enough for the backoff to reach its cap.
+    await new Promise((r) => setTimeout(r, 4000));
+    await server.process.start();
+    const back = performance.now();
+    const open = await tunnel.waitOpen(10_000);
+    expect(open - back).toBeLessThan(2000);
+    const res = await server.call(api('/api/v1/namespaces/default'));
+    expect(res.status).toBe(200);
+    expect(tunnel.errors).toEqual([]);
+  }, 60_000);
+});
+
+describe('tunnel handshake', () => {
+  it('goes through HTTPS_PROXY (CONNECT) unless NO_PROXY matches, TLS still verified end to end', async () => {
+    const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';
+    const server = await GoTunnelServer.start({ version, token: 'right' });
+    const connects: string[] = [];
+    const tunnels = new Set<Socket>();
+    const proxy = createHttpServer();
+    proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+      connects.push(req.url ?? '');
+      tunnels.add(client);
+      const [host = '', port = '0'] = (req.url ?? '').split(':');
+      const upstream = netConnect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const addr = proxy.address();
+    const saved = { https: process.env.HTTPS_PROXY, no: process.env.NO_PROXY };
+    process.env.HTTPS_PROXY = `http://127.0.0.1:${String(typeof addr === 'object' && addr !== null ? addr.port : 0)}`;
+    delete process.env.NO_PROXY;
+    const clusterId = randomUUID();
+    const run = () =>
+      runTunnel(
+        { parentUrl: server.url, clusterId, childServer: env.server('child') },
+        { allowedTargets: [], loadCredentials: () => Promise.resolve({ token: 'right', caPem: server.caPem }) },
+      );
+    const tunnel = run();
+    try {
+      await tunnel.waitOpen();
+      expect(connects).toEqual([`127.0.0.1:${String(server.port)}`]);
+      tunnel.stop();
+      process.env.NO_PROXY = '127.0.0.1';
+      const direct = run();
+      await direct.waitOpen();
+      direct.stop();
+      expect(connects).toHaveLength(1);
+    } finally {
+      tunnel.stop();
+      process.env.HTTPS_PROXY = saved.https;
+      process.env.NO_PROXY = saved.no;
+      if (saved.https === undefined) delete process.env.HTTPS_PROXY;
+      if (saved.no === undefined) delete process.env.NO_PROXY;
+      for (const t of tunnels) t.destroy();
+      await new Promise((r) => proxy.close(r));
+      await server.stop();
+    }
+  }, 60_000);
+
+  it('a wrong token (401) emits credentials.rejected and keeps retrying slowly', async () => {
+    const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';
+    const server = await GoTunnelServer.start({ version, token: 'right' });
+    const tunnel = runTunnel(
+      { parentUrl: server.url, clusterId: randomUUID(), childServer: env.server('child') },
+      { allowedTargets: [], loadCredentials: () => Promise.resolve({ token: 'wrong', caPem: server.caPem }) },
+    );
+    try {
+      await eventually('credentials.rejected is emitted', () =>
+        Promise.resolve(tunnel.emitted.length > 0 ? true : undefined),
+      );
+      expect(tunnel.emitted[0]).toMatch(/HTTP 401/);
+      expect(tunnel.states.map((s) => s.to)).toEqual(['session.connecting', 'rejected']);
+    } finally {
+      tunnel.stop();
+      await server.stop();
+    }
+  }, 60_000);
+
+  it('a parent certificate from another CA fails TLS verification: no session', async () => {
+    const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';
+    const server = await GoTunnelServer.start({ version, token: 'right' });
+    const other = await GoTunnelServer.start({ version, token: 'x' });
+    const clusterId = randomUUID();
+    const tunnel = runTunnel(
+      { parentUrl: server.url, clusterId, childServer: env.server('child') },
+      { allowedTargets: [], loadCredentials: () => Promise.resolve({ token: 'right', caPem: other.caPem }) },
+    );
+    try {
+      await eventually('a failed attempt', () =>
+        Promise.resolve(tunnel.actor.getSnapshot().context.attempt >= 2 ? true : undefined),
+      );
+      expect(tunnel.actor.getSnapshot().context.lastFailure).toMatch(/certificate/i);
+      expect(await server.hasSession(clusterId)).toBe(false);
+    } finally {
+      tunnel.stop();
+      await other.stop();
+      await server.stop();
+    }
+  }, 60_000);
+});

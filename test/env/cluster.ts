@@ -34,6 +34,10 @@ export interface ClusterInfo {
   readonly name: string;
   readonly server: string;
   readonly caFile: string;
+  /** The CA of the apiserver's front-proxy (aggregator) client certificate. */
+  readonly frontProxyCaFile: string;
+  /** The address the apiserver advertises (and aggregated API servers can listen on), if any. */
+  readonly advertiseAddress: string | undefined;
   readonly adminKubeconfig: string;
   readonly kubernetesVersion: string;
   readonly dir: string;
@@ -64,6 +68,8 @@ export class Cluster {
       name: opts.name,
       server: `https://127.0.0.1:${String(opts.ports.apiserver)}`,
       caFile: join(opts.dir, 'pki', 'ca.crt'),
+      frontProxyCaFile: join(opts.dir, 'pki', 'front-proxy-ca.crt'),
+      advertiseAddress: opts.advertiseAddress,
       adminKubeconfig: join(opts.dir, 'admin.kubeconfig'),
       kubernetesVersion: opts.kubernetesVersion,
       dir: opts.dir,
@@ -180,6 +186,9 @@ export class Cluster {
         '--requestheader-extra-headers-prefix=X-Remote-Extra-',
         `--proxy-client-cert-file=${pki.frontProxyClientCert}`,
         `--proxy-client-key-file=${pki.frontProxyClientKey}`,
+        // Aggregated APIs (a hub's proxies.clusternet.io) are reached at their endpoint address: there
+        // is no kube-proxy to route a Service's cluster IP.
+        '--enable-aggregator-routing=true',
         '--profiling=false',
         '--v=1',
       ],

@@ -68,6 +68,10 @@ export interface GoTunnelServerOptions {
   readonly token: string;
   /** The child cluster's admin kubeconfig: its client certificate is presented to proxied HTTPS targets. */
   readonly upstream?: KubeConfig;
+  /** Where the tunnel endpoint listens (default 127.0.0.1). */
+  readonly listenHost?: string;
+  /** As the hub behind a parent's aggregator: trust tunnels proxied with a client cert of this CA file. */
+  readonly requestHeaderCaFile?: string;
 }
 
 export class GoTunnelServer {
@@ -76,6 +80,7 @@ export class GoTunnelServer {
   readonly dir: string;
   readonly pki: ClusterPki;
   readonly port: number;
+  readonly host: string;
   /** `host:port` of the plain HTTP origin (bytes/echo/small), to be reached through the tunnel. */
   readonly origin: string;
   readonly caPem: string;
@@ -97,6 +102,7 @@ export class GoTunnelServer {
     this.pki = pki;
     this.binDir = binDir;
     this.port = ports[0] ?? 0;
+    this.host = o.listenHost ?? '127.0.0.1';
     this.origin = `127.0.0.1:${String(ports[1] ?? 0)}`;
     this.caPem = caPem;
     this.process = new ManagedProcess({
@@ -118,7 +124,7 @@ export class GoTunnelServer {
 
   /** The parent URL the agent is given (`--cluster-reg-parent-url`). */
   get url(): string {
-    return `https://127.0.0.1:${String(this.port)}`;
+    return `https://${this.host}:${String(this.port)}`;
   }
 
   static async start(o: GoTunnelServerOptions): Promise<GoTunnelServer> {
@@ -126,14 +132,18 @@ export class GoTunnelServer {
     const binDir = bins[o.version];
     if (binDir === undefined) throw new Error(`remotedialer ${o.version} is not built (versions.json)`);
     const dir = await mkdtemp(join(tmpdir(), `rd-${o.version}-`));
-    const pki = await createClusterPki(join(dir, 'pki'), { caName: 'tunnel-parent-ca' });
+    const pki = await createClusterPki(join(dir, 'pki'), {
+      caName: 'tunnel-parent-ca',
+      ...(o.listenHost === undefined ? {} : { extraIps: [o.listenHost] }),
+    });
     const ports = await freePorts(2);
     const args = [
-      `-listen=127.0.0.1:${String(ports[0])}`,
+      `-listen=${o.listenHost ?? '127.0.0.1'}:${String(ports[0])}`,
       `-origin-listen=127.0.0.1:${String(ports[1])}`,
       `-cert=${pki.apiserverCert}`,
       `-key=${pki.apiserverKey}`,
       `-token=${o.token}`,
+      ...(o.requestHeaderCaFile === undefined ? [] : [`-requestheader-ca=${o.requestHeaderCaFile}`]),
     ];
     if (o.upstream !== undefined) {
       const user = o.upstream.getCurrentUser();
@@ -172,7 +182,7 @@ export class GoTunnelServer {
       name: `remotedialer-client-${this.version}`,
       command: join(this.binDir, 'client'),
       args: [
-        `-url=wss://127.0.0.1:${String(this.port)}/apis/proxies.clusternet.io/v1alpha1/sockets/${clusterId}`,
+        `-url=wss://${this.host}:${String(this.port)}/apis/proxies.clusternet.io/v1alpha1/sockets/${clusterId}`,
         `-token=${this.token}`,
         `-ca=${this.pki.caCert}`,
       ],

@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -51,6 +52,7 @@ func main() {
 	upstreamKey := flag.String("upstream-key", "", "client key presented to proxied HTTPS targets")
 	originListen := flag.String("origin-listen", "", "address of a plain HTTP origin for tunnel tests")
 	addrFile := flag.String("addr-file", "", "written with JSON {listen, origin} once listening")
+	requestHeaderCA := flag.String("requestheader-ca", "", "as the hub behind the parent's aggregator: accept tunnels proxied by a client certificate of this CA (with X-Remote-User) instead of the bearer token")
 	flag.Parse()
 
 	server := remotedialer.New(func(req *http.Request) (string, bool, error) {
@@ -92,8 +94,21 @@ func main() {
 	}
 
 	mux := http.NewServeMux()
+	// Discovery, as the hub serves it: the parent's aggregator checks it before routing to us.
+	mux.HandleFunc("/apis/proxies.clusternet.io/v1alpha1", func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(rw, `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"proxies.clusternet.io/v1alpha1",`+
+			`"resources":[{"name":"sockets","singularName":"socket","namespaced":false,"kind":"Socket","verbs":["get"]}]}`)
+	})
 	mux.HandleFunc(socketPrefix, func(rw http.ResponseWriter, req *http.Request) {
-		if req.Header.Get("Authorization") != "Bearer "+*token {
+		if *requestHeaderCA != "" {
+			// The parent apiserver authenticated and authorized the agent, then proxied the request
+			// with its front-proxy client certificate and the user in X-Remote-User.
+			if req.TLS == nil || len(req.TLS.VerifiedChains) == 0 || req.Header.Get("X-Remote-User") == "" {
+				http.Error(rw, "Unauthorized", http.StatusUnauthorized)
+				return
+			}
+		} else if req.Header.Get("Authorization") != "Bearer "+*token {
 			http.Error(rw, "Unauthorized", http.StatusUnauthorized)
 			return
 		}
@@ -172,7 +187,19 @@ func main() {
 	}
 	log.Printf("listening %v", addrs)
 	if *certFile != "" {
-		log.Fatal(http.ServeTLS(ln, mux, *certFile, *keyFile))
+		srv := &http.Server{Handler: mux}
+		if *requestHeaderCA != "" {
+			pem, err := os.ReadFile(*requestHeaderCA)
+			if err != nil {
+				log.Fatal(err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				log.Fatalf("no certificate in %s", *requestHeaderCA)
+			}
+			srv.TLSConfig = &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool}
+		}
+		log.Fatal(srv.ServeTLS(ln, *certFile, *keyFile))
 	}
 	log.Fatal(http.Serve(ln, mux))
 }

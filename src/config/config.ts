@@ -50,11 +50,17 @@ export interface AgentConfig {
     readonly certDir: string;
     readonly tlsCertFile: string;
     readonly tlsPrivateKeyFile: string;
+    /** `--insecure-serving`: plain HTTP, for local development. */
+    readonly insecure: boolean;
   };
   readonly logging: { readonly verbosity: number; readonly format: 'text' | 'json' };
   readonly featureGates: FeatureGates;
   /** Behaviour the Go agent does not have. */
-  readonly extensions: { readonly credentialCheckIntervalMs: number };
+  readonly extensions: {
+    readonly credentialCheckIntervalMs: number;
+    /** `--statechart-inspector`: WebSocket URL of a Stately inspector relay; undefined when off. */
+    readonly statechartInspector: string | undefined;
+  };
 }
 
 export type Invocation =
@@ -252,6 +258,11 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
   const tlsCert = str('tls-cert-file');
   const tlsKey = str('tls-private-key-file');
   check((tlsCert === '') === (tlsKey === ''), '--tls-cert-file and --tls-private-key-file must be given together');
+  const inspector = str('statechart-inspector');
+  check(
+    inspector === '' || /^wss?:\/\/[^/\s]+/.test(inspector),
+    `--statechart-inspector must be a ws:// or wss:// URL, not ${JSON.stringify(inspector)}`,
+  );
   const tlsMin = str('tls-min-version');
   check(
     ['', 'VersionTLS12', 'VersionTLS13'].includes(tlsMin),
@@ -296,10 +307,14 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
       certDir: str('cert-dir'),
       tlsCertFile: tlsCert,
       tlsPrivateKeyFile: tlsKey,
+      insecure: bool('insecure-serving'),
     },
     logging: { verbosity, format: format as 'text' | 'json' },
     featureGates: gates.gates,
-    extensions: { credentialCheckIntervalMs: num('parent-credentials-check-interval') },
+    extensions: {
+      credentialCheckIntervalMs: num('parent-credentials-check-interval'),
+      statechartInspector: inspector === '' ? undefined : inspector,
+    },
   };
 }
 

@@ -280,6 +280,20 @@ export const flagSpecs: readonly FlagSpec[] = [
     'How often the stored parent credentials are re-checked once registered; rejected ones trigger a new registration',
   ),
   f(
+    extensions,
+    'insecure-serving',
+    'bool',
+    false,
+    'Serve health and metrics over plain HTTP instead of HTTPS (local development only)',
+  ),
+  f(
+    extensions,
+    'statechart-inspector',
+    'string',
+    '',
+    'WebSocket URL of a Stately inspector relay (e.g. ws://localhost:8080) to stream every statechart to (development only)',
+  ),
+  f(
     global,
     'version',
     'optionalString',

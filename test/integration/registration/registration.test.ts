@@ -41,6 +41,7 @@ function agent(ns: string, ...extra: string[]): AgentProcess {
     `--kubeconfig=${env.adminKubeconfigPath('child')}`,
     `--leader-elect-resource-namespace=${ns}`,
     '--v=4',
+    '--secure-port=0', // several agents at once: no health server
     ...extra,
   ]);
   agents.push(a);

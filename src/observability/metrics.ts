@@ -1,0 +1,133 @@
+// The agent's Prometheus metrics (prom-client), in one registry of their own. The statechart metrics
+// are fed from the transition log; heartbeat and tunnel metrics are objects their components feed.
+
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { TransitionRecord } from '../logging/transitions.ts';
+
+const prefix = 'clusternet_agent_';
+
+/** Registration outcomes, by the state the registration machine enters. */
+const registrationResults: Readonly<Record<string, string>> = {
+  registered: 'registered',
+  denied: 'denied',
+  'denied.waiting': 'denied',
+  storedCredentialsRejected: 'rejected',
+  bootstrapTokenRejected: 'rejected',
+  approvedCredentialsRejected: 'rejected',
+  credentialsRevoked: 'revoked',
+  parentUnreachable: 'unreachable',
+  requestInvalid: 'invalid',
+};
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+
+  /** 1 for the current state of each machine (dotted state value), 0 for states it has left. */
+  readonly machineState = new Gauge({
+    name: `${prefix}machine_state`,
+    help: 'Current state of each statechart: 1 for the state it is in',
+    labelNames: ['machine', 'state'] as const,
+    registers: [this.registry],
+  });
+  readonly transitions = new Counter({
+    name: `${prefix}state_transitions_total`,
+    help: 'State transitions of each statechart, by the state entered',
+    labelNames: ['machine', 'to'] as const,
+    registers: [this.registry],
+  });
+  readonly registrationResults = new Counter({
+    name: `${prefix}registration_results_total`,
+    help: 'Outcomes of registration steps: registered, denied, rejected, revoked, unreachable, invalid',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly registered = new Gauge({
+    name: `${prefix}registered`,
+    help: '1 while this replica is registered with the parent (and leading)',
+    registers: [this.registry],
+  });
+  readonly leader = new Gauge({
+    name: `${prefix}leader`,
+    help: '1 while this replica holds the leader Lease and works',
+    registers: [this.registry],
+  });
+  readonly leaderTransitions = new Counter({
+    name: `${prefix}leader_changes_total`,
+    help: 'Times this replica became leader or stopped leading',
+    labelNames: ['change'] as const,
+    registers: [this.registry],
+  });
+
+  // Fed by the heartbeat (status reporting) component.
+  readonly heartbeatLatency = new Histogram({
+    name: `${prefix}heartbeat_report_duration_seconds`,
+    help: 'Latency of ManagedCluster status reports to the parent',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly heartbeatFailures = new Counter({
+    name: `${prefix}heartbeat_report_failures_total`,
+    help: 'Failed ManagedCluster status reports, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  // Fed by the tunnel (socket) component.
+  readonly tunnelUp = new Gauge({
+    name: `${prefix}tunnel_up`,
+    help: '1 while the websocket tunnel to the parent is connected',
+    registers: [this.registry],
+  });
+  readonly tunnelReconnects = new Counter({
+    name: `${prefix}tunnel_reconnects_total`,
+    help: 'Reconnections of the websocket tunnel',
+    registers: [this.registry],
+  });
+  readonly tunnelStreams = new Gauge({
+    name: `${prefix}tunnel_streams`,
+    help: 'Streams currently open through the tunnel',
+    registers: [this.registry],
+  });
+  readonly tunnelBytes = new Counter({
+    name: `${prefix}tunnel_bytes_total`,
+    help: 'Bytes carried through the tunnel, by direction (sent, received)',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix });
+    this.leader.set(0);
+    this.registered.set(0);
+    this.tunnelUp.set(0);
+  }
+
+  /** Feeds the statechart metrics from one transition-log record. */
+  observeTransition(t: TransitionRecord): void {
+    if (t.from !== '') this.machineState.set({ machine: t.machine, state: t.from }, 0);
+    this.machineState.set({ machine: t.machine, state: t.to }, 1);
+    this.transitions.inc({ machine: t.machine, to: t.to });
+    if (t.machine === 'registration') {
+      const result = registrationResults[t.to];
+      // `registered` counts once per registration, not after each passing credentials check.
+      const recheck = t.to === 'registered' && t.from !== 'verifying';
+      if (result !== undefined && !recheck) this.registrationResults.inc({ result });
+    }
+    if (t.machine === 'agent') {
+      const leading = t.to.startsWith('leading');
+      const wasLeading = t.from.startsWith('leading');
+      this.leader.set(leading ? 1 : 0);
+      this.registered.set(t.to.startsWith('leading.serving') ? 1 : 0);
+      if (leading && !wasLeading) this.leaderTransitions.inc({ change: 'started' });
+      if (!leading && wasLeading) this.leaderTransitions.inc({ change: 'stopped' });
+    }
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

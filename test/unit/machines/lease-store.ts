@@ -1,0 +1,87 @@
+// An in-memory Lease with an apiserver's optimistic concurrency, for leadership tests under a simulated
+// clock: reads and writes answer after `latencyMs`, never while paused (like a SIGSTOPped apiserver).
+
+import { fromPromise, type SimulatedClock } from 'xstate';
+import { releasedRecord, type LeaseRecord } from '../../../machines/leadership/decisions.ts';
+import type { LeaseRead, WriteInput, WriteResult } from '../../../machines/leadership/machine.ts';
+
+export class FakeLeaseStore {
+  record: LeaseRecord | undefined;
+  version = 0;
+  paused = false;
+  latencyMs = 0;
+  /** Every successful write: who wrote what, when. */
+  readonly writes: { at: number; record: LeaseRecord }[] = [];
+  readonly #clock: SimulatedClock;
+
+  constructor(clock: SimulatedClock) {
+    this.#clock = clock;
+  }
+
+  #answer<T>(f: () => T): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const go = (): void => {
+        if (this.paused) return; // hangs, as a request to a stopped server does
+        try {
+          resolve(f());
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      };
+      if (this.latencyMs === 0) queueMicrotask(go);
+      else this.#clock.setTimeout(go, this.latencyMs);
+    });
+  }
+
+  read(): Promise<LeaseRead> {
+    return this.#answer(() => ({
+      record: this.record,
+      resourceVersion: this.record === undefined ? undefined : String(this.version),
+      at: this.#clock.now(),
+    }));
+  }
+
+  write(input: WriteInput): Promise<WriteResult> {
+    const sentAt = this.#clock.now();
+    return this.#answer(() => {
+      if (input.action === 'create' && this.record !== undefined) throw new Error('409 AlreadyExists');
+      if (input.action === 'update' && input.resourceVersion !== String(this.version)) throw new Error('409 Conflict');
+      this.record = input.record;
+      this.version += 1;
+      this.writes.push({ at: this.#clock.now(), record: input.record });
+      return { sentAt, at: this.#clock.now(), resourceVersion: String(this.version) };
+    });
+  }
+
+  release(identity: string): Promise<undefined> {
+    return this.#answer(() => {
+      if (this.record?.holderIdentity === identity) {
+        this.record = releasedRecord(this.record, this.#clock.now());
+        this.version += 1;
+        this.writes.push({ at: this.#clock.now(), record: this.record });
+      }
+      return undefined;
+    });
+  }
+
+  /** The leadership machine's actors, against this store. */
+  actors() {
+    return {
+      readLease: fromPromise<LeaseRead>(() => this.read()),
+      writeLease: fromPromise<WriteResult, WriteInput>(({ input }) => this.write(input)),
+      releaseLease: fromPromise<undefined, { readonly identity: string }>(({ input }) => this.release(input.identity)),
+    };
+  }
+}
+
+/** Lets promise actors settle, then advances simulated time in steps (so timers fire in order). */
+export async function settle(clock: SimulatedClock, ms = 0, stepMs = 100): Promise<void> {
+  const flush = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  };
+  await flush();
+  for (let left = ms; left > 0; left -= stepMs) {
+    clock.increment(Math.min(stepMs, left));
+    await flush();
+  }
+}

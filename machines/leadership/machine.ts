@@ -6,7 +6,7 @@
 // Reports to its parent: `lease.acquired` on becoming leader, `lease.lost` when it must stop working.
 // Pure: reading and writing the Lease are actors provided from src/.
 
-import { assign, fromPromise, sendParent, setup } from 'xstate';
+import { assign, fromCallback, fromPromise, sendParent, setup } from 'xstate';
 import {
   decideLease,
   observeLease,
@@ -64,9 +64,10 @@ export interface LeadershipContext {
   readonly lastFailure: string | undefined;
 }
 
-export interface LeadershipEvent {
-  readonly type: 'lease.release';
-}
+export type LeadershipEvent =
+  | { readonly type: 'lease.release' }
+  /** The Lease changed (seen by the watch while following): read it now rather than at the next period. */
+  | { readonly type: 'lease.changed' };
 
 /** What the parent hears. */
 export type LeadershipReport = { readonly type: 'lease.acquired' } | { readonly type: 'lease.lost' };
@@ -99,6 +100,11 @@ export const leadershipMachine = setup({
     readLease: fromPromise<LeaseRead>(notProvided('readLease')),
     /** Creates or updates (with the resource version read) the Lease. Rejects on conflict. */
     writeLease: fromPromise<WriteResult, WriteInput>(notProvided('writeLease')),
+    /**
+     * Watches the Lease while following and sends `lease.changed` on every change, so a released Lease
+     * is taken at once. Best effort: when the watch ends, the periodic reads go on alone.
+     */
+    watchLease: fromCallback<LeadershipEvent>(notProvided('watchLease')),
     /** Steps down: if this replica still holds the Lease, rewrites it with no holder and a 1 s duration. */
     releaseLease: fromPromise<undefined, { readonly identity: string }>(notProvided('releaseLease')),
   },
@@ -184,6 +190,8 @@ export const leadershipMachine = setup({
 
     /** Not leading: read the Lease every retry period and take it when it is free or expired. */
     following: {
+      // A watch that fails leaves the periodic reads to do the work.
+      invoke: { id: 'watchLease', src: 'watchLease', onError: { actions: 'recordFailure' } },
       initial: 'reading',
       states: {
         reading: {
@@ -211,7 +219,10 @@ export const leadershipMachine = setup({
           // The write may land even if we stop waiting for it: release (which checks the holder).
           on: { 'lease.release': '#leadership.releasing' },
         },
-        waiting: { after: { nextRead: 'reading' } },
+        waiting: {
+          after: { nextRead: 'reading' },
+          on: { 'lease.changed': 'reading' },
+        },
       },
     },
 

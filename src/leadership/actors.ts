@@ -12,11 +12,13 @@ import {
   type KubeConfig,
   type V1Lease,
   type V1LeaseSpec,
+  Watch,
 } from '@kubernetes/client-node';
-import { fromPromise } from 'xstate';
+import { fromCallback, fromPromise } from 'xstate';
 import { releasedRecord, type LeaseRecord } from '../../machines/leadership/decisions.ts';
 import {
   leadershipMachine,
+  type LeadershipEvent,
   type LeaseRead,
   type WriteInput,
   type WriteResult,
@@ -155,5 +157,30 @@ export function createLeadershipMachine(deps: LeadershipDeps): typeof leadership
     return undefined;
   });
 
-  return leadershipMachine.provide({ actors: { readLease, writeLease, releaseLease } });
+  const watchLease = fromCallback<LeadershipEvent>(({ sendBack }) => {
+    let aborter: AbortController | undefined;
+    let stopped = false;
+    const ended = (err: unknown): void => {
+      if (!stopped) log.debug({ err: err instanceof Error ? err.message : String(err) }, `watch of ${where} ended`);
+    };
+    new Watch(deps.child)
+      .watch(
+        `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+        { fieldSelector: `metadata.name=${name}`, allowWatchBookmarks: false },
+        () => {
+          if (!stopped) sendBack({ type: 'lease.changed' });
+        },
+        ended,
+      )
+      .then((a) => {
+        aborter = a;
+        if (stopped) a.abort();
+      }, ended);
+    return () => {
+      stopped = true;
+      aborter?.abort();
+    };
+  });
+
+  return leadershipMachine.provide({ actors: { readLease, writeLease, watchLease, releaseLease } });
 }

@@ -148,7 +148,7 @@ describe('leader election', () => {
     expect(first.proc.lines.some((l) => l.msg === 'released the Lease')).toBe(true);
     const next = await oneLeader(replicas, signalledAt, 10_000);
     const takeover = (ledAt(next.proc.lines, signalledAt) ?? 0) - signalledAt;
-    expect(takeover).toBeLessThanOrEqual(2500);
+    expect(takeover).toBeLessThanOrEqual(2000);
     await next.proc.waitForState('leading.serving', 30_000, 'agent');
     expect((await lease(ns)).spec?.holderIdentity).toBe(identityOf(next));
     expectNoOverlap(replicas);

@@ -164,22 +164,31 @@ describe('leadership machine', () => {
     });
   });
 
-  it('releases the Lease on stop, so a standby takes over within a retry period', async () => {
+  it.each([
+    ['at once, told by its watch', true, 0],
+    ['within a retry period, without a watch', false, 2000],
+  ])('releases the Lease on stop; a standby takes it %s', async (_, watchable, withinMs) => {
     const clock = new SimulatedClock();
     const store = new FakeLeaseStore(clock);
+    store.watchable = watchable;
     const a = replica(clock, store, 'a');
     await settle(clock);
     const b = replica(clock, store, 'b');
     await settle(clock, 5000);
+    const versionBefore = store.version;
+    const releasedAt = clock.now();
     a.actor.send({ type: 'lease.release' });
     await settle(clock);
     expect(a.actor.getSnapshot().status).toBe('done');
     expect(a.trace.slice(-2)).toEqual(['releasing', 'released']);
-    expect(store.record).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 0 });
-    const releasedAt = clock.now();
+    expect(store.writes[versionBefore]?.record).toMatchObject({
+      holderIdentity: '',
+      leaseDurationSeconds: 1,
+      leaseTransitions: 0,
+    });
     await settle(clock, 2000);
     expect(b.reports).toEqual([{ type: 'lease.acquired', at: expect.any(Number) as number }]);
-    expect((b.reports[0]?.at ?? Infinity) - releasedAt).toBeLessThanOrEqual(2000);
+    expect((b.reports[0]?.at ?? Infinity) - releasedAt).toBeLessThanOrEqual(withinMs);
     expect(store.record).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
   });
 
@@ -228,7 +237,7 @@ describe('leadership machine', () => {
     });
     actor.start();
     await new Promise((r) => setImmediate(r));
-    expect(actor.getSnapshot().context.lastFailure).toMatch(/readLease not provided/);
+    expect(actor.getSnapshot().context.lastFailure).toMatch(/(readLease|watchLease) not provided/);
     expect(actor.getSnapshot().value).toEqual({ following: 'waiting' });
     actor.stop();
   });

@@ -1,9 +1,9 @@
 // An in-memory Lease with an apiserver's optimistic concurrency, for leadership tests under a simulated
 // clock: reads and writes answer after `latencyMs`, never while paused (like a SIGSTOPped apiserver).
 
-import { fromPromise, type SimulatedClock } from 'xstate';
+import { fromCallback, fromPromise, type SimulatedClock } from 'xstate';
 import { releasedRecord, type LeaseRecord } from '../../../machines/leadership/decisions.ts';
-import type { LeaseRead, WriteInput, WriteResult } from '../../../machines/leadership/machine.ts';
+import type { LeadershipEvent, LeaseRead, WriteInput, WriteResult } from '../../../machines/leadership/machine.ts';
 
 export class FakeLeaseStore {
   record: LeaseRecord | undefined;
@@ -13,6 +13,10 @@ export class FakeLeaseStore {
   /** Every successful write: who wrote what, when. */
   readonly writes: { at: number; record: LeaseRecord }[] = [];
   readonly #clock: SimulatedClock;
+  /** Watchers, told of every write (after the write's latency, like a watch event). */
+  readonly #watchers = new Set<() => void>();
+  /** When false, watches deliver nothing (as when the watch cannot be established). */
+  watchable = true;
 
   constructor(clock: SimulatedClock) {
     this.#clock = clock;
@@ -49,6 +53,7 @@ export class FakeLeaseStore {
       this.record = input.record;
       this.version += 1;
       this.writes.push({ at: this.#clock.now(), record: input.record });
+      this.#notify();
       return { sentAt, at: this.#clock.now(), resourceVersion: String(this.version) };
     });
   }
@@ -59,9 +64,15 @@ export class FakeLeaseStore {
         this.record = releasedRecord(this.record, this.#clock.now());
         this.version += 1;
         this.writes.push({ at: this.#clock.now(), record: this.record });
+        this.#notify();
       }
       return undefined;
     });
+  }
+
+  #notify(): void {
+    if (!this.watchable) return;
+    for (const w of this.#watchers) queueMicrotask(w);
   }
 
   /** The leadership machine's actors, against this store. */
@@ -69,6 +80,13 @@ export class FakeLeaseStore {
     return {
       readLease: fromPromise<LeaseRead>(() => this.read()),
       writeLease: fromPromise<WriteResult, WriteInput>(({ input }) => this.write(input)),
+      watchLease: fromCallback<LeadershipEvent>(({ sendBack }) => {
+        const w = (): void => {
+          sendBack({ type: 'lease.changed' });
+        };
+        this.#watchers.add(w);
+        return () => this.#watchers.delete(w);
+      }),
       releaseLease: fromPromise<undefined, { readonly identity: string }>(({ input }) => this.release(input.identity)),
     };
   }

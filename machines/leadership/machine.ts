@@ -205,6 +205,9 @@ export const leadershipMachine = setup({
             onError: { target: 'waiting', actions: 'recordFailure' },
           },
           after: { requestTimeout: { target: 'waiting', actions: 'recordTimeout' } },
+          // A change while a read is in flight (the release right after a renewal): the answer may
+          // predate it, so read again rather than wait a period.
+          on: { 'lease.changed': { target: 'reading', reenter: true } },
         },
         acquiring: {
           invoke: {

@@ -27,7 +27,10 @@ function main(argv: readonly string[]): number | undefined {
       process.stderr.write("Run 'clusternet-agent --help' for usage.\n");
       return exitUsage;
     case 'run':
-      run(inv.config, argv);
+      run(inv.config, argv).catch((err: unknown) => {
+        process.stderr.write(`clusternet-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        process.exit(1);
+      });
       return undefined;
   }
 }
@@ -36,7 +39,7 @@ function main(argv: readonly string[]): number | undefined {
  * Runs the agent until it stops. The first SIGTERM/SIGINT stops the work and releases the Lease, then
  * exits 0; a second signal exits 1 at once (spec §9.3). An unexpected failure exits 1.
  */
-function run(config: AgentConfig, argv: readonly string[]): void {
+async function run(config: AgentConfig, argv: readonly string[]): Promise<void> {
   const log = createRootLogger(config.logging.verbosity);
   log.info({ version: versionInfo(process.env).gitVersion, flags: describeFlags(argv) }, 'starting clusternet-agent');
   const exit = (code: number): never => {
@@ -44,30 +47,31 @@ function run(config: AgentConfig, argv: readonly string[]): void {
     process.exit(code);
   };
   const metrics = new AgentMetrics();
-  let agent: RunningAgent;
+  let agent: RunningAgent | undefined;
+  // Every replica serves health and metrics. It starts first: a port that cannot be bound ends the
+  // process before it campaigns, never while it holds the Lease.
+  let health: HealthServer | undefined;
+  if (config.serving.securePort !== 0) {
+    try {
+      health = await startHealthServer({
+        serving: config.serving,
+        metrics,
+        readiness: () => agent?.readiness() ?? { ready: false, reasons: ['starting'] },
+        log: log.child({ component: 'health' }),
+      });
+    } catch (err) {
+      log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot serve health and metrics');
+      exit(1);
+    }
+  }
+  let running: RunningAgent;
   try {
-    agent = startAgent(config, log, { metrics });
+    running = startAgent(config, log, { metrics });
+    agent = running;
   } catch (err) {
     log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
     exit(1);
     return;
-  }
-  let health: HealthServer | undefined;
-  if (config.serving.securePort !== 0) {
-    startHealthServer({
-      serving: config.serving,
-      metrics,
-      readiness: agent.readiness,
-      log: log.child({ component: 'health' }),
-    }).then(
-      (h) => {
-        health = h;
-      },
-      (err: unknown) => {
-        log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot serve health and metrics');
-        exit(1);
-      },
-    );
   }
   // rxjs at the edge: process signals.
   let stopping = false;
@@ -83,9 +87,9 @@ function run(config: AgentConfig, argv: readonly string[]): void {
       }
       stopping = true;
       log.info({ signal }, 'shutting down: stopping work, releasing the Lease');
-      agent.stop();
+      running.stop();
     });
-  void agent.exited.then(async ({ code }) => {
+  void running.exited.then(async ({ code }) => {
     await health?.close();
     exit(code);
   });

@@ -102,10 +102,22 @@ export class AgentMetrics {
     this.tunnelUp.set(0);
   }
 
+  /** States seen per machine, so a machine that starts over (or is stopped) shows no stale state. */
+  readonly #seen = new Map<string, Set<string>>();
+
+  #clearStates(machine: string): void {
+    for (const state of this.#seen.get(machine) ?? []) this.machineState.set({ machine, state }, 0);
+  }
+
   /** Feeds the statechart metrics from one transition-log record. */
   observeTransition(t: TransitionRecord): void {
-    if (t.from !== '') this.machineState.set({ machine: t.machine, state: t.from }, 0);
+    // A first state (from '') is a new run of that machine, e.g. registration in a new leadership term.
+    if (t.from === '') this.#clearStates(t.machine);
+    else this.machineState.set({ machine: t.machine, state: t.from }, 0);
     this.machineState.set({ machine: t.machine, state: t.to }, 1);
+    const seen = this.#seen.get(t.machine) ?? new Set<string>();
+    seen.add(t.to);
+    this.#seen.set(t.machine, seen);
     this.transitions.inc({ machine: t.machine, to: t.to });
     if (t.machine === 'registration') {
       const result = registrationResults[t.to];
@@ -119,7 +131,12 @@ export class AgentMetrics {
       this.leader.set(leading ? 1 : 0);
       this.registered.set(t.to.startsWith('leading.serving') ? 1 : 0);
       if (leading && !wasLeading) this.leaderTransitions.inc({ change: 'started' });
-      if (!leading && wasLeading) this.leaderTransitions.inc({ change: 'stopped' });
+      if (!leading && wasLeading) {
+        this.leaderTransitions.inc({ change: 'stopped' });
+        // Leaving `leading` stopped every machine below the agent and the election: none is in any state.
+        for (const machine of this.#seen.keys())
+          if (machine !== 'agent' && machine !== 'leadership') this.#clearStates(machine);
+      }
     }
   }
 

@@ -1,5 +1,6 @@
 import { createActor, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
+import { releasedRecord } from '../../../machines/leadership/decisions.ts';
 import { leadershipMachine } from '../../../machines/leadership/machine.ts';
 import { transitionRecorder } from '../../../src/logging/transitions.ts';
 import { FakeLeaseStore, settle } from './lease-store.ts';
@@ -190,6 +191,27 @@ describe('leadership machine', () => {
     expect(b.reports).toEqual([{ type: 'lease.acquired', at: expect.any(Number) as number }]);
     expect((b.reports[0]?.at ?? Infinity) - releasedAt).toBeLessThanOrEqual(withinMs);
     expect(store.record).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
+  });
+
+  it('reads again when the Lease changes while a read is in flight (a release right after a renewal)', async () => {
+    const clock = new SimulatedClock();
+    const store = new FakeLeaseStore(clock);
+    store.latencyMs = 100;
+    const a = replica(clock, store, 'a');
+    await settle(clock, 300, 10);
+    const b = replica(clock, store, 'b');
+    await settle(clock, 10, 10);
+    expect(b.actor.getSnapshot().value).toEqual({ following: 'reading' });
+    // The release lands while b's read (which saw a holding the Lease) is on its way back.
+    const changedAt = clock.now();
+    a.actor.stop();
+    if (store.record !== undefined) store.record = releasedRecord(store.record, changedAt);
+    store.version += 1;
+    b.actor.send({ type: 'lease.changed' });
+    await settle(clock, 1000, 10);
+    expect(b.reports).toHaveLength(1);
+    // One read and one write later, not a retry period later.
+    expect((b.reports[0]?.at ?? Infinity) - changedAt).toBeLessThanOrEqual(250);
   });
 
   it('does not touch a Lease it does not hold when stopped', async () => {

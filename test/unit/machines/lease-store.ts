@@ -37,12 +37,11 @@ export class FakeLeaseStore {
     });
   }
 
+  /** The Lease as it is when the request arrives; the answer takes `latencyMs` to come back. */
   read(): Promise<LeaseRead> {
-    return this.#answer(() => ({
-      record: this.record,
-      resourceVersion: this.record === undefined ? undefined : String(this.version),
-      at: this.#clock.now(),
-    }));
+    const record = this.record;
+    const resourceVersion = record === undefined ? undefined : String(this.version);
+    return this.#answer(() => ({ record, resourceVersion, at: this.#clock.now() }));
   }
 
   write(input: WriteInput): Promise<WriteResult> {

@@ -3,7 +3,7 @@
 // parent with the test approver, so every new leader registers). N rounds each (default 20) of:
 //   SIGTERM of the leader (it stops, releases the Lease, exits 0), and
 //   kill -9 of the leader (the Lease expires after 15 s),
-// with a fresh replica started after each, so three always campaign. Takeover = signal → another
+// with a fresh replica started (and standing by) after each, so three always campaign. Takeover = signal → another
 // process enters `leading` (from its transition log). Prints each round, the median and max per mode,
 // and every overlap of work intervals between processes (there must be none).
 
@@ -55,6 +55,7 @@ try {
     return r;
   };
   for (let i = 0; i < 3; i++) startReplica();
+  await Promise.all(replicas.map((r) => r.proc.waitForLine('the replica to campaign', (l) => l.msg === 'campaigning')));
 
   const alive = (): Replica[] => replicas.filter((r) => r.endedAt === undefined);
   /** The live replica that entered `leading` at or after `after` and is serving. */
@@ -89,7 +90,13 @@ try {
       process.stdout.write(
         `${signal} round ${String(i)}: takeover ${String(row.takeover)} ms (serving after ${String(row.serving)} ms); old leader exit ${String(exit.code ?? exit.signal)}\n`,
       );
-      startReplica();
+      // The replacement must be up and standing by before the next round: a process still starting
+      // (about a second of CPU) would slow the handover it is not part of.
+      const fresh = startReplica();
+      await fresh.proc.waitForLine(
+        'the new replica to stand by',
+        (l) => l.transition?.machine === 'leadership' && l.transition.to === 'following.waiting',
+      );
       leader = next;
     }
   }

@@ -1,86 +1,227 @@
-// The running agent: the registration lifecycle, and the heartbeat while registered (tunnel,
-// leadership and deployer join as they land), with one log line per state transition.
+// The running agent: the root statechart (leadership gates registration and the registered
+// components) with the real effects provided, one log line per state transition of every machine,
+// metrics fed from the same transitions, and readiness derived from the root actor's snapshots.
 
-import { createActor, type Actor } from 'xstate';
+import { createWebSocketInspector } from '@statelyai/inspect';
+import {
+  BehaviorSubject,
+  combineLatest,
+  distinctUntilChanged,
+  filter,
+  from,
+  map,
+  pairwise,
+  startWith,
+  type Observable,
+  type Subscription,
+} from 'rxjs';
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { agentMachine } from '../machines/agent/machine.ts';
 import type { AgentConfig } from './config/config.ts';
 import { childKubeConfig } from './kube/child.ts';
+import { createLeadershipMachine, electionIdentity } from './leadership/actors.ts';
 import type { Logger } from './logging/logger.ts';
 import { transitionLogger, type TransitionRecord } from './logging/transitions.ts';
+import { AgentMetrics } from './observability/metrics.ts';
+import type { Readiness } from './observability/server.ts';
 import { createRegistrationMachine } from './registration/actors.ts';
 import { createHeartbeatMachine } from './heartbeat/actors.ts';
-import type { heartbeatMachine } from '../machines/heartbeat/machine.ts';
-import type { registrationMachine } from '../machines/registration/machine.ts';
+import { createSocketMachine } from './tunnel/actors.ts';
+import type { StreamRelay } from './tunnel/stream-relay.ts';
+
+export type AgentSnapshot = ReturnType<Actor<typeof agentMachine>['getSnapshot']>;
+
+/** How the agent ended: stopped (Lease released) → 0; failed → 1. */
+export interface AgentExit {
+  readonly code: 0 | 1;
+  readonly failure?: string;
+}
 
 export interface RunningAgent {
-  readonly registration: Actor<typeof registrationMachine>;
+  readonly actor: Actor<typeof agentMachine>;
+  readonly identity: string;
+  readonly metrics: AgentMetrics;
+  /** Current readiness: registered and, when the tunnel is enabled, connected. */
+  readonly readiness: () => Readiness;
+  /** Readiness as it changes. */
+  readonly readiness$: Observable<Readiness>;
+  /** Input for the tunnel component: whether the tunnel is up (readiness waits for it when enabled). */
+  readonly tunnelUp: BehaviorSubject<boolean>;
+  /** Resolves when the root machine finishes. */
+  readonly exited: Promise<AgentExit>;
+  /** Stops the work, releases the Lease (if held), then `exited` resolves with code 0. */
   stop(): void;
 }
 
-export function startAgent(
-  config: AgentConfig,
-  log: Logger,
-  opts: { onTransition?: (t: TransitionRecord) => void; onFatal: (err: unknown) => void },
-): RunningAgent {
+export interface AgentOptions {
+  readonly onTransition?: (t: TransitionRecord) => void;
+  /** Shared with the health server; a fresh one otherwise. */
+  readonly metrics?: AgentMetrics;
+}
+
+export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions = {}): RunningAgent {
   const child = childKubeConfig(config.child.kubeconfig);
-  const machine = createRegistrationMachine({ config, child, log: log.child({ component: 'registration' }) });
-  const registration = createActor(machine, {
-    input: { parentUrl: config.registration.parentUrl, clusterName: config.registration.clusterName },
-    inspect: transitionLogger(log.child({ component: 'transitions' }), opts.onTransition),
+  const identity = electionIdentity();
+  const tunnelUp = new BehaviorSubject(false);
+  const metrics = opts.metrics ?? new AgentMetrics();
+  const le = config.leaderElection;
+  const leadership = createLeadershipMachine({
+    child,
+    namespace: config.systemNamespace,
+    leaseName: le.leaseName,
+    log: log.child({ component: 'leadership' }),
   });
-  const heartbeatLogic = createHeartbeatMachine({
+  const registration = createRegistrationMachine({ config, child, log: log.child({ component: 'registration' }) });
+  // Registered components tell the root when the parent refuses their credentials; it forwards that to
+  // registration, which re-checks and, if they are really revoked, ends `serving`.
+  const credentialsRejected = (message: string): void => {
+    actor.send({ type: 'credentials.rejected', message });
+  };
+  const heartbeat = createHeartbeatMachine({
     config,
     child,
     log: log.child({ component: 'heartbeat' }),
     env: process.env,
-    onCredentialsRejected: (message) => {
-      registration.send({ type: 'credentials.rejected', message });
+    onCredentialsRejected: credentialsRejected,
+    onReport: (seconds, failure) => {
+      if (failure === undefined) metrics.heartbeatLatency.observe(seconds);
+      else metrics.heartbeatFailures.inc({ reason: failure });
     },
   });
-  let heartbeat: Actor<typeof heartbeatMachine> | undefined;
-  const stopHeartbeat = (): void => {
-    heartbeat?.stop();
-    heartbeat = undefined;
-  };
-  let announced = false;
-  registration.subscribe({
-    next: (s) => {
-      if (s.value === 'registered' && !announced) {
-        announced = true;
-        const c = s.context;
-        log.info(
-          { clusterId: c.clusterId, clusterName: c.clusterName, dedicatedNamespace: c.dedicatedNamespace },
-          `registered with ${config.registration.parentUrl} as cluster ${c.clusterName ?? ''} (${c.clusterId ?? ''})`,
-        );
-        if (c.clusterId !== undefined && c.dedicatedNamespace !== undefined) {
-          heartbeat = createActor(heartbeatLogic, {
-            input: { clusterId: c.clusterId, dedicatedNamespace: c.dedicatedNamespace },
-            inspect: transitionLogger(log.child({ component: 'transitions' }), opts.onTransition),
-          });
-          heartbeat.subscribe({
-            error: (err: unknown) => {
-              log.fatal({ err }, 'heartbeat failed unexpectedly');
-              opts.onFatal(err);
-            },
-          });
-          heartbeat.start();
-        }
-      } else if (s.value !== 'registered' && s.value !== 'checkingCredentials') {
-        announced = false;
-        stopHeartbeat();
+  // Tunnel counters across sessions: the finished sessions' bytes, plus the current session's relay.
+  let relay: StreamRelay | undefined;
+  const closedBytes = { sent: 0, received: 0 };
+  const socket = createSocketMachine({
+    log: log.child({ component: 'tunnel' }),
+    allowedTargets: config.extensions.tunnelAllowedTargets,
+    child,
+    systemNamespace: config.systemNamespace,
+    onCredentialsRejected: credentialsRejected,
+    onRelay: (next) => {
+      if (relay !== undefined) {
+        closedBytes.sent += relay.stats.bytesSent;
+        closedBytes.received += relay.stats.bytesReceived;
       }
-    },
-    error: (err: unknown) => {
-      // A bug, not an expected failure: log and end non-zero; Kubernetes restarts us.
-      log.fatal({ err }, 'registration failed unexpectedly');
-      opts.onFatal(err);
+      relay = next;
     },
   });
-  registration.start();
+  metrics.observeTunnel(() => {
+    const s = relay?.stats;
+    return {
+      streams: s?.streams ?? 0,
+      bytesSent: closedBytes.sent + (s?.bytesSent ?? 0),
+      bytesReceived: closedBytes.received + (s?.bytesReceived ?? 0),
+    };
+  });
+  const machine = agentMachine.provide({ actors: { leadership, registration, heartbeat, socket } });
+
+  const inspectors: ((ev: InspectionEvent) => void)[] = [
+    transitionLogger(log.child({ component: 'transitions' }), (t) => {
+      metrics.observeTransition(t);
+      if (t.machine === 'socket') tunnelUp.next(t.to === 'session.open');
+      opts.onTransition?.(t);
+    }),
+  ];
+  const inspectorUrl = config.extensions.statechartInspector;
+  if (inspectorUrl !== undefined) {
+    const inspector = createWebSocketInspector({ url: inspectorUrl });
+    const observer = inspector.inspect;
+    inspectors.push((ev) => observer.next?.(ev));
+    log.info({ url: inspectorUrl }, 'streaming statecharts to the Stately inspector');
+  }
+
+  const actor = createActor(machine, {
+    input: {
+      leadership: {
+        identity,
+        enabled: le.enabled,
+        timing: {
+          leaseDurationMs: le.leaseDurationMs,
+          renewDeadlineMs: le.renewDeadlineMs,
+          retryPeriodMs: le.retryPeriodMs,
+        },
+      },
+      registration: { parentUrl: config.registration.parentUrl, clusterName: config.registration.clusterName },
+      tunnel: {
+        enabled: config.featureGates.SocketConnection,
+        parentUrl: config.registration.parentUrl,
+        childServer: child.getCurrentCluster()?.server ?? '',
+      },
+    },
+    inspect: (ev) => {
+      for (const i of inspectors) i(ev);
+    },
+  });
+
+  // rxjs at the edge: snapshots of the root actor.
+  const snapshots$ = from(actor);
+  const serving$ = snapshots$.pipe(
+    map((s) => s.matches({ leading: 'serving' })),
+    startWith(false),
+    distinctUntilChanged(),
+  );
+  const tunnelEnabled = config.featureGates.SocketConnection;
+  const compute = (serving: boolean, up: boolean): Readiness => {
+    const reasons = [
+      ...(serving ? [] : ['not registered (standing by, or registering)']),
+      ...(tunnelEnabled && !up ? ['tunnel not connected'] : []),
+    ];
+    return { ready: reasons.length === 0, reasons };
+  };
+  let current: Readiness = compute(false, false);
+  const readiness$ = combineLatest([serving$, tunnelUp]).pipe(
+    map(([s, up]) => compute(s, up)),
+    distinctUntilChanged((a, b) => a.ready === b.ready && a.reasons.join() === b.reasons.join()),
+  );
+  const subs: Subscription[] = [
+    readiness$.subscribe((r) => {
+      current = r;
+    }),
+    snapshots$
+      .pipe(
+        map((s) => s.context.registered),
+        pairwise(),
+        filter(([before, now]) => before === undefined && now !== undefined),
+      )
+      .subscribe(([, r]) => {
+        log.info(
+          { clusterId: r?.clusterId, clusterName: r?.clusterName, dedicatedNamespace: r?.dedicatedNamespace },
+          `registered with ${config.registration.parentUrl} as cluster ${r?.clusterName ?? ''} (${r?.clusterId ?? ''})`,
+        );
+      }),
+  ];
+
+  const exited = new Promise<AgentExit>((resolve) => {
+    actor.subscribe({
+      complete: () => {
+        const failure = actor.getSnapshot().output?.failure;
+        if (failure !== undefined) log.fatal({ failure }, 'a component failed unexpectedly');
+        else log.info('stopped');
+        resolve(failure === undefined ? { code: 0 } : { code: 1, failure });
+      },
+      error: (err: unknown) => {
+        // A bug, not an expected failure: log and end non-zero; Kubernetes restarts us.
+        log.fatal({ err }, 'the agent failed unexpectedly');
+        resolve({ code: 1, failure: err instanceof Error ? err.message : String(err) });
+      },
+    });
+  });
+  void exited.then(() => {
+    for (const s of subs) s.unsubscribe();
+  });
+
+  log.info({ identity, lease: `${config.systemNamespace}/${le.leaseName}`, leaderElect: le.enabled }, 'campaigning');
+  actor.start();
   return {
-    registration,
+    actor,
+    identity,
+    metrics,
+    readiness: () => current,
+    readiness$,
+    tunnelUp,
+    exited,
     stop: () => {
-      stopHeartbeat();
-      registration.stop();
+      actor.send({ type: 'agent.stop' });
     },
   };
 }

@@ -6,7 +6,7 @@
 // Pure: every effect is an actor or delay provided from src/ (or by tests) with `.provide()`. Secrets
 // (tokens, CA) never enter the context or events; src/ keeps them beside the actors.
 
-import { assign, fromCallback, fromPromise, setup } from 'xstate';
+import { assign, fromCallback, fromPromise, sendParent, setup } from 'xstate';
 import { failureKind, failureMessage } from '../failure.ts';
 import { credentialsUsable, type StoredCredentialsView } from './decisions.ts';
 
@@ -49,6 +49,16 @@ export type RegistrationEvent =
   | { readonly type: 'registration.watchFailed'; readonly kind: string; readonly message: string }
   /** Another component (heartbeat, tunnel) was refused by the parent with the dedicated credentials. */
   | { readonly type: 'credentials.rejected'; readonly message: string };
+
+/** What the parent (the agent) hears. */
+export type RegistrationReport =
+  | {
+      readonly type: 'registration.registered';
+      readonly clusterId: string;
+      readonly clusterName: string | undefined;
+      readonly dedicatedNamespace: string;
+    }
+  | { readonly type: 'registration.revoked' };
 
 export interface IdentityOutput {
   readonly clusterId: string;
@@ -168,6 +178,15 @@ export const registrationMachine = setup({
     resetAttempts: assign({ attempt: 0, lastFailure: undefined }),
     useBootstrapToken: assign({ credentialSource: 'bootstrap' as CredentialSource }),
     adopt: assign(({ context, event }) => adoptRequest(context, requestOf(event))),
+    /** Tells the parent (the agent) that the registered components may run. */
+    reportRegistered: sendParent(({ context }): RegistrationReport => ({
+      type: 'registration.registered',
+      clusterId: context.clusterId ?? '',
+      clusterName: context.clusterName,
+      dedicatedNamespace: context.dedicatedNamespace ?? '',
+    })),
+    /** Tells the parent that the dedicated credentials no longer work: the registered components stop. */
+    reportRevoked: sendParent({ type: 'registration.revoked' }),
   },
 }).createMachine({
   id: 'registration',
@@ -394,7 +413,7 @@ export const registrationMachine = setup({
         id: 'verifyCredentials',
         src: 'verifyCredentials',
         input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: 'stored' }),
-        onDone: { target: 'registered', actions: 'resetAttempts' },
+        onDone: { target: 'registered', actions: ['resetAttempts', 'reportRegistered'] },
         onError: [
           {
             guard: 'rejected',
@@ -438,7 +457,7 @@ export const registrationMachine = setup({
     },
     /** The parent rejects the dedicated credentials at runtime: register again with the bootstrap token. */
     credentialsRevoked: {
-      entry: 'useBootstrapToken',
+      entry: ['useBootstrapToken', 'reportRevoked'],
       always: 'requesting',
     },
   },

@@ -95,6 +95,8 @@ export const socketMachine = setup({
     rejected: ({ event }) => event.type === 'tunnel.closed' && closeKind(event.status) === 'rejected',
   },
   actions: {
+    /** Tells whoever runs the tunnel that the parent refused the dedicated credentials (by default: emits). */
+    notifyCredentialsRejected: emit((_, message: string) => ({ type: 'credentials.rejected' as const, message })),
     recordFailure: assign({
       attempt: ({ context }) => context.attempt + 1,
       lastFailure: (_, reason: string) => reason,
@@ -138,7 +140,7 @@ export const socketMachine = setup({
             target: 'rejected',
             actions: [
               { type: 'recordFailure', params: closedReason },
-              emit(({ event }) => ({ type: 'credentials.rejected' as const, message: closedReason({ event }) })),
+              { type: 'notifyCredentialsRejected', params: closedReason },
             ],
           },
           { target: 'backingOff', actions: { type: 'recordFailure', params: closedReason } },

@@ -1,6 +1,10 @@
 // Parses the command line and runs what it asks for: help, version, or the agent.
 
-import { startAgent } from '../agent.ts';
+import { fromEvent, map, merge, take } from 'rxjs';
+import { startAgent, type RunningAgent } from '../agent.ts';
+import type { AgentConfig } from '../config/config.ts';
+import { AgentMetrics } from '../observability/metrics.ts';
+import { startHealthServer, type HealthServer } from '../observability/server.ts';
 import { formatVersion, renderUsage } from './output.ts';
 import { describeFlags, parseCommandLine } from '../config/config.ts';
 import { createRootLogger } from '../logging/logger.ts';
@@ -22,42 +26,73 @@ function main(argv: readonly string[]): number | undefined {
       for (const e of inv.errors) process.stderr.write(`clusternet-agent: ${e}\n`);
       process.stderr.write("Run 'clusternet-agent --help' for usage.\n");
       return exitUsage;
-    case 'run': {
-      const log = createRootLogger(inv.config.logging.verbosity);
-      log.info(
-        { version: versionInfo(process.env).gitVersion, flags: describeFlags(argv) },
-        'starting clusternet-agent',
-      );
-      let agent;
-      try {
-        agent = startAgent(inv.config, log, {
-          onFatal: () => {
-            log.flush();
-            process.exit(1);
-          },
-        });
-      } catch (err) {
-        log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
-        return 1;
-      }
-      let signals = 0;
-      const shutdown = (sig: string): void => {
-        signals += 1;
-        if (signals > 1) process.exit(1); // a second signal: exit now
-        log.info({ signal: sig }, 'shutting down');
-        agent.stop();
-        process.exitCode ??= 0;
-        setImmediate(() => process.exit());
-      };
-      process.on('SIGTERM', () => {
-        shutdown('SIGTERM');
-      });
-      process.on('SIGINT', () => {
-        shutdown('SIGINT');
+    case 'run':
+      run(inv.config, argv).catch((err: unknown) => {
+        process.stderr.write(`clusternet-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        process.exit(1);
       });
       return undefined;
+  }
+}
+
+/**
+ * Runs the agent until it stops. The first SIGTERM/SIGINT stops the work and releases the Lease, then
+ * exits 0; a second signal exits 1 at once (spec §9.3). An unexpected failure exits 1.
+ */
+async function run(config: AgentConfig, argv: readonly string[]): Promise<void> {
+  const log = createRootLogger(config.logging.verbosity);
+  log.info({ version: versionInfo(process.env).gitVersion, flags: describeFlags(argv) }, 'starting clusternet-agent');
+  const exit = (code: number): never => {
+    log.flush();
+    process.exit(code);
+  };
+  const metrics = new AgentMetrics();
+  let agent: RunningAgent | undefined;
+  // Every replica serves health and metrics. It starts first: a port that cannot be bound ends the
+  // process before it campaigns, never while it holds the Lease.
+  let health: HealthServer | undefined;
+  if (config.serving.securePort !== 0) {
+    try {
+      health = await startHealthServer({
+        serving: config.serving,
+        metrics,
+        readiness: () => agent?.readiness() ?? { ready: false, reasons: ['starting'] },
+        log: log.child({ component: 'health' }),
+      });
+    } catch (err) {
+      log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot serve health and metrics');
+      exit(1);
     }
   }
+  let running: RunningAgent;
+  try {
+    running = startAgent(config, log, { metrics });
+    agent = running;
+  } catch (err) {
+    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
+    exit(1);
+    return;
+  }
+  // rxjs at the edge: process signals.
+  let stopping = false;
+  merge(
+    fromEvent(process, 'SIGTERM').pipe(map(() => 'SIGTERM')),
+    fromEvent(process, 'SIGINT').pipe(map(() => 'SIGINT')),
+  )
+    .pipe(take(2))
+    .subscribe((signal) => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting now');
+        exit(1);
+      }
+      stopping = true;
+      log.info({ signal }, 'shutting down: stopping work, releasing the Lease');
+      running.stop();
+    });
+  void running.exited.then(async ({ code }) => {
+    await health?.close();
+    exit(code);
+  });
 }
 
 const code = main(process.argv.slice(2));

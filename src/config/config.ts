@@ -50,6 +50,8 @@ export interface AgentConfig {
     readonly certDir: string;
     readonly tlsCertFile: string;
     readonly tlsPrivateKeyFile: string;
+    /** `--insecure-serving`: plain HTTP, for local development. */
+    readonly insecure: boolean;
   };
   readonly logging: { readonly verbosity: number; readonly format: 'text' | 'json' };
   readonly featureGates: FeatureGates;
@@ -58,6 +60,8 @@ export interface AgentConfig {
     readonly credentialCheckIntervalMs: number;
     /** Tunnel dial targets (host:port, or `*`) allowed besides the child apiserver. */
     readonly tunnelAllowedTargets: readonly string[];
+    /** `--statechart-inspector`: WebSocket URL of a Stately inspector relay; undefined when off. */
+    readonly statechartInspector: string | undefined;
   };
 }
 
@@ -256,6 +260,11 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
   const tlsCert = str('tls-cert-file');
   const tlsKey = str('tls-private-key-file');
   check((tlsCert === '') === (tlsKey === ''), '--tls-cert-file and --tls-private-key-file must be given together');
+  const inspector = str('statechart-inspector');
+  check(
+    inspector === '' || /^wss?:\/\/[^/\s]+/.test(inspector),
+    `--statechart-inspector must be a ws:// or wss:// URL, not ${JSON.stringify(inspector)}`,
+  );
   const tlsMin = str('tls-min-version');
   check(
     ['', 'VersionTLS12', 'VersionTLS13'].includes(tlsMin),
@@ -307,12 +316,14 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
       certDir: str('cert-dir'),
       tlsCertFile: tlsCert,
       tlsPrivateKeyFile: tlsKey,
+      insecure: bool('insecure-serving'),
     },
     logging: { verbosity, format: format as 'text' | 'json' },
     featureGates: gates.gates,
     extensions: {
       credentialCheckIntervalMs: num('parent-credentials-check-interval'),
       tunnelAllowedTargets: list('tunnel-allowed-targets'),
+      statechartInspector: inspector === '' ? undefined : inspector,
     },
   };
 }

@@ -287,6 +287,20 @@ export const flagSpecs: readonly FlagSpec[] = [
     'Addresses (host:port) the parent may dial through the websocket tunnel besides the child apiserver, which is always allowed; "*" allows every address, as the Go agent does',
   ),
   f(
+    extensions,
+    'insecure-serving',
+    'bool',
+    false,
+    'Serve health and metrics over plain HTTP instead of HTTPS (local development only)',
+  ),
+  f(
+    extensions,
+    'statechart-inspector',
+    'string',
+    '',
+    'WebSocket URL of a Stately inspector relay (e.g. ws://localhost:8080) to stream every statechart to (development only)',
+  ),
+  f(
     global,
     'version',
     'optionalString',

@@ -4,7 +4,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { fromCallback, fromPromise } from 'xstate';
 import { nextDelay, type BackoffPolicy } from '../../machines/backoff.ts';
-import { failureMessage } from '../../machines/failure.ts';
+import { failureKind, failureMessage } from '../../machines/failure.ts';
 import type { AgentFacts } from '../../machines/heartbeat/decisions.ts';
 import {
   heartbeatMachine,
@@ -39,6 +39,8 @@ export interface HeartbeatDeps {
   readonly parent?: () => Promise<ParentAccess>;
   /** The parent refused the dedicated credentials: the agent should register again. */
   readonly onCredentialsRejected?: (message: string) => void;
+  /** Sees every report attempt: its duration, and the failure kind when it failed (metrics). */
+  readonly onReport?: (seconds: number, failure: string | undefined) => void;
   readonly random?: () => number;
   readonly now?: () => number;
   /** Overrides for tests and benchmarks. */
@@ -122,8 +124,15 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
       }),
       report: fromPromise<undefined, ReportInput>(async ({ input }) => {
         const started = performance.now();
-        await reporter.report(input);
-        log.debug({ ms: Math.round(performance.now() - started) }, 'reported the cluster status');
+        const seconds = (): number => (performance.now() - started) / 1000;
+        try {
+          await reporter.report(input);
+        } catch (err) {
+          deps.onReport?.(seconds(), failureKind(err));
+          throw err;
+        }
+        deps.onReport?.(seconds(), undefined);
+        log.debug({ ms: Math.round(seconds() * 1000) }, 'reported the cluster status');
         return undefined;
       }),
       refresh: fromPromise<undefined, HeartbeatInput>(({ input }) => reporter.refresh(input)),

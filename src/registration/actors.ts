@@ -98,17 +98,15 @@ export function createRegistrationMachine(deps: RegistrationDeps): typeof regist
   const resolveIdentity = fromPromise(async () => {
     const leaseName = config.leaderElection.leaseName;
     try {
-      // Leader election creates this Lease on its first campaign. Until then it is created here with
-      // no holder, so any elector (ours or a Go agent's) may take it at once.
-      const lease =
-        (await readLease(leaseName)) ??
-        (await coordination
-          .createNamespacedLease({ namespace: ns, body: { metadata: { name: leaseName, namespace: ns }, spec: {} } })
-          .catch(async (err: unknown) => {
-            if (!isStatus(err, 409)) throw err;
-            return readLease(leaseName); // another replica created it first
-          }));
-      if (lease === undefined) throw new ParentFailure('other', `Lease ${ns}/${leaseName} vanished while being read`);
+      // Registration runs only while leading, and the elector creates the Lease on its first campaign,
+      // so it exists here; it is only read. (With --leader-elect=false it must exist already, as for
+      // the Go agent.)
+      const lease = await readLease(leaseName);
+      if (lease === undefined)
+        throw new ParentFailure(
+          'other',
+          `Lease ${ns}/${leaseName} not found (leader election creates it; with --leader-elect=false it must exist)`,
+        );
       const legacy = leaseName === legacyLeaseName ? undefined : await readLease(legacyLeaseName);
       const decision = decideClusterId(leaseView(lease), legacy === undefined ? undefined : leaseView(legacy));
       if (decision.annotate !== undefined) {

@@ -53,6 +53,8 @@ export interface SocketDeps {
   readonly timing?: Partial<SocketTiming>;
   /** Sees each session's relay (tests and metrics). */
   readonly onRelay?: (relay: StreamRelay) => void;
+  /** The parent refused the dedicated credentials (instead of the machine's `credentials.rejected` emit). */
+  readonly onCredentialsRejected?: (message: string) => void;
 }
 
 /** The websocket agent for `url`: through HTTPS_PROXY unless NO_PROXY matches, else direct. */
@@ -206,5 +208,12 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
       deadPeerTimeout: timing.deadPeerTimeoutMs,
       handshakeTimeout: timing.handshakeTimeoutMs,
     },
+    ...(deps.onCredentialsRejected === undefined
+      ? {}
+      : {
+          actions: {
+            notifyCredentialsRejected: (_: unknown, message: string) => deps.onCredentialsRejected?.(message),
+          },
+        }),
   });
 }

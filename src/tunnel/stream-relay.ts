@@ -89,6 +89,9 @@ export interface RelayStats {
   readonly opened: number;
   readonly refused: number;
   readonly outstandingBytes: number;
+  /** Stream payload bytes relayed parent → target, and target → parent, over this session. */
+  readonly bytesReceived: number;
+  readonly bytesSent: number;
 }
 
 /** Go's wording for common dial failures, so the hub's logs read the same as with the Go agent. */
@@ -124,6 +127,8 @@ export class StreamRelay {
    * the room before the data) and handed to the transport, which copies it before the next read.
    */
   readonly #readBuffer = Buffer.allocUnsafe(maxHeaderLength + readChunk);
+  #bytesReceived = 0;
+  #bytesSent = 0;
 
   constructor(
     transport: MessageTransport,
@@ -148,6 +153,8 @@ export class StreamRelay {
       opened: this.#opened,
       refused: this.#refused,
       outstandingBytes: this.#outstanding,
+      bytesReceived: this.#bytesReceived,
+      bytesSent: this.#bytesSent,
     };
   }
 
@@ -320,6 +327,7 @@ export class StreamRelay {
 
   /** Parent → target bytes, written in order; Node buffers them while the dial is in progress. */
   #deliver(s: Stream, payload: Uint8Array): void {
+    this.#bytesReceived += payload.length;
     s.socket.write(payload);
     if (s.sentPause) s.sincePause += payload.length;
     else if (s.socket.writableLength > this.#limits.pauseAboveBytes) {
@@ -383,6 +391,7 @@ export class StreamRelay {
   /** Data(c) straight from the shared read buffer: the header goes into the room before the bytes. */
   #sendRead(connId: number, n: number): void {
     if (this.#closed) return;
+    this.#bytesSent += n;
     const start = writeHeaderBefore(this.#readBuffer, maxHeaderLength, this.#nextId(), connId, MessageType.Data);
     this.#transmit(this.#readBuffer.subarray(start, maxHeaderLength + n));
   }

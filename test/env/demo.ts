@@ -12,6 +12,8 @@ import { CoreV1Api, CustomObjectsApi, VersionApi } from '@kubernetes/client-node
 import { bootstrapGroup, prepareParent, TestApprover } from '../approver/approver.ts';
 import { startSupervisor, type Supervisor } from './supervisor.ts';
 import { TestEnv } from './test-env.ts';
+import { eventually } from './eventually.ts';
+import { freePorts, httpGet } from './net.ts';
 
 const keep = process.argv.includes('--keep');
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -29,6 +31,7 @@ interface LogLine {
 
 /** Runs the agent against the clusters and prints its state transitions readably until it is registered. */
 async function runAgent(env: TestEnv, token: string): Promise<void> {
+  const [port = 10650] = await freePorts(1);
   const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
   const args = [
     `--cluster-reg-parent-url=${env.server('parent')}`,
@@ -36,6 +39,8 @@ async function runAgent(env: TestEnv, token: string): Promise<void> {
     `--kubeconfig=${env.adminKubeconfigPath('child')}`,
     '--cluster-reg-name=demo-child',
     '--leader-elect-resource-namespace=clusternet-system',
+    '--bind-address=127.0.0.1',
+    `--secure-port=${String(port)}`,
   ];
   say(`$ clusternet-agent ${args.join(' \\\n    ')}`);
   const child = spawn(process.execPath, [main, ...args.map((a) => a.replace('<bootstrap token>', token))], {
@@ -65,7 +70,22 @@ async function runAgent(env: TestEnv, token: string): Promise<void> {
     });
   });
   child.removeAllListeners('exit');
+
+  step('Health and metrics (HTTPS, self-signed certificate)');
+  const url = `https://127.0.0.1:${String(port)}`;
+  const ready = await eventually('/readyz to answer 200', async () => {
+    const r = await httpGet(`${url}/readyz`);
+    return r.status === 200 ? r : undefined;
+  });
+  say(`  GET ${url}/readyz → ${String(ready.status)} ${ready.body}`);
+  const metrics = (await httpGet(`${url}/metrics`)).body.split('\n');
+  for (const l of metrics.filter((m) => /^clusternet_agent_(leader|registered|registration_results_total)\b/.test(m)))
+    say(`  ${l}`);
+
+  step('SIGTERM: the leader stops its work and releases the Lease');
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
+  say(`  agent exited with code ${String(await exited)}`);
 }
 
 async function demo(sup: Supervisor): Promise<void> {
@@ -106,7 +126,7 @@ async function demo(sup: Supervisor): Promise<void> {
     plural: 'managedclusters',
   })) as { items: { metadata: { name: string; namespace: string } }[] };
   for (const mc of mcs.items) say(`  parent: ManagedCluster ${mc.metadata.namespace}/${mc.metadata.name}`);
-  say('  (heartbeats, the tunnel and leader election land in the next milestones; this demo grows with them)');
+  say('  (heartbeats and the tunnel land in the next milestones; this demo grows with them)');
 }
 
 const sup = await startSupervisor({

@@ -146,6 +146,7 @@ function agent(ns: string, ...extra: string[]): AgentProcess {
     `--kubeconfig=${env.adminKubeconfigPath('child')}`,
     `--leader-elect-resource-namespace=${ns}`,
     '--cluster-status-collect-frequency=2s',
+    '--secure-port=0',
     ...extra,
   ]);
   agents.push(a);

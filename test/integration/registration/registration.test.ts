@@ -41,6 +41,7 @@ function agent(ns: string, ...extra: string[]): AgentProcess {
     `--kubeconfig=${env.adminKubeconfigPath('child')}`,
     `--leader-elect-resource-namespace=${ns}`,
     '--v=4',
+    '--secure-port=0', // several agents at once: no health server
     ...extra,
   ]);
   agents.push(a);
@@ -292,8 +293,14 @@ describe('registration', () => {
     const ns = await systemNamespace();
     const steps = ['requesting', 'awaitingApproval.watching', 'storingCredentials.writing', 'verifying', 'registered'];
     let lastGood: Record<string, string> | undefined;
+    // Each restarted agent waits for the killed one's Lease to expire: keep the lease short here.
+    const shortLease = [
+      '--leader-elect-lease-duration=3s',
+      '--leader-elect-renew-deadline=2s',
+      '--leader-elect-retry-period=500ms',
+    ];
     for (const step of steps) {
-      const a = agent(ns);
+      const a = agent(ns, ...shortLease);
       await a.waitForState(step);
       a.kill('SIGKILL');
       await a.exited;
@@ -313,7 +320,7 @@ describe('registration', () => {
         expect(lastGood, `credentials disappeared after a kill in ${step}`).toBeUndefined();
       }
     }
-    const final = agent(ns);
+    const final = agent(ns, ...shortLease);
     await final.waitForState('registered');
     expect(decoded(await readSecret(ns))).toEqual(lastGood);
   });

@@ -66,6 +66,8 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
     read: [],
     verify: [],
   };
+  /** What the agent would hear (sendParent). */
+  const reports: string[] = [];
   const machine = registrationMachine.provide({
     actors: {
       resolveIdentity: fromPromise(() => f.identity()),
@@ -86,6 +88,14 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
         calls.verify.push(input);
         return f.verify(input);
       }),
+    },
+    actions: {
+      reportRegistered: () => {
+        reports.push('registered');
+      },
+      reportRevoked: () => {
+        reports.push('revoked');
+      },
     },
     delays: {
       retryDelay: ({ context }) =>
@@ -114,7 +124,7 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
       for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
     }
   };
-  return { actor, trace, advance, calls, context: () => actor.getSnapshot().context };
+  return { actor, trace, advance, calls, reports, context: () => actor.getSnapshot().context };
 }
 
 const toApproval = ['resolvingIdentity', 'loadingStoredCredentials', 'requesting', 'awaitingApproval.watching'];
@@ -399,6 +409,8 @@ describe('registration statechart', () => {
     expect(r.trace.at(-1)).toBe('registered');
     await r.advance(60_000);
     expect(r.trace.slice(-2)).toEqual(['checkingCredentials', 'registered']);
+    // The agent hears of the registration once, not at each passing check.
+    expect(r.reports).toEqual(['registered']);
     await r.advance(60_000);
     expect(r.trace.slice(-7)).toEqual([
       'checkingCredentials',
@@ -425,6 +437,7 @@ describe('registration statechart', () => {
       'awaitingApproval.watching',
       ...afterApproval,
     ]);
+    expect(r.reports).toEqual(['registered', 'revoked', 'registered']);
     expect(r.calls.submit.at(-1)?.source).toBe('bootstrap');
   });
 

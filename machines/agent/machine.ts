@@ -1,0 +1,204 @@
+// The root agent statechart: leadership gates the work.
+//
+//   standby ──lease.acquired──▶ leading.registering ──registration.registered──▶ leading.serving
+//      ▲                              │ (registration runs for the whole term)          │
+//      └────────────── lease.lost ────┴──────────────────────────────────────────────────┘
+//
+// Leaving `leading` stops every child invoked inside it (registration and the serving regions) in the
+// same step, before the leadership machine can campaign again or release the Lease. `agent.stop`
+// leaves `leading` first, then asks the leadership machine to release the Lease; when it has, the agent
+// is `stopped`. An error of any child ends the agent in `failed` (the process exits non-zero).
+//
+// `serving` is a parallel state: one region per registered component (heartbeat, tunnel), each
+// invoking one named actor. A component refused by the parent sends `credentials.rejected`, which is
+// forwarded to registration; if registration then revokes, `serving` is left and its children stop.
+
+import { assign, sendTo, setup } from 'xstate';
+import { heartbeatMachine } from '../heartbeat/machine.ts';
+import { leadershipMachine, type LeadershipInput } from '../leadership/machine.ts';
+import { registrationMachine, type RegistrationInput } from '../registration/machine.ts';
+import { socketMachine } from '../socket/machine.ts';
+
+/** The tunnel (gate SocketConnection): where it dials and what it may reach. */
+export interface TunnelInput {
+  readonly enabled: boolean;
+  readonly parentUrl: string;
+  readonly childServer: string;
+}
+
+export interface AgentInput {
+  readonly leadership: LeadershipInput;
+  readonly registration: RegistrationInput;
+  readonly tunnel: TunnelInput;
+}
+
+/** What the registered components are started with. */
+export interface Registered {
+  readonly clusterId: string;
+  readonly clusterName: string | undefined;
+  readonly dedicatedNamespace: string;
+}
+
+export interface AgentContext {
+  readonly leadership: LeadershipInput;
+  readonly registration: RegistrationInput;
+  readonly tunnel: TunnelInput;
+  readonly registered: Registered | undefined;
+  /** Why the agent failed (an unexpected error of a child). */
+  readonly failure: string | undefined;
+}
+
+export interface AgentOutput {
+  /** Set when the agent ended because a child failed unexpectedly. */
+  readonly failure: string | undefined;
+}
+
+export type AgentEvent =
+  | { readonly type: 'agent.stop' }
+  | { readonly type: 'lease.acquired' }
+  | { readonly type: 'lease.lost' }
+  | ({ readonly type: 'registration.registered' } & Registered)
+  | { readonly type: 'registration.revoked' }
+  /** A registered component (heartbeat, tunnel) was refused by the parent: registration re-checks. */
+  | { readonly type: 'credentials.rejected'; readonly message: string };
+
+const failureOf = (event: unknown): string => {
+  const e = event as { error?: unknown; actorId?: string };
+  const err = e.error;
+  return `${e.actorId ?? 'child'}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+};
+
+/** An unexpected error of a child: the agent ends, non-zero. */
+const failed = { target: '#agent.failed', actions: 'noteFailure' } as const;
+
+export const agentMachine = setup({
+  types: {
+    context: {} as AgentContext,
+    events: {} as AgentEvent,
+    input: {} as AgentInput,
+    output: {} as AgentOutput,
+  },
+  actors: {
+    leadership: leadershipMachine,
+    registration: registrationMachine,
+    heartbeat: heartbeatMachine,
+    socket: socketMachine,
+  },
+  guards: {
+    tunnelEnabled: ({ context }) => context.tunnel.enabled,
+  },
+  actions: {
+    noteFailure: assign({ failure: ({ event }) => failureOf(event) }),
+    requestRelease: sendTo('leadership', { type: 'lease.release' }),
+    forwardToRegistration: sendTo('registration', ({ event }) => event),
+  },
+}).createMachine({
+  id: 'agent',
+  context: ({ input }) => ({
+    leadership: input.leadership,
+    registration: input.registration,
+    tunnel: input.tunnel,
+    registered: undefined,
+    failure: undefined,
+  }),
+  invoke: {
+    id: 'leadership',
+    src: 'leadership',
+    input: ({ context }) => context.leadership,
+    // Done only once the Lease is released (or the release gave up): the agent is finished.
+    onDone: '.stopped',
+    onError: failed,
+  },
+  on: { 'agent.stop': '.stopping' },
+  initial: 'standby',
+  states: {
+    /** Not the leader: nothing runs but the election (and the health server, outside the machine). */
+    standby: {
+      on: { 'lease.acquired': 'leading' },
+    },
+
+    leading: {
+      on: {
+        'lease.lost': 'standby',
+        'credentials.rejected': { actions: 'forwardToRegistration' },
+      },
+      exit: assign({ registered: undefined }),
+      invoke: {
+        id: 'registration',
+        src: 'registration',
+        input: ({ context }) => context.registration,
+        onDone: failed, // registration never finishes while it runs
+        onError: failed,
+      },
+      initial: 'registering',
+      states: {
+        registering: {
+          on: {
+            'registration.registered': {
+              target: 'serving',
+              actions: assign({
+                registered: ({ event }) => ({
+                  clusterId: event.clusterId,
+                  clusterName: event.clusterName,
+                  dedicatedNamespace: event.dedicatedNamespace,
+                }),
+              }),
+            },
+          },
+        },
+        /**
+         * Registered: the registration machine goes on checking the dedicated credentials (invoked
+         * above, for the whole term); the registered components run here, one region each, and stop
+         * when the credentials are revoked or leadership ends.
+         */
+        serving: {
+          type: 'parallel',
+          on: { 'registration.revoked': { target: 'registering', actions: assign({ registered: undefined }) } },
+          states: {
+            /** ManagedCluster status reports (spec §4). */
+            heartbeat: {
+              invoke: {
+                id: 'heartbeat',
+                src: 'heartbeat',
+                input: ({ context }) => ({
+                  clusterId: context.registered?.clusterId ?? '',
+                  dedicatedNamespace: context.registered?.dedicatedNamespace ?? '',
+                }),
+                onError: failed,
+              },
+            },
+            /** The websocket tunnel to the parent (spec §5), with the SocketConnection gate. */
+            tunnel: {
+              initial: 'deciding',
+              states: {
+                deciding: { always: [{ guard: 'tunnelEnabled', target: 'connected' }, { target: 'disabled' }] },
+                connected: {
+                  invoke: {
+                    id: 'socket',
+                    src: 'socket',
+                    input: ({ context }) => ({
+                      parentUrl: context.tunnel.parentUrl,
+                      clusterId: context.registered?.clusterId ?? '',
+                      childServer: context.tunnel.childServer,
+                    }),
+                    onError: failed,
+                  },
+                },
+                disabled: {},
+              },
+            },
+          },
+        },
+      },
+    },
+
+    /** Work has stopped (leaving `leading` stopped every child); now the Lease is released. */
+    stopping: {
+      entry: 'requestRelease',
+      on: { 'agent.stop': {} },
+    },
+    stopped: { type: 'final' },
+    failed: { type: 'final' },
+  },
+  output: ({ context }) => ({ failure: context.failure }),
+});

@@ -1,0 +1,299 @@
+// Leader election (spec §6) over a coordination.k8s.io/v1 Lease, with client-go's semantics and two
+// additions: a leader that cannot renew stops working at its renew deadline, which always falls before
+// any standby may take the Lease; and on stop the leader releases the Lease (empty holder, 1 s), so a
+// standby takes over within a retry period.
+//
+// Reports to its parent: `lease.acquired` on becoming leader, `lease.lost` when it must stop working.
+// Pure: reading and writing the Lease are actors provided from src/.
+
+import { assign, fromCallback, fromPromise, sendParent, setup } from 'xstate';
+import {
+  decideLease,
+  observeLease,
+  workDeadline,
+  type ElectionTiming,
+  type LeaseDecision,
+  type LeaseRecord,
+  type Observation,
+} from './decisions.ts';
+
+export interface LeadershipInput {
+  /** `spec.holderIdentity` of this replica: `<hostname>_<uuid>`. */
+  readonly identity: string;
+  /** `--leader-elect`: when false, this replica works at once, without a Lease. */
+  readonly enabled: boolean;
+  readonly timing: ElectionTiming;
+}
+
+/** One read of the Lease: its record (undefined when it does not exist), version, and our clock. */
+export interface LeaseRead {
+  readonly record: LeaseRecord | undefined;
+  readonly resourceVersion: string | undefined;
+  readonly at: number;
+}
+
+export interface WriteInput {
+  readonly action: 'create' | 'update';
+  readonly record: LeaseRecord;
+  /** Optimistic concurrency: the update fails with a conflict if the Lease changed since. */
+  readonly resourceVersion: string | undefined;
+}
+
+/** A successful write: when it was sent and answered (our clock), and the new version. */
+export interface WriteResult {
+  readonly sentAt: number;
+  readonly at: number;
+  readonly resourceVersion: string | undefined;
+}
+
+export interface LeadershipContext {
+  readonly identity: string;
+  readonly enabled: boolean;
+  readonly timing: ElectionTiming;
+  readonly observation: Observation | undefined;
+  readonly resourceVersion: string | undefined;
+  /** The decision taken on the last read; what a write writes. */
+  readonly pending: LeaseDecision | undefined;
+  /** The holder seen on the last read. */
+  readonly holder: string | undefined;
+  /** When (our clock) the last read was answered. */
+  readonly readAt: number;
+  /** How long work may go on after the last successful write (see workDeadline). */
+  readonly deadlineMs: number;
+  readonly attempt: number;
+  readonly lastFailure: string | undefined;
+}
+
+export type LeadershipEvent =
+  | { readonly type: 'lease.release' }
+  /** The Lease changed (seen by the watch while following): read it now rather than at the next period. */
+  | { readonly type: 'lease.changed' };
+
+/** What the parent hears. */
+export type LeadershipReport = { readonly type: 'lease.acquired' } | { readonly type: 'lease.lost' };
+
+const notProvided = (name: string) => (): never => {
+  throw new Error(`leadership: ${name} not provided`);
+};
+
+const readOf = (event: unknown): LeaseRead => (event as { output: LeaseRead }).output;
+
+/** The decision a read leads to, counting the read as an observation. */
+export function decisionAfterRead(context: LeadershipContext, read: LeaseRead): LeaseDecision {
+  const observation = read.record === undefined ? undefined : observeLease(context.observation, read.record, read.at);
+  return decideLease(read.record, context.identity, read.at, context.timing, observation);
+}
+
+const failureOf = (event: unknown): string => {
+  const err = (event as { error?: unknown }).error;
+  return err instanceof Error ? err.message : String(err);
+};
+
+export const leadershipMachine = setup({
+  types: {
+    context: {} as LeadershipContext,
+    events: {} as LeadershipEvent,
+    input: {} as LeadershipInput,
+  },
+  actors: {
+    /** GET of the Lease; resolves with record undefined when it does not exist. */
+    readLease: fromPromise<LeaseRead>(notProvided('readLease')),
+    /** Creates or updates (with the resource version read) the Lease. Rejects on conflict. */
+    writeLease: fromPromise<WriteResult, WriteInput>(notProvided('writeLease')),
+    /**
+     * Watches the Lease while following and sends `lease.changed` on every change, so a released Lease
+     * is taken at once. Best effort: when the watch ends, the periodic reads go on alone.
+     */
+    watchLease: fromCallback<LeadershipEvent>(notProvided('watchLease')),
+    /** Steps down: if this replica still holds the Lease, rewrites it with no holder and a 1 s duration. */
+    releaseLease: fromPromise<undefined, { readonly identity: string }>(notProvided('releaseLease')),
+  },
+  delays: {
+    retryPeriod: ({ context }) => context.timing.retryPeriodMs,
+    /**
+     * Until the next read while following: the retry period, or less when the holder's lease expires
+     * sooner (then the standby takes over right at expiry, not up to a retry period later).
+     */
+    nextRead: ({ context }) => {
+      const p = context.pending;
+      const untilExpiry = p?.action === 'wait' ? Math.max(0, p.expiresAt - context.readAt) : Infinity;
+      return Math.min(context.timing.retryPeriodMs, untilExpiry);
+    },
+    /** Work stops this long after the last successful renewal unless another one succeeds. */
+    workDeadline: ({ context }) => context.deadlineMs,
+    /** A read or write that hangs (apiserver unreachable, paused) is given up after this long. */
+    requestTimeout: ({ context }) => Math.max(context.timing.retryPeriodMs, context.timing.renewDeadlineMs / 2),
+  },
+  guards: {
+    electionDisabled: ({ context }) => !context.enabled,
+    mayTakeLease: ({ context, event }) => decisionAfterRead(context, readOf(event)).action !== 'wait',
+  },
+  actions: {
+    reportLeading: sendParent({ type: 'lease.acquired' }),
+    reportLost: sendParent({ type: 'lease.lost' }),
+    observe: assign(({ context, event }) => {
+      const read = readOf(event);
+      return {
+        observation:
+          read.record === undefined ? context.observation : observeLease(context.observation, read.record, read.at),
+        resourceVersion: read.resourceVersion,
+        pending: decisionAfterRead(context, read),
+        holder: read.record?.holderIdentity,
+        readAt: read.at,
+      };
+    }),
+    noteWrite: assign(({ context, event }) => {
+      const out = (event as unknown as { output: WriteResult }).output;
+      const written = context.pending?.action === 'wait' ? undefined : context.pending?.record;
+      return {
+        resourceVersion: out.resourceVersion,
+        observation: written === undefined ? context.observation : { record: written, at: out.at },
+        holder: context.identity,
+        deadlineMs: workDeadline(out.sentAt, out.at, context.timing),
+        attempt: 0,
+        lastFailure: undefined,
+      };
+    }),
+    // After a failure the next wait is a full retry period (pending cleared): failing reads never spin.
+    recordFailure: assign({
+      attempt: ({ context }) => context.attempt + 1,
+      lastFailure: ({ event }) => failureOf(event),
+      pending: undefined,
+    }),
+    recordTimeout: assign({
+      attempt: ({ context }) => context.attempt + 1,
+      lastFailure: 'request to the apiserver timed out',
+      pending: undefined,
+    }),
+  },
+}).createMachine({
+  id: 'leadership',
+  context: ({ input }) => ({
+    identity: input.identity,
+    enabled: input.enabled,
+    timing: input.timing,
+    observation: undefined,
+    resourceVersion: undefined,
+    pending: undefined,
+    holder: undefined,
+    readAt: 0,
+    deadlineMs: 0,
+    attempt: 0,
+    lastFailure: undefined,
+  }),
+  initial: 'starting',
+  on: { 'lease.release': '.released' },
+  states: {
+    starting: {
+      always: [{ guard: 'electionDisabled', target: 'unelected' }, { target: 'following' }],
+    },
+
+    /** Not leading: read the Lease every retry period and take it when it is free or expired. */
+    following: {
+      // A watch that fails leaves the periodic reads to do the work.
+      invoke: { id: 'watchLease', src: 'watchLease', onError: { actions: 'recordFailure' } },
+      initial: 'reading',
+      states: {
+        reading: {
+          invoke: {
+            id: 'readLease',
+            src: 'readLease',
+            onDone: [
+              { guard: 'mayTakeLease', target: 'acquiring', actions: 'observe' },
+              { target: 'waiting', actions: 'observe' },
+            ],
+            onError: { target: 'waiting', actions: 'recordFailure' },
+          },
+          after: { requestTimeout: { target: 'waiting', actions: 'recordTimeout' } },
+          // A change while a read is in flight (the release right after a renewal): the answer may
+          // predate it, so read again rather than wait a period.
+          on: { 'lease.changed': { target: 'reading', reenter: true } },
+        },
+        acquiring: {
+          invoke: {
+            id: 'writeLease',
+            src: 'writeLease',
+            input: ({ context }) => writeInput(context),
+            onDone: { target: '#leadership.leading', actions: 'noteWrite' },
+            // A conflict: someone else wrote first. Read again after the retry period.
+            onError: { target: 'waiting', actions: 'recordFailure' },
+          },
+          after: { requestTimeout: { target: 'waiting', actions: 'recordTimeout' } },
+          // The write may land even if we stop waiting for it: release (which checks the holder).
+          on: { 'lease.release': '#leadership.releasing' },
+        },
+        waiting: {
+          after: { nextRead: 'reading' },
+          on: { 'lease.changed': 'reading' },
+        },
+      },
+    },
+
+    leading: {
+      entry: 'reportLeading',
+      on: { 'lease.release': '#leadership.releasing' },
+      initial: 'term',
+      states: {
+        /** Re-entered at each successful renewal, which restarts the work deadline. */
+        term: {
+          after: { workDeadline: '#leadership.lost' },
+          initial: 'holding',
+          states: {
+            holding: { after: { retryPeriod: 'renewing' } },
+            renewing: {
+              invoke: {
+                id: 'readLease',
+                src: 'readLease',
+                onDone: [
+                  { guard: 'mayTakeLease', target: 'writing', actions: 'observe' },
+                  // Someone else holds it now (deleted and taken, or overwritten): stop at once.
+                  { target: '#leadership.lost', actions: 'observe' },
+                ],
+                onError: { target: 'holding', actions: 'recordFailure' },
+              },
+              after: { requestTimeout: { target: 'holding', actions: 'recordTimeout' } },
+            },
+            writing: {
+              invoke: {
+                id: 'writeLease',
+                src: 'writeLease',
+                input: ({ context }) => writeInput(context),
+                onDone: { target: '#leadership.leading.term', reenter: true, actions: 'noteWrite' },
+                onError: { target: 'holding', actions: 'recordFailure' },
+              },
+              after: { requestTimeout: { target: 'holding', actions: 'recordTimeout' } },
+            },
+          },
+        },
+      },
+    },
+
+    /** Work must stop now: tell the parent, then campaign again. */
+    lost: {
+      entry: 'reportLost',
+      always: 'following',
+    },
+
+    /** `--leader-elect=false`: work at once, no Lease (the cluster ID then needs an existing Lease). */
+    unelected: { entry: 'reportLeading' },
+
+    releasing: {
+      invoke: {
+        id: 'releaseLease',
+        src: 'releaseLease',
+        input: ({ context }) => ({ identity: context.identity }),
+        onDone: 'released',
+        onError: { target: 'released', actions: 'recordFailure' },
+      },
+      after: { requestTimeout: { target: 'released', actions: 'recordTimeout' } },
+      on: { 'lease.release': {} },
+    },
+    released: { type: 'final' },
+  },
+});
+
+function writeInput(context: LeadershipContext): WriteInput {
+  const d = context.pending;
+  if (d === undefined || d.action === 'wait') throw new Error('leadership: nothing to write');
+  return { action: d.action, record: d.record, resourceVersion: context.resourceVersion };
+}

@@ -1,0 +1,180 @@
+// The agent's Prometheus metrics (prom-client), in one registry of their own. The statechart metrics
+// are fed from the transition log; heartbeat and tunnel metrics are objects their components feed.
+
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { TransitionRecord } from '../logging/transitions.ts';
+
+const prefix = 'clusternet_agent_';
+
+/** Registration outcomes, by the state the registration machine enters. */
+const registrationResults: Readonly<Record<string, string>> = {
+  registered: 'registered',
+  denied: 'denied',
+  'denied.waiting': 'denied',
+  storedCredentialsRejected: 'rejected',
+  bootstrapTokenRejected: 'rejected',
+  approvedCredentialsRejected: 'rejected',
+  credentialsRevoked: 'revoked',
+  parentUnreachable: 'unreachable',
+  requestInvalid: 'invalid',
+};
+
+/** What the metrics read from a tunnel session's relay. */
+export interface RelayCounters {
+  readonly streams: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+}
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+
+  /** 1 for the current state of each machine (dotted state value), 0 for states it has left. */
+  readonly machineState = new Gauge({
+    name: `${prefix}machine_state`,
+    help: 'Current state of each statechart: 1 for the state it is in',
+    labelNames: ['machine', 'state'] as const,
+    registers: [this.registry],
+  });
+  readonly transitions = new Counter({
+    name: `${prefix}state_transitions_total`,
+    help: 'State transitions of each statechart, by the state entered',
+    labelNames: ['machine', 'to'] as const,
+    registers: [this.registry],
+  });
+  readonly registrationResults = new Counter({
+    name: `${prefix}registration_results_total`,
+    help: 'Outcomes of registration steps: registered, denied, rejected, revoked, unreachable, invalid',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly registered = new Gauge({
+    name: `${prefix}registered`,
+    help: '1 while this replica is registered with the parent (and leading)',
+    registers: [this.registry],
+  });
+  readonly leader = new Gauge({
+    name: `${prefix}leader`,
+    help: '1 while this replica holds the leader Lease and works',
+    registers: [this.registry],
+  });
+  readonly leaderTransitions = new Counter({
+    name: `${prefix}leader_changes_total`,
+    help: 'Times this replica became leader or stopped leading',
+    labelNames: ['change'] as const,
+    registers: [this.registry],
+  });
+
+  // Fed by the heartbeat (status reporting) component.
+  readonly heartbeatLatency = new Histogram({
+    name: `${prefix}heartbeat_report_duration_seconds`,
+    help: 'Latency of ManagedCluster status reports to the parent',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly heartbeatFailures = new Counter({
+    name: `${prefix}heartbeat_report_failures_total`,
+    help: 'Failed ManagedCluster status reports, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  // Fed by the tunnel (socket) component.
+  readonly tunnelUp = new Gauge({
+    name: `${prefix}tunnel_up`,
+    help: '1 while the websocket tunnel to the parent is connected',
+    registers: [this.registry],
+  });
+  readonly tunnelReconnects = new Counter({
+    name: `${prefix}tunnel_reconnects_total`,
+    help: 'Reconnections of the websocket tunnel',
+    registers: [this.registry],
+  });
+  /** Where the tunnel's counters come from (see observeTunnel). */
+  #tunnel: () => RelayCounters = () => ({ streams: 0, bytesSent: 0, bytesReceived: 0 });
+  /** What tunnel_bytes_total last exported. */
+  readonly #exported = { sent: 0, received: 0 };
+  readonly tunnelStreams = new Gauge({
+    name: `${prefix}tunnel_streams`,
+    help: 'Streams currently open through the tunnel',
+    registers: [this.registry],
+    collect: () => {
+      this.tunnelStreams.set(this.#tunnel().streams);
+    },
+  });
+  readonly tunnelBytes = new Counter({
+    name: `${prefix}tunnel_bytes_total`,
+    help: 'Stream bytes carried through the tunnel, by direction (sent to the parent, received from it)',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const now = this.#tunnel();
+      this.tunnelBytes.inc({ direction: 'sent' }, Math.max(0, now.bytesSent - this.#exported.sent));
+      this.tunnelBytes.inc({ direction: 'received' }, Math.max(0, now.bytesReceived - this.#exported.received));
+      this.#exported.sent = Math.max(this.#exported.sent, now.bytesSent);
+      this.#exported.received = Math.max(this.#exported.received, now.bytesReceived);
+    },
+  });
+
+  /** Feeds the tunnel stream and byte metrics: open streams, and bytes since start (all sessions). */
+  observeTunnel(counters: () => RelayCounters): void {
+    this.#tunnel = counters;
+  }
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix });
+    this.leader.set(0);
+    this.registered.set(0);
+    this.tunnelUp.set(0);
+  }
+
+  /** States seen per machine, so a machine that starts over (or is stopped) shows no stale state. */
+  readonly #seen = new Map<string, Set<string>>();
+
+  #clearStates(machine: string): void {
+    for (const state of this.#seen.get(machine) ?? []) this.machineState.set({ machine, state }, 0);
+  }
+
+  /** Feeds the statechart metrics from one transition-log record. */
+  observeTransition(t: TransitionRecord): void {
+    // A first state (from '') is a new run of that machine, e.g. registration in a new leadership term.
+    if (t.from === '') this.#clearStates(t.machine);
+    else this.machineState.set({ machine: t.machine, state: t.from }, 0);
+    this.machineState.set({ machine: t.machine, state: t.to }, 1);
+    const seen = this.#seen.get(t.machine) ?? new Set<string>();
+    seen.add(t.to);
+    this.#seen.set(t.machine, seen);
+    this.transitions.inc({ machine: t.machine, to: t.to });
+    if (t.machine === 'registration') {
+      const result = registrationResults[t.to];
+      // `registered` counts once per registration, not after each passing credentials check.
+      const recheck = t.to === 'registered' && t.from !== 'verifying';
+      if (result !== undefined && !recheck) this.registrationResults.inc({ result });
+    }
+    if (t.machine === 'socket') {
+      this.tunnelUp.set(t.to === 'session.open' ? 1 : 0);
+      if (t.to === 'session.reconnecting') this.tunnelReconnects.inc();
+    }
+    if (t.machine === 'agent') {
+      const leading = t.to.startsWith('leading');
+      const wasLeading = t.from.startsWith('leading');
+      this.leader.set(leading ? 1 : 0);
+      this.registered.set(t.to.startsWith('leading.serving') ? 1 : 0);
+      if (leading && !wasLeading) this.leaderTransitions.inc({ change: 'started' });
+      if (!leading && wasLeading) {
+        this.leaderTransitions.inc({ change: 'stopped' });
+        // Leaving `leading` stopped every machine below the agent and the election: none is in any state.
+        for (const machine of this.#seen.keys())
+          if (machine !== 'agent' && machine !== 'leadership') this.#clearStates(machine);
+      }
+    }
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { AgentMetrics } from '../../../src/observability/metrics.ts';
+
+const t = (machine: string, from: string, to: string) => ({ machine, from, to, event: 'x' });
+
+describe('statechart metrics', () => {
+  it('shows no stale state for machines stopped when leadership ends, nor for a new run', async () => {
+    const m = new AgentMetrics({ processMetrics: false });
+    m.observeTransition(t('agent', '', 'standby'));
+    m.observeTransition(t('agent', 'standby', 'leading.registering'));
+    m.observeTransition(t('registration', '', 'resolvingIdentity'));
+    m.observeTransition(t('registration', 'resolvingIdentity', 'registered'));
+    m.observeTransition(t('agent', 'leading.registering', 'leading.serving'));
+    m.observeTransition(t('agent', 'leading.serving', 'standby'));
+    let text = await m.text();
+    expect(text).toMatch(/^clusternet_agent_machine_state\{machine="registration",state="registered"\} 0$/m);
+    expect(text).toMatch(/^clusternet_agent_leader 0$/m);
+    expect(text).toMatch(/^clusternet_agent_registered 0$/m);
+    expect(text).toMatch(/^clusternet_agent_leader_changes_total\{change="stopped"\} 1$/m);
+    m.observeTransition(t('registration', '', 'resolvingIdentity'));
+    text = await m.text();
+    expect(text).toMatch(/^clusternet_agent_machine_state\{machine="registration",state="resolvingIdentity"\} 1$/m);
+    expect(text).toMatch(/^clusternet_agent_machine_state\{machine="registration",state="registered"\} 0$/m);
+  });
+
+  it('counts a registration once, not each passing credentials check', async () => {
+    const m = new AgentMetrics({ processMetrics: false });
+    m.observeTransition(t('registration', 'verifying', 'registered'));
+    m.observeTransition(t('registration', 'registered', 'checkingCredentials'));
+    m.observeTransition(t('registration', 'checkingCredentials', 'registered'));
+    m.observeTransition(t('registration', 'checkingCredentials', 'credentialsRevoked'));
+    m.observeTransition(t('registration', 'requesting', 'bootstrapTokenRejected'));
+    const text = await m.text();
+    expect(text).toMatch(/^clusternet_agent_registration_results_total\{result="registered"\} 1$/m);
+    expect(text).toMatch(/^clusternet_agent_registration_results_total\{result="revoked"\} 1$/m);
+    expect(text).toMatch(/^clusternet_agent_registration_results_total\{result="rejected"\} 1$/m);
+  });
+});

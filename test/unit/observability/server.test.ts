@@ -1,0 +1,134 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AgentConfig } from '../../../src/config/config.ts';
+import { AgentMetrics } from '../../../src/observability/metrics.ts';
+import { oid, selfSignedCertificate } from '../../../src/observability/self-signed.ts';
+import { servingCertificate, startHealthServer, type HealthServer } from '../../../src/observability/server.ts';
+import { httpGet } from '../../env/net.ts';
+
+const log = pino({ level: 'silent' });
+const serving = (over: Partial<AgentConfig['serving']> = {}): AgentConfig['serving'] => ({
+  bindAddress: '127.0.0.1',
+  securePort: 0,
+  certDir: '',
+  tlsCertFile: '',
+  tlsPrivateKeyFile: '',
+  insecure: false,
+  ...over,
+});
+
+describe('self-signed serving certificate', () => {
+  it('is a valid, self-signed X.509 certificate for the given names and IPs, matching its key', () => {
+    const pair = selfSignedCertificate('agent@1', ['localhost', '127.0.0.1', '::1', '2001:db8::7']);
+    const cert = new X509Certificate(pair.certPem);
+    expect(cert.subject).toBe('CN=agent@1');
+    expect(cert.verify(cert.publicKey)).toBe(true);
+    expect(cert.checkPrivateKey(createPrivateKey(pair.keyPem))).toBe(true);
+    expect(cert.ca).toBe(false);
+    expect(cert.checkHost('localhost')).toBe('localhost');
+    expect(cert.checkIP('127.0.0.1')).toBe('127.0.0.1');
+    expect(cert.checkIP('::1')).toBe('::1');
+    expect(cert.checkIP('2001:db8::7')).toBe('2001:db8::7');
+    expect(cert.checkHost('example.com')).toBeUndefined();
+    expect(Date.parse(cert.validTo) - Date.now()).toBeGreaterThan(300 * 24 * 3600_000);
+  });
+  it.each([
+    ['2.5.4.3', '060355 0403'],
+    ['1.2.840.10045.4.3.2', '0608 2a8648ce3d040302'],
+  ])('encodes OID %s', (dotted, hex) => {
+    expect(oid(dotted).toString('hex')).toBe(hex.replace(' ', ''));
+  });
+  it('is written to --cert-dir once and reused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'certdir-'));
+    try {
+      const first = servingCertificate(serving({ certDir: dir }), log);
+      expect(readFileSync(join(dir, 'clusternet-agent.crt'), 'utf8')).toBe(first.certPem);
+      expect(servingCertificate(serving({ certDir: dir }), log).certPem).toBe(first.certPem);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+});
+
+describe('health and metrics server', () => {
+  let server: HealthServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('serves health, readiness and metrics over HTTPS with a self-signed certificate', async () => {
+    const metrics = new AgentMetrics({ processMetrics: false });
+    let ready = false;
+    server = await startHealthServer({
+      serving: serving(),
+      metrics,
+      readiness: () => ({ ready, reasons: ready ? [] : ['not registered'] }),
+      log,
+    });
+    expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(await httpGet(`${server.url}/healthz`)).toEqual({ status: 200, body: 'ok' });
+    expect((await httpGet(`${server.url}/healthz/ping`)).status).toBe(200);
+    expect((await httpGet(`${server.url}/livez`)).status).toBe(200);
+    expect(await httpGet(`${server.url}/readyz`)).toEqual({ status: 503, body: 'not ready: not registered\n' });
+    ready = true;
+    expect((await httpGet(`${server.url}/readyz`)).status).toBe(200);
+    expect((await httpGet(`${server.url}/nope`)).status).toBe(404);
+
+    metrics.observeTransition({ machine: 'agent', from: '', to: 'standby', event: 'xstate.init' });
+    metrics.observeTransition({
+      machine: 'agent',
+      from: 'standby',
+      to: 'leading.registering',
+      event: 'lease.acquired',
+    });
+    metrics.observeTransition({ machine: 'registration', from: 'verifying', to: 'registered', event: 'x' });
+    metrics.observeTransition({ machine: 'registration', from: 'checkingCredentials', to: 'registered', event: 'x' });
+    metrics.observeTransition({ machine: 'agent', from: 'leading.registering', to: 'leading.serving', event: 'x' });
+    metrics.tunnelBytes.inc({ direction: 'sent' }, 42);
+    metrics.heartbeatLatency.observe(0.2);
+    const text = (await httpGet(`${server.url}/metrics`)).body;
+    expect(text).toMatch(/^clusternet_agent_leader 1$/m);
+    expect(text).toMatch(/^clusternet_agent_registered 1$/m);
+    expect(text).toMatch(/^clusternet_agent_registration_results_total\{result="registered"\} 1$/m);
+    expect(text).toMatch(/^clusternet_agent_machine_state\{machine="agent",state="standby"\} 0$/m);
+    expect(text).toMatch(/^clusternet_agent_machine_state\{machine="agent",state="leading.serving"\} 1$/m);
+    expect(text).toMatch(/^clusternet_agent_state_transitions_total\{machine="agent",to="leading.serving"\} 1$/m);
+    expect(text).toMatch(/^clusternet_agent_leader_changes_total\{change="started"\} 1$/m);
+    expect(text).toMatch(/^clusternet_agent_tunnel_bytes_total\{direction="sent"\} 42$/m);
+    expect(text).toMatch(/^clusternet_agent_heartbeat_report_duration_seconds_count 1$/m);
+  });
+
+  it('serves plain HTTP with --insecure-serving', async () => {
+    server = await startHealthServer({
+      serving: serving({ insecure: true }),
+      metrics: new AgentMetrics({ processMetrics: false }),
+      readiness: () => ({ ready: true, reasons: [] }),
+      log,
+    });
+    expect(server.url).toMatch(/^http:\/\//);
+    expect((await httpGet(`${server.url}/readyz`)).status).toBe(200);
+  });
+
+  it('fails to start when the port is taken', async () => {
+    server = await startHealthServer({
+      serving: serving({ insecure: true }),
+      metrics: new AgentMetrics({ processMetrics: false }),
+      readiness: () => ({ ready: true, reasons: [] }),
+      log,
+    });
+    const port = Number(new URL(server.url).port);
+    await expect(
+      startHealthServer({
+        serving: serving({ insecure: true, securePort: port }),
+        metrics: new AgentMetrics({ processMetrics: false }),
+        readiness: () => ({ ready: true, reasons: [] }),
+        log,
+      }),
+    ).rejects.toThrow(/EADDRINUSE/);
+  });
+});

@@ -9,8 +9,7 @@
 // leaves `leading` first, then asks the leadership machine to release the Lease; when it has, the agent
 // is `stopped`. An error of any child ends the agent in `failed` (the process exits non-zero).
 //
-// `serving` is a parallel state: one region per registered component (heartbeat, tunnel), each
-// invoking one named actor. A component refused by the parent sends `credentials.rejected`, which is
+// `serving` invokes one named actor per registered component (heartbeat, socket). A component refused by the parent sends `credentials.rejected`, which is
 // forwarded to registration; if registration then revokes, `serving` is left and its children stop.
 
 import { assign, sendTo, setup } from 'xstate';
@@ -84,9 +83,6 @@ export const agentMachine = setup({
     heartbeat: heartbeatMachine,
     socket: socketMachine,
   },
-  guards: {
-    tunnelEnabled: ({ context }) => context.tunnel.enabled,
-  },
   actions: {
     noteFailure: assign({ failure: ({ event }) => failureOf(event) }),
     requestRelease: sendTo('leadership', { type: 'lease.release' }),
@@ -152,42 +148,30 @@ export const agentMachine = setup({
          * when the credentials are revoked or leadership ends.
          */
         serving: {
-          type: 'parallel',
           on: { 'registration.revoked': { target: 'registering', actions: assign({ registered: undefined }) } },
-          states: {
-            /** ManagedCluster status reports (spec §4). */
-            heartbeat: {
-              invoke: {
-                id: 'heartbeat',
-                src: 'heartbeat',
-                input: ({ context }) => ({
-                  clusterId: context.registered?.clusterId ?? '',
-                  dedicatedNamespace: context.registered?.dedicatedNamespace ?? '',
-                }),
-                onError: failed,
-              },
+          // The registered components, one actor each (the tunnel sits `disabled` without its gate).
+          invoke: [
+            {
+              id: 'heartbeat',
+              src: 'heartbeat',
+              input: ({ context }) => ({
+                clusterId: context.registered?.clusterId ?? '',
+                dedicatedNamespace: context.registered?.dedicatedNamespace ?? '',
+              }),
+              onError: failed,
             },
-            /** The websocket tunnel to the parent (spec §5), with the SocketConnection gate. */
-            tunnel: {
-              initial: 'deciding',
-              states: {
-                deciding: { always: [{ guard: 'tunnelEnabled', target: 'connected' }, { target: 'disabled' }] },
-                connected: {
-                  invoke: {
-                    id: 'socket',
-                    src: 'socket',
-                    input: ({ context }) => ({
-                      parentUrl: context.tunnel.parentUrl,
-                      clusterId: context.registered?.clusterId ?? '',
-                      childServer: context.tunnel.childServer,
-                    }),
-                    onError: failed,
-                  },
-                },
-                disabled: {},
-              },
+            {
+              id: 'socket',
+              src: 'socket',
+              input: ({ context }) => ({
+                enabled: context.tunnel.enabled,
+                parentUrl: context.tunnel.parentUrl,
+                clusterId: context.registered?.clusterId ?? '',
+                childServer: context.tunnel.childServer,
+              }),
+              onError: failed,
             },
-          },
+          ],
         },
       },
     },

@@ -17,9 +17,12 @@ export interface SocketInput {
   readonly clusterId: string;
   /** The child apiserver URL: the one dial target always allowed through the tunnel. */
   readonly childServer: string;
+  /** The SocketConnection gate (default true): off, the machine stays `disabled` and dials nothing. */
+  readonly enabled?: boolean;
 }
 
 export interface SocketContext {
+  readonly enabled: boolean;
   readonly parentUrl: string;
   readonly clusterId: string;
   readonly childServer: string;
@@ -106,6 +109,7 @@ export const socketMachine = setup({
 }).createMachine({
   id: 'socket',
   context: ({ input }) => ({
+    enabled: input.enabled ?? true,
     parentUrl: input.parentUrl,
     clusterId: input.clusterId,
     childServer: input.childServer,
@@ -114,8 +118,11 @@ export const socketMachine = setup({
     lastFailure: undefined,
     sessions: 0,
   }),
-  initial: 'session',
+  initial: 'starting',
   states: {
+    starting: { always: [{ guard: ({ context }) => context.enabled, target: 'session' }, { target: 'disabled' }] },
+    /** The SocketConnection gate is off: no tunnel (the Go agent does not open one either). */
+    disabled: {},
     /** A websocket attempt and, once the handshake succeeds, the open session. */
     session: {
       initial: 'connecting',

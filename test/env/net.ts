@@ -2,31 +2,41 @@
 
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { createServer, type Server } from 'node:net';
+import { createServer } from 'node:net';
 
 /**
- * `count` distinct TCP ports on 127.0.0.1 that were free a moment ago. All listeners stay open until
- * every port is chosen, so the same port is never handed out twice.
+ * Ports below Linux's ephemeral range (32768–60999 by default), where outgoing connections take their
+ * source ports: a port picked by binding to 0 comes from that range and can be taken by, say, an
+ * apiserver's connection to etcd before the component that was meant to listen on it starts.
  */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
+const listenRange = { from: 20_000, to: 32_767 };
+
+async function canListen(port: number): Promise<boolean> {
+  const srv = createServer();
   try {
-    for (let i = 0; i < count; i++) {
-      const srv = createServer();
-      servers.push(srv);
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(0, '127.0.0.1', resolve);
-      });
-    }
-    return servers.map((srv) => {
-      const addr = srv.address();
-      if (addr === null || typeof addr !== 'object') throw new Error('no port assigned');
-      return addr.port;
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, '127.0.0.1', resolve);
     });
+    return true;
+  } catch {
+    return false;
   } finally {
-    await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
+    await new Promise((resolve) => srv.close(resolve));
   }
+}
+
+/** `count` distinct ports free to listen on, from below the ephemeral range. */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  const span = listenRange.to - listenRange.from + 1;
+  for (let tries = 0; ports.size < count; tries++) {
+    if (tries > 1000)
+      throw new Error(`no ${String(count)} free ports in ${String(listenRange.from)}–${String(listenRange.to)}`);
+    const port = listenRange.from + Math.floor(Math.random() * span);
+    if (!ports.has(port) && (await canListen(port))) ports.add(port);
+  }
+  return [...ports];
 }
 
 export interface ProbeOptions {

@@ -3,7 +3,7 @@
 // Nodes are plain API objects here (no kubelets, and no node-lifecycle controller to touch them).
 
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, CustomObjectsApi, VersionApi, type V1Node } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, VersionApi, type V1Node } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/approver.ts';
 import { eventually } from '../../env/eventually.ts';
@@ -276,7 +276,13 @@ describe('heartbeat', () => {
 
   it('reports the child apiserver down as not ready, and ready again when it is back', async () => {
     const ns = await systemNamespace();
-    const a = agent(ns, '--cluster-status-update-frequency=3m');
+    // The Lease lives in the child: with leader election a leader whose apiserver is down steps down
+    // at its renew deadline (as the Go agent does), which would race the report under test.
+    // Without election the Lease (the cluster identity) must already exist, as an earlier run leaves it.
+    await env
+      .adminClient('child', CoordinationV1Api)
+      .createNamespacedLease({ namespace: ns, body: { metadata: { name: 'clusternet-agent' }, spec: {} } });
+    const a = agent(ns, '--cluster-status-update-frequency=3m', '--leader-elect=false');
     const first = await reported(a, 'a first report', (m) => m.status?.readyz === true);
     const readySince = readyCondition(first)?.lastTransitionTime;
 

@@ -54,8 +54,8 @@ function replica(
   });
   // The registered components only record when they run (their own tests cover them).
   const component = (name: string) =>
-    fromCallback(() => {
-      components.push(`${name} start`);
+    fromCallback<{ type: string }, { enabled?: boolean }>(({ input }) => {
+      components.push(input.enabled === false ? `${name} start (disabled)` : `${name} start`);
       return () => components.push(`${name} stop`);
     });
   const machine = agentMachine.provide({
@@ -95,13 +95,13 @@ function intervals(life: { event: string; at: number }[], end: number): [number,
 }
 
 describe('agent machine', () => {
-  it('runs the heartbeat, and the tunnel only with SocketConnection, while serving; forwards rejections', async () => {
+  it('runs the heartbeat and the tunnel (disabled without SocketConnection) while serving; forwards rejections', async () => {
     const clock = new SimulatedClock();
     const withTunnel = replica(clock, new FakeLeaseStore(clock), 'a', 1000, true);
     const without = replica(clock, new FakeLeaseStore(clock), 'b', 1000, false);
     await settle(clock, 3000);
     expect(withTunnel.components).toEqual(['heartbeat start', 'socket start']);
-    expect(without.components).toEqual(['heartbeat start']);
+    expect(without.components).toEqual(['heartbeat start', 'socket start (disabled)']);
     withTunnel.actor.send({ type: 'credentials.rejected', message: 'heartbeat: 401' });
     await settle(clock);
     expect(withTunnel.forwarded).toEqual(['heartbeat: 401']);

@@ -32,6 +32,7 @@ function start(
   onStart: (s: FakeSession) => void = (s) => {
     s.send({ type: 'tunnel.opened' });
   },
+  enabled = true,
 ) {
   const clock = new SimulatedClock();
   const sessions: FakeSession[] = [];
@@ -61,7 +62,7 @@ function start(
   const trace: string[] = [];
   const emitted: string[] = [];
   const actor = createActor(machine, {
-    input: { parentUrl: 'https://parent.example:6443/base/', clusterId, childServer: 'https://child:6443' },
+    input: { parentUrl: 'https://parent.example:6443/base/', clusterId, childServer: 'https://child:6443', enabled },
     clock,
     inspect: transitionRecorder((t) => {
       if (t.machine === 'socket') trace.push(t.to);
@@ -81,6 +82,15 @@ function start(
 }
 
 const open = 'session.open.pinging.waiting,liveness.alive';
+
+describe('socket statechart without the SocketConnection gate', () => {
+  it('stays disabled and never dials', () => {
+    const t = start(undefined, false);
+    t.advance(60_000);
+    expect(t.trace).toEqual(['disabled']);
+    expect(t.sessions).toEqual([]);
+  });
+});
 
 describe('socket decisions', () => {
   it.each([

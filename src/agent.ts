@@ -118,7 +118,7 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
   const inspectors: ((ev: InspectionEvent) => void)[] = [
     transitionLogger(log.child({ component: 'transitions' }), (t) => {
       metrics.observeTransition(t);
-      if (t.machine === 'socket') tunnelUp.next(t.to === 'session.open');
+      if (t.machine === 'socket') tunnelUp.next(t.to.startsWith('session.open'));
       opts.onTransition?.(t);
     }),
   ];

@@ -152,7 +152,7 @@ export class AgentMetrics {
       if (result !== undefined && !recheck) this.registrationResults.inc({ result });
     }
     if (t.machine === 'socket') {
-      this.tunnelUp.set(t.to === 'session.open' ? 1 : 0);
+      this.tunnelUp.set(t.to.startsWith('session.open') ? 1 : 0);
       if (t.to === 'session.reconnecting') this.tunnelReconnects.inc();
     }
     if (t.machine === 'agent') {

@@ -10,6 +10,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/approver.ts';
 import { eventually } from '../../env/eventually.ts';
+import { freePorts, httpGet } from '../../env/net.ts';
 import { testEnv } from '../../env/vitest-env.ts';
 import { hubUnavailableReason, startTunnelHub } from '../../peers/remotedialer/hub.ts';
 import type { GoTunnelServer } from '../../peers/remotedialer/peer.ts';
@@ -37,6 +38,39 @@ describe.skipIf(skipReason !== undefined)('tunnel through the real parent apiser
     await agent?.stop();
     await approver.stop();
     await hub.stop();
+  });
+
+  it('the agent with SocketConnection: tunnel up through the parent, /readyz ready, metrics, hub reaches the child', async () => {
+    const token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
+    const ns = `tp-${randomBytes(3).toString('hex')}`;
+    await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+    const [port = 0] = await freePorts(1);
+    agent = AgentProcess.start([
+      `--cluster-reg-parent-url=${env.server('parent')}`,
+      `--cluster-reg-token=${token.token}`,
+      `--kubeconfig=${env.adminKubeconfigPath('child')}`,
+      `--leader-elect-resource-namespace=${ns}`,
+      '--feature-gates=SocketConnection=true',
+      '--insecure-serving',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${String(port)}`,
+    ]);
+    const registered = await agent.waitForLine('registration', (l) => typeof l.clusterId === 'string');
+    const clusterId = registered.clusterId as string;
+    await eventually('the hub sees the session', async () => ((await hub.hasSession(clusterId)) ? true : undefined));
+    const ready = await eventually('the agent ready', async () => {
+      const r = await httpGet(`http://127.0.0.1:${String(port)}/readyz`, { timeoutMs: 2000 });
+      return r.status === 200 ? r : undefined;
+    });
+    expect(ready.status).toBe(200);
+    const child = new URL(env.server('child')).host;
+    const res = await hub.call(hub.proxyUrl(clusterId, 'https', child, '/version'));
+    expect(res.status).toBe(200);
+    const metrics = (await httpGet(`http://127.0.0.1:${String(port)}/metrics`, { timeoutMs: 2000 })).body;
+    expect(metrics).toMatch(/^clusternet_agent_tunnel_up 1$/m);
+    expect(metrics).toMatch(/^clusternet_agent_tunnel_bytes_total\{direction="sent"\} [1-9]/m);
+    await agent.stop();
+    agent = undefined;
   });
 
   it('registers, opens the tunnel at the parent URL with the dedicated token, and serves the hub', async () => {

@@ -35,4 +35,23 @@ describe('statechart metrics', () => {
     expect(text).toMatch(/^clusternet_agent_registration_results_total\{result="revoked"\} 1$/m);
     expect(text).toMatch(/^clusternet_agent_registration_results_total\{result="rejected"\} 1$/m);
   });
+
+  it('follows the tunnel: up while open, reconnects counted, streams and bytes across sessions', async () => {
+    const m = new AgentMetrics({ processMetrics: false });
+    let counters = { streams: 2, bytesSent: 100, bytesReceived: 40 };
+    m.observeTunnel(() => counters);
+    m.observeTransition(t('socket', 'session.connecting', 'session.open.pinging.waiting,liveness.alive'));
+    let text = await m.text();
+    expect(text).toMatch(/^clusternet_agent_tunnel_up 1$/m);
+    expect(text).toMatch(/^clusternet_agent_tunnel_streams 2$/m);
+    expect(text).toMatch(/^clusternet_agent_tunnel_bytes_total\{direction="sent"\} 100$/m);
+    m.observeTransition(t('socket', 'session.open.pinging.waiting,liveness.alive', 'backingOff'));
+    m.observeTransition(t('socket', 'backingOff', 'session.reconnecting'));
+    counters = { streams: 0, bytesSent: 150, bytesReceived: 40 };
+    text = await m.text();
+    expect(text).toMatch(/^clusternet_agent_tunnel_up 0$/m);
+    expect(text).toMatch(/^clusternet_agent_tunnel_reconnects_total 1$/m);
+    expect(text).toMatch(/^clusternet_agent_tunnel_bytes_total\{direction="sent"\} 150$/m);
+    expect(text).toMatch(/^clusternet_agent_tunnel_bytes_total\{direction="received"\} 40$/m);
+  });
 });

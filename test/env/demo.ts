@@ -1,15 +1,20 @@
-// The README's first command: brings up local parent and child clusters, prepares the parent the way a
-// Clusternet hub would for registration (CRDs, bootstrap token, bootstrapping RBAC, an approver), runs
-// the agent against them and prints its transitions until it is registered. Tears everything down at
-// the end, or on Ctrl-C.
+// The README's first command: brings up local parent and child clusters (in a network namespace of
+// their own), prepares the parent the way a Clusternet hub would (CRDs, bootstrap token, bootstrapping
+// RBAC, an approver, and the hub's tunnel end: the Go remotedialer server behind the parent apiserver
+// as the aggregated API proxies.clusternet.io), runs the agent against them and shows, readably, its
+// election, registration, first heartbeats and the tunnel, what it left in both clusters, the hub
+// reaching the child through the tunnel, health and metrics, and a clean SIGTERM. Tears everything
+// down at the end, or on Ctrl-C.
 //
 //   npm run demo            run once and tear down
-//   npm run demo -- --keep  keep the clusters up until Ctrl-C (kubectl works against them meanwhile)
+//   npm run demo -- --keep  keep the clusters up until Ctrl-C
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, VersionApi } from '@kubernetes/client-node';
 import { bootstrapGroup, prepareParent, TestApprover } from '../approver/approver.ts';
+import { hubUnavailableReason, startTunnelHub } from '../peers/remotedialer/hub.ts';
+import type { GoTunnelServer } from '../peers/remotedialer/peer.ts';
 import { startSupervisor, type Supervisor } from './supervisor.ts';
 import { TestEnv } from './test-env.ts';
 import { eventually } from './eventually.ts';
@@ -29,8 +34,26 @@ interface LogLine {
   transition?: { machine: string; from: string; to: string; lastFailure?: string };
 }
 
-/** Runs the agent against the clusters and prints its state transitions readably until it is registered. */
-async function runAgent(env: TestEnv, token: string): Promise<void> {
+/** A readable line for a transition, or undefined for the routine ones (renewals, collections). */
+function describe(t: NonNullable<LogLine['transition']>): string | undefined {
+  const top = (state: string): string => state.split('.')[0] ?? state;
+  if (t.machine === 'leadership') return top(t.from) === top(t.to) ? undefined : `leadership: ${t.to}`;
+  if (t.machine === 'heartbeat') {
+    // Only the reporting region: a report accepted by the parent.
+    const reporting = (state: string): string | undefined => /reporting\.(\w+)/.exec(state)?.[1];
+    return reporting(t.from) === 'sending' && reporting(t.to) === 'settling'
+      ? 'heartbeat: status reported to the parent'
+      : undefined;
+  }
+  if (t.machine === 'socket') {
+    const s = t.to.startsWith('session.open') ? 'session.open' : t.to;
+    return `tunnel: ${s}${t.lastFailure === undefined ? '' : `  (${t.lastFailure})`}`;
+  }
+  return `${t.machine}: ${t.to}${t.lastFailure === undefined ? '' : `  (${t.lastFailure})`}`;
+}
+
+/** Runs the agent against the clusters and prints what it does, until it reports and (if on) tunnels. */
+async function runAgent(env: TestEnv, token: string, hub: GoTunnelServer | undefined): Promise<void> {
   const [port = 10650] = await freePorts(1);
   const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
   const args = [
@@ -39,6 +62,8 @@ async function runAgent(env: TestEnv, token: string): Promise<void> {
     `--kubeconfig=${env.adminKubeconfigPath('child')}`,
     '--cluster-reg-name=demo-child',
     '--leader-elect-resource-namespace=clusternet-system',
+    ...(hub === undefined ? [] : ['--feature-gates=SocketConnection=true']),
+    '--cluster-status-collect-frequency=5s',
     '--bind-address=127.0.0.1',
     `--secure-port=${String(port)}`,
   ];
@@ -47,20 +72,26 @@ async function runAgent(env: TestEnv, token: string): Promise<void> {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const t0 = performance.now();
+  let clusterId = '';
   await new Promise<void>((resolve, reject) => {
     let pending = '';
+    let reported = false;
+    let tunnelled = hub === undefined;
     child.stdout.on('data', (d: Buffer) => {
       pending += d.toString();
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
       for (const raw of lines) {
-        const line = JSON.parse(raw) as LogLine;
+        const line = JSON.parse(raw) as LogLine & { clusterId?: string };
         const t = `${((performance.now() - t0) / 1000).toFixed(2)}s`.padStart(7);
         if (line.transition !== undefined) {
-          const why = line.transition.lastFailure === undefined ? '' : `  (${line.transition.lastFailure})`;
-          say(`  ${t}  ${line.transition.machine}: ${line.transition.to}${why}`);
-          if (line.transition.to === 'registered') resolve();
+          const text = describe(line.transition);
+          if (text !== undefined) say(`  ${t}  ${text}`);
+          if (text === 'heartbeat: status reported to the parent') reported = true;
+          if (text === 'tunnel: session.open') tunnelled = true;
+          if (reported && tunnelled) resolve();
         } else if (line.msg !== undefined && !line.msg.startsWith('starting')) {
+          if (line.clusterId !== undefined) clusterId = line.clusterId;
           say(`  ${t}  ${line.msg}`);
         }
       }
@@ -71,6 +102,45 @@ async function runAgent(env: TestEnv, token: string): Promise<void> {
   });
   child.removeAllListeners('exit');
 
+  step('What the parent sees: the ManagedCluster status the heartbeat wrote');
+  const mcs = (await env.adminClient('parent', CustomObjectsApi).listClusterCustomObject({
+    group: 'clusters.clusternet.io',
+    version: 'v1beta1',
+    plural: 'managedclusters',
+    labelSelector: `clusters.clusternet.io/cluster-id=${clusterId}`,
+  })) as { items: { metadata: { name: string; namespace: string }; status?: Record<string, unknown> }[] };
+  for (const mc of mcs.items) {
+    say(`  ManagedCluster ${mc.metadata.namespace}/${mc.metadata.name}:`);
+    const st = mc.status ?? {};
+    for (const key of [
+      'k8sVersion',
+      'platform',
+      'agentVersion',
+      'apiserverURL',
+      'healthz',
+      'livez',
+      'readyz',
+      'appPusher',
+      'useSocket',
+      'nodeStatistics',
+      'capacity',
+      'allocatable',
+      'heartbeatFrequencySeconds',
+      'lastObservedTime',
+    ])
+      if (key in st) say(`    ${key}: ${JSON.stringify(st[key])}`);
+    const conditions = (st.conditions ?? []) as { type: string; status: string; reason: string }[];
+    for (const c of conditions) say(`    condition ${c.type}=${c.status} (${c.reason})`);
+  }
+
+  if (hub !== undefined) {
+    step('The hub reaches the child apiserver through the tunnel');
+    const target = new URL(env.server('child')).host;
+    const res = await hub.call(hub.proxyUrl(clusterId, 'https', target, '/version'));
+    const v = JSON.parse(res.body.toString()) as { gitVersion?: string };
+    say(`  GET /version of the child via the tunnel → ${String(res.status)} ${v.gitVersion ?? ''}`);
+  }
+
   step('Health and metrics (HTTPS, self-signed certificate)');
   const url = `https://127.0.0.1:${String(port)}`;
   const ready = await eventually('/readyz to answer 200', async () => {
@@ -79,8 +149,9 @@ async function runAgent(env: TestEnv, token: string): Promise<void> {
   });
   say(`  GET ${url}/readyz → ${String(ready.status)} ${ready.body}`);
   const metrics = (await httpGet(`${url}/metrics`)).body.split('\n');
-  for (const l of metrics.filter((m) => /^clusternet_agent_(leader|registered|registration_results_total)\b/.test(m)))
-    say(`  ${l}`);
+  const shown =
+    /^clusternet_agent_(leader|registered|registration_results_total|tunnel_up|tunnel_bytes_total|heartbeat_report_duration_seconds_count)\b/;
+  for (const l of metrics.filter((m) => shown.test(m))) say(`  ${l}`);
 
   step('SIGTERM: the leader stops its work and releases the Lease');
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -102,31 +173,58 @@ async function demo(sup: Supervisor): Promise<void> {
   say('  Clusternet CRDs established; ClusterRole clusternet:system:bootstrapping bound to the registration group');
   const token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup], ttlSeconds: 3600 });
   say(`  bootstrap token ${token.id}.**************** (group ${bootstrapGroup})`);
-  const approver = new TestApprover(env.adminKubeConfig('parent'));
+  const approver = new TestApprover(env.adminKubeConfig('parent'), { socketConnection: true });
   approver.start();
-  say("  test approver running (what the parent's clusternet-controller-manager does)");
-  await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name: 'clusternet-system' } } });
+  say("  test approver running (what the parent's clusternet-controller-manager does, with SocketConnection)");
+  const noHub = hubUnavailableReason(env);
+  let hub: GoTunnelServer | undefined;
+  if (noHub === undefined) {
+    hub = await startTunnelHub(env, 'v0.3.0');
+    say(
+      `  hub tunnel end: Go remotedialer v0.3.0 at ${hub.url}, the parent's APIService v1alpha1.proxies.clusternet.io`,
+    );
+  } else {
+    say(`  no tunnel in this demo: ${noHub}`);
+  }
+  const core = env.adminClient('child', CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: 'clusternet-system' } } });
+  for (const [i, cpu] of ['4', '2'].entries()) {
+    await core.createNode({
+      body: {
+        metadata: { name: `demo-node-${String(i + 1)}` },
+        status: {
+          capacity: { cpu, memory: '8Gi' },
+          allocatable: { cpu, memory: '8Gi' },
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'True',
+              reason: 'Demo',
+              lastHeartbeatTime: new Date(),
+              lastTransitionTime: new Date(),
+            },
+          ],
+        },
+      },
+    });
+  }
+  say('  child: two Node objects (no kubelets here), for the heartbeat to count');
 
   step('Running the agent in the child');
-  await runAgent(env, token.token);
-  await approver.stop();
+  try {
+    await runAgent(env, token.token, hub);
+  } finally {
+    await approver.stop();
+    await hub?.stop();
+  }
 
-  step('What registration left behind');
-  const secret = await env
-    .adminClient('child', CoreV1Api)
-    .readNamespacedSecret({ name: 'parent-cluster', namespace: 'clusternet-system' });
+  step('What registration left in the child');
+  const secret = await core.readNamespacedSecret({ name: 'parent-cluster', namespace: 'clusternet-system' });
   say(
-    `  child:  Secret clusternet-system/parent-cluster with keys ${Object.keys(secret.data ?? {})
+    `  Secret clusternet-system/parent-cluster with keys ${Object.keys(secret.data ?? {})
       .sort()
       .join(', ')}`,
   );
-  const mcs = (await env.adminClient('parent', CustomObjectsApi).listClusterCustomObject({
-    group: 'clusters.clusternet.io',
-    version: 'v1beta1',
-    plural: 'managedclusters',
-  })) as { items: { metadata: { name: string; namespace: string } }[] };
-  for (const mc of mcs.items) say(`  parent: ManagedCluster ${mc.metadata.namespace}/${mc.metadata.name}`);
-  say('  (heartbeats and the tunnel land in the next milestones; this demo grows with them)');
 }
 
 const sup = await startSupervisor({
@@ -154,6 +252,11 @@ try {
 }
 if (keep) {
   step('Clusters stay up; press Ctrl-C to tear down');
+  if (sup.descriptor.netns !== undefined) {
+    say(
+      `  they live in network namespace ${sup.descriptor.netns}: ip netns exec ${sup.descriptor.netns} kubectl --kubeconfig …`,
+    );
+  }
 } else {
   await shutdown(0);
 }

@@ -103,12 +103,12 @@ describe('default rendering (CI values)', () => {
     expect(podSpec(d).serviceAccountName).toBe('clusternet-agent');
   });
 
-  it('probes /livez and /readyz over HTTPS on the secure port; requests resources; hardens the pod', async () => {
+  it('probes /livez and /healthz over HTTPS on the secure port; requests resources; hardens the pod', async () => {
     const d = get(await render(), 'Deployment');
     const c = agentContainer(d);
     expect(c.ports).toEqual([{ name: 'https', containerPort: 10650, protocol: 'TCP' }]);
     expect(c.livenessProbe?.httpGet).toEqual({ path: '/livez', port: 'https', scheme: 'HTTPS' });
-    expect(c.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'https', scheme: 'HTTPS' });
+    expect(c.readinessProbe?.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
     expect(c.livenessProbe?.failureThreshold).toBe(6);
     expect(c.resources?.requests).toEqual({ cpu: '50m', memory: '128Mi' });
     expect(c.securityContext).toMatchObject({

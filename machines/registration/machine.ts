@@ -203,13 +203,6 @@ export const registrationMachine = setup({
     lastFailure: undefined,
   }),
   initial: 'resolvingIdentity',
-  on: {
-    'credentials.rejected': {
-      guard: 'usingStoredCredentials',
-      target: '.credentialsRevoked',
-      actions: 'recordFailure',
-    },
-  },
   states: {
     resolvingIdentity: {
       invoke: {
@@ -437,6 +430,10 @@ export const registrationMachine = setup({
 
     registered: {
       after: { credentialCheckInterval: 'checkingCredentials' },
+      // A component was refused by the parent: check the credentials now. Only the parent rejecting
+      // them here revokes them; a refusal for another reason (e.g. the tunnel's 403 when the hub grants
+      // no `sockets` rule) must not send a healthy cluster back to the bootstrap token in a loop.
+      on: { 'credentials.rejected': { target: 'checkingCredentials', actions: 'recordFailure' } },
     },
     checkingCredentials: {
       invoke: {

@@ -40,7 +40,8 @@ const agents: AgentProcess[] = [];
 beforeAll(async () => {
   await prepareParent(env.adminKubeConfig('parent'), () => env.installClusternetCrds());
   token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
-  approver = new TestApprover(env.adminKubeConfig('parent'));
+  // As the controller-manager with SocketConnection: the chart turns the agent's gate on.
+  approver = new TestApprover(env.adminKubeConfig('parent'), { socketConnection: true });
   approver.start();
   scratch = await mkdtemp(join(tmpdir(), 'cnat-chart-'));
 });
@@ -165,7 +166,7 @@ describe('helm install, upgrade and uninstall in the real child cluster', () => 
       body: { metadata: { labels: template.metadata?.labels ?? {}, name: `${fullname}-dry-run` }, spec: template.spec },
     });
     expect(pod.spec?.serviceAccountName).toBe('clusternet-agent');
-    expect(pod.spec?.containers[0]?.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(pod.spec?.containers[0]?.readinessProbe?.httpGet?.path).toBe('/healthz');
     expect(pod.spec?.containers[0]?.securityContext?.readOnlyRootFilesystem).toBe(true);
     // The ServiceAccount admission plugin mounted the token the agent authenticates with.
     expect(pod.spec?.volumes?.some((v) => v.projected !== undefined)).toBe(true);
@@ -245,6 +246,12 @@ describe("the chart's RBAC is enough for the agent", () => {
     const agent = AgentProcess.start([...args, `--kubeconfig=${saKubeconfig}`]);
     agents.push(agent);
     await agent.waitForState('registered', 90_000);
+    // The heartbeat's reads of the child (nodes, pods, /version, health) are covered too.
+    await agent.waitForLine(
+      'a heartbeat report',
+      (l) => (l.transition?.to ?? '').includes('reporting.settling'),
+      30_000,
+    );
     const stored = await core().readNamespacedSecret({ name: 'parent-cluster', namespace: ns });
     expect(Object.keys(stored.data ?? {}).sort()).toEqual(['apiserver-advertise-url', 'ca.crt', 'namespace', 'token']);
     expect(agent.raw).not.toMatch(/forbidden/i);

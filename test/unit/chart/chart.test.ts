@@ -158,7 +158,7 @@ describe('RBAC', () => {
         apiGroups: ['coordination.k8s.io'],
         resources: ['leases'],
         resourceNames: ['clusternet-agent', 'self-cluster'],
-        verbs: ['get', 'update', 'patch'],
+        verbs: ['get', 'list', 'watch', 'update', 'patch'],
       },
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
       {

@@ -421,17 +421,34 @@ describe('registration statechart', () => {
     ]);
   });
 
-  it('re-registers when another component reports rejected credentials', async () => {
+  it('checks the credentials when another component reports them rejected, and keeps them if they work', async () => {
     const r = start({
       watch: (send) => {
         send({ type: 'registration.observed', request: approved });
       },
     });
     await r.advance();
+    r.actor.send({ type: 'credentials.rejected', message: 'tunnel: handshake: HTTP 403 Forbidden' });
+    await r.advance();
+    expect(r.trace.slice(-3)).toEqual(['registered', 'checkingCredentials', 'registered']);
+    expect(r.reports).toEqual(['registered']);
+  });
+
+  it('re-registers when another component reports rejected credentials and the parent rejects them too', async () => {
+    let verifies = 0;
+    const r = start({
+      watch: (send) => {
+        send({ type: 'registration.observed', request: approved });
+      },
+      // The first verification (after approval) passes; the re-check after the report is refused.
+      verify: () => (++verifies === 2 ? Promise.reject(fail('unauthorized', '401')) : Promise.resolve(undefined)),
+    });
+    await r.advance();
     r.actor.send({ type: 'credentials.rejected', message: 'heartbeat: 401' });
     await r.advance();
-    expect(r.trace.slice(-7)).toEqual([
+    expect(r.trace.slice(-8)).toEqual([
       'registered',
+      'checkingCredentials',
       'credentialsRevoked',
       'requesting',
       'awaitingApproval.watching',

@@ -1,0 +1,104 @@
+// Objects of Descriptions in the child, written with the app-deployer identity: server-side apply
+// with the agent's own field manager (forced, so drift made by others is taken back), deletion in the
+// background, and the discovery that maps a kind to its resource.
+
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeObject } from '../../machines/deployer/decisions.ts';
+import { rawRequest, statusText } from '../kube/raw-request.ts';
+
+export const fieldManager = 'clusternet-agent';
+
+export interface ResourceRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly plural: string;
+  readonly namespaced: boolean;
+}
+
+export class ChildObjects {
+  private readonly kc: KubeConfig;
+  /** Discovery per group version: kind → resource (top-level resources only, no subresources). */
+  private readonly discovered = new Map<string, Promise<Map<string, ResourceRef>>>();
+
+  constructor(kc: KubeConfig) {
+    this.kc = kc;
+  }
+
+  private async discover(apiVersion: string): Promise<Map<string, ResourceRef>> {
+    const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const res = await rawRequest(this.kc, { method: 'GET', path });
+    if (res.status === 404) return new Map();
+    if (res.status !== 200) throw new Error(`discovery of ${apiVersion}: ${statusText(res)}`);
+    const list = JSON.parse(res.body) as { resources?: { name: string; kind: string; namespaced: boolean }[] };
+    return new Map(
+      (list.resources ?? [])
+        .filter((r) => !r.name.includes('/'))
+        .map((r) => [r.kind, { apiVersion, kind: r.kind, plural: r.name, namespaced: r.namespaced }]),
+    );
+  }
+
+  /** The resource of a kind (discovery cached per group version, asked again on a miss). */
+  async resource(apiVersion: string, kind: string): Promise<ResourceRef> {
+    for (let fresh = false; ; fresh = true) {
+      let known = this.discovered.get(apiVersion);
+      if (known === undefined || fresh) {
+        known = this.discover(apiVersion);
+        this.discovered.set(apiVersion, known);
+      }
+      let found: ResourceRef | undefined;
+      try {
+        found = (await known).get(kind);
+      } catch (err) {
+        this.discovered.delete(apiVersion);
+        throw new Error(
+          `please check whether the advertised apiserver of current child cluster is accessible. ${
+            err instanceof Error ? err.message : String(err)
+          }`,
+          { cause: err },
+        );
+      }
+      if (found !== undefined) return found;
+      if (fresh) throw new Error(`no resource of kind ${kind} in ${apiVersion} in the child cluster`);
+    }
+  }
+
+  collectionPath(ref: ResourceRef, namespace: string | undefined): string {
+    const base = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
+    return ref.namespaced && namespace !== undefined
+      ? `${base}/namespaces/${namespace}/${ref.plural}`
+      : `${base}/${ref.plural}`;
+  }
+
+  private async objectPath(obj: KubeObject): Promise<{ path: string; ref: ResourceRef }> {
+    const ref = await this.resource(obj.apiVersion, obj.kind);
+    const namespace = ref.namespaced ? (obj.metadata.namespace ?? 'default') : undefined;
+    const name = encodeURIComponent(obj.metadata.name ?? '');
+    return { path: `${this.collectionPath(ref, namespace)}/${name}`, ref };
+  }
+
+  /** Server-side apply; returns the object as the child now has it. */
+  async apply(obj: KubeObject): Promise<KubeObject> {
+    const { path, ref } = await this.objectPath(obj);
+    const namespace = ref.namespaced ? (obj.metadata.namespace ?? 'default') : undefined;
+    const body = ref.namespaced ? { ...obj, metadata: { ...obj.metadata, namespace } } : obj;
+    const res = await rawRequest(this.kc, {
+      method: 'PATCH',
+      path: `${path}?fieldManager=${fieldManager}&force=true`,
+      body: JSON.stringify(body),
+      contentType: 'application/apply-patch+yaml',
+    });
+    if (res.status !== 200 && res.status !== 201) throw new Error(statusText(res));
+    return JSON.parse(res.body) as KubeObject;
+  }
+
+  /** Deletes with propagation Background; an object already gone counts as deleted. */
+  async delete(obj: KubeObject): Promise<void> {
+    const { path } = await this.objectPath(obj);
+    const res = await rawRequest(this.kc, {
+      method: 'DELETE',
+      path,
+      body: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' }),
+    });
+    if (res.status !== 200 && res.status !== 202 && res.status !== 404) throw new Error(statusText(res));
+  }
+}

@@ -15,8 +15,14 @@ export interface ResourceRef {
   readonly namespaced: boolean;
 }
 
+/** Identity of an object in the child: `apiVersion/kind/namespace/name`. */
+export const objectId = (o: KubeObject): string =>
+  `${o.apiVersion}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
+
 export class ChildObjects {
   private readonly kc: KubeConfig;
+  /** The resourceVersion each object had after the agent's own last write (Recovery ignores those). */
+  private readonly written = new Map<string, string>();
   /** Discovery per group version: kind → resource (top-level resources only, no subresources). */
   private readonly discovered = new Map<string, Promise<Map<string, ResourceRef>>>();
 
@@ -88,12 +94,25 @@ export class ChildObjects {
       contentType: 'application/apply-patch+yaml',
     });
     if (res.status !== 200 && res.status !== 201) throw new Error(statusText(res));
-    return JSON.parse(res.body) as KubeObject;
+    const live = JSON.parse(res.body) as KubeObject;
+    if (live.metadata.resourceVersion !== undefined) this.written.set(objectId(live), live.metadata.resourceVersion);
+    return live;
+  }
+
+  /** True if this version of the object is the one the agent itself wrote last. */
+  ownWrite(live: KubeObject): boolean {
+    return (
+      live.metadata.resourceVersion !== undefined && this.written.get(objectId(live)) === live.metadata.resourceVersion
+    );
   }
 
   /** Deletes with propagation Background; an object already gone counts as deleted. */
   async delete(obj: KubeObject): Promise<void> {
-    const { path } = await this.objectPath(obj);
+    const { path, ref } = await this.objectPath(obj);
+    const namespace = ref.namespaced ? (obj.metadata.namespace ?? 'default') : undefined;
+    this.written.delete(
+      objectId({ ...obj, metadata: { ...obj.metadata, ...(namespace === undefined ? {} : { namespace }) } }),
+    );
     const res = await rawRequest(this.kc, {
       method: 'DELETE',
       path,

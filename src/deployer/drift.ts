@@ -58,7 +58,8 @@ export class DriftWatches {
       path,
       { allowWatchBookmarks: true, ...(resourceVersion === undefined ? {} : { resourceVersion }) },
       (phase: string, obj: KubeObject) => {
-        if (phase === 'BOOKMARK' || phase === 'ERROR') return;
+        // The agent's own writes are no drift (an apply that changes nothing writes nothing).
+        if (phase === 'BOOKMARK' || phase === 'ERROR' || (phase !== 'DELETED' && this.objects.ownWrite(obj))) return;
         const key = ownerKey(obj.metadata.annotations);
         if (key !== undefined) this.sink?.(key);
       },

@@ -23,6 +23,8 @@ export class ChildObjects {
   private readonly kc: KubeConfig;
   /** The resourceVersion each object had after the agent's own last write (Recovery ignores those). */
   private readonly written = new Map<string, string>();
+  /** Objects being applied, with the drift seen meanwhile (decided when the apply answers). */
+  private readonly inFlight = new Map<string, { resourceVersion: string | undefined; report: () => void }[]>();
   /** Discovery per group version: kind → resource (top-level resources only, no subresources). */
   private readonly discovered = new Map<string, Promise<Map<string, ResourceRef>>>();
 
@@ -86,21 +88,42 @@ export class ChildObjects {
   async apply(obj: KubeObject): Promise<KubeObject> {
     const { path, ref } = await this.objectPath(obj);
     const namespace = ref.namespaced ? (obj.metadata.namespace ?? 'default') : undefined;
-    const body = ref.namespaced ? { ...obj, metadata: { ...obj.metadata, namespace } } : obj;
-    const res = await rawRequest(this.kc, {
-      method: 'PATCH',
-      path: `${path}?fieldManager=${fieldManager}&force=true`,
-      body: JSON.stringify(body),
-      contentType: 'application/apply-patch+yaml',
-    });
-    if (res.status !== 200 && res.status !== 201) throw new Error(statusText(res));
-    const live = JSON.parse(res.body) as KubeObject;
-    if (live.metadata.resourceVersion !== undefined) this.written.set(objectId(live), live.metadata.resourceVersion);
-    return live;
+    const body: KubeObject = namespace === undefined ? obj : { ...obj, metadata: { ...obj.metadata, namespace } };
+    const id = objectId(body);
+    const seen: { resourceVersion: string | undefined; report: () => void }[] = [];
+    this.inFlight.set(id, seen);
+    let live: KubeObject | undefined;
+    try {
+      const res = await rawRequest(this.kc, {
+        method: 'PATCH',
+        path: `${path}?fieldManager=${fieldManager}&force=true`,
+        body: JSON.stringify(body),
+        contentType: 'application/apply-patch+yaml',
+      });
+      if (res.status !== 200 && res.status !== 201) throw new Error(statusText(res));
+      live = JSON.parse(res.body) as KubeObject;
+      if (live.metadata.resourceVersion !== undefined) this.written.set(id, live.metadata.resourceVersion);
+      return live;
+    } finally {
+      if (this.inFlight.get(id) === seen) this.inFlight.delete(id);
+      // Changes seen while applying are drift unless they are this very write.
+      for (const e of seen) if (e.resourceVersion !== live?.metadata.resourceVersion) e.report();
+    }
+  }
+
+  /**
+   * A change of an object in the child seen by a Recovery watch: reported unless it is the agent's own
+   * last write; while the object is being applied, decided when the apply answers.
+   */
+  observe(live: KubeObject, report: () => void): void {
+    const id = objectId(live);
+    const seen = this.inFlight.get(id);
+    if (seen !== undefined) seen.push({ resourceVersion: live.metadata.resourceVersion, report });
+    else if (!this.ownWrite(live)) report();
   }
 
   /** True if this version of the object is the one the agent itself wrote last. */
-  ownWrite(live: KubeObject): boolean {
+  private ownWrite(live: KubeObject): boolean {
     return (
       live.metadata.resourceVersion !== undefined && this.written.get(objectId(live)) === live.metadata.resourceVersion
     );

@@ -58,10 +58,13 @@ export class DriftWatches {
       path,
       { allowWatchBookmarks: true, ...(resourceVersion === undefined ? {} : { resourceVersion }) },
       (phase: string, obj: KubeObject) => {
-        // The agent's own writes are no drift (an apply that changes nothing writes nothing).
-        if (phase === 'BOOKMARK' || phase === 'ERROR' || (phase !== 'DELETED' && this.objects.ownWrite(obj))) return;
+        if (phase === 'BOOKMARK' || phase === 'ERROR') return;
         const key = ownerKey(obj.metadata.annotations);
-        if (key !== undefined) this.sink?.(key);
+        if (key === undefined) return;
+        const report = (): void => this.sink?.(key);
+        // The agent's own writes are no drift (and an apply that changes nothing writes nothing).
+        if (phase === 'DELETED') report();
+        else this.objects.observe(obj, report);
       },
       (err: unknown) => {
         if (this.watches.get(id) !== controller) return;

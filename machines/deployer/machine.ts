@@ -88,7 +88,7 @@ export const deployerMachine = setup({
     /** Lists and watches Descriptions; sends description.changed / descriptions.synced / watchEnded. */
     watchDescriptions: fromCallback<DeployerEvent, WatchInput>(notProvided('watchDescriptions')),
     /** Recovery: watches the applied kinds in the child; sends drift.detected. Never ends by itself. */
-    watchDrift: fromCallback<DeployerEvent>(notProvided('watchDrift')),
+    watchDrift: fromCallback<DeployerEvent, WatchInput>(notProvided('watchDrift')),
     /** Reconciles one Description; sends work.done or work.failed exactly once. */
     reconcile: fromCallback<DeployerEvent, ReconcileInput>(notProvided('reconcile')),
   },
@@ -220,7 +220,12 @@ export const deployerMachine = setup({
           },
         },
         drift: {
-          invoke: { id: 'watchDrift', src: 'watchDrift', onError: { actions: 'recordFailure' } },
+          invoke: {
+            id: 'watchDrift',
+            src: 'watchDrift',
+            input: ({ context }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
+            onError: { actions: 'recordFailure' },
+          },
         },
         work: {
           on: {

@@ -92,6 +92,8 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
             else log.debug({ description: key, detail }, what);
           },
         });
+        // A new term starts from a full list: every Description is reconciled once.
+        store.reset();
         session = { parent, deployer, reconciler, drift };
         return undefined;
       }),
@@ -107,10 +109,12 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
       watchDescriptions: fromCallback<DeployerEvent, WatchInput>(({ input, sendBack }) => {
         return watchDescriptions(current().parent, input.dedicatedNamespace, store, sendBack);
       }),
-      watchDrift: fromCallback<DeployerEvent>(({ sendBack }) => {
+      watchDrift: fromCallback<DeployerEvent, WatchInput>(({ input, sendBack }) => {
         const drift = current().drift;
+        // Only objects of this cluster's Descriptions (leftovers of another registration are not ours).
+        const ours = `${input.dedicatedNamespace}/`;
         drift?.start((key) => {
-          sendBack({ type: 'drift.detected', key });
+          if (key.startsWith(ours)) sendBack({ type: 'drift.detected', key });
         });
         return () => drift?.stop();
       }),

@@ -23,6 +23,13 @@ export class DescriptionStore {
   get size(): number {
     return this.items.size;
   }
+  /** Forgets everything: the next watch starts with a full list and queues every Description. */
+  reset(): void {
+    this.items.clear();
+    this.resourceVersion = undefined;
+    this.synced = false;
+  }
+
   /** Keeps a newer copy the agent itself wrote (finalizer, status) until the watch brings it. */
   remember(d: Description): void {
     const known = this.items.get(keyOf(d));

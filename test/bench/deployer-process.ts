@@ -1,6 +1,7 @@
 // The deployer alone in its own process, for `npm run bench:deployer`: the real src/ actors, with the
 // parent credentials and cluster identity handed over by the benchmark. Prints JSON lines on stdout:
-// {"started":…} once, then {"rss":…,"reconciled":…,"queue":…} every 250 ms.
+// {"started":…} once, then {"rss":…,"reconciled":…,"queue":…} every 250 ms, and
+// {"afterGc":{…}} on SIGUSR2 (run with --expose-gc).
 
 import { createActor } from 'xstate';
 import { createDeployerMachine } from '../../src/deployer/actors.ts';
@@ -65,6 +66,12 @@ setInterval(() => {
     queue: c.queue.pending.length + c.queue.active.length,
   });
 }, 250);
+// SIGUSR2: a full garbage collection, then the memory still held (what the deployer retains).
+process.on('SIGUSR2', () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  const mem = process.memoryUsage();
+  line({ afterGc: { rss: mem.rss, heapUsed: mem.heapUsed } });
+});
 process.on('SIGTERM', () => {
   actor.stop();
   process.exit(0);

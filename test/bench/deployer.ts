@@ -69,7 +69,7 @@ function objects(ns: string, i: number): KubeObject[] {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name, namespace: ns },
-      spec: { selector: { app: name }, ports: [{ port: 80 }] },
+      spec: { clusterIP: 'None', selector: { app: name }, ports: [{ port: 80 }] },
     },
     {
       apiVersion: 'v1',
@@ -110,7 +110,7 @@ try {
   say(
     `deployer benchmark: ${String(n)} Descriptions × ${String(m)} objects, ${gates}, Kubernetes ${env.kubernetesVersion}`,
   );
-  say('workers  all Success (s)  objects/s  reconciles  peak RSS (MiB)  final RSS (MiB)');
+  say('workers  all Success (s)  objects/s  reconciles  peak RSS (MiB)  final RSS (MiB)  after GC: RSS / heap (MiB)');
   for (const concurrency of concurrencies) {
     const cluster = await registerCluster(env, 'Pull');
     const systemNamespace = `cnet-${randomBytes(3).toString('hex')}`;
@@ -148,13 +148,15 @@ try {
     let peakRss = 0;
     let lastRss = 0;
     let reconciled = 0;
+    let afterGc = { rss: 0, heapUsed: 0 };
     let buffered = '';
     child.stdout.on('data', (d: Buffer) => {
       buffered += d.toString();
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
       for (const l of lines) {
-        const o = JSON.parse(l) as { rss?: number; reconciled?: number };
+        const o = JSON.parse(l) as { rss?: number; reconciled?: number; afterGc?: typeof afterGc };
+        if (o.afterGc !== undefined) afterGc = o.afterGc;
         if (o.rss !== undefined) {
           peakRss = Math.max(peakRss, o.rss);
           lastRss = o.rss;
@@ -163,7 +165,7 @@ try {
       }
     });
     let done = 0;
-    const deadline = Date.now() + 600_000;
+    const deadline = Date.now() + 300_000;
     while (done < n && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));
       const list = (await parentObjects.listNamespacedCustomObject({
@@ -179,12 +181,14 @@ try {
       (c) => c.metadata?.annotations?.['apps.clusternet.io/owned-by-description'] !== undefined,
     ).length;
     await new Promise((r) => setTimeout(r, 1_000)); // one more RSS sample after the burst
+    child.kill('SIGUSR2');
+    await new Promise((r) => setTimeout(r, 1_000));
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     if (done < n)
-      say(`  only ${String(done)} of ${String(n)} Descriptions reached Success within 600 s (log ${logPath})`);
+      say(`  only ${String(done)} of ${String(n)} Descriptions reached Success within 300 s (log ${logPath})`);
     say(
-      `${String(concurrency).padStart(7)}  ${seconds.toFixed(1).padStart(16)}  ${((n * m) / seconds).toFixed(0).padStart(9)}  ${String(reconciled).padStart(10)}  ${(peakRss / 2 ** 20).toFixed(0).padStart(14)}  ${(lastRss / 2 ** 20).toFixed(0).padStart(15)}`,
+      `${String(concurrency).padStart(7)}  ${seconds.toFixed(1).padStart(16)}  ${((n * m) / seconds).toFixed(0).padStart(9)}  ${String(reconciled).padStart(10)}  ${(peakRss / 2 ** 20).toFixed(0).padStart(14)}  ${(lastRss / 2 ** 20).toFixed(0).padStart(15)}  ${(afterGc.rss / 2 ** 20).toFixed(0).padStart(17)} / ${(afterGc.heapUsed / 2 ** 20).toFixed(0)}`,
     );
     say(`         (${String(applied)} owned ConfigMaps in the child, expected ${String(n * Math.max(0, m - 3))})`);
     await childCore.deleteNamespace({ name: appNs }).catch(() => undefined);

@@ -51,7 +51,7 @@ function start(
           stoppedWatches++;
         };
       }),
-      watchDrift: fromCallback<DeployerEvent>(({ sendBack }) => {
+      watchDrift: fromCallback<DeployerEvent, WatchInput>(({ sendBack }) => {
         drift.push(sendBack);
       }),
       reconcile: fromCallback<DeployerEvent, ReconcileInput>(({ input, sendBack }) => {

@@ -6,6 +6,34 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 
+/** Connections per cluster identity at most; requests beyond wait for a free one (keep-alive). */
+export const maxSocketsPerCluster = 16;
+const agents = new WeakMap<KubeConfig, https.Agent>();
+
+/**
+ * One keep-alive connection pool per KubeConfig: without it every request may open its own TLS
+ * connection with its own TLS context, and a burst of applies costs hundreds of MB of native memory.
+ */
+function agentFor(kc: KubeConfig, tls: https.RequestOptions): https.Agent {
+  let agent = agents.get(kc);
+  if (agent === undefined) {
+    const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = tls;
+    agent = new https.Agent({
+      keepAlive: true,
+      maxSockets: maxSocketsPerCluster,
+      ...(ca === undefined ? {} : { ca }),
+      ...(cert === undefined ? {} : { cert }),
+      ...(key === undefined ? {} : { key }),
+      ...(pfx === undefined ? {} : { pfx }),
+      ...(passphrase === undefined ? {} : { passphrase }),
+      ...(rejectUnauthorized === undefined ? {} : { rejectUnauthorized }),
+      ...(servername === undefined ? {} : { servername }),
+    });
+    agents.set(kc, agent);
+  }
+  return agent;
+}
+
 export interface RawResponse {
   readonly status: number;
   readonly body: string;
@@ -33,20 +61,25 @@ export async function rawRequest(kc: KubeConfig, req: RawRequest): Promise<RawRe
   const opts: https.RequestOptions = { method: req.method, headers };
   await kc.applyToHTTPSOptions(opts);
   const transport = url.protocol === 'http:' ? http : https;
+  const agent = url.protocol === 'http:' ? undefined : agentFor(kc, opts);
   return new Promise<RawResponse>((resolve, reject) => {
-    const r = transport.request(url, { ...opts, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= maxBodyBytes) chunks.push(chunk);
-        else res.destroy(new Error(`${req.method} ${req.path}: answer larger than ${String(maxBodyBytes)} bytes`));
-      });
-      res.on('end', () => {
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
-      });
-      res.on('error', reject);
-    });
+    const r = transport.request(
+      url,
+      { ...opts, ...(agent === undefined ? {} : { agent }), timeout: timeoutMs },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= maxBodyBytes) chunks.push(chunk);
+          else res.destroy(new Error(`${req.method} ${req.path}: answer larger than ${String(maxBodyBytes)} bytes`));
+        });
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', reject);
+      },
+    );
     r.on('timeout', () => r.destroy(new Error(`${req.method} ${req.path} timed out after ${String(timeoutMs)} ms`)));
     r.on('error', reject);
     r.end(req.body);

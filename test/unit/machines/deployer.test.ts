@@ -187,6 +187,20 @@ describe('deployer statechart', () => {
     expect(d.actor.getSnapshot().children).not.toHaveProperty('reconcile:a');
   });
 
+  it('runs a key again when it changed while its only worker ran', async () => {
+    const d = start({ concurrency: 1 });
+    await d.advance(0);
+    d.send({ type: 'description.changed', key: 'a' });
+    await d.advance(0);
+    d.send({ type: 'description.changed', key: 'a' });
+    await d.advance(0);
+    expect(d.started).toEqual(['a']);
+    await d.finish('a');
+    expect(d.started).toEqual(['a', 'a']);
+    await d.finish('a');
+    expect(d.context()).toMatchObject({ queue: { pending: [], active: [], dirty: [] }, reconciled: 2 });
+  });
+
   it('retries a failed key after its own growing backoff without blocking the others', async () => {
     const d = start({ concurrency: 1 });
     await d.advance(0);

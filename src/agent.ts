@@ -25,6 +25,7 @@ import { transitionLogger, type TransitionRecord } from './logging/transitions.t
 import { AgentMetrics } from './observability/metrics.ts';
 import type { Readiness } from './observability/server.ts';
 import { createRegistrationMachine } from './registration/actors.ts';
+import { createDeployerMachine } from './deployer/actors.ts';
 import { createHeartbeatMachine } from './heartbeat/actors.ts';
 import { createSocketMachine } from './tunnel/actors.ts';
 import type { StreamRelay } from './tunnel/stream-relay.ts';
@@ -113,7 +114,8 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
       bytesReceived: closedBytes.received + (s?.bytesReceived ?? 0),
     };
   });
-  const machine = agentMachine.provide({ actors: { leadership, registration, heartbeat, socket } });
+  const deployer = createDeployerMachine({ config, child, log: log.child({ component: 'deployer' }) });
+  const machine = agentMachine.provide({ actors: { leadership, registration, heartbeat, socket, deployer } });
 
   const inspectors: ((ev: InspectionEvent) => void)[] = [
     transitionLogger(log.child({ component: 'transitions' }), (t) => {
@@ -142,6 +144,7 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
         },
       },
       registration: { parentUrl: config.registration.parentUrl, clusterName: config.registration.clusterName },
+      deployer: { syncMode: config.registration.syncMode, appPusher: config.featureGates.AppPusher },
       tunnel: {
         enabled: config.featureGates.SocketConnection,
         parentUrl: config.registration.parentUrl,

@@ -9,10 +9,12 @@
 // leaves `leading` first, then asks the leadership machine to release the Lease; when it has, the agent
 // is `stopped`. An error of any child ends the agent in `failed` (the process exits non-zero).
 //
-// `serving` invokes one named actor per registered component (heartbeat, socket). A component refused by the parent sends `credentials.rejected`, which is
+// `serving` invokes one named actor per registered component (heartbeat, socket, deployer). A component refused by the parent sends `credentials.rejected`, which is
 // forwarded to registration; if registration then revokes, `serving` is left and its children stop.
 
 import { assign, sendTo, setup } from 'xstate';
+import { deployerMachine } from '../deployer/machine.ts';
+import type { SyncMode } from '../deployer/decisions.ts';
 import { heartbeatMachine } from '../heartbeat/machine.ts';
 import { leadershipMachine, type LeadershipInput } from '../leadership/machine.ts';
 import { registrationMachine, type RegistrationInput } from '../registration/machine.ts';
@@ -25,10 +27,17 @@ export interface TunnelInput {
   readonly childServer: string;
 }
 
+/** The deployer: whether this agent deploys (spec §1.5) follows from these. */
+export interface DeployerSettings {
+  readonly syncMode: SyncMode;
+  readonly appPusher: boolean;
+}
+
 export interface AgentInput {
   readonly leadership: LeadershipInput;
   readonly registration: RegistrationInput;
   readonly tunnel: TunnelInput;
+  readonly deployer: DeployerSettings;
 }
 
 /** What the registered components are started with. */
@@ -42,6 +51,7 @@ export interface AgentContext {
   readonly leadership: LeadershipInput;
   readonly registration: RegistrationInput;
   readonly tunnel: TunnelInput;
+  readonly deployer: DeployerSettings;
   readonly registered: Registered | undefined;
   /** Why the agent failed (an unexpected error of a child). */
   readonly failure: string | undefined;
@@ -82,6 +92,7 @@ export const agentMachine = setup({
     registration: registrationMachine,
     heartbeat: heartbeatMachine,
     socket: socketMachine,
+    deployer: deployerMachine,
   },
   actions: {
     noteFailure: assign({ failure: ({ event }) => failureOf(event) }),
@@ -94,6 +105,7 @@ export const agentMachine = setup({
     leadership: input.leadership,
     registration: input.registration,
     tunnel: input.tunnel,
+    deployer: input.deployer,
     registered: undefined,
     failure: undefined,
   }),
@@ -149,7 +161,8 @@ export const agentMachine = setup({
          */
         serving: {
           on: { 'registration.revoked': { target: 'registering', actions: assign({ registered: undefined }) } },
-          // The registered components, one actor each (the tunnel sits `disabled` without its gate).
+          // The registered components, one actor each (the tunnel sits `disabled` without its gate; the
+          // deployer only publishes the deployer Secret when the parent pushes).
           invoke: [
             {
               id: 'heartbeat',
@@ -168,6 +181,17 @@ export const agentMachine = setup({
                 parentUrl: context.tunnel.parentUrl,
                 clusterId: context.registered?.clusterId ?? '',
                 childServer: context.tunnel.childServer,
+              }),
+              onError: failed,
+            },
+            {
+              id: 'deployer',
+              src: 'deployer',
+              input: ({ context }) => ({
+                clusterId: context.registered?.clusterId ?? '',
+                dedicatedNamespace: context.registered?.dedicatedNamespace ?? '',
+                syncMode: context.deployer.syncMode,
+                appPusher: context.deployer.appPusher,
               }),
               onError: failed,
             },

@@ -5,6 +5,7 @@ import { leadershipMachine } from '../../../machines/leadership/machine.ts';
 import { registrationMachine } from '../../../machines/registration/machine.ts';
 import type { heartbeatMachine } from '../../../machines/heartbeat/machine.ts';
 import type { socketMachine } from '../../../machines/socket/machine.ts';
+import type { deployerMachine } from '../../../machines/deployer/machine.ts';
 import { transitionRecorder } from '../../../src/logging/transitions.ts';
 import { FakeLeaseStore, settle } from './lease-store.ts';
 
@@ -64,6 +65,7 @@ function replica(
       registration: registration as unknown as typeof registrationMachine,
       heartbeat: component('heartbeat') as unknown as typeof heartbeatMachine,
       socket: component('socket') as unknown as typeof socketMachine,
+      deployer: component('deployer') as unknown as typeof deployerMachine,
     },
   });
   const actor = createActor(machine, {
@@ -71,6 +73,7 @@ function replica(
       leadership: { identity, enabled: true, timing },
       registration: { parentUrl: 'https://parent:6443', clusterName: undefined },
       tunnel: { enabled: tunnelEnabled, parentUrl: 'https://parent:6443', childServer: 'https://child:6443' },
+      deployer: { syncMode: 'Dual', appPusher: true },
     },
     clock,
     inspect: transitionRecorder((t) => {
@@ -100,14 +103,14 @@ describe('agent machine', () => {
     const withTunnel = replica(clock, new FakeLeaseStore(clock), 'a', 1000, true);
     const without = replica(clock, new FakeLeaseStore(clock), 'b', 1000, false);
     await settle(clock, 3000);
-    expect(withTunnel.components).toEqual(['heartbeat start', 'socket start']);
-    expect(without.components).toEqual(['heartbeat start', 'socket start (disabled)']);
+    expect(withTunnel.components).toEqual(['heartbeat start', 'socket start', 'deployer start']);
+    expect(without.components).toEqual(['heartbeat start', 'socket start (disabled)', 'deployer start']);
     withTunnel.actor.send({ type: 'credentials.rejected', message: 'heartbeat: 401' });
     await settle(clock);
     expect(withTunnel.forwarded).toEqual(['heartbeat: 401']);
     withTunnel.actor.send({ type: 'registration.revoked' });
     await settle(clock);
-    expect(withTunnel.components.slice(2).sort()).toEqual(['heartbeat stop', 'socket stop']);
+    expect(withTunnel.components.slice(3).sort()).toEqual(['deployer stop', 'heartbeat stop', 'socket stop']);
   });
 
   it('standby → registering → serving once it leads; a standby runs nothing', async () => {
@@ -211,6 +214,7 @@ describe('agent machine', () => {
         leadership: { identity: 'a', enabled: true, timing },
         registration: { parentUrl: 'https://parent:6443', clusterName: undefined },
         tunnel: { enabled: false, parentUrl: 'https://parent:6443', childServer: 'https://child:6443' },
+        deployer: { syncMode: 'Dual', appPusher: true },
       },
       clock,
     });

@@ -1,0 +1,242 @@
+// The deployer lifecycle (spec §1.5, §7): after registration, in every leadership term,
+//   loadingCredentials  read the app-deployer credentials in the child (retried forever, §7.1.1);
+//   publishing          publish them to the parent as Secret child-cluster-deployer (§7.1.2, every mode:
+//                       the controller-manager pushes and prunes with them);
+//   standingBy          Push, or Dual with AppPusher on: the parent deploys, the agent does nothing more;
+//   deploying           Pull, or Dual with AppPusher off, three parallel regions:
+//     watch     lists and watches the Descriptions of the dedicated namespace; each change is queued;
+//               a failed watch backs off (workloads stay as they are while the parent is unreachable);
+//     drift     with Recovery, watches what was applied in the child; a change queues the owner again;
+//     work      a per-key, deduplicated work queue served by at most `concurrency` reconcile workers;
+//               a failed reconcile is queued again after a per-key backoff.
+//
+// Pure: effects are provided from src/ (or by tests) with `.provide()`.
+
+import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
+import { failureMessage } from '../failure.ts';
+import { deployerRole, emptyQueue, enqueue, finishWork, takeWork, type SyncMode, type WorkQueue } from './decisions.ts';
+
+export interface DeployerInput {
+  readonly clusterId: string;
+  readonly dedicatedNamespace: string;
+  readonly syncMode: SyncMode;
+  readonly appPusher: boolean;
+  /** Reconcile workers at most (default 4). */
+  readonly concurrency?: number;
+}
+
+export interface DeployerContext {
+  readonly clusterId: string;
+  readonly dedicatedNamespace: string;
+  readonly deploys: boolean;
+  readonly concurrency: number;
+  readonly queue: WorkQueue;
+  /** Consecutive failed reconciles per key; drives that key's backoff. */
+  readonly failures: Readonly<Record<string, number>>;
+  /** Consecutive failed attempts of the current start-up step or watch. */
+  readonly attempt: number;
+  readonly lastFailure: string | undefined;
+  readonly reconciled: number;
+}
+
+export type DeployerEvent =
+  /** A Description was added, changed, or deleted in the parent (key `<namespace>/<name>`). */
+  | { readonly type: 'description.changed'; readonly key: string }
+  /** The Description list is complete (after a full list). */
+  | { readonly type: 'descriptions.synced' }
+  /** The Description watch ended: `expired` is a normal end (resume at once), `failed` is not. */
+  | { readonly type: 'descriptions.watchEnded'; readonly kind: 'expired' | 'failed'; readonly message: string }
+  /** Recovery: an object applied for this Description changed in the child. */
+  | { readonly type: 'drift.detected'; readonly key: string }
+  /** A reconcile worker finished its key. */
+  | { readonly type: 'work.done'; readonly key: string }
+  | { readonly type: 'work.failed'; readonly key: string; readonly message: string }
+  /** Internal: a failed key's backoff is over. */
+  | { readonly type: 'work.retry'; readonly key: string };
+
+export interface PublishInput {
+  readonly clusterId: string;
+  readonly dedicatedNamespace: string;
+}
+
+export interface WatchInput {
+  readonly dedicatedNamespace: string;
+}
+
+export interface ReconcileInput {
+  readonly key: string;
+  readonly dedicatedNamespace: string;
+}
+
+const notProvided = (name: string) => (): never => {
+  throw new Error(`deployer: ${name} not provided`);
+};
+
+export const workerId = (key: string): string => `reconcile:${key}`;
+
+export const deployerMachine = setup({
+  types: {
+    context: {} as DeployerContext,
+    events: {} as DeployerEvent,
+    input: {} as DeployerInput,
+  },
+  actors: {
+    /** Reads the app-deployer credentials in the child and keeps them in src (never in context). */
+    loadCredentials: fromPromise<undefined>(notProvided('loadCredentials')),
+    /** Creates or updates the Secret child-cluster-deployer in the dedicated namespace. */
+    publishDeployerSecret: fromPromise<undefined, PublishInput>(notProvided('publishDeployerSecret')),
+    /** Lists and watches Descriptions; sends description.changed / descriptions.synced / watchEnded. */
+    watchDescriptions: fromCallback<DeployerEvent, WatchInput>(notProvided('watchDescriptions')),
+    /** Recovery: watches the applied kinds in the child; sends drift.detected. Never ends by itself. */
+    watchDrift: fromCallback<DeployerEvent, WatchInput>(notProvided('watchDrift')),
+    /** Reconciles one Description; sends work.done or work.failed exactly once. */
+    reconcile: fromCallback<DeployerEvent, ReconcileInput>(notProvided('reconcile')),
+  },
+  delays: {
+    /** Start-up steps: every 5 s (+≤40 %), forever (spec §7.1). */
+    prepareRetryDelay: notProvided('prepareRetryDelay'),
+    /** Backoff before the next Description watch (context.attempt). */
+    watchRetryDelay: notProvided('watchRetryDelay'),
+    /** Backoff before a failed key is queued again (context.failures[key]). */
+    workRetryDelay: notProvided('workRetryDelay'),
+  },
+  guards: {
+    deploys: ({ context }) => context.deploys,
+    watchExpired: ({ event }) => event.type === 'descriptions.watchEnded' && event.kind === 'expired',
+  },
+  actions: {
+    recordFailure: assign({
+      attempt: ({ context }) => context.attempt + 1,
+      lastFailure: ({ event }) =>
+        failureMessage(typeof event === 'object' && 'error' in event ? (event as { error: unknown }).error : event),
+    }),
+    resetAttempt: assign({ attempt: 0, lastFailure: undefined }),
+    /** Queues a key and starts workers while there is room. */
+    queueAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
+      const key = 'key' in event ? event.key : undefined;
+      const queued = key === undefined ? context.queue : enqueue(context.queue, key);
+      const { queue, started } = takeWork(queued, context.concurrency);
+      q.assign({ queue });
+      for (const k of started) {
+        q.spawnChild('reconcile', {
+          id: workerId(k),
+          input: { key: k, dedicatedNamespace: context.dedicatedNamespace },
+        });
+      }
+    }),
+    /** A worker finished: free its slot, requeue it if it changed meanwhile, start the next ones. */
+    finishAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
+      if (event.type !== 'work.done' && event.type !== 'work.failed') return;
+      q.stopChild(workerId(event.key));
+      const others = Object.entries(context.failures).filter(([k]) => k !== event.key);
+      const failures: Record<string, number> = Object.fromEntries(others);
+      if (event.type === 'work.done') q.cancel(`retry:${event.key}`);
+      else failures[event.key] = (context.failures[event.key] ?? 0) + 1;
+      const { queue, started } = takeWork(finishWork(context.queue, event.key), context.concurrency);
+      q.assign({
+        queue,
+        failures,
+        reconciled: context.reconciled + (event.type === 'work.done' ? 1 : 0),
+        ...(event.type === 'work.failed' ? { lastFailure: event.message } : {}),
+      });
+      if (event.type === 'work.failed') {
+        q.raise({ type: 'work.retry', key: event.key }, { delay: 'workRetryDelay', id: `retry:${event.key}` });
+      }
+      for (const k of started) {
+        q.spawnChild('reconcile', {
+          id: workerId(k),
+          input: { key: k, dedicatedNamespace: context.dedicatedNamespace },
+        });
+      }
+    }),
+  },
+}).createMachine({
+  id: 'deployer',
+  initial: 'loadingCredentials',
+  context: ({ input }) => ({
+    clusterId: input.clusterId,
+    dedicatedNamespace: input.dedicatedNamespace,
+    deploys: deployerRole(input.syncMode, input.appPusher).deploys,
+    concurrency: Math.max(1, input.concurrency ?? 4),
+    queue: emptyQueue,
+    failures: {},
+    attempt: 0,
+    lastFailure: undefined,
+    reconciled: 0,
+  }),
+  states: {
+    loadingCredentials: {
+      invoke: {
+        id: 'loadCredentials',
+        src: 'loadCredentials',
+        onDone: { target: 'publishing', actions: 'resetAttempt' },
+        onError: { target: 'waitingForCredentials', actions: 'recordFailure' },
+      },
+    },
+    waitingForCredentials: { after: { prepareRetryDelay: 'loadingCredentials' } },
+    publishing: {
+      invoke: {
+        id: 'publishDeployerSecret',
+        src: 'publishDeployerSecret',
+        input: ({ context }) => ({ clusterId: context.clusterId, dedicatedNamespace: context.dedicatedNamespace }),
+        onDone: [
+          { guard: 'deploys', target: 'deploying', actions: 'resetAttempt' },
+          { target: 'standingBy', actions: 'resetAttempt' },
+        ],
+        onError: { target: 'waitingToPublish', actions: 'recordFailure' },
+      },
+    },
+    waitingToPublish: { after: { prepareRetryDelay: 'publishing' } },
+    /** The parent deploys (Push, or Dual with AppPusher on). */
+    standingBy: {},
+    deploying: {
+      type: 'parallel',
+      states: {
+        watch: {
+          initial: 'watching',
+          states: {
+            watching: {
+              invoke: {
+                id: 'watchDescriptions',
+                src: 'watchDescriptions',
+                input: ({ context }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
+                onError: { target: 'backingOff' },
+              },
+              on: {
+                'descriptions.synced': { actions: 'resetAttempt' },
+                'descriptions.watchEnded': [
+                  { guard: 'watchExpired', target: 'watching', reenter: true },
+                  {
+                    target: 'backingOff',
+                    actions: assign({
+                      attempt: ({ context }) => context.attempt + 1,
+                      lastFailure: ({ event }) => event.message,
+                    }),
+                  },
+                ],
+              },
+            },
+            backingOff: { after: { watchRetryDelay: 'watching' } },
+          },
+        },
+        drift: {
+          invoke: {
+            id: 'watchDrift',
+            src: 'watchDrift',
+            input: ({ context }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
+            onError: { actions: 'recordFailure' },
+          },
+        },
+        work: {
+          on: {
+            'description.changed': { actions: 'queueAndDispatch' },
+            'drift.detected': { actions: 'queueAndDispatch' },
+            'work.retry': { actions: 'queueAndDispatch' },
+            'work.done': { actions: 'finishAndDispatch' },
+            'work.failed': { actions: 'finishAndDispatch' },
+          },
+        },
+      },
+    },
+  },
+});

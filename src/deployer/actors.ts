@@ -1,0 +1,143 @@
+// The deployer statechart with its real effects: the app-deployer credentials from the child, the
+// Secret child-cluster-deployer in the parent, the Description watch, Recovery's drift watches, and
+// reconciles against both clusters.
+
+import type { KubeConfig } from '@kubernetes/client-node';
+import { fromCallback, fromPromise } from 'xstate';
+import { nextDelay, type BackoffPolicy } from '../../machines/backoff.ts';
+import {
+  deployerMachine,
+  type DeployerEvent,
+  type PublishInput,
+  type ReconcileInput,
+  type WatchInput,
+} from '../../machines/deployer/machine.ts';
+import type { AgentConfig } from '../config/config.ts';
+import type { Logger } from '../logging/logger.ts';
+import { loadParentAccess, type ParentAccess } from '../registration/dedicated-credentials.ts';
+import { ChildObjects } from './child-objects.ts';
+import {
+  appDeployerKubeConfig,
+  deployerSecret,
+  publishDeployerSecret,
+  readAppDeployer,
+  type AppDeployer,
+} from './credentials.ts';
+import { DescriptionStore, watchDescriptions } from './descriptions.ts';
+import { DriftWatches } from './drift.ts';
+import { DescriptionReconciler } from './reconciler.ts';
+
+/** Start-up steps: every 5 s, up to 40 % more (spec §7.1), forever. */
+export const prepareRetryMs = 5_000;
+export const watchRetryPolicy: BackoffPolicy = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0.3 };
+/** A failed Description: client-go's rate limiter starts at 5 ms; ours is gentler on a struggling child. */
+export const workRetryPolicy: BackoffPolicy = { initialMs: 1_000, factor: 2, maxMs: 300_000, jitter: 0.3 };
+
+export interface DeployerDeps {
+  readonly config: AgentConfig;
+  /** The child with the agent's own credentials (reads the app-deployer secret). */
+  readonly child: KubeConfig;
+  readonly log: Logger;
+  /** The parent with the dedicated credentials; by default read from the child Secret `parent-cluster`. */
+  readonly parent?: () => Promise<ParentAccess>;
+  /** The app-deployer credentials; by default read from the child (spec §7.1.1). */
+  readonly appDeployer?: () => Promise<AppDeployer>;
+  readonly random?: () => number;
+}
+
+interface Session {
+  readonly parent: KubeConfig;
+  readonly deployer: AppDeployer;
+  readonly reconciler: DescriptionReconciler;
+  readonly drift: DriftWatches | undefined;
+}
+
+/** The deployer statechart with the real effects provided; run it with a DeployerInput. */
+export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachine {
+  const { config, child, log } = deps;
+  const random = deps.random ?? Math.random;
+  const recovery = config.featureGates.Recovery;
+  const childUrl = child.getCurrentCluster()?.server ?? '';
+  const parentAccess =
+    deps.parent ?? (() => loadParentAccess(child, config.systemNamespace, config.registration.parentUrl));
+  const appDeployer = deps.appDeployer ?? (() => readAppDeployer(child, config.systemNamespace));
+  const store = new DescriptionStore();
+  let session: Session | undefined;
+  const current = (): Session => {
+    if (session === undefined) throw new Error('deployer: no credentials loaded');
+    return session;
+  };
+
+  return deployerMachine.provide({
+    actors: {
+      loadCredentials: fromPromise(async () => {
+        const parent = (await parentAccess()).kubeConfig;
+        const deployer = await appDeployer();
+        const childKc = appDeployerKubeConfig(childUrl, deployer);
+        const objects = new ChildObjects(childKc);
+        const drift = recovery
+          ? new DriftWatches(childKc, objects, (kind, message) => {
+              log.warn({ kind, err: message }, 'Recovery watch of the child ended; it starts again at the next apply');
+            })
+          : undefined;
+        const reconciler = new DescriptionReconciler({
+          parent,
+          objects,
+          store,
+          drift,
+          // Reconciles run only in the machine's `deploying` state, i.e. when the agent deploys.
+          deploys: true,
+          onEvent: (key, what, detail) => {
+            if (what === 'UnSuccessfullyDeployed') log.warn({ description: key, reason: detail }, what);
+            else log.debug({ description: key, detail }, what);
+          },
+        });
+        // A new term starts from a full list: every Description is reconciled once.
+        store.reset();
+        session = { parent, deployer, reconciler, drift };
+        return undefined;
+      }),
+      publishDeployerSecret: fromPromise<undefined, PublishInput>(async ({ input }) => {
+        const s = current();
+        const outcome = await publishDeployerSecret(
+          s.parent,
+          deployerSecret(input.clusterId, input.dedicatedNamespace, childUrl, s.deployer),
+        );
+        log.info({ namespace: input.dedicatedNamespace }, `${outcome} Secret child-cluster-deployer in the parent`);
+        return undefined;
+      }),
+      watchDescriptions: fromCallback<DeployerEvent, WatchInput>(({ input, sendBack }) => {
+        return watchDescriptions(current().parent, input.dedicatedNamespace, store, sendBack);
+      }),
+      watchDrift: fromCallback<DeployerEvent, WatchInput>(({ input, sendBack }) => {
+        const drift = current().drift;
+        // Only objects of this cluster's Descriptions (leftovers of another registration are not ours).
+        const ours = `${input.dedicatedNamespace}/`;
+        drift?.start((key) => {
+          if (key.startsWith(ours)) sendBack({ type: 'drift.detected', key });
+        });
+        return () => drift?.stop();
+      }),
+      reconcile: fromCallback<DeployerEvent, ReconcileInput>(({ input, sendBack }) => {
+        current()
+          .reconciler.reconcile(input.key)
+          .then(
+            () => {
+              sendBack({ type: 'work.done', key: input.key });
+            },
+            (err: unknown) => {
+              const message = err instanceof Error ? err.message : String(err);
+              log.warn({ description: input.key, err: message }, 'reconcile failed; retrying with backoff');
+              sendBack({ type: 'work.failed', key: input.key, message });
+            },
+          );
+      }),
+    },
+    delays: {
+      prepareRetryDelay: () => Math.round(prepareRetryMs * (1 + 0.4 * random())),
+      watchRetryDelay: ({ context }) => nextDelay(context.attempt, watchRetryPolicy, random),
+      workRetryDelay: ({ context, event }) =>
+        nextDelay('key' in event ? (context.failures[event.key] ?? 1) : 1, workRetryPolicy, random),
+    },
+  });
+}

@@ -1,0 +1,98 @@
+// One request to an apiserver with a KubeConfig's TLS and credentials, JSON in and out, bounded in
+// time and size. Objects pass through as they are: no client-node model classes, which would drop
+// fields they do not know (a CRD's, or a newer release's) from what the agent applies.
+
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+/** Connections per cluster identity at most; requests beyond wait for a free one (keep-alive). */
+export const maxSocketsPerCluster = 16;
+const agents = new WeakMap<KubeConfig, https.Agent>();
+
+/**
+ * One keep-alive connection pool per KubeConfig: without it every request may open its own TLS
+ * connection with its own TLS context, and a burst of applies costs hundreds of MB of native memory.
+ */
+function agentFor(kc: KubeConfig, tls: https.RequestOptions): https.Agent {
+  let agent = agents.get(kc);
+  if (agent === undefined) {
+    const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = tls;
+    agent = new https.Agent({
+      keepAlive: true,
+      maxSockets: maxSocketsPerCluster,
+      ...(ca === undefined ? {} : { ca }),
+      ...(cert === undefined ? {} : { cert }),
+      ...(key === undefined ? {} : { key }),
+      ...(pfx === undefined ? {} : { pfx }),
+      ...(passphrase === undefined ? {} : { passphrase }),
+      ...(rejectUnauthorized === undefined ? {} : { rejectUnauthorized }),
+      ...(servername === undefined ? {} : { servername }),
+    });
+    agents.set(kc, agent);
+  }
+  return agent;
+}
+
+export interface RawResponse {
+  readonly status: number;
+  readonly body: string;
+}
+
+export interface RawRequest {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  readonly path: string;
+  readonly body?: string;
+  readonly contentType?: string;
+  readonly timeoutMs?: number;
+  readonly maxBodyBytes?: number;
+}
+
+export async function rawRequest(kc: KubeConfig, req: RawRequest): Promise<RawResponse> {
+  const { timeoutMs = 30_000, maxBodyBytes = 16 * 1024 * 1024 } = req;
+  const server = kc.getCurrentCluster()?.server;
+  if (server === undefined) throw new Error('the kubeconfig has no current cluster');
+  const url = new URL(req.path, server.endsWith('/') ? server : `${server}/`);
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (req.body !== undefined) {
+    headers['Content-Type'] = req.contentType ?? 'application/json';
+    headers['Content-Length'] = String(Buffer.byteLength(req.body));
+  }
+  const opts: https.RequestOptions = { method: req.method, headers };
+  await kc.applyToHTTPSOptions(opts);
+  const transport = url.protocol === 'http:' ? http : https;
+  const agent = url.protocol === 'http:' ? undefined : agentFor(kc, opts);
+  return new Promise<RawResponse>((resolve, reject) => {
+    const r = transport.request(
+      url,
+      { ...opts, ...(agent === undefined ? {} : { agent }), timeout: timeoutMs },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= maxBodyBytes) chunks.push(chunk);
+          else res.destroy(new Error(`${req.method} ${req.path}: answer larger than ${String(maxBodyBytes)} bytes`));
+        });
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', reject);
+      },
+    );
+    r.on('timeout', () => r.destroy(new Error(`${req.method} ${req.path} timed out after ${String(timeoutMs)} ms`)));
+    r.on('error', reject);
+    r.end(req.body);
+  });
+}
+
+/** The `message` of a Kubernetes Status body, or the HTTP status. */
+export function statusText(res: RawResponse): string {
+  try {
+    const parsed = JSON.parse(res.body) as { message?: unknown };
+    if (typeof parsed.message === 'string' && parsed.message !== '') return parsed.message;
+  } catch {
+    // not JSON
+  }
+  return `HTTP ${String(res.status)}`;
+}

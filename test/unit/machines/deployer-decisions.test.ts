@@ -1,0 +1,216 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decideDescription,
+  decodeManifests,
+  deployerRole,
+  descriptionNeedsWork,
+  descriptionPhase,
+  emptyQueue,
+  enqueue,
+  finalizer,
+  finishWork,
+  lastAppliedAnnotation,
+  mergeManifestStatuses,
+  nextDescriptionStatus,
+  ownedByAnnotation,
+  ownerKey,
+  prepareManifest,
+  takeWork,
+  type Description,
+  type KubeObject,
+  type SyncMode,
+} from '../../../machines/deployer/decisions.ts';
+
+describe('deployerRole (spec §1.5)', () => {
+  it.each<[SyncMode, boolean, boolean]>([
+    ['Pull', false, true],
+    ['Pull', true, true],
+    ['Push', true, false],
+    ['Push', false, false],
+    ['Dual', true, false],
+    ['Dual', false, true],
+  ])('%s with AppPusher=%s deploys: %s', (mode, appPusher, deploys) => {
+    expect(deployerRole(mode, appPusher)).toEqual({ deploys, publishesDeployerSecret: true });
+  });
+});
+
+const desc = (over: Partial<Description['metadata']> = {}, deployer = 'Generic'): Description => ({
+  metadata: { name: 'd', namespace: 'ns', finalizers: [finalizer], ...over },
+  spec: { deployer, raw: [] },
+});
+
+describe('decideDescription (spec §7.3)', () => {
+  it.each<[string, Description, boolean, string]>([
+    ['no finalizer', desc({ finalizers: [] }), true, 'injectFinalizer'],
+    [
+      'no finalizer, not deploying',
+      { metadata: { name: 'd' }, spec: { deployer: 'Generic' } },
+      false,
+      'injectFinalizer',
+    ],
+    ['deleted without our finalizer', desc({ finalizers: ['other'], deletionTimestamp: 'x' }), true, 'skip'],
+    ['Helm description', desc({}, 'Helm'), true, 'skip'],
+    ['not deployable', desc(), false, 'skip'],
+    ['being deleted', desc({ deletionTimestamp: '2026-01-01T00:00:00Z' }), true, 'offload'],
+    ['being deleted, not deploying', desc({ deletionTimestamp: 'x' }), false, 'skip'],
+    ['generic', desc(), true, 'apply'],
+  ])('%s → %s', (_, d, deploys, action) => {
+    expect(decideDescription(d, deploys)).toBe(action);
+  });
+});
+
+describe('descriptionNeedsWork (enqueue rule, spec §7.2)', () => {
+  const base = desc({ generation: 1, resourceVersion: '1' });
+  it.each<[string, Description | undefined, Description | undefined, boolean]>([
+    ['added', undefined, base, true],
+    ['deleted', base, undefined, true],
+    [
+      'status only',
+      base,
+      { ...base, metadata: { ...base.metadata, resourceVersion: '2' }, status: { phase: 'x' } },
+      false,
+    ],
+    ['spec changed', base, { ...base, metadata: { ...base.metadata, generation: 2 }, spec: { raw: ['e30='] } }, true],
+    ['deletion started', base, desc({ generation: 1, deletionTimestamp: 'x' }), true],
+    ['finalizer removed', base, desc({ generation: 1, finalizers: [] }), true],
+  ])('%s → %s', (_, before, after, expected) => {
+    expect(descriptionNeedsWork(before, after)).toBe(expected);
+  });
+});
+
+const b64 = (o: unknown): string => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64');
+const fromB64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
+
+describe('decodeManifests', () => {
+  it('decodes objects and names every malformed entry', () => {
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' } };
+    const out = decodeManifests(
+      [
+        b64(cm),
+        b64('{not json'),
+        b64([1]),
+        b64({ kind: 'X', metadata: { name: 'n' } }),
+        b64({ apiVersion: 'v1', metadata: { name: 'n' } }),
+        b64({ apiVersion: 'v1', kind: 'Secret', metadata: {} }),
+        42,
+      ],
+      fromB64,
+    );
+    expect(out[0]).toEqual({ ok: true, object: cm });
+    expect(out.slice(1).map((m) => (m.ok ? 'ok' : m.error))).toEqual([
+      expect.stringMatching(/^manifest 1: not a JSON object \(/),
+      'manifest 2: not a JSON object',
+      'manifest 3: no apiVersion',
+      'manifest 4: no kind',
+      'manifest 5: Secret without metadata.name',
+      'manifest 6: not a base64 string',
+    ]);
+  });
+  it('treats a missing raw as no manifests', () => {
+    expect(decodeManifests(undefined, fromB64)).toEqual([]);
+  });
+});
+
+describe('prepareManifest (spec §7.3 steps 2–3)', () => {
+  const obj: KubeObject = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: 'web',
+      namespace: 'app',
+      uid: 'u',
+      resourceVersion: '7',
+      creationTimestamp: 'c',
+      managedFields: [],
+      labels: { a: 'b' },
+      annotations: { keep: 'me', 'kubectl.kubernetes.io/last-applied-configuration': '{}' },
+    },
+    spec: { replicas: 2 },
+    status: { readyReplicas: 1 },
+  };
+  const out = prepareManifest(obj, 'clusternet-abc', 'base-generic');
+  it('clears server-set fields and status, keeps labels and spec', () => {
+    expect(Object.keys(out.metadata).sort()).toEqual(['annotations', 'labels', 'name', 'namespace']);
+    expect(out.spec).toEqual({ replicas: 2 });
+    expect(out.status).toBeUndefined();
+  });
+  it('sets the owner annotation and the last-applied text, drops kubectl’s', () => {
+    const ann = out.metadata.annotations ?? {};
+    expect(ann[ownedByAnnotation]).toBe('clusternet-abc.base-generic');
+    expect(ann.keep).toBe('me');
+    expect(ann['kubectl.kubernetes.io/last-applied-configuration']).toBeUndefined();
+    const last = JSON.parse(ann[lastAppliedAnnotation] ?? '') as KubeObject;
+    expect(last.metadata.annotations?.[ownedByAnnotation]).toBe('clusternet-abc.base-generic');
+    expect(last.metadata.annotations?.[lastAppliedAnnotation]).toBeUndefined();
+  });
+  it('is stable when applied to its own output', () => {
+    expect(prepareManifest(out, 'clusternet-abc', 'base-generic')).toEqual(out);
+  });
+});
+
+describe('ownerKey', () => {
+  it.each<[Record<string, string> | undefined, string | undefined]>([
+    [{ [ownedByAnnotation]: 'ns.name' }, 'ns/name'],
+    [{ [ownedByAnnotation]: 'ns.name.with.dots' }, 'ns/name'],
+    [{ [ownedByAnnotation]: 'nodot' }, undefined],
+    [{}, undefined],
+    [undefined, undefined],
+  ])('%j → %s', (ann, key) => {
+    expect(ownerKey(ann)).toBe(key);
+  });
+});
+
+describe('status', () => {
+  it('is Success without errors, Failure with every error in order', () => {
+    expect(descriptionPhase([{ ref: 'a' }, { ref: 'b' }])).toEqual({ phase: 'Success', reason: '' });
+    expect(descriptionPhase([{ ref: 'a', error: 'e1' }, { ref: 'b' }, { ref: 'c', error: 'e2' }])).toEqual({
+      phase: 'Failure',
+      reason: 'e1; e2',
+    });
+  });
+  it('is written only when it changed', () => {
+    const ok = { phase: 'Success', reason: '' };
+    expect(nextDescriptionStatus(undefined, ok, undefined)).toEqual({ phase: 'Success', reason: '' });
+    expect(nextDescriptionStatus({ phase: 'Success' }, ok, undefined)).toBeUndefined();
+    expect(nextDescriptionStatus({ phase: 'Success', reason: '' }, ok, undefined)).toBeUndefined();
+    expect(nextDescriptionStatus({ phase: 'Failure', reason: 'x' }, ok, undefined)).toEqual(ok);
+    const m = { kind: 'ConfigMap', apiVersion: 'v1', namespace: 'a', name: 'b', observedStatus: { x: 1 } };
+    expect(nextDescriptionStatus({ ...ok, manifestStatuses: [m] }, ok, [m])).toBeUndefined();
+    expect(nextDescriptionStatus({ ...ok, manifestStatuses: [m] }, ok, [{ ...m, observedStatus: { x: 2 } }])).toEqual({
+      ...ok,
+      manifestStatuses: [{ ...m, observedStatus: { x: 2 } }],
+    });
+  });
+  it('merges manifest statuses by object, appending new ones', () => {
+    const a = { kind: 'K', apiVersion: 'v1', namespace: 'n', name: 'a' };
+    const b = { ...a, name: 'b' };
+    expect(
+      mergeManifestStatuses(
+        [a, b],
+        [
+          { ...b, observedStatus: 1 },
+          { ...a, name: 'c' },
+        ],
+      ),
+    ).toEqual([a, { ...b, observedStatus: 1 }, { ...a, name: 'c' }]);
+  });
+});
+
+describe('work queue', () => {
+  it('deduplicates, bounds concurrency, and requeues a key that changed while active', () => {
+    let q = ['a', 'b', 'a', 'c', 'b'].reduce(enqueue, emptyQueue);
+    expect(q.pending).toEqual(['a', 'b', 'c']);
+    const t = takeWork(q, 2);
+    expect(t.started).toEqual(['a', 'b']);
+    q = t.queue;
+    expect(takeWork(q, 2).started).toEqual([]);
+    q = enqueue(q, 'a'); // changed while active
+    q = enqueue(q, 'a');
+    expect(q).toEqual({ pending: ['c'], active: ['a', 'b'], dirty: ['a'] });
+    q = finishWork(q, 'a');
+    expect(q).toEqual({ pending: ['c', 'a'], active: ['b'], dirty: [] });
+    q = finishWork(q, 'b');
+    expect(q).toEqual({ pending: ['c', 'a'], active: [], dirty: [] });
+    expect(takeWork(q, 5).started).toEqual(['c', 'a']);
+  });
+});

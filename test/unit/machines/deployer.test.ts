@@ -1,0 +1,268 @@
+import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import type { SyncMode } from '../../../machines/deployer/decisions.ts';
+import {
+  deployerMachine,
+  type DeployerEvent,
+  type ReconcileInput,
+  type WatchInput,
+} from '../../../machines/deployer/machine.ts';
+import { stateName } from '../../../src/logging/transitions.ts';
+
+type Outcome = 'ok' | Error;
+
+/** Runs the machine with fakes under a simulated clock; reconciles finish when the test says so. */
+function start(
+  opts: {
+    syncMode?: SyncMode;
+    appPusher?: boolean;
+    concurrency?: number;
+    credentials?: Outcome[];
+    publish?: Outcome[];
+  } = {},
+) {
+  const clock = new SimulatedClock();
+  const credentials = [...(opts.credentials ?? [])];
+  const publish = [...(opts.publish ?? [])];
+  const trace: string[] = [];
+  const log: { at: number; what: string }[] = [];
+  const watches: ((e: DeployerEvent) => void)[] = [];
+  const drift: ((e: DeployerEvent) => void)[] = [];
+  /** Running reconciles by key, with how to finish them. */
+  const running = new Map<string, (outcome: Outcome) => void>();
+  const started: string[] = [];
+  let stoppedWatches = 0;
+  const machine = deployerMachine.provide({
+    actors: {
+      loadCredentials: fromPromise(() => {
+        log.push({ at: clock.now(), what: 'load' });
+        const o = credentials.shift() ?? 'ok';
+        return o === 'ok' ? Promise.resolve(undefined) : Promise.reject(o);
+      }),
+      publishDeployerSecret: fromPromise(() => {
+        log.push({ at: clock.now(), what: 'publish' });
+        const o = publish.shift() ?? 'ok';
+        return o === 'ok' ? Promise.resolve(undefined) : Promise.reject(o);
+      }),
+      watchDescriptions: fromCallback<DeployerEvent, WatchInput>(({ sendBack }) => {
+        log.push({ at: clock.now(), what: 'watch' });
+        watches.push(sendBack);
+        return () => {
+          stoppedWatches++;
+        };
+      }),
+      watchDrift: fromCallback<DeployerEvent, WatchInput>(({ sendBack }) => {
+        drift.push(sendBack);
+      }),
+      reconcile: fromCallback<DeployerEvent, ReconcileInput>(({ input, sendBack }) => {
+        started.push(input.key);
+        running.set(input.key, (o) => {
+          running.delete(input.key);
+          sendBack(
+            o === 'ok'
+              ? { type: 'work.done', key: input.key }
+              : { type: 'work.failed', key: input.key, message: o.message },
+          );
+        });
+      }),
+    },
+    delays: {
+      prepareRetryDelay: 5_000,
+      watchRetryDelay: ({ context }) => 500 * 2 ** Math.max(0, context.attempt - 1),
+      workRetryDelay: ({ context, event }) =>
+        1_000 * 2 ** (('key' in event ? (context.failures[event.key] ?? 1) : 1) - 1),
+    },
+  });
+  const actor = createActor(machine, {
+    input: {
+      clusterId: 'id',
+      dedicatedNamespace: 'clusternet-x',
+      syncMode: opts.syncMode ?? 'Pull',
+      appPusher: opts.appPusher ?? false,
+      concurrency: opts.concurrency ?? 2,
+    },
+    clock,
+    inspect: (e) => {
+      if (e.type === '@xstate.snapshot' && e.actorRef === actor) {
+        const name = stateName((e.snapshot as unknown as { value: unknown }).value);
+        if (trace.at(-1) !== name) trace.push(name);
+      }
+    },
+  });
+  actor.start();
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 8; i++) await new Promise((r) => setImmediate(r));
+  };
+  const advance = async (ms: number, step = 100): Promise<void> => {
+    await settle();
+    for (let t = 0; t < ms; t += step) {
+      clock.increment(Math.min(step, ms - t));
+      await settle();
+    }
+  };
+  const send = (e: DeployerEvent): void => {
+    watches.at(-1)?.(e);
+  };
+  const finish = async (key: string, o: Outcome = 'ok'): Promise<void> => {
+    const f = running.get(key);
+    if (f === undefined) throw new Error(`${key} is not running`);
+    f(o);
+    await settle();
+  };
+  return {
+    actor,
+    trace,
+    log,
+    watches,
+    drift,
+    running,
+    started,
+    send,
+    finish,
+    advance,
+    stoppedWatches: () => stoppedWatches,
+    context: () => actor.getSnapshot().context,
+  };
+}
+
+const fail = (message: string) => new Error(message);
+
+describe('deployer statechart', () => {
+  it('loads credentials, publishes the deployer secret, then watches in Pull mode', async () => {
+    const d = start();
+    await d.advance(0);
+    expect(d.log.map((l) => l.what)).toEqual(['load', 'publish', 'watch']);
+    expect(d.trace).toEqual(['loadingCredentials', 'publishing', 'deploying.watch.watching,drift,work']);
+  });
+
+  it.each<[SyncMode, boolean]>([
+    ['Push', true],
+    ['Dual', true],
+  ])('in %s mode with AppPusher=%s only publishes the secret and stands by', async (syncMode, appPusher) => {
+    const d = start({ syncMode, appPusher });
+    await d.advance(60_000, 1000);
+    expect(d.log.map((l) => l.what)).toEqual(['load', 'publish']);
+    expect(d.trace.at(-1)).toBe('standingBy');
+    expect(d.watches).toHaveLength(0);
+  });
+
+  it('deploys in Dual mode with AppPusher off', async () => {
+    const d = start({ syncMode: 'Dual', appPusher: false });
+    await d.advance(0);
+    expect(d.watches).toHaveLength(1);
+  });
+
+  it('retries the start-up steps every prepareRetryDelay, forever', async () => {
+    const d = start({ credentials: [fail('no secret'), fail('no secret'), fail('no secret')], publish: [fail('403')] });
+    await d.advance(30_000, 500);
+    expect(d.log.map((l) => `${l.what}@${String(l.at)}`)).toEqual([
+      'load@0',
+      'load@5000',
+      'load@10000',
+      'load@15000',
+      'publish@15000',
+      'publish@20000',
+      'watch@20000',
+    ]);
+    expect(d.context()).toMatchObject({ attempt: 0, lastFailure: undefined });
+  });
+
+  it('runs at most `concurrency` reconciles, one per key, and queues a change of an active key once', async () => {
+    const d = start({ concurrency: 2 });
+    await d.advance(0);
+    for (const k of ['a', 'b', 'c', 'a', 'b', 'd']) d.send({ type: 'description.changed', key: k });
+    await d.advance(0);
+    expect(d.started).toEqual(['a', 'b']);
+    expect(d.context().queue).toEqual({ pending: ['c', 'd'], active: ['a', 'b'], dirty: ['a', 'b'] });
+    await d.finish('a');
+    expect(d.started).toEqual(['a', 'b', 'c']);
+    await d.finish('b');
+    expect(d.started).toEqual(['a', 'b', 'c', 'd']);
+    await d.finish('c');
+    await d.finish('d');
+    expect(d.started).toEqual(['a', 'b', 'c', 'd', 'a', 'b']);
+    await d.finish('a');
+    await d.finish('b');
+    expect(d.context()).toMatchObject({ queue: { pending: [], active: [], dirty: [] }, reconciled: 6 });
+    expect(d.actor.getSnapshot().children).not.toHaveProperty('reconcile:a');
+  });
+
+  it('runs a key again when it changed while its only worker ran', async () => {
+    const d = start({ concurrency: 1 });
+    await d.advance(0);
+    d.send({ type: 'description.changed', key: 'a' });
+    await d.advance(0);
+    d.send({ type: 'description.changed', key: 'a' });
+    await d.advance(0);
+    expect(d.started).toEqual(['a']);
+    await d.finish('a');
+    expect(d.started).toEqual(['a', 'a']);
+    await d.finish('a');
+    expect(d.context()).toMatchObject({ queue: { pending: [], active: [], dirty: [] }, reconciled: 2 });
+  });
+
+  it('retries a failed key after its own growing backoff without blocking the others', async () => {
+    const d = start({ concurrency: 1 });
+    await d.advance(0);
+    d.send({ type: 'description.changed', key: 'bad' });
+    d.send({ type: 'description.changed', key: 'good' });
+    await d.advance(0);
+    await d.finish('bad', fail('apply failed'));
+    expect(d.started).toEqual(['bad', 'good']);
+    await d.finish('good');
+    expect(d.context().failures).toEqual({ bad: 1 });
+    await d.advance(900);
+    expect(d.started).toHaveLength(2);
+    await d.advance(100);
+    expect(d.started).toEqual(['bad', 'good', 'bad']);
+    await d.finish('bad', fail('apply failed'));
+    await d.advance(1900);
+    expect(d.started).toHaveLength(3);
+    await d.advance(100);
+    expect(d.started).toHaveLength(4);
+    await d.finish('bad');
+    expect(d.context().failures).toEqual({});
+    expect(d.context().lastFailure).toBe('apply failed');
+  });
+
+  it('queues the owner again on drift', async () => {
+    const d = start();
+    await d.advance(0);
+    d.drift.at(-1)?.({ type: 'drift.detected', key: 'ns/x' });
+    await d.advance(0);
+    expect(d.started).toEqual(['ns/x']);
+  });
+
+  it('resumes an expired watch at once and backs off a failed one; queued work goes on meanwhile', async () => {
+    const d = start();
+    await d.advance(0);
+    d.send({ type: 'description.changed', key: 'k' });
+    d.send({ type: 'descriptions.watchEnded', kind: 'expired', message: 'closed' });
+    await d.advance(0);
+    expect(d.watches).toHaveLength(2);
+    d.send({ type: 'descriptions.watchEnded', kind: 'failed', message: 'connection refused' });
+    await d.advance(0);
+    expect(d.trace.at(-1)).toBe('deploying.watch.backingOff,drift,work');
+    expect(d.context()).toMatchObject({ attempt: 1, lastFailure: 'connection refused' });
+    await d.advance(400);
+    expect(d.watches).toHaveLength(2);
+    await d.advance(100);
+    expect(d.watches).toHaveLength(3);
+    // The reconcile started before the failure is still there and finishes normally.
+    await d.finish('k');
+    d.send({ type: 'descriptions.synced' });
+    await d.advance(0);
+    expect(d.context()).toMatchObject({ attempt: 0, reconciled: 1 });
+    expect(d.stoppedWatches()).toBe(2);
+  });
+
+  it('stops every watch and worker when stopped (leadership lost)', async () => {
+    const d = start();
+    await d.advance(0);
+    d.send({ type: 'description.changed', key: 'k' });
+    await d.advance(0);
+    d.actor.stop();
+    expect(d.stoppedWatches()).toBe(1);
+    expect(d.actor.getSnapshot().status).toBe('stopped');
+  });
+});

@@ -2,10 +2,10 @@
 // Reconciles read from here (no GET per reconcile); the watch queues a key only when there is work
 // (descriptionNeedsWork), so the agent's own status writes do not loop.
 
-import { ApiException, Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { descriptionNeedsWork, type Description } from '../../machines/deployer/decisions.ts';
 import type { DeployerEvent } from '../../machines/deployer/machine.ts';
-import { rawGet } from '../kube/raw-get.ts';
+import { listPaged, listThenWatch } from '../kube/list-watch.ts';
 
 export const descriptionsPath = (namespace: string): string =>
   `/apis/apps.clusternet.io/v1alpha1/namespaces/${namespace}/descriptions`;
@@ -62,31 +62,16 @@ export class DescriptionStore {
   }
 }
 
-interface DescriptionList {
-  readonly items?: readonly Description[];
-  readonly metadata?: { readonly resourceVersion?: string; readonly continue?: string };
-}
-
-const pageSize = 250;
-
+/** A full, paged list into the store; returns the keys that need work. */
 async function listDescriptions(kc: KubeConfig, namespace: string, store: DescriptionStore): Promise<string[]> {
   const items: Description[] = [];
-  let next: string | undefined;
-  let resourceVersion: string | undefined;
-  do {
-    const query = new URLSearchParams({ limit: String(pageSize), ...(next === undefined ? {} : { continue: next }) });
-    const answer = await rawGet(kc, `${descriptionsPath(namespace)}?${query.toString()}`, {
-      timeoutMs: 60_000,
-      maxBodyBytes: 256 * 1024 * 1024,
-    });
-    if (answer.status !== 200) {
-      throw new ApiException(answer.status, `listing Descriptions: HTTP ${String(answer.status)}`, answer.body, {});
-    }
-    const page = JSON.parse(answer.body) as DescriptionList;
-    items.push(...(page.items ?? []));
-    resourceVersion = page.metadata?.resourceVersion;
-    next = page.metadata?.continue === '' ? undefined : page.metadata?.continue;
-  } while (next !== undefined);
+  const resourceVersion = await listPaged<Description>(
+    kc,
+    descriptionsPath(namespace),
+    { what: 'Descriptions', maxPageBytes: 256 * 1024 * 1024 },
+    (page) => items.push(...page),
+    () => (items.length = 0),
+  );
   return store.replace(items, resourceVersion);
 }
 
@@ -97,52 +82,26 @@ export function watchDescriptions(
   store: DescriptionStore,
   send: (e: DeployerEvent) => void,
 ): () => void {
-  let stopped = false;
-  let controller: AbortController | undefined;
-  const ended = (kind: 'expired' | 'failed', message: string): void => {
-    if (stopped) return;
-    stopped = true;
-    send({ type: 'descriptions.watchEnded', kind, message });
-  };
-  const run = async (): Promise<void> => {
-    if (store.resourceVersion === undefined || !store.synced) {
-      const keys = await listDescriptions(kc, namespace, store);
-      if (stopped) return;
+  if (!store.synced) store.resourceVersion = undefined;
+  let listed: string[] = [];
+  return listThenWatch<Description>({
+    kc,
+    path: descriptionsPath(namespace),
+    what: 'Description',
+    resume: store,
+    list: async () => {
+      listed = await listDescriptions(kc, namespace, store);
+    },
+    synced: () => {
       send({ type: 'descriptions.synced' });
-      for (const key of keys) send({ type: 'description.changed', key });
-    } else {
-      send({ type: 'descriptions.synced' });
-    }
-    controller = await new Watch(kc).watch(
-      descriptionsPath(namespace),
-      { resourceVersion: store.resourceVersion, allowWatchBookmarks: true },
-      (phase: string, obj: Description & { code?: number; message?: string }) => {
-        if (stopped) return;
-        if (phase === 'ERROR') {
-          if (obj.code === 410) store.resourceVersion = undefined;
-          controller?.abort();
-          ended(obj.code === 410 ? 'expired' : 'failed', `Description watch error: ${obj.message ?? String(obj.code)}`);
-          return;
-        }
-        if (phase === 'BOOKMARK') {
-          store.resourceVersion = obj.metadata.resourceVersion ?? store.resourceVersion;
-          return;
-        }
-        const key = store.apply(phase, obj);
-        if (key !== undefined) send({ type: 'description.changed', key });
-      },
-      (err: unknown) => {
-        if (err === null || err === undefined) ended('expired', 'Description watch closed');
-        else ended('failed', `Description watch: ${err instanceof Error ? err.message : JSON.stringify(err)}`);
-      },
-    );
-    if (stopped) controller.abort();
-  };
-  run().catch((err: unknown) => {
-    ended('failed', `listing Descriptions: ${err instanceof Error ? err.message : JSON.stringify(err)}`);
+      for (const key of listed.splice(0)) send({ type: 'description.changed', key });
+    },
+    event: (phase, obj) => {
+      const key = store.apply(phase, obj);
+      if (key !== undefined) send({ type: 'description.changed', key });
+    },
+    ended: (kind, message) => {
+      send({ type: 'descriptions.watchEnded', kind, message });
+    },
   });
-  return () => {
-    stopped = true;
-    controller?.abort();
-  };
 }

@@ -2,7 +2,7 @@
 // that take part in label aggregation. A full Node object is never kept: a 5,000-node cluster costs a
 // few MB here, not the hundreds an informer cache of whole objects would.
 
-import { ApiException, Watch, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import type { KubeConfig, V1Node } from '@kubernetes/client-node';
 import {
   controlPlaneRoleLabels,
   type NodeLabels,
@@ -11,7 +11,7 @@ import {
 } from '../../machines/heartbeat/decisions.ts';
 import type { HeartbeatEvent } from '../../machines/heartbeat/machine.ts';
 import { formatQuantity, parseQuantity, sumQuantities, type Quantity } from '../kube/quantity.ts';
-import { rawGet } from '../kube/raw-get.ts';
+import { listPaged, listThenWatch } from '../kube/list-watch.ts';
 
 export const gpuResource = 'nvidia.com/gpu';
 const summedResources = ['cpu', 'memory', gpuResource] as const;
@@ -126,50 +126,22 @@ export class NodeStore {
   }
 }
 
-/** Small pages keep the transient memory of a big list low (each page is parsed, reduced, dropped). */
-const listPageSize = 250;
-const listTimeoutMs = 60_000;
-const maxPageBytes = 64 * 1024 * 1024;
-const maxListRestarts = 3;
-
-interface NodeListPage {
-  readonly items?: readonly NodeLike[];
-  readonly metadata?: { readonly resourceVersion?: string; readonly continue?: string };
-}
-
 /** A full, paged list of the nodes into the store; true if readiness or membership changed. */
 export async function listNodes(kc: KubeConfig, store: NodeStore): Promise<boolean> {
   const items: [string, NodeSummary][] = [];
-  let next: string | undefined;
-  let resourceVersion: string | undefined;
-  let restarts = 0;
-  do {
-    const query = new URLSearchParams({
-      limit: String(listPageSize),
-      ...(next === undefined ? {} : { continue: next }),
-    });
-    const answer = await rawGet(kc, `/api/v1/nodes?${query.toString()}`, {
-      timeoutMs: listTimeoutMs,
-      maxBodyBytes: maxPageBytes,
-    });
-    if (answer.status === 410 && restarts < maxListRestarts) {
-      restarts++; // the continue token expired: start over
-      next = undefined;
-      items.length = 0;
-      continue;
-    }
-    if (answer.status !== 200) {
-      throw new ApiException(answer.status, `listing nodes: HTTP ${String(answer.status)}`, answer.body, {});
-    }
-    const page = JSON.parse(answer.body) as NodeListPage;
-    resourceVersion = page.metadata?.resourceVersion;
-    for (const node of page.items ?? []) {
-      const name = node.metadata?.name;
-      if (name !== undefined) items.push([name, summarizeNode(node, store.labelPrefixes)]);
-    }
-    next = page.metadata?.continue;
-    if (next === '') next = undefined;
-  } while (next !== undefined);
+  // Pages of 250, each reduced and dropped: a big cluster's list never sits in memory whole.
+  const resourceVersion = await listPaged<NodeLike>(
+    kc,
+    '/api/v1/nodes',
+    { what: 'nodes' },
+    (page) => {
+      for (const node of page) {
+        const name = node.metadata?.name;
+        if (name !== undefined) items.push([name, summarizeNode(node, store.labelPrefixes)]);
+      }
+    },
+    () => (items.length = 0),
+  );
   return store.replace(items, resourceVersion);
 }
 
@@ -183,54 +155,28 @@ export function watchNodes(
   send: (e: HeartbeatEvent) => void,
   onListed?: (nodes: number, ms: number) => void,
 ): () => void {
-  let stopped = false;
-  let controller: AbortController | undefined;
-  const ended = (kind: 'expired' | 'failed', message: string): void => {
-    if (stopped) return;
-    stopped = true;
-    send({ type: 'nodes.watchEnded', kind, message });
-  };
-  const run = async (): Promise<void> => {
-    if (store.resourceVersion === undefined || !store.synced) {
+  if (!store.synced) store.resourceVersion = undefined;
+  let changed = false;
+  return listThenWatch<NodeLike>({
+    kc,
+    path: '/api/v1/nodes',
+    what: 'node',
+    resume: store,
+    list: async () => {
       const started = performance.now();
-      const changed = await listNodes(kc, store);
-      if (stopped) return;
+      changed = await listNodes(kc, store);
       onListed?.(store.size, performance.now() - started);
+    },
+    synced: () => {
       send({ type: 'nodes.synced' });
       if (changed) send({ type: 'nodes.changed' });
-    } else {
-      send({ type: 'nodes.synced' });
-    }
-    controller = await new Watch(kc).watch(
-      '/api/v1/nodes',
-      { resourceVersion: store.resourceVersion, allowWatchBookmarks: true },
-      (phase: string, obj: NodeLike & { code?: number; message?: string }) => {
-        if (stopped) return;
-        if (phase === 'ERROR') {
-          // 410 Gone: the resume point is too old; list again.
-          if (obj.code === 410) store.resourceVersion = undefined;
-          controller?.abort();
-          ended(obj.code === 410 ? 'expired' : 'failed', `node watch error: ${obj.message ?? String(obj.code)}`);
-          return;
-        }
-        if (phase === 'BOOKMARK') {
-          store.resourceVersion = obj.metadata?.resourceVersion ?? store.resourceVersion;
-          return;
-        }
-        if (store.apply(phase, obj)) send({ type: 'nodes.changed' });
-      },
-      (err: unknown) => {
-        if (err === null || err === undefined) ended('expired', 'node watch closed');
-        else ended('failed', `node watch: ${err instanceof Error ? err.message : JSON.stringify(err)}`);
-      },
-    );
-    if (stopped) controller.abort();
-  };
-  run().catch((err: unknown) => {
-    ended('failed', `listing nodes: ${err instanceof Error ? err.message : JSON.stringify(err)}`);
+      changed = false;
+    },
+    event: (phase, obj) => {
+      if (store.apply(phase, obj)) send({ type: 'nodes.changed' });
+    },
+    ended: (kind, message) => {
+      send({ type: 'nodes.watchEnded', kind, message });
+    },
   });
-  return () => {
-    stopped = true;
-    controller?.abort();
-  };
 }

@@ -1,0 +1,133 @@
+// List-then-watch for the reduced caches (the heartbeat's nodes, the deployer's Descriptions): a raw,
+// paged list — each page parsed, reduced by the caller and dropped — then a watch from the list's
+// resourceVersion with bookmarks. A watch that ends normally, or with 410 Gone (then the next run
+// lists again), ends as `expired`; anything else as `failed`. The statechart decides when to run again.
+
+import { ApiException, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { rawGet } from './raw-get.ts';
+
+/** Where a watch resumes; undefined forces a full list. */
+export interface ResumePoint {
+  resourceVersion: string | undefined;
+}
+
+interface ListPage<T> {
+  readonly items?: readonly T[];
+  readonly metadata?: { readonly resourceVersion?: string; readonly continue?: string };
+}
+
+export interface PagedListOptions {
+  readonly what: string;
+  readonly pageSize?: number;
+  readonly timeoutMs?: number;
+  readonly maxPageBytes?: number;
+}
+
+/**
+ * Every page of `path`, in order. `onPage` sees each page's items; `onRestart` is called when an
+ * expired continue token makes the list start over (at most 3 times). Returns the list's resourceVersion.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the item type it lists
+export async function listPaged<T>(
+  kc: KubeConfig,
+  path: string,
+  opts: PagedListOptions,
+  onPage: (items: readonly T[]) => void,
+  onRestart: () => void,
+): Promise<string | undefined> {
+  let next: string | undefined;
+  let resourceVersion: string | undefined;
+  let restarts = 0;
+  do {
+    const query = new URLSearchParams({
+      limit: String(opts.pageSize ?? 250),
+      ...(next === undefined ? {} : { continue: next }),
+    });
+    const answer = await rawGet(kc, `${path}?${query.toString()}`, {
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      maxBodyBytes: opts.maxPageBytes ?? 64 * 1024 * 1024,
+    });
+    if (answer.status === 410 && restarts < 3) {
+      restarts++;
+      next = undefined;
+      onRestart();
+      continue;
+    }
+    if (answer.status !== 200) {
+      throw new ApiException(answer.status, `listing ${opts.what}: HTTP ${String(answer.status)}`, answer.body, {});
+    }
+    const page = JSON.parse(answer.body) as ListPage<T>;
+    resourceVersion = page.metadata?.resourceVersion;
+    onPage(page.items ?? []);
+    next = page.metadata?.continue === '' ? undefined : page.metadata?.continue;
+  } while (next !== undefined);
+  return resourceVersion;
+}
+
+export interface ListWatch<T> {
+  readonly kc: KubeConfig;
+  /** The collection's path, e.g. `/api/v1/nodes`. */
+  readonly path: string;
+  /** For messages: `node`, `Description`. */
+  readonly what: string;
+  readonly resume: ResumePoint;
+  /** A full list into the cache (sets `resume.resourceVersion`); runs when there is no resume point. */
+  list(): Promise<void>;
+  /** The cache is complete: after a list, or at once when resuming. */
+  synced(): void;
+  /** One ADDED / MODIFIED / DELETED event (the caller moves `resume.resourceVersion` on). */
+  event(phase: string, obj: T): void;
+  /** The watch ended; called once, last. */
+  ended(kind: 'expired' | 'failed', message: string): void;
+}
+
+const describeError = (err: unknown): string => (err instanceof Error ? err.message : JSON.stringify(err));
+
+/** Runs one list (if needed) and one watch; returns a function that stops it. */
+export function listThenWatch<T extends { metadata?: { resourceVersion?: string } }>(lw: ListWatch<T>): () => void {
+  let stopped = false;
+  let controller: AbortController | undefined;
+  const ended = (kind: 'expired' | 'failed', message: string): void => {
+    if (stopped) return;
+    stopped = true;
+    lw.ended(kind, message);
+  };
+  const run = async (): Promise<void> => {
+    if (lw.resume.resourceVersion === undefined) {
+      await lw.list();
+      if (stopped) return;
+    }
+    lw.synced();
+    controller = await new Watch(lw.kc).watch(
+      lw.path,
+      { resourceVersion: lw.resume.resourceVersion, allowWatchBookmarks: true },
+      (phase: string, obj: T & { code?: number; message?: string }) => {
+        if (stopped) return;
+        if (phase === 'ERROR') {
+          // 410 Gone: the resume point is too old; the next run lists again.
+          if (obj.code === 410) lw.resume.resourceVersion = undefined;
+          controller?.abort();
+          ended(obj.code === 410 ? 'expired' : 'failed', `${lw.what} watch error: ${obj.message ?? String(obj.code)}`);
+          return;
+        }
+        if (phase === 'BOOKMARK') {
+          lw.resume.resourceVersion = obj.metadata?.resourceVersion ?? lw.resume.resourceVersion;
+          return;
+        }
+        lw.event(phase, obj);
+      },
+      (err: unknown) => {
+        if (err === null || err === undefined) ended('expired', `${lw.what} watch closed`);
+        else ended('failed', `${lw.what} watch: ${describeError(err)}`);
+      },
+    );
+    if (stopped) controller.abort();
+  };
+  run().catch((err: unknown) => {
+    ended('failed', `listing ${lw.what}s: ${describeError(err)}`);
+  });
+  return () => {
+    stopped = true;
+    controller?.abort();
+  };
+}

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { CoreV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { bootstrapGroup, prepareParent, TestApprover } from '../approver/approver.ts';
 import { eventually } from '../env/eventually.ts';
+import { kubeadmControllerManagerPod } from '../env/fixtures.ts';
 import { startSupervisor } from '../env/supervisor.ts';
 import { TestEnv } from '../env/test-env.ts';
 import { median } from './stats.ts';
@@ -312,23 +313,7 @@ try {
   // A control-plane pod, so that CIDR discovery has something to find.
   await core.createNamespacedPod({
     namespace: 'kube-system',
-    body: {
-      metadata: { name: 'kube-controller-manager-bench', labels: { component: 'kube-controller-manager' } },
-      spec: {
-        automountServiceAccountToken: false,
-        containers: [
-          {
-            name: 'kcm',
-            image: 'registry.k8s.io/kube-controller-manager:v1.35.4',
-            command: [
-              'kube-controller-manager',
-              '--cluster-cidr=10.244.0.0/16',
-              '--service-cluster-ip-range=10.96.0.0/12',
-            ],
-          },
-        ],
-      },
-    },
+    body: kubeadmControllerManagerPod('kube-controller-manager-bench'),
   });
   const parentPort = new URL(env.server('parent')).port;
   const rows: string[] = [];

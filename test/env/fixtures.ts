@@ -12,6 +12,7 @@ import {
   loadYaml,
   type KubeConfig,
   type V1CustomResourceDefinition,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import { eventually } from './eventually.ts';
 
@@ -136,4 +137,28 @@ export async function installClusternetCrds(kc: KubeConfig, timeoutMs = 60_000):
     );
   }
   return names;
+}
+
+/**
+ * A kube-controller-manager pod as kubeadm runs it (a plain API object here: nothing runs it), whose
+ * command line carries the cluster and service CIDRs the heartbeat reads.
+ */
+export function kubeadmControllerManagerPod(name: string): V1Pod {
+  return {
+    metadata: { name, labels: { component: 'kube-controller-manager' } },
+    spec: {
+      automountServiceAccountToken: false,
+      containers: [
+        {
+          name: 'kcm',
+          image: 'registry.k8s.io/kube-controller-manager:v1.35.4',
+          command: [
+            'kube-controller-manager',
+            '--cluster-cidr=10.244.0.0/16',
+            '--service-cluster-ip-range=10.96.0.0/12',
+          ],
+        },
+      ],
+    },
+  };
 }

@@ -4,17 +4,15 @@
 
 import { randomBytes } from 'node:crypto';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, VersionApi, type V1Node } from '@kubernetes/client-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/approver.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../env/eventually.ts';
-import type { BootstrapToken } from '../../env/fixtures.ts';
+import { kubeadmControllerManagerPod } from '../../env/fixtures.ts';
 import { testEnv } from '../../env/vitest-env.ts';
-import { AgentProcess } from '../helpers/agent-process.ts';
+import type { AgentProcess } from '../helpers/agent-process.ts';
+import { registrationParent } from '../helpers/parent.ts';
 
 const env = testEnv();
-let token: BootstrapToken;
-let approver: TestApprover;
-const agents: AgentProcess[] = [];
+const parent = registrationParent(env);
 const nodeNames: string[] = [];
 const suffix = randomBytes(3).toString('hex');
 
@@ -87,37 +85,16 @@ async function setReady(name: string, status: 'True' | 'False'): Promise<void> {
 }
 
 beforeAll(async () => {
-  await prepareParent(env.adminKubeConfig('parent'), () => env.installClusternetCrds());
-  token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
-  approver = new TestApprover(env.adminKubeConfig('parent'));
-  approver.start();
   // A control-plane pod as kubeadm runs it: the CIDRs are read from its command line.
   await nodeApi().createNamespacedPod({
     namespace: 'kube-system',
-    body: {
-      metadata: { name: `kube-controller-manager-${suffix}`, labels: { component: 'kube-controller-manager' } },
-      spec: {
-        automountServiceAccountToken: false,
-        containers: [
-          {
-            name: 'kcm',
-            image: 'registry.k8s.io/kube-controller-manager:v1.35.4',
-            command: [
-              'kube-controller-manager',
-              '--cluster-cidr=10.244.0.0/16',
-              '--service-cluster-ip-range=10.96.0.0/12',
-            ],
-          },
-        ],
-      },
-    },
+    body: kubeadmControllerManagerPod(`kube-controller-manager-${suffix}`),
   });
   await createNode(node(`hb-a-${suffix}`, 'True', '4', '8Gi', { 'node.clusternet.io/zone': 'a' }));
   await createNode(node(`hb-b-${suffix}`, 'True', '2', '4Gi', { 'node.clusternet.io/zone': 'a' }));
   await createNode(node(`hb-c-${suffix}`, 'False', '500m', '1Gi', { 'node.clusternet.io/zone': 'b' }));
 });
 afterAll(async () => {
-  await approver.stop();
   await Promise.all(
     nodeNames.map((name) =>
       nodeApi()
@@ -129,28 +106,15 @@ afterAll(async () => {
     .deleteNamespacedPod({ name: `kube-controller-manager-${suffix}`, namespace: 'kube-system' })
     .catch(() => undefined);
 });
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
-});
-
-async function systemNamespace(): Promise<string> {
-  const name = `cnet-${randomBytes(3).toString('hex')}`;
-  await nodeApi().createNamespace({ body: { metadata: { name } } });
-  return name;
-}
+const systemNamespace = (): Promise<string> => parent.systemNamespace();
 
 function agent(ns: string, ...extra: string[]): AgentProcess {
-  const a = AgentProcess.start([
-    `--cluster-reg-parent-url=${env.server('parent')}`,
-    `--cluster-reg-token=${token.token}`,
-    `--kubeconfig=${env.adminKubeconfigPath('child')}`,
+  return parent.agent([
     `--leader-elect-resource-namespace=${ns}`,
     '--cluster-status-collect-frequency=2s',
     '--secure-port=0',
     ...extra,
   ]);
-  agents.push(a);
-  return a;
 }
 
 /** The ManagedCluster of the agent's cluster, found the way the agent finds it. */

@@ -2,35 +2,21 @@
 // with the test approver, so the leader registers and serves). Each test has its own system namespace,
 // so its own Lease. Work intervals come from the processes' transition logs and must never overlap.
 
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/approver.ts';
-import type { BootstrapToken } from '../../env/fixtures.ts';
+import { CoordinationV1Api } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../../env/eventually.ts';
 import { freePorts, httpGet } from '../../env/net.ts';
 import { testEnv } from '../../env/vitest-env.ts';
-import { AgentProcess } from '../helpers/agent-process.ts';
+import type { AgentProcess } from '../helpers/agent-process.ts';
+import { registrationParent } from '../helpers/parent.ts';
 import { ledAt, overlaps, workIntervals, type WorkInterval } from '../helpers/work-intervals.ts';
 
 const env = testEnv();
-let token: BootstrapToken;
-let approver: TestApprover;
-const agents: AgentProcess[] = [];
+const parent = registrationParent(env);
 
-beforeAll(async () => {
-  await prepareParent(env.adminKubeConfig('parent'), () => env.installClusternetCrds());
-  token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
-  approver = new TestApprover(env.adminKubeConfig('parent'));
-  approver.start();
-});
-afterAll(async () => {
-  await approver.stop();
-});
 afterEach(async () => {
   await env.component('child', 'kube-apiserver').resume();
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
 });
 
 interface Replica {
@@ -41,19 +27,14 @@ interface Replica {
 }
 
 async function trio(): Promise<{ ns: string; replicas: Replica[] }> {
-  const ns = `cnet-le-${randomBytes(3).toString('hex')}`;
-  await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+  const ns = await parent.systemNamespace('cnet-le');
   const ports = await freePorts(3);
   const replicas = ports.map((port) => {
-    const proc = AgentProcess.start([
-      `--cluster-reg-parent-url=${env.server('parent')}`,
-      `--cluster-reg-token=${token.token}`,
-      `--kubeconfig=${env.adminKubeconfigPath('child')}`,
+    const proc = parent.agent([
       `--leader-elect-resource-namespace=${ns}`,
       '--bind-address=127.0.0.1',
       `--secure-port=${String(port)}`,
     ]);
-    agents.push(proc);
     return { proc, port };
   });
   return { ns, replicas };

@@ -180,6 +180,11 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     readiness$.subscribe((r) => {
       current = r;
     }),
+    // The tunnel stops with `serving` without a transition of its own: it is down from then on.
+    serving$.pipe(filter((s) => !s)).subscribe(() => {
+      tunnelUp.next(false);
+      metrics.tunnelUp.set(0);
+    }),
     snapshots$
       .pipe(
         map((s) => s.context.registered),

@@ -11,7 +11,7 @@ import {
   type VersionInfo,
 } from '../../machines/heartbeat/decisions.ts';
 import { formatQuantity, parseQuantity, sumQuantities, type Quantity } from '../kube/quantity.ts';
-import { rawGet } from '../kube/raw-get.ts';
+import { rawRequest } from '../kube/raw-request.ts';
 import { readCidrs, type Cidrs } from './network.ts';
 import { nodeTotals, type NodeStore } from './nodes.ts';
 
@@ -32,6 +32,9 @@ export interface CollectorDeps {
 
 /** RFC 3339 with whole seconds, as metav1.Time serialises. */
 export const rfc3339Seconds = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** Health and version answers are tiny; anything bigger is refused rather than read. */
+const probeBodyBytes = 64 * 1024;
 
 interface MetricsItem {
   readonly containers?: readonly unknown[];
@@ -58,7 +61,7 @@ export function createCollector(deps: CollectorDeps): () => Promise<ClusterStatu
   };
 
   const probe = async (path: string): Promise<boolean> =>
-    rawGet(child, path, { timeoutMs: timeout }).then(
+    rawRequest(child, { method: 'GET', path, timeoutMs: timeout, maxBodyBytes: probeBodyBytes }).then(
       (a) => a.status === 200,
       (err: unknown) => {
         deps.onSourceFailed?.(path, err);
@@ -66,7 +69,12 @@ export function createCollector(deps: CollectorDeps): () => Promise<ClusterStatu
       },
     );
   const version = async (): Promise<VersionInfo | undefined> => {
-    const a = await rawGet(child, '/version', { timeoutMs: timeout });
+    const a = await rawRequest(child, {
+      method: 'GET',
+      path: '/version',
+      timeoutMs: timeout,
+      maxBodyBytes: probeBodyBytes,
+    });
     if (a.status !== 200) throw new Error(`GET /version: HTTP ${String(a.status)}`);
     const v = JSON.parse(a.body) as { gitVersion?: unknown; platform?: unknown };
     return {

@@ -4,7 +4,7 @@
 // lists again), ends as `expired`; anything else as `failed`. The statechart decides when to run again.
 
 import { ApiException, Watch, type KubeConfig } from '@kubernetes/client-node';
-import { rawGet } from './raw-get.ts';
+import { rawRequest } from './raw-request.ts';
 
 /** Where a watch resumes; undefined forces a full list. */
 export interface ResumePoint {
@@ -43,7 +43,9 @@ export async function listPaged<T>(
       limit: String(opts.pageSize ?? 250),
       ...(next === undefined ? {} : { continue: next }),
     });
-    const answer = await rawGet(kc, `${path}?${query.toString()}`, {
+    const answer = await rawRequest(kc, {
+      method: 'GET',
+      path: `${path}?${query.toString()}`,
       timeoutMs: opts.timeoutMs ?? 60_000,
       maxBodyBytes: opts.maxPageBytes ?? 64 * 1024 * 1024,
     });

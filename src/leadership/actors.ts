@@ -12,7 +12,6 @@ import {
   type KubeConfig,
   type V1Lease,
   type V1LeaseSpec,
-  Watch,
 } from '@kubernetes/client-node';
 import { fromCallback, fromPromise } from 'xstate';
 import { releasedRecord, type LeaseRecord } from '../../machines/leadership/decisions.ts';
@@ -23,6 +22,7 @@ import {
   type WriteInput,
   type WriteResult,
 } from '../../machines/leadership/machine.ts';
+import { watchObject } from '../kube/watch-object.ts';
 import type { Logger } from '../logging/logger.ts';
 import { classifyParentError } from '../registration/parent-client.ts';
 
@@ -157,30 +157,19 @@ export function createLeadershipMachine(deps: LeadershipDeps): typeof leadership
     return undefined;
   });
 
-  const watchLease = fromCallback<LeadershipEvent>(({ sendBack }) => {
-    let aborter: AbortController | undefined;
-    let stopped = false;
-    const ended = (err: unknown): void => {
-      if (!stopped) log.debug({ err: err instanceof Error ? err.message : String(err) }, `watch of ${where} ended`);
-    };
-    new Watch(deps.child)
-      .watch(
-        `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
-        { fieldSelector: `metadata.name=${name}`, allowWatchBookmarks: false },
-        () => {
-          if (!stopped) sendBack({ type: 'lease.changed' });
-        },
-        ended,
-      )
-      .then((a) => {
-        aborter = a;
-        if (stopped) a.abort();
-      }, ended);
-    return () => {
-      stopped = true;
-      aborter?.abort();
-    };
-  });
+  const watchLease = fromCallback<LeadershipEvent>(({ sendBack }) =>
+    watchObject(
+      deps.child,
+      `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+      name,
+      () => {
+        sendBack({ type: 'lease.changed' });
+      },
+      (err) => {
+        log.debug({ err: err instanceof Error ? err.message : String(err) }, `watch of ${where} ended`);
+      },
+    ),
+  );
 
   return leadershipMachine.provide({ actors: { readLease, writeLease, watchLease, releaseLease } });
 }

@@ -9,7 +9,6 @@ import {
   CustomObjectsApi,
   PatchStrategy,
   setHeaderOptions,
-  Watch,
   type KubeConfig,
   type V1Lease,
 } from '@kubernetes/client-node';
@@ -31,6 +30,7 @@ import {
 } from '../../machines/registration/machine.ts';
 import type { AgentConfig } from '../config/config.ts';
 import type { Logger } from '../logging/logger.ts';
+import { watchObject } from '../kube/watch-object.ts';
 import { classifyParentError, dedicatedKubeConfig, parentKubeConfig, ParentFailure } from './parent-client.ts';
 import {
   approvedCredentials,
@@ -201,42 +201,28 @@ export function createRegistrationMachine(deps: RegistrationDeps): typeof regist
 
   const watchRequest = fromCallback<RegistrationEvent, RequestInput>(({ input, sendBack }) => {
     const name = requestName(input.clusterId);
-    let aborter: AbortController | undefined;
-    let stopped = false;
-    const ended = (err: unknown): void => {
-      if (stopped) return;
-      stopped = true;
-      const failure =
-        err === undefined || err === null
-          ? new ParentFailure('other', `watch of ${name} ended`)
-          : classifyParentError(err, `watching ${name}`);
-      sendBack({ type: 'registration.watchFailed', kind: failure.kind, message: failure.message });
-    };
-    new Watch(parentConfig(input.source))
-      .watch(
-        `/apis/${crrGroup}/${crrVersion}/${crrPlural}`,
-        { fieldSelector: `metadata.name=${name}`, allowWatchBookmarks: false },
-        (phase, obj: RequestObject) => {
-          if (stopped) return;
-          if (phase === 'DELETED') {
-            ended(new ParentFailure('notFound', `ClusterRegistrationRequest ${name} was deleted`));
-            return;
-          }
-          if (phase === 'ADDED' || phase === 'MODIFIED') {
-            noteApproval(obj);
-            sendBack({ type: 'registration.observed', request: requestView(obj) });
-          }
-        },
-        ended,
-      )
-      .then((a) => {
-        aborter = a;
-        if (stopped) a.abort();
-      }, ended);
-    return () => {
-      stopped = true;
-      aborter?.abort();
-    };
+    return watchObject<RequestObject>(
+      parentConfig(input.source),
+      `/apis/${crrGroup}/${crrVersion}/${crrPlural}`,
+      name,
+      (phase, obj, end) => {
+        if (phase === 'DELETED') {
+          end(new ParentFailure('notFound', `ClusterRegistrationRequest ${name} was deleted`));
+          return;
+        }
+        if (phase === 'ADDED' || phase === 'MODIFIED') {
+          noteApproval(obj);
+          sendBack({ type: 'registration.observed', request: requestView(obj) });
+        }
+      },
+      (err) => {
+        const failure =
+          err === undefined || err === null
+            ? new ParentFailure('other', `watch of ${name} ended`)
+            : classifyParentError(err, `watching ${name}`);
+        sendBack({ type: 'registration.watchFailed', kind: failure.kind, message: failure.message });
+      },
+    );
   });
 
   const storeCredentials = fromPromise<undefined, StoreInput>(async ({ input }) => {

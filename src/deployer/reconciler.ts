@@ -9,7 +9,6 @@ import {
   decideDescription,
   decodeManifests,
   descriptionPhase,
-  finalizer,
   nextDescriptionStatus,
   prepareManifest,
   type Description,
@@ -18,10 +17,10 @@ import {
   type ManifestOutcome,
   type ManifestStatus,
 } from '../../machines/deployer/decisions.ts';
-import { rawRequest, statusText, type RawResponse } from '../kube/raw-request.ts';
 import type { ChildObjects } from './child-objects.ts';
 import { descriptionsPath, type DescriptionStore } from './descriptions.ts';
 import type { DriftWatches } from './drift.ts';
+import { ParentObjects } from './parent-writes.ts';
 
 export interface ReconcilerDeps {
   readonly parent: KubeConfig;
@@ -33,14 +32,6 @@ export interface ReconcilerDeps {
   readonly onEvent?: (key: string, what: string, detail?: string) => void;
 }
 
-class ParentWriteError extends Error {
-  readonly status: number;
-  constructor(what: string, res: RawResponse) {
-    super(`${what}: ${String(res.status)} ${statusText(res)}`);
-    this.status = res.status;
-  }
-}
-
 const fromBase64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
 const refOf = (o: KubeObject): string =>
   `${o.kind} ${o.metadata.namespace === undefined ? '' : `${o.metadata.namespace}/`}${o.metadata.name ?? ''}`;
@@ -48,28 +39,20 @@ const message = (err: unknown): string => (err instanceof Error ? err.message : 
 
 export class DescriptionReconciler {
   private readonly deps: ReconcilerDeps;
+  private readonly descriptions: ParentObjects<Description, DescriptionStatus>;
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
+    this.descriptions = new ParentObjects(deps.parent, { collection: descriptionsPath, store: deps.store });
   }
 
   async reconcile(key: string): Promise<void> {
-    const { store, deploys } = this.deps;
-    let d = store.get(key);
-    if (d === undefined) return;
-    let action = decideDescription(d, deploys);
-    if (action === 'injectFinalizer') {
-      d = await this.put(d, [...(d.metadata.finalizers ?? []), finalizer], 'adding the finalizer');
-      if (d === undefined) return;
-      this.deps.onEvent?.(key, 'FinalizerInjected');
-      action = decideDescription(d, deploys);
-    }
-    if (action === 'skip') return;
-    if (action === 'offload') {
-      await this.offload(key, d);
-      return;
-    }
-    await this.apply(key, d);
+    const { deploys, onEvent } = this.deps;
+    const decided = await this.descriptions.decide(key, (d) => decideDescription(d, deploys), onEvent);
+    if (decided === undefined) return;
+    const { object: d, action } = decided;
+    if (action === 'offload') await this.offload(key, d);
+    else if (action === 'apply') await this.apply(key, d);
   }
 
   private async offload(key: string, d: Description): Promise<void> {
@@ -85,11 +68,7 @@ export class DescriptionReconciler {
       )
     ).flat();
     if (errors.length > 0) throw new Error(`FailedDeletingDescription ${key}: ${errors.join('; ')}`);
-    await this.put(
-      d,
-      (d.metadata.finalizers ?? []).filter((f) => f !== finalizer),
-      'removing the finalizer',
-    );
+    await this.descriptions.releaseFinalizer(d);
     this.deps.onEvent?.(key, 'Offloaded', String(objects.length));
   }
 
@@ -133,48 +112,12 @@ export class DescriptionReconciler {
     if (failedApplies > 0) throw new Error(`FailedSynced ${key}: ${phase.reason}`);
   }
 
-  private path(d: Description, sub = ''): string {
-    return `${descriptionsPath(d.metadata.namespace ?? '')}/${encodeURIComponent(d.metadata.name ?? '')}${sub}`;
-  }
-
-  /** PUT of the whole Description with other finalizers; undefined when it is gone. */
-  private async put(d: Description, finalizers: string[], what: string): Promise<Description | undefined> {
-    const body: Description = { ...d, metadata: { ...d.metadata, finalizers } };
-    const res = await rawRequest(this.deps.parent, { method: 'PUT', path: this.path(d), body: JSON.stringify(body) });
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw new ParentWriteError(`${what} of Description ${this.path(d)}`, res);
-    const updated = JSON.parse(res.body) as Description;
-    this.deps.store.remember(updated);
-    return updated;
-  }
-
-  /** PUT …/status only if it changed; on a conflict GET and try again (at most 5 attempts). */
+  /** PUT …/status only if it changed (at most 5 attempts). */
   private async writeStatus(
     d: Description,
     phase: { phase: string; reason: string },
     observed: readonly ManifestStatus[] | undefined,
   ): Promise<void> {
-    let current: Description = d;
-    for (let attempt = 1; attempt <= 5; attempt++) {
-      const status: DescriptionStatus | undefined = nextDescriptionStatus(current.status, phase, observed);
-      if (status === undefined) return;
-      const res = await rawRequest(this.deps.parent, {
-        method: 'PUT',
-        path: this.path(current, '/status'),
-        body: JSON.stringify({ ...current, status }),
-      });
-      if (res.status === 200) {
-        this.deps.store.remember(JSON.parse(res.body) as Description);
-        return;
-      }
-      if (res.status === 404) return;
-      if (res.status !== 409 || attempt === 5) {
-        throw new ParentWriteError(`writing the status of Description ${this.path(d)}`, res);
-      }
-      const fresh = await rawRequest(this.deps.parent, { method: 'GET', path: this.path(current) });
-      if (fresh.status === 404) return;
-      if (fresh.status !== 200) throw new ParentWriteError(`reading Description ${this.path(d)}`, fresh);
-      current = JSON.parse(fresh.body) as Description;
-    }
+    await this.descriptions.writeStatus(d, (current) => nextDescriptionStatus(current, phase, observed));
   }
 }

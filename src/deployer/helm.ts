@@ -33,15 +33,35 @@ export interface HelmOptions {
   readonly deployer: AppDeployer;
   /** The agent's environment: HELM_CACHE_HOME / HELM_CONFIG_HOME / HELM_DATA_HOME are passed on. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Beyond timeoutSeconds, before a run is killed (default killGraceMs). */
+  readonly killGraceMs?: number;
 }
 
 /** A failed helm run, with helm's message on one line (for status notes). */
 export class HelmError extends Error {
   readonly stderr: string;
-  constructor(message: string, stderr: string) {
+  readonly stdout: string;
+  constructor(message: string, stderr: string, stdout = '') {
     super(message);
     this.stderr = stderr;
+    this.stdout = stdout;
   }
+}
+
+/**
+ * Why `helm repo update` could not fetch an index: it prints the reason on stdout (after
+ * `...Unable to get an update from …`) and only the repository's URL on stderr.
+ */
+export function repoUpdateReason(stdout: string): string | undefined {
+  const lines = stdout.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('...Unable to get an update'));
+  if (at < 0) return undefined;
+  const reason = lines
+    .slice(at + 1)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('Update Complete'))
+    .join('; ');
+  return reason === '' ? undefined : reason;
 }
 
 /** helm's stderr as one clear line: `Error: ` prefixes and blank lines dropped, at most 1000 characters. */
@@ -121,6 +141,10 @@ export class Helm {
       const chart = await this.locate(ws, plan, credentials);
       const args = [kind, plan.releaseName, ...chart, ...(await this.common(ws, plan)), ...own];
       return this.release(await this.run(ws, args, { timeoutMs: this.timeoutMs(plan) }), `helm ${kind}`);
+    }).catch((err: unknown) => {
+      // helm names the repository by its private name; the HelmRelease's reader knows its URL.
+      if (!(err instanceof HelmError)) throw err;
+      throw new HelmError(err.message.replaceAll(`${repoName} `, `${plan.repo} `), err.stderr, err.stdout);
     });
   }
 
@@ -153,7 +177,7 @@ export class Helm {
   }
 
   private timeoutMs(plan: ReleasePlan): number {
-    return plan.timeoutSeconds * 1000 + killGraceMs;
+    return plan.timeoutSeconds * 1000 + (this.opts.killGraceMs ?? killGraceMs);
   }
 
   private release(stdout: string, what: string): StoredRelease {
@@ -247,7 +271,7 @@ export class Helm {
       ],
     };
     await writeFile(join(ws.dir, 'repositories.yaml'), JSON.stringify(repositories), { mode: 0o600 });
-    await this.run(
+    const update = this.run(
       ws,
       [
         'repo',
@@ -261,6 +285,11 @@ export class Helm {
       ],
       { timeoutMs: 120_000 },
     );
+    await update.catch((err: unknown) => {
+      if (!(err instanceof HelmError)) throw err;
+      const reason = repoUpdateReason(err.stdout) ?? err.message;
+      throw new HelmError(`fetching the index of chart repository ${plan.repo}: ${reason}`, err.stderr, err.stdout);
+    });
     return [`${repoName}/${plan.chart}`];
   }
 
@@ -328,10 +357,14 @@ export class Helm {
             reject(new HelmError(`the helm binary ${this.opts.binary} was not found (--helm-binary)`, ''));
           } else if (e.killed === true) {
             reject(
-              new HelmError(`${what} did not end within ${String(opts.timeoutMs / 1000)}s and was killed`, stderr),
+              new HelmError(
+                `${what} did not end within ${String(opts.timeoutMs / 1000)}s and was killed`,
+                stderr,
+                stdout,
+              ),
             );
           } else {
-            reject(new HelmError(oneLine(stderr) || `${what} failed: ${e.message}`, stderr));
+            reject(new HelmError(oneLine(stderr) || `${what} failed: ${e.message}`, stderr, stdout));
           }
         },
       );

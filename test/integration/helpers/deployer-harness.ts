@@ -8,7 +8,10 @@ import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { createActor, type Actor } from 'xstate';
 import type { KubeObject } from '../../../machines/deployer/decisions.ts';
+import type { deployerMachine } from '../../../machines/deployer/machine.ts';
+import { createDeployerMachine } from '../../../src/deployer/actors.ts';
 import { parseCommandLine, type AgentConfig, type SyncMode } from '../../../src/config/config.ts';
 import { createRootLogger, type Logger } from '../../../src/logging/logger.ts';
 import type { ParentAccess } from '../../../src/registration/dedicated-credentials.ts';
@@ -98,7 +101,7 @@ export async function installAppDeployer(childAdmin: KubeConfig, systemNamespace
 
 export function agentConfig(
   env: TestEnv,
-  opts: { systemNamespace: string; syncMode: SyncMode; gates: string },
+  opts: { systemNamespace: string; syncMode: SyncMode; gates: string; helmBinary?: string },
 ): AgentConfig {
   const inv = parseCommandLine([
     `--cluster-reg-parent-url=${env.server('parent')}`,
@@ -107,6 +110,7 @@ export function agentConfig(
     `--feature-gates=${opts.gates}`,
     `--leader-elect-resource-namespace=${opts.systemNamespace}`,
     `--kubeconfig=${env.adminKubeconfigPath('child')}`,
+    ...(opts.helmBinary === undefined ? [] : [`--helm-binary=${opts.helmBinary}`]),
   ]);
   if (inv.kind !== 'run') throw new Error(`bad test configuration: ${JSON.stringify(inv)}`);
   return inv.config;
@@ -133,4 +137,52 @@ export function description(
       raw: objects.map((o) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64')),
     },
   };
+}
+
+/**
+ * A registered cluster, the app-deployer identity in the child, and the real deployer statechart
+ * running for it (logging to a file); the caller stops the actor.
+ */
+export async function startDeployer(
+  env: TestEnv,
+  name: string,
+  opts: { syncMode: 'Pull' | 'Dual'; gates: string; helmBinary?: string },
+): Promise<{ cluster: RegisteredCluster; logPath: string; actor: Actor<typeof deployerMachine> }> {
+  const cluster = await registerCluster(env, opts.syncMode);
+  const systemNamespace = `cnet-${randomBytes(3).toString('hex')}`;
+  await installAppDeployer(env.adminKubeConfig('child'), systemNamespace);
+  const config = agentConfig(env, { systemNamespace, ...opts });
+  const { log, path } = fileLogger(name);
+  const machine = createDeployerMachine({
+    config,
+    child: env.adminKubeConfig('child'),
+    log,
+    parent: () => Promise.resolve(cluster.parent),
+  });
+  const actor = createActor(machine, {
+    input: {
+      clusterId: cluster.clusterId,
+      dedicatedNamespace: cluster.dedicatedNamespace,
+      syncMode: opts.syncMode,
+      appPusher: config.featureGates.AppPusher,
+    },
+  });
+  actor.subscribe({
+    error: (err: unknown) => {
+      log.error({ err: String(err) }, 'deployer actor failed');
+    },
+  });
+  actor.start();
+  return { cluster, logPath: path, actor };
+}
+
+/** True once `read` answers 404 (for `eventually`); undefined while the object is there. */
+export async function absent(read: () => Promise<unknown>): Promise<boolean | undefined> {
+  try {
+    await read();
+    return undefined;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return true;
+    throw err;
+  }
 }

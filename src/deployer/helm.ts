@@ -368,6 +368,8 @@ export class Helm {
           }
         },
       );
+      // helm may end without reading its stdin (EPIPE): its exit status says how it went.
+      child.stdin?.on('error', () => undefined);
       child.stdin?.end(opts.stdin ?? '');
     });
   }

@@ -34,11 +34,11 @@ const group = 'apps.clusternet.io';
 const version = 'v1alpha1';
 const parentObjects = () => env.adminClient('parent', CustomObjectsApi);
 /** The coordinates of a kind of apps.clusternet.io in the dedicated namespace. */
-const inDedicated = (plural: string) => ({ group, version, namespace: ns(), plural });
+const inDedicated = (plural: string, namespace = ns()) => ({ group, version, namespace, plural });
 const childCore = () => env.adminClient('child', CoreV1Api);
 
 let approver: TestApprover;
-let actor: Actor<typeof deployerMachine> | undefined;
+const actors: Actor<typeof deployerMachine>[] = [];
 let cluster: RegisteredCluster;
 let logPath = '';
 let scratch = '';
@@ -90,13 +90,13 @@ const chartIn = (copy: 'open' | 'private', chart: string, chartVersion: string, 
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64');
 
 /** A Helm Description as the controller-manager writes it (its HelmReleases are created separately). */
-async function createHelmDescription(name: string): Promise<Description> {
+async function createHelmDescription(name: string, namespace = ns()): Promise<Description> {
   return (await parentObjects().createNamespacedCustomObject({
-    ...inDedicated('descriptions'),
+    ...inDedicated('descriptions', namespace),
     body: {
       apiVersion: `${group}/${version}`,
       kind: 'Description',
-      metadata: { name, namespace: ns(), labels: { 'clusternet.io/created-by': 'clusternet-controller-manager' } },
+      metadata: { name, namespace, labels: { 'clusternet.io/created-by': 'clusternet-controller-manager' } },
       spec: { deployer: 'Helm', charts: [{ name: 'hello', namespace: 'default' }] },
     },
   })) as Description;
@@ -104,14 +104,15 @@ async function createHelmDescription(name: string): Promise<Description> {
 
 /** A HelmRelease owned by `owner`, as the controller-manager creates it from a Helm Description. */
 async function createHelmRelease(name: string, owner: Description, spec: HelmReleaseSpec): Promise<void> {
+  const namespace = owner.metadata.namespace ?? ns();
   await parentObjects().createNamespacedCustomObject({
-    ...inDedicated('helmreleases'),
+    ...inDedicated('helmreleases', namespace),
     body: {
       apiVersion: `${group}/${version}`,
       kind: 'HelmRelease',
       metadata: {
         name,
-        namespace: ns(),
+        namespace,
         labels: {
           'apps.clusternet.io/config.kind': 'Description',
           'apps.clusternet.io/config.name': owner.metadata.name,
@@ -132,9 +133,9 @@ async function createHelmRelease(name: string, owner: Description, spec: HelmRel
   });
 }
 
-const readHelmRelease = async (name: string): Promise<HelmRelease> =>
+const readHelmRelease = async (name: string, namespace = ns()): Promise<HelmRelease> =>
   (await parentObjects().getNamespacedCustomObject({
-    ...inDedicated('helmreleases'),
+    ...inDedicated('helmreleases', namespace),
     name,
   })) as HelmRelease;
 const readDescription = async (name: string): Promise<Description> =>
@@ -172,15 +173,17 @@ beforeAll(async () => {
   for (const v of ['0.1.0', '0.2.0']) await helmOk(['package', chartSource, '--version', v, '--destination', repoDir]);
   await helmOk(['repo', 'index', repoDir]);
   repoUrl = await serveRepository(repoDir);
+  let actor: Actor<typeof deployerMachine>;
   ({ cluster, logPath, actor } = await startDeployer(env, 'helm', {
     syncMode: 'Pull',
     gates: '',
     helmBinary: helmBinary(),
   }));
+  actors.push(actor);
 }, 180_000);
 
 afterAll(async () => {
-  actor?.stop();
+  for (const a of actors.splice(0)) a.stop();
   await approver.stop();
   await new Promise((resolve) => server?.close(resolve));
   await rm(scratch, { recursive: true, force: true });
@@ -302,5 +305,29 @@ describe('HelmReleases in Pull mode', () => {
     expect(await releaseSecrets('web')).toEqual([]);
     // The other release stays.
     expect((await readConfigMap('private-greeting')).data?.greeting).toBe('psst');
+  });
+});
+
+describe('HelmReleases in Dual mode with AppPusher on', () => {
+  it('injects the finalizer (every sync mode) and leaves the release to the parent', async () => {
+    const dual = await startDeployer(env, 'helm-dual', {
+      syncMode: 'Dual',
+      gates: 'AppPusher=true',
+      helmBinary: helmBinary(),
+    });
+    actors.push(dual.actor);
+    const dualNs = dual.cluster.dedicatedNamespace;
+    const owner = await createHelmDescription('pushed-helm', dualNs);
+    await createHelmRelease('pushed-helm-default-hello', owner, chartIn('open', 'hello', '0.1.0', 'pushed'));
+    const hr = await eventually(`the finalizer on the pushed HelmRelease (log ${dual.logPath})`, async () => {
+      const h = await readHelmRelease('pushed-helm-default-hello', dualNs);
+      return h.metadata.finalizers?.includes(finalizer) === true ? h : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect((await readHelmRelease('pushed-helm-default-hello', dualNs)).status).toBeUndefined();
+    expect(hr.status).toBeUndefined();
+    expect(await absent(() => readConfigMap('pushed-greeting'))).toBe(true);
+    expect(await releaseSecrets('pushed')).toEqual([]);
+    expect(dual.actor.getSnapshot().matches('standingBy')).toBe(true);
   });
 });

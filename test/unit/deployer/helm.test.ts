@@ -196,6 +196,20 @@ describe('Helm (the runner of the helm binary)', () => {
     for (const c of await calls()) expect(c).not.toContain(password);
   });
 
+  it('survives a helm that ends without reading its stdin (no EPIPE crash)', async () => {
+    const bin = join(dir, 'helm-deaf');
+    await writeFile(bin, `#!/bin/sh\n[ "$1" = install ] && echo '${JSON.stringify(release)}'\nexit 0\n`);
+    await chmod(bin, 0o755);
+    const big = 'p'.repeat(4 * 1024 * 1024);
+    const r = await helmWith(bin).install(plan({ repo: 'oci://127.0.0.1:5000/charts' }), {
+      username: 'u',
+      password: big,
+    });
+    expect(r.name).toBe('web');
+    // Give a late pipe error the chance to surface as an uncaught exception (vitest fails the run then).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  });
+
   it('reads the stored release, and no release as undefined', async () => {
     const found = helmWith(await fakeHelm(`echo '${JSON.stringify(release)}'`));
     expect((await found.status(plan({ repo: 'http://h/c' })))?.chartVersion).toBe('0.1.0');

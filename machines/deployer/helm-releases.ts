@@ -123,6 +123,10 @@ export function releaseNameOf(hr: HelmRelease): string {
   return r !== undefined && r !== '' ? r : (hr.metadata.name ?? '');
 }
 
+/** A name helm accepts for a release: a DNS-1123 subdomain of at most 53 characters. */
+const validReleaseName = (name: string): boolean =>
+  name.length <= 53 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name);
+
 /** Validates a HelmRelease (`decode` turns base64 into text). */
 export function decodeHelmRelease(hr: HelmRelease, decode: (base64: string) => string): DecodedHelmRelease {
   const spec = hr.spec ?? {};
@@ -136,10 +140,7 @@ export function decodeHelmRelease(hr: HelmRelease, decode: (base64: string) => s
   const namespace = spec.targetNamespace ?? '';
   if (namespace === '') return bad('spec.targetNamespace is empty');
   const releaseName = releaseNameOf(hr);
-  if (
-    !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(releaseName) ||
-    releaseName.length > 53
-  ) {
+  if (!validReleaseName(releaseName)) {
     return bad(
       `release name ${JSON.stringify(releaseName)} is invalid (a DNS-1123 subdomain of at most 53 characters)`,
     );
@@ -189,6 +190,23 @@ export function decodeHelmRelease(hr: HelmRelease, decode: (base64: string) => s
       plainHTTP: spec.plainHTTP ?? false,
     },
   };
+}
+
+/** What an uninstall needs: a deletion must not wait for a valid spec (overrides, chart, repo). */
+export type UninstallTarget = Pick<ReleasePlan, 'releaseName' | 'namespace' | 'timeoutSeconds' | 'wait'>;
+
+/**
+ * The release to uninstall when the HelmRelease is deleted (spec §7.4 step 3), whatever else its spec
+ * says; undefined when nothing can have been installed from it (no target namespace, or a release name
+ * helm refuses), so the finalizer may go at once.
+ */
+export function uninstallTarget(hr: HelmRelease): UninstallTarget | undefined {
+  const namespace = hr.spec?.targetNamespace ?? '';
+  const releaseName = releaseNameOf(hr);
+  if (namespace === '' || !validReleaseName(releaseName)) return undefined;
+  const t = hr.spec?.timeoutSeconds;
+  const timeoutSeconds = t !== undefined && Number.isInteger(t) && t > 0 ? t : 300;
+  return { releaseName, namespace, timeoutSeconds, wait: hr.spec?.wait ?? false };
 }
 
 // ---------------------------------------------------------------------------------------------------

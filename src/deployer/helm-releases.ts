@@ -21,10 +21,12 @@ import {
   ownerDescriptionStatus,
   phaseStatus,
   releaseStatus,
+  uninstallTarget,
   type HelmChart,
   type HelmRelease,
   type HelmReleaseStatus,
   type ReleasePlan,
+  type UninstallTarget,
 } from '../../machines/deployer/helm-releases.ts';
 import type { DeployerEvent } from '../../machines/deployer/machine.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
@@ -147,15 +149,15 @@ export class HelmReleaseReconciler {
     const decided = await this.releases.decide(key, (o) => decideHelmRelease(o, deploys), this.deps.onEvent);
     if (decided === undefined || decided.action === 'skip' || decided.action === 'injectFinalizer') return;
     const { object: hr, action } = decided;
-    const decoded = decodeHelmRelease(hr, fromBase64);
-    if (!decoded.ok) {
+    const decoded = action === 'deploy' ? decodeHelmRelease(hr, fromBase64) : undefined;
+    if (decoded?.ok === false) {
       // Waits for a new spec: nothing to retry.
       await this.report(hr, failedStatus(hr.status, decoded.error));
       this.deps.onEvent?.(key, 'FailedSynced', decoded.error);
       return;
     }
     try {
-      if (action === 'uninstall') await this.uninstall(key, hr, decoded.plan);
+      if (decoded === undefined) await this.uninstall(key, hr, uninstallTarget(hr));
       else await this.deploy(key, hr, decoded.plan);
     } catch (err) {
       // Reported in the status (and the owner's), then retried with backoff.
@@ -167,12 +169,15 @@ export class HelmReleaseReconciler {
     }
   }
 
-  /** Spec §7.4 step 3: uninstalling, helm uninstall, then the finalizer goes. */
-  private async uninstall(key: string, hr: HelmRelease, plan: ReleasePlan): Promise<void> {
-    const current = await this.report(hr, phaseStatus(hr.status, 'uninstalling'));
-    await this.deps.helm.uninstall(plan);
+  /** Spec §7.4 step 3: uninstalling, helm uninstall, then the finalizer goes (at once without a target). */
+  private async uninstall(key: string, hr: HelmRelease, target: UninstallTarget | undefined): Promise<void> {
+    let current = hr;
+    if (target !== undefined) {
+      current = await this.report(hr, phaseStatus(hr.status, 'uninstalling'));
+      await this.deps.helm.uninstall(target);
+    }
     await this.releases.releaseFinalizer(current);
-    this.deps.onEvent?.(key, 'Uninstalled', plan.releaseName);
+    this.deps.onEvent?.(key, 'Uninstalled', target?.releaseName ?? '(nothing installed)');
   }
 
   /** Spec §7.4 steps 4–11. */
@@ -227,7 +232,8 @@ export class HelmReleaseReconciler {
   private async report(hr: HelmRelease, status: HelmReleaseStatus): Promise<HelmRelease> {
     const written = await this.releases.writeStatus(hr, (current) => nextHelmReleaseStatus(current, status));
     const owner = ownerDescriptionKey(hr);
-    const d = owner === undefined ? undefined : this.deps.stores.descriptions.get(owner.key);
+    // The Description watch may not have listed it yet: then it is read from the parent.
+    const d = owner === undefined ? undefined : await this.descriptions.get(owner.key);
     // The owner as the controller reference names it (same UID: not a newer namesake).
     if (d !== undefined && d.metadata.uid === owner?.uid) {
       const phase = ownerDescriptionStatus(status);

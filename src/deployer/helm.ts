@@ -11,7 +11,12 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseRelease, type ReleasePlan, type StoredRelease } from '../../machines/deployer/helm-releases.ts';
+import {
+  parseRelease,
+  type ReleasePlan,
+  type StoredRelease,
+  type UninstallTarget,
+} from '../../machines/deployer/helm-releases.ts';
 import type { AppDeployer } from './credentials.ts';
 
 /** Releases kept per name (`--history-max`, spec §7.4 step 2). */
@@ -149,7 +154,7 @@ export class Helm {
   }
 
   /** Uninstalls; a release that is not there counts as uninstalled. */
-  async uninstall(plan: ReleasePlan): Promise<void> {
+  async uninstall(plan: UninstallTarget): Promise<void> {
     await this.session(async (ws) => {
       await this.run(
         ws,
@@ -176,7 +181,7 @@ export class Helm {
     });
   }
 
-  private timeoutMs(plan: ReleasePlan): number {
+  private timeoutMs(plan: Pick<ReleasePlan, 'timeoutSeconds'>): number {
     return plan.timeoutSeconds * 1000 + (this.opts.killGraceMs ?? killGraceMs);
   }
 

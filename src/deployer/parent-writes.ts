@@ -38,6 +38,18 @@ export class ParentObjects<T extends Named & { readonly status?: S }, S> {
     return `${this.kind.collection(o.metadata.namespace ?? '')}/${encodeURIComponent(o.metadata.name ?? '')}`;
   }
 
+  /** The stored copy of `<ns>/<name>`, else the parent's (GET); undefined when there is none. */
+  async get(key: string): Promise<T | undefined> {
+    const known = this.kind.store.get(key);
+    if (known !== undefined) return known;
+    const [namespace = '', name = ''] = key.split('/');
+    const path = `${this.kind.collection(namespace)}/${encodeURIComponent(name)}`;
+    const res = await rawRequest(this.kc, { method: 'GET', path });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new ParentWriteError(`reading ${path}`, res);
+    return JSON.parse(res.body) as T;
+  }
+
   /** PUT of the whole object with other finalizers; undefined when it is gone. */
   async putFinalizers(o: T, finalizers: readonly string[], what: string): Promise<T | undefined> {
     const path = this.path(o);

@@ -306,6 +306,32 @@ describe('HelmReleases in Pull mode', () => {
     // The other release stays.
     expect((await readConfigMap('private-greeting')).data?.greeting).toBe('psst');
   });
+
+  it('reports a spec it cannot use, and still uninstalls when such a HelmRelease is deleted', async () => {
+    const owner = await createHelmDescription('gone-helm');
+    await createHelmRelease('gone-helm-default-hello', owner, chartIn('open', 'hello', '0.2.0', 'gone'));
+    const hr = await helmReleaseWith('gone-helm-default-hello', 'deployed', (h) => h.status?.phase === 'deployed');
+    expect((await readConfigMap('gone-greeting')).data?.chartVersion).toBe('0.2.0');
+    await parentObjects().replaceNamespacedCustomObject({
+      ...inDedicated('helmreleases'),
+      name: 'gone-helm-default-hello',
+      body: { ...hr, spec: { ...hr.spec, overrides: Buffer.from('{not json').toString('base64') } },
+    });
+    const broken = await helmReleaseWith('gone-helm-default-hello', 'failed', (h) => h.status?.phase === 'failed');
+    expect(broken.status?.notes).toMatch(/^spec.overrides is not JSON/);
+    expect(broken.status?.version).toBe(1);
+    await parentObjects().deleteNamespacedCustomObject({
+      ...inDedicated('helmreleases'),
+      name: 'gone-helm-default-hello',
+    });
+    await eventually(
+      `the broken HelmRelease gone (log ${logPath})`,
+      () => absent(() => readHelmRelease('gone-helm-default-hello')),
+      { timeoutMs: 60_000 },
+    );
+    expect(await absent(() => readConfigMap('gone-greeting'))).toBe(true);
+    expect(await releaseSecrets('gone')).toEqual([]);
+  });
 });
 
 describe('HelmReleases in Dual mode with AppPusher on', () => {

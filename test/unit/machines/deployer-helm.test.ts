@@ -18,6 +18,7 @@ import {
   releaseNameOf,
   releaseStatus,
   sameJson,
+  uninstallTarget,
   type HelmRelease,
   type HelmReleaseSpec,
   type ReleasePlan,
@@ -133,6 +134,24 @@ describe('decodeHelmRelease', () => {
     const d = decodeHelmRelease(hr(spec), unb64);
     expect(d.ok).toBe(false);
     if (!d.ok) expect(d.error).toMatch(error);
+  });
+
+  it('knows what to uninstall whatever else the spec says, or that nothing can be installed', () => {
+    expect(uninstallTarget(hr({ overrides: b64('{broken'), repo: '' }))).toEqual({
+      releaseName: 'base-helm-ns-web',
+      namespace: 'apps',
+      timeoutSeconds: 300,
+      wait: false,
+    });
+    expect(uninstallTarget(hr({ releaseName: 'web', timeoutSeconds: 20, wait: true }))).toEqual({
+      releaseName: 'web',
+      namespace: 'apps',
+      timeoutSeconds: 20,
+      wait: true,
+    });
+    expect(uninstallTarget(hr({ timeoutSeconds: -1 }))?.timeoutSeconds).toBe(300);
+    expect(uninstallTarget(hr({ targetNamespace: '' }))).toBeUndefined();
+    expect(uninstallTarget(hr({ releaseName: 'Not_A_Name' }))).toBeUndefined();
   });
 
   it('names the release after the HelmRelease without spec.releaseName', () => {

@@ -290,6 +290,14 @@ export function decideRelease(plan: ReleasePlan, stored: StoredRelease | undefin
   return why.length === 0 ? { kind: 'none' } : { kind: 'upgrade', why: why.join(', ') };
 }
 
+/** The documents of a multi-document YAML text (`---` separators), blank or comment-only ones dropped. */
+export function yamlDocuments(text: string): string[] {
+  return text
+    .split(/^---[^\S\n]*(?:#.*)?$/m)
+    .filter((doc) => doc.split('\n').some((l) => l.trim() !== '' && !l.trim().startsWith('#')))
+    .map((doc) => doc.replace(/^\n+/, ''));
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Status written back
 

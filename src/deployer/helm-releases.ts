@@ -22,6 +22,7 @@ import {
   phaseStatus,
   releaseStatus,
   uninstallTarget,
+  yamlDocuments,
   type HelmChart,
   type HelmRelease,
   type HelmReleaseStatus,
@@ -209,10 +210,11 @@ export class HelmReleaseReconciler {
   /** replaceCRDs (and not skipCRDs): the chart's CRDs are applied before install or upgrade (step 8). */
   private async replaceCrds(plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<void> {
     if (!plan.replaceCRDs || plan.skipCRDs) return;
-    const crds = (loadAllYaml(await this.deps.helm.chartCrds(plan, credentials)) as unknown[]).filter(
-      (o): o is KubeObject => typeof o === 'object' && o !== null,
-    );
-    for (const crd of crds) await this.deps.objects.apply(crd);
+    for (const doc of yamlDocuments(await this.deps.helm.chartCrds(plan, credentials))) {
+      const [crd] = loadAllYaml(doc) as (KubeObject | null | undefined)[];
+      if (crd?.kind !== 'CustomResourceDefinition') continue;
+      await this.deps.objects.apply(crd, doc);
+    }
   }
 
   /** Spec §7.4 step 4: `username` / `password` of the chartPullSecret, read in the parent. */

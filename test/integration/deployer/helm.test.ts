@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CoreV1Api, CustomObjectsApi, type V1ConfigMap } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, type V1ConfigMap } from '@kubernetes/client-node';
 import type { Actor } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finalizer, type Description } from '../../../machines/deployer/decisions.ts';
@@ -256,6 +256,24 @@ describe('HelmReleases in Pull mode', () => {
     expect((await readHelmRelease('web-helm-default-hello')).status).toMatchObject({ phase: 'deployed', version: 2 });
     expect((await readDescription('web-helm')).status?.phase).toBe('Success');
     expect(await absent(() => readConfigMap('nope-greeting'))).toBe(true);
+  });
+
+  it('with replaceCRDs, applies the chart CRDs first (helm itself leaves existing CRDs alone)', async () => {
+    const crds = env.adminClient('child', ApiextensionsV1Api);
+    const name = 'greetings.hello.example.test';
+    // Installed by helm with the first release (crds/ of the chart); changed behind its back.
+    const crd = await crds.readCustomResourceDefinition({ name });
+    expect(crd.spec.names.shortNames).toEqual(['greet']);
+    crd.spec.names.shortNames = ['changed'];
+    await crds.replaceCustomResourceDefinition({ name, body: crd });
+    expect((await crds.readCustomResourceDefinition({ name })).spec.names.shortNames).toEqual(['changed']);
+    const owner = await createHelmDescription('crds-helm');
+    await createHelmRelease('crds-helm-default-hello', owner, {
+      ...chartIn('open', 'hello', '0.1.0', 'crds'),
+      replaceCRDs: true,
+    });
+    await helmReleaseWith('crds-helm-default-hello', 'deployed', (h) => h.status?.phase === 'deployed');
+    expect((await crds.readCustomResourceDefinition({ name })).spec.names.shortNames).toEqual(['greet']);
   });
 
   it('installs from a repository behind basic auth with the chartPullSecret', async () => {

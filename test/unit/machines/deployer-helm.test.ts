@@ -19,6 +19,7 @@ import {
   releaseStatus,
   sameJson,
   uninstallTarget,
+  yamlDocuments,
   type HelmRelease,
   type HelmReleaseSpec,
   type ReleasePlan,
@@ -202,6 +203,15 @@ describe('decideRelease (spec §7.4 steps 7–9)', () => {
   ])('%s → %s', (_, pl, s, expected) => {
     const step = decideRelease(pl, s);
     expect(step.kind === 'upgrade' ? `upgrade:${step.why}` : step.kind).toBe(expected);
+  });
+});
+
+describe('yamlDocuments', () => {
+  it('splits on --- lines and drops empty or comment-only documents', () => {
+    const text =
+      '---\n# Source: crds/a.yaml\nkind: A\n---\n\n---  # trailing\n# only a comment\n---\nkind: B\nx: "---"\n';
+    expect(yamlDocuments(text)).toEqual(['# Source: crds/a.yaml\nkind: A\n', 'kind: B\nx: "---"\n']);
+    expect(yamlDocuments('')).toEqual([]);
   });
 });
 

@@ -8,7 +8,7 @@
 // HelmRelease's timeout (plus a grace period for helm's own cleanup) is killed.
 
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -23,6 +23,17 @@ import type { AppDeployer } from './credentials.ts';
 export const historyMax = 5;
 /** Beyond the HelmRelease timeout, how long helm gets to clean up before it is killed. */
 export const killGraceMs = 30_000;
+/** Of the agent's environment, what helm gets besides its homes: proxies and the system CA bundle. */
+const passedThrough = [
+  'HTTPS_PROXY',
+  'HTTP_PROXY',
+  'NO_PROXY',
+  'https_proxy',
+  'http_proxy',
+  'no_proxy',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+] as const;
 /** The name the chart repository gets in the private repositories file. */
 const repoName = 'helmrelease-repo';
 
@@ -301,7 +312,10 @@ export class Helm {
   /** A private directory with the app-deployer kubeconfig, removed when `fn` ends. */
   private async session<T>(fn: (ws: Workspace) => Promise<T>): Promise<T> {
     const env = this.opts.env ?? process.env;
-    const dir = await mkdtemp(join(env.HELM_CACHE_HOME ?? tmpdir(), 'helmrelease-'));
+    // HELM_CACHE_HOME (the chart's emptyDir) may not exist yet; helm would create it too.
+    const base = env.HELM_CACHE_HOME ?? tmpdir();
+    await mkdir(base, { recursive: true, mode: 0o700 });
+    const dir = await mkdtemp(join(base, 'helmrelease-'));
     try {
       const kubeconfig = join(dir, 'kubeconfig');
       const { childUrl, deployer } = this.opts;
@@ -342,9 +356,7 @@ export class Helm {
       HELM_CACHE_HOME: home('HELM_CACHE_HOME'),
       HELM_CONFIG_HOME: home('HELM_CONFIG_HOME'),
       HELM_DATA_HOME: home('HELM_DATA_HOME'),
-      ...(env.HTTPS_PROXY === undefined ? {} : { HTTPS_PROXY: env.HTTPS_PROXY }),
-      ...(env.HTTP_PROXY === undefined ? {} : { HTTP_PROXY: env.HTTP_PROXY }),
-      ...(env.NO_PROXY === undefined ? {} : { NO_PROXY: env.NO_PROXY }),
+      ...Object.fromEntries(passedThrough.flatMap((k) => (env[k] === undefined ? [] : [[k, env[k]]]))),
     };
     const what = `helm ${args.slice(0, 2).join(' ')}`;
     return new Promise((resolve, reject) => {

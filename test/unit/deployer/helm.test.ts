@@ -3,7 +3,7 @@
 // removal, the password of an oci login on stdin, the kill of an overrunning run, one-line errors.
 // The real binary against real clusters: test/integration/deployer/helm.test.ts.
 
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -28,8 +28,8 @@ let homes: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cnat-fake-helm-'));
   log = join(dir, 'calls.log');
-  homes = join(dir, 'homes');
-  await mkdir(homes);
+  // Not there yet, as in a fresh emptyDir: the runner creates it.
+  homes = join(dir, 'helm-homes', 'cache');
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -46,6 +46,7 @@ work="$(dirname "$KUBECONFIG")"
   echo "CALL $*"
   echo "MODES $(stat -c %a "$work") $(stat -c %a "$KUBECONFIG")"
   echo "ENV $HELM_DRIVER $HELM_CACHE_HOME"
+  echo "PASSED $HTTPS_PROXY|$REG_TOKEN"
   echo "KUBECONFIG $(cat "$KUBECONFIG")"
   [ -f "$work/repositories.yaml" ] && echo "REPOS $(cat "$work/repositories.yaml")"
   [ -f "$work/values.json" ] && echo "VALUES $(cat "$work/values.json")"
@@ -66,7 +67,7 @@ const helmWith = (binary: string, killGraceMs?: number): Helm =>
     binary,
     childUrl: 'https://127.0.0.1:6443',
     deployer: { token, caCrt: '-----BEGIN CERTIFICATE-----\n', serviceAccountName: 'x', serviceAccountUid: 'u' },
-    env: { PATH: process.env.PATH ?? '', HELM_CACHE_HOME: homes },
+    env: { PATH: process.env.PATH ?? '', HELM_CACHE_HOME: homes, HTTPS_PROXY: 'http://proxy:3128', REG_TOKEN: 'x' },
     ...(killGraceMs === undefined ? {} : { killGraceMs }),
   });
 
@@ -141,6 +142,8 @@ describe('Helm (the runner of the helm binary)', () => {
     expect(await lines('VALUES')).toContain('{"greeting":"hi"}');
     expect(new Set(await lines('MODES'))).toEqual(new Set(['700 600']));
     expect(new Set(await lines('ENV'))).toEqual(new Set([`secret ${homes}`]));
+    // Proxies reach helm; the rest of the agent's environment does not.
+    expect(new Set(await lines('PASSED'))).toEqual(new Set(['http://proxy:3128|']));
     // The private directory is gone afterwards.
     expect(await readdir(homes)).toEqual([]);
   });

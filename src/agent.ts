@@ -27,6 +27,7 @@ import type { Readiness } from './observability/server.ts';
 import { createRegistrationMachine } from './registration/actors.ts';
 import { createDeployerMachine } from './deployer/actors.ts';
 import { createHeartbeatMachine } from './heartbeat/actors.ts';
+import { routineCollectionStates } from '../machines/heartbeat/machine.ts';
 import { createSocketMachine } from './tunnel/actors.ts';
 import type { StreamRelay } from './tunnel/stream-relay.ts';
 
@@ -118,11 +119,15 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
   const machine = agentMachine.provide({ actors: { leadership, registration, heartbeat, socket, deployer } });
 
   const inspectors: ((ev: InspectionEvent) => void)[] = [
-    transitionLogger(log.child({ component: 'transitions' }), (t) => {
-      metrics.observeTransition(t);
-      if (t.machine === 'socket') tunnelUp.next(t.to.startsWith('session.open'));
-      opts.onTransition?.(t);
-    }),
+    transitionLogger(
+      log.child({ component: 'transitions' }),
+      (t) => {
+        metrics.observeTransition(t);
+        if (t.machine === 'socket') tunnelUp.next(t.to.startsWith('session.open'));
+        opts.onTransition?.(t);
+      },
+      new Map([['heartbeat', new Set(routineCollectionStates)]]),
+    ),
   ];
   const inspectorUrl = config.extensions.statechartInspector;
   if (inspectorUrl !== undefined) {

@@ -13,6 +13,7 @@ import {
   type WatchInput,
 } from '../../machines/deployer/machine.ts';
 import type { AgentConfig } from '../config/config.ts';
+import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
 import type { Logger } from '../logging/logger.ts';
 import { loadParentAccess, type ParentAccess } from '../registration/dedicated-credentials.ts';
 import { ChildObjects } from './child-objects.ts';
@@ -42,6 +43,8 @@ export interface DeployerDeps {
   readonly parent?: () => Promise<ParentAccess>;
   /** The app-deployer credentials; by default read from the child (spec §7.1.1). */
   readonly appDeployer?: () => Promise<AppDeployer>;
+  /** Requests to the child (--kube-api-qps/burst); shared with the heartbeat; by default from the config. */
+  readonly childLimiter?: RequestLimiter;
   readonly random?: () => number;
 }
 
@@ -62,6 +65,7 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
     deps.parent ?? (() => loadParentAccess(child, config.systemNamespace, config.registration.parentUrl));
   const appDeployer = deps.appDeployer ?? (() => readAppDeployer(child, config.systemNamespace));
   const store = new DescriptionStore();
+  const limiter = deps.childLimiter ?? childRequestLimiter(config.child.qps, config.child.burst);
   let session: Session | undefined;
   const current = (): Session => {
     if (session === undefined) throw new Error('deployer: no credentials loaded');
@@ -74,9 +78,9 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
         const parent = (await parentAccess()).kubeConfig;
         const deployer = await appDeployer();
         const childKc = appDeployerKubeConfig(childUrl, deployer);
-        const objects = new ChildObjects(childKc);
+        const objects = new ChildObjects(childKc, limiter);
         const drift = recovery
-          ? new DriftWatches(childKc, objects, (kind, message) => {
+          ? new DriftWatches(childKc, objects, limiter, (kind, message) => {
               log.warn({ kind, err: message }, 'Recovery watch of the child ended; it starts again at the next apply');
             })
           : undefined;

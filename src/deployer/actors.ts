@@ -13,6 +13,7 @@ import {
   type WatchInput,
 } from '../../machines/deployer/machine.ts';
 import type { AgentConfig } from '../config/config.ts';
+import { apiEventSink, EventRecorder, type EventSink } from '../kube/event-recorder.ts';
 import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
 import type { Logger } from '../logging/logger.ts';
 import { loadParentAccess, type ParentAccess } from '../registration/dedicated-credentials.ts';
@@ -50,6 +51,7 @@ export interface DeployerDeps {
 
 interface Session {
   readonly parent: KubeConfig;
+  readonly events: EventSink;
   readonly deployer: AppDeployer;
   readonly reconciler: DescriptionReconciler;
   readonly drift: DriftWatches | undefined;
@@ -67,6 +69,14 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
   const store = new DescriptionStore();
   const limiter = deps.childLimiter ?? childRequestLimiter(config.child.qps, config.child.burst);
   let session: Session | undefined;
+  // One recorder for the process (its counts and spam filter outlive a term), writing with the
+  // current term's parent credentials.
+  const recorder = new EventRecorder({
+    sink: () => session?.events,
+    onDropped: (why, e) => {
+      log.debug({ reason: e.reason, object: `${e.involved.kind} ${e.involved.name}`, err: why }, 'event not recorded');
+    },
+  });
   const current = (): Session => {
     if (session === undefined) throw new Error('deployer: no credentials loaded');
     return session;
@@ -91,14 +101,16 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
           drift,
           // Reconciles run only in the machine's `deploying` state, i.e. when the agent deploys.
           deploys: true,
-          onEvent: (key, what, detail) => {
-            if (what === 'UnSuccessfullyDeployed') log.warn({ description: key, reason: detail }, what);
-            else log.debug({ description: key, detail }, what);
+          onEvent: (e) => {
+            const fields = { description: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
+            if (e.type === 'Warning') log.warn(fields, e.reason);
+            else log.debug(fields, e.reason);
+            recorder.record(e);
           },
         });
         // A new term starts from a full list: every Description is reconciled once.
         store.reset();
-        session = { parent, deployer, reconciler, drift };
+        session = { parent, events: apiEventSink(parent), deployer, reconciler, drift };
         return undefined;
       }),
       publishDeployerSecret: fromPromise<undefined, PublishInput>(async ({ input }) => {

@@ -2,7 +2,8 @@
 // in the parent: delete the objects in the child, then release the finalizer) or apply every manifest
 // with server-side apply and write the status back when it changed. A Description the store no longer
 // has is left alone: its objects stay in the child (the parent may be mid-restore, or someone removed
-// the finalizer by hand; only a deletion the agent saw may remove workloads).
+// the finalizer by hand; only a deletion the agent saw may remove workloads). Along the way it reports
+// the Go agent's Events (reasons and texts of its description controller and deployer) to `onEvent`.
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
@@ -125,17 +126,17 @@ export class DescriptionReconciler {
     return this.apply(d);
   }
 
-  /** FailedMarshalingResource for each manifest that does not decode. */
-  private decode(d: Description): KubeObject[] {
-    return decodeManifests(d.spec?.raw, fromBase64).flatMap((m) => {
-      if (m.ok) return [m.object];
-      this.event(d, 'Warning', 'FailedMarshalingResource', `failed to unmarshal resource: ${m.error}`);
-      return [];
-    });
+  /** The manifests, with the event FailedMarshalingResource for each one that does not decode. */
+  private decode(d: Description): ReturnType<typeof decodeManifests> {
+    const decoded = decodeManifests(d.spec?.raw, fromBase64);
+    for (const m of decoded) {
+      if (!m.ok) this.event(d, 'Warning', 'FailedMarshalingResource', `failed to unmarshal resource: ${m.error}`);
+    }
+    return decoded;
   }
 
   private async offload(d: Description): Promise<void> {
-    const objects = this.decode(d);
+    const objects = this.decode(d).flatMap((m) => (m.ok ? [m.object] : []));
     const errors = (
       await Promise.all(
         objects.map((o) =>
@@ -166,10 +167,7 @@ export class DescriptionReconciler {
     const { objects, drift } = this.deps;
     const ns = d.metadata.namespace ?? '';
     const name = d.metadata.name ?? '';
-    const decoded = decodeManifests(d.spec?.raw, fromBase64);
-    for (const m of decoded) {
-      if (!m.ok) this.event(d, 'Warning', 'FailedMarshalingResource', `failed to unmarshal resource: ${m.error}`);
-    }
+    const decoded = this.decode(d);
     const observed: ManifestStatus[] = [];
     const outcomes = await Promise.all(
       decoded.map(async (m): Promise<ManifestOutcome> => {

@@ -98,7 +98,7 @@ export async function installAppDeployer(childAdmin: KubeConfig, systemNamespace
 
 export function agentConfig(
   env: TestEnv,
-  opts: { systemNamespace: string; syncMode: SyncMode; gates: string },
+  opts: { systemNamespace: string; syncMode: SyncMode; gates: string; extraArgs?: readonly string[] },
 ): AgentConfig {
   const inv = parseCommandLine([
     `--cluster-reg-parent-url=${env.server('parent')}`,
@@ -107,6 +107,7 @@ export function agentConfig(
     `--feature-gates=${opts.gates}`,
     `--leader-elect-resource-namespace=${opts.systemNamespace}`,
     `--kubeconfig=${env.adminKubeconfigPath('child')}`,
+    ...(opts.extraArgs ?? []),
   ]);
   if (inv.kind !== 'run') throw new Error(`bad test configuration: ${JSON.stringify(inv)}`);
   return inv.config;

@@ -19,6 +19,7 @@ import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { agentMachine } from '../machines/agent/machine.ts';
 import type { AgentConfig } from './config/config.ts';
 import { childKubeConfig } from './kube/child.ts';
+import { childRequestLimiter } from './kube/request-limiter.ts';
 import { createLeadershipMachine, electionIdentity } from './leadership/actors.ts';
 import type { Logger } from './logging/logger.ts';
 import { transitionLogger, type TransitionRecord } from './logging/transitions.ts';
@@ -27,6 +28,7 @@ import type { Readiness } from './observability/server.ts';
 import { createRegistrationMachine } from './registration/actors.ts';
 import { createDeployerMachine } from './deployer/actors.ts';
 import { createHeartbeatMachine } from './heartbeat/actors.ts';
+import { routineCollectionStates } from '../machines/heartbeat/machine.ts';
 import { createSocketMachine } from './tunnel/actors.ts';
 import type { StreamRelay } from './tunnel/stream-relay.ts';
 
@@ -63,6 +65,9 @@ export interface AgentOptions {
 export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions = {}): RunningAgent {
   const child = childKubeConfig(config.child.kubeconfig);
   const identity = electionIdentity();
+  // One rate limiter for the child requests of the heartbeat and the deployer, as client-go's per-config
+  // limiter (the Lease and the tunnel are not behind it: a burst of applies must not delay a renewal).
+  const childLimiter = childRequestLimiter(config.child.qps, config.child.burst);
   const tunnelUp = new BehaviorSubject(false);
   const metrics = opts.metrics ?? new AgentMetrics();
   const le = config.leaderElection;
@@ -83,6 +88,7 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     child,
     log: log.child({ component: 'heartbeat' }),
     env: process.env,
+    childLimiter,
     onCredentialsRejected: credentialsRejected,
     onReport: (seconds, failure) => {
       if (failure === undefined) metrics.heartbeatLatency.observe(seconds);
@@ -114,15 +120,19 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
       bytesReceived: closedBytes.received + (s?.bytesReceived ?? 0),
     };
   });
-  const deployer = createDeployerMachine({ config, child, log: log.child({ component: 'deployer' }) });
+  const deployer = createDeployerMachine({ config, child, childLimiter, log: log.child({ component: 'deployer' }) });
   const machine = agentMachine.provide({ actors: { leadership, registration, heartbeat, socket, deployer } });
 
   const inspectors: ((ev: InspectionEvent) => void)[] = [
-    transitionLogger(log.child({ component: 'transitions' }), (t) => {
-      metrics.observeTransition(t);
-      if (t.machine === 'socket') tunnelUp.next(t.to.startsWith('session.open'));
-      opts.onTransition?.(t);
-    }),
+    transitionLogger(
+      log.child({ component: 'transitions' }),
+      (t) => {
+        metrics.observeTransition(t);
+        if (t.machine === 'socket') tunnelUp.next(t.to.startsWith('session.open'));
+        opts.onTransition?.(t);
+      },
+      new Map([['heartbeat', new Set(routineCollectionStates)]]),
+    ),
   ];
   const inspectorUrl = config.extensions.statechartInspector;
   if (inspectorUrl !== undefined) {

@@ -65,6 +65,13 @@ const notProvided = (name: string) => (): never => {
 const errorOf = (event: unknown): unknown =>
   typeof event === 'object' && event !== null && 'error' in event ? event.error : event;
 
+/** The collection loop's states: moving among them is routine (logged at debug). */
+export const routineCollectionStates: readonly string[] = [
+  'collection.idle',
+  'collection.collecting',
+  'collection.soon',
+];
+
 export const heartbeatMachine = setup({
   types: {
     context: {} as HeartbeatContext,

@@ -10,8 +10,8 @@ import { describeFlags, parseCommandLine } from '../config/config.ts';
 import { createRootLogger } from '../logging/logger.ts';
 import { versionInfo } from '../version.ts';
 
-/** Exit code for a bad command line (as for every invalid input). */
-export const exitUsage = 2;
+/** Exit code for a bad command line: 1, as the Go agent (spec §9.3), so supervisors see the same. */
+export const exitUsage = 1;
 
 function main(argv: readonly string[]): number | undefined {
   const inv = parseCommandLine(argv);

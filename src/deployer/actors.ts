@@ -14,6 +14,8 @@ import {
   type WatchInput,
 } from '../../machines/deployer/machine.ts';
 import type { AgentConfig } from '../config/config.ts';
+import { apiEventSink, EventRecorder, type EventSink } from '../kube/event-recorder.ts';
+import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
 import type { Logger } from '../logging/logger.ts';
 import { loadParentAccess, type ParentAccess } from '../registration/dedicated-credentials.ts';
 import { ChildObjects } from './child-objects.ts';
@@ -46,11 +48,14 @@ export interface DeployerDeps {
   readonly parent?: () => Promise<ParentAccess>;
   /** The app-deployer credentials; by default read from the child (spec §7.1.1). */
   readonly appDeployer?: () => Promise<AppDeployer>;
+  /** Requests to the child (--kube-api-qps/burst); shared with the heartbeat; by default from the config. */
+  readonly childLimiter?: RequestLimiter;
   readonly random?: () => number;
 }
 
 interface Session {
   readonly parent: KubeConfig;
+  readonly events: EventSink;
   readonly deployer: AppDeployer;
   readonly reconciler: DescriptionReconciler;
   readonly helmReleases: HelmReleaseReconciler;
@@ -68,7 +73,16 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
   const appDeployer = deps.appDeployer ?? (() => readAppDeployer(child, config.systemNamespace));
   const store = new DescriptionStore();
   const helmStores = { releases: new HelmReleaseStore(), charts: new HelmChartStore(), descriptions: store };
+  const limiter = deps.childLimiter ?? childRequestLimiter(config.child.qps, config.child.burst);
   let session: Session | undefined;
+  // One recorder for the process (its counts and spam filter outlive a term), writing with the
+  // current term's parent credentials.
+  const recorder = new EventRecorder({
+    sink: () => session?.events,
+    onDropped: (why, e) => {
+      log.debug({ reason: e.reason, object: `${e.involved.kind} ${e.involved.name}`, err: why }, 'event not recorded');
+    },
+  });
   const current = (): Session => {
     if (session === undefined) throw new Error('deployer: no credentials loaded');
     return session;
@@ -80,9 +94,9 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
         const parent = (await parentAccess()).kubeConfig;
         const deployer = await appDeployer();
         const childKc = appDeployerKubeConfig(childUrl, deployer);
-        const objects = new ChildObjects(childKc);
+        const objects = new ChildObjects(childKc, limiter);
         const drift = recovery
-          ? new DriftWatches(childKc, objects, (kind, message) => {
+          ? new DriftWatches(childKc, objects, limiter, (kind, message) => {
               log.warn({ kind, err: message }, 'Recovery watch of the child ended; it starts again at the next apply');
             })
           : undefined;
@@ -93,9 +107,11 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
           drift,
           // Reconciles run only in the machine's `deploying` state, i.e. when the agent deploys.
           deploys: true,
-          onEvent: (key, what, detail) => {
-            if (what === 'UnSuccessfullyDeployed') log.warn({ description: key, reason: detail }, what);
-            else log.debug({ description: key, detail }, what);
+          onEvent: (e) => {
+            const fields = { description: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
+            if (e.type === 'Warning') log.warn(fields, e.reason);
+            else log.debug(fields, e.reason);
+            recorder.record(e);
           },
         });
         const helmReleases = new HelmReleaseReconciler({
@@ -103,16 +119,18 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
           stores: helmStores,
           objects,
           helm: new Helm({ binary: config.extensions.helmBinary, childUrl, deployer }),
-          onEvent: (key, what, detail) => {
-            if (what === 'FailedSynced') log.warn({ helmRelease: key, reason: detail }, what);
-            else log.debug({ helmRelease: key, detail }, what);
+          onEvent: (e) => {
+            const fields = { helmRelease: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
+            if (e.type === 'Warning') log.warn(fields, e.reason);
+            else log.debug(fields, e.reason);
+            recorder.record(e);
           },
         });
         // A new term starts from full lists: every Description and HelmRelease is reconciled once.
         store.reset();
         helmStores.releases.reset();
         helmStores.charts.reset();
-        session = { parent, deployer, reconciler, helmReleases, drift };
+        session = { parent, events: apiEventSink(parent), deployer, reconciler, helmReleases, drift };
         return undefined;
       }),
       publishDeployerSecret: fromPromise<undefined, PublishInput>(async ({ input }) => {

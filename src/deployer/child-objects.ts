@@ -4,7 +4,8 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../../machines/deployer/decisions.ts';
-import { rawRequest, statusText } from '../kube/raw-request.ts';
+import { rawRequest, statusText, type RawRequest, type RawResponse } from '../kube/raw-request.ts';
+import type { RequestLimiter } from '../kube/request-limiter.ts';
 
 export const fieldManager = 'clusternet-agent';
 
@@ -28,13 +29,21 @@ export class ChildObjects {
   /** Discovery per group version: kind → resource (top-level resources only, no subresources). */
   private readonly discovered = new Map<string, Promise<Map<string, ResourceRef>>>();
 
-  constructor(kc: KubeConfig) {
+  private readonly limiter: RequestLimiter | undefined;
+
+  constructor(kc: KubeConfig, limiter?: RequestLimiter) {
     this.kc = kc;
+    this.limiter = limiter;
+  }
+
+  /** Every request to the child waits for the client's rate limiter (--kube-api-qps). */
+  private request(req: RawRequest): Promise<RawResponse> {
+    return rawRequest(this.kc, { ...req, limiter: this.limiter });
   }
 
   private async discover(apiVersion: string): Promise<Map<string, ResourceRef>> {
     const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-    const res = await rawRequest(this.kc, { method: 'GET', path });
+    const res = await this.request({ method: 'GET', path });
     if (res.status === 404) return new Map();
     if (res.status !== 200) throw new Error(`discovery of ${apiVersion}: ${statusText(res)}`);
     const list = JSON.parse(res.body) as { resources?: { name: string; kind: string; namespaced: boolean }[] };
@@ -98,7 +107,7 @@ export class ChildObjects {
     this.inFlight.set(id, seen);
     let live: KubeObject | undefined;
     try {
-      const res = await rawRequest(this.kc, {
+      const res = await this.request({
         method: 'PATCH',
         path: `${path}?fieldManager=${fieldManager}&force=true`,
         body: yaml ?? JSON.stringify(body),
@@ -140,7 +149,7 @@ export class ChildObjects {
     this.written.delete(
       objectId({ ...obj, metadata: { ...obj.metadata, ...(namespace === undefined ? {} : { namespace }) } }),
     );
-    const res = await rawRequest(this.kc, {
+    const res = await this.request({
       method: 'DELETE',
       path,
       body: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' }),

@@ -6,6 +6,7 @@
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { ownerKey, type KubeObject } from '../../machines/deployer/decisions.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
+import type { RequestLimiter } from '../kube/request-limiter.ts';
 import type { ChildObjects, ResourceRef } from './child-objects.ts';
 
 export class DriftWatches {
@@ -13,11 +14,18 @@ export class DriftWatches {
   private readonly objects: ChildObjects;
   private readonly watches = new Map<string, AbortController | 'starting'>();
   private sink: ((key: string) => void) | undefined;
+  private readonly limiter: RequestLimiter | undefined;
   private readonly onFailure: (kind: string, message: string) => void;
 
-  constructor(kc: KubeConfig, objects: ChildObjects, onFailure: (kind: string, message: string) => void) {
+  constructor(
+    kc: KubeConfig,
+    objects: ChildObjects,
+    limiter: RequestLimiter | undefined,
+    onFailure: (kind: string, message: string) => void,
+  ) {
     this.kc = kc;
     this.objects = objects;
+    this.limiter = limiter;
     this.onFailure = onFailure;
   }
 
@@ -49,10 +57,13 @@ export class DriftWatches {
 
   private async watch(id: string, ref: ResourceRef): Promise<void> {
     const path = this.objects.collectionPath(ref, undefined);
-    const list = await rawRequest(this.kc, { method: 'GET', path: `${path}?limit=1` });
+    const list = await rawRequest(this.kc, { method: 'GET', path: `${path}?limit=1`, limiter: this.limiter });
     if (list.status !== 200) throw new Error(`listing ${ref.plural}: ${statusText(list)}`);
     const resourceVersion = (JSON.parse(list.body) as { metadata?: { resourceVersion?: string } }).metadata
       ?.resourceVersion;
+    if (this.stopped()) return;
+    // The watch request waits for a token like any other; its events do not.
+    await this.limiter?.wait();
     if (this.stopped()) return;
     const controller = await new Watch(this.kc).watch(
       path,

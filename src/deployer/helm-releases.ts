@@ -4,6 +4,7 @@
 import { loadAllYaml, type KubeConfig } from '@kubernetes/client-node';
 import {
   descriptionNeedsWork,
+  finalizer,
   type Description,
   type DescriptionStatus,
   type KubeObject,
@@ -30,11 +31,12 @@ import {
   type UninstallTarget,
 } from '../../machines/deployer/helm-releases.ts';
 import type { DeployerEvent } from '../../machines/deployer/machine.ts';
+import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
 import type { ChildObjects } from './child-objects.ts';
 import { descriptionsPath, type DescriptionStore } from './descriptions.ts';
 import type { Helm, RepoCredentials } from './helm.ts';
-import { ParentObjects } from './parent-writes.ts';
+import { eventAbout, ParentObjects } from './parent-writes.ts';
 import { keyOf, watchObjects, WatchedObjects } from './watched-objects.ts';
 
 const apps = '/apis/apps.clusternet.io/v1alpha1';
@@ -126,11 +128,14 @@ export interface HelmReleaseReconcilerDeps {
   readonly helm: Helm;
   /** For replaceCRDs: the chart's CRDs are applied (server-side apply) before install or upgrade. */
   readonly objects: ChildObjects;
-  readonly onEvent?: (key: string, what: string, detail?: string) => void;
+  /** Kubernetes Events about the HelmRelease (spec §7.4 steps 1, 13). */
+  readonly onEvent?: (event: ObjectEvent) => void;
 }
 
 const fromBase64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export const helmReleaseApiVersion = 'apps.clusternet.io/v1alpha1';
 
 export class HelmReleaseReconciler {
   private readonly deps: HelmReleaseReconcilerDeps;
@@ -147,42 +152,56 @@ export class HelmReleaseReconciler {
   }
 
   async reconcile(key: string, deploys: boolean): Promise<void> {
-    const decided = await this.releases.decide(key, (o) => decideHelmRelease(o, deploys), this.deps.onEvent);
+    const decided = await this.releases.decide(
+      key,
+      (o) => decideHelmRelease(o, deploys),
+      (o) => {
+        this.event(
+          o,
+          'Normal',
+          'FinalizerInjected',
+          `successfully inject finalizer ${finalizer} to HelmRelease ${key}`,
+        );
+      },
+    );
     if (decided === undefined || decided.action === 'skip' || decided.action === 'injectFinalizer') return;
     const { object: hr, action } = decided;
     const decoded = action === 'deploy' ? decodeHelmRelease(hr, fromBase64) : undefined;
     if (decoded?.ok === false) {
       // Waits for a new spec: nothing to retry.
       await this.report(hr, failedStatus(hr.status, decoded.error));
-      this.deps.onEvent?.(key, 'FailedSynced', decoded.error);
+      this.event(hr, 'Warning', 'FailedSynced', decoded.error);
       return;
     }
     try {
-      if (decoded === undefined) await this.uninstall(key, hr, uninstallTarget(hr));
-      else await this.deploy(key, hr, decoded.plan);
+      if (decoded === undefined) await this.uninstall(hr, uninstallTarget(hr));
+      else await this.deploy(hr, decoded.plan);
     } catch (err) {
       // Reported in the status (and the owner's), then retried with backoff.
       const reason = message(err);
       const current = this.deps.stores.releases.get(key) ?? hr;
       await this.report(current, failedStatus(current.status, reason));
-      this.deps.onEvent?.(key, 'FailedSynced', reason);
+      this.event(current, 'Warning', 'FailedSynced', reason);
       throw new Error(`FailedSynced HelmRelease ${key}: ${reason}`, { cause: err });
     }
   }
 
+  private event(hr: HelmRelease, type: EventType, reason: string, text: string): void {
+    this.deps.onEvent?.(eventAbout(helmReleaseApiVersion, 'HelmRelease', hr, type, reason, text));
+  }
+
   /** Spec §7.4 step 3: uninstalling, helm uninstall, then the finalizer goes (at once without a target). */
-  private async uninstall(key: string, hr: HelmRelease, target: UninstallTarget | undefined): Promise<void> {
+  private async uninstall(hr: HelmRelease, target: UninstallTarget | undefined): Promise<void> {
     let current = hr;
     if (target !== undefined) {
       current = await this.report(hr, phaseStatus(hr.status, 'uninstalling'));
       await this.deps.helm.uninstall(target);
     }
     await this.releases.releaseFinalizer(current);
-    this.deps.onEvent?.(key, 'Uninstalled', target?.releaseName ?? '(nothing installed)');
   }
 
   /** Spec §7.4 steps 4–11. */
-  private async deploy(key: string, hr: HelmRelease, plan: ReleasePlan): Promise<void> {
+  private async deploy(hr: HelmRelease, plan: ReleasePlan): Promise<void> {
     const { helm } = this.deps;
     const credentials = plan.pullSecret === undefined ? undefined : await this.pullCredentials(plan.pullSecret);
     const stored = await helm.status(plan);
@@ -204,7 +223,7 @@ export class HelmReleaseReconciler {
     }
     if (release === undefined) throw new Error(`release ${plan.releaseName} is missing after ${step.kind}`);
     await this.report(current, releaseStatus(release));
-    this.deps.onEvent?.(key, 'Synced', step.kind === 'upgrade' ? `upgrade (${step.why})` : step.kind);
+    this.event(current, 'Normal', 'Synced', 'HelmRelease synced successfully');
   }
 
   /** replaceCRDs (and not skipCRDs): the chart's CRDs are applied before install or upgrade (step 8). */

@@ -5,6 +5,7 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { finalizer, type ObjectMeta } from '../../machines/deployer/decisions.ts';
+import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
 import { rawRequest, statusText, type RawResponse } from '../kube/raw-request.ts';
 
 export class ParentWriteError extends Error {
@@ -17,6 +18,31 @@ export class ParentWriteError extends Error {
 
 interface Named {
   readonly metadata: ObjectMeta;
+}
+
+/** An Event about an object of the dedicated namespace (involved object with its uid and version). */
+export function eventAbout(
+  apiVersion: string,
+  kind: string,
+  o: Named,
+  type: EventType,
+  reason: string,
+  message: string,
+): ObjectEvent {
+  const { namespace, name = '', uid, resourceVersion } = o.metadata;
+  return {
+    involved: {
+      apiVersion,
+      kind,
+      name,
+      ...(namespace === undefined ? {} : { namespace }),
+      ...(uid === undefined ? {} : { uid }),
+      ...(resourceVersion === undefined ? {} : { resourceVersion }),
+    },
+    type,
+    reason,
+    message,
+  };
 }
 
 export interface ParentKind<T> {
@@ -70,13 +96,13 @@ export class ParentObjects<T extends Named & { readonly status?: S }, S> {
 
   /**
    * Spec §7.3 / §7.4 step 1: the stored object; when `decide` asks for our finalizer, it is added (full
-   * PUT), reported (`FinalizerInjected`), and the decision is made again on the updated object.
-   * Undefined when the object is unknown or gone.
+   * PUT; `injected` hears of it), and the decision is made again on the updated object. Undefined when
+   * the object is unknown or gone.
    */
   async decide<A extends string>(
     key: string,
     decide: (o: T) => A,
-    onEvent?: (key: string, what: string) => void,
+    injected?: (updated: T) => void,
   ): Promise<{ object: T; action: A } | undefined> {
     const o = this.kind.store.get(key);
     if (o === undefined) return undefined;
@@ -84,7 +110,7 @@ export class ParentObjects<T extends Named & { readonly status?: S }, S> {
     if (action !== 'injectFinalizer') return { object: o, action };
     const updated = await this.putFinalizers(o, [...(o.metadata.finalizers ?? []), finalizer], 'adding the finalizer');
     if (updated === undefined) return undefined;
-    onEvent?.(key, 'FinalizerInjected');
+    injected?.(updated);
     return { object: updated, action: decide(updated) };
   }
 

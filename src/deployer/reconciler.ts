@@ -2,13 +2,15 @@
 // in the parent: delete the objects in the child, then release the finalizer) or apply every manifest
 // with server-side apply and write the status back when it changed. A Description the store no longer
 // has is left alone: its objects stay in the child (the parent may be mid-restore, or someone removed
-// the finalizer by hand; only a deletion the agent saw may remove workloads).
+// the finalizer by hand; only a deletion the agent saw may remove workloads). Along the way it reports
+// the Go agent's Events (reasons and texts of its description controller and deployer) to `onEvent`.
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
   decideDescription,
   decodeManifests,
   descriptionPhase,
+  finalizer,
   nextDescriptionStatus,
   prepareManifest,
   type Description,
@@ -17,10 +19,11 @@ import {
   type ManifestOutcome,
   type ManifestStatus,
 } from '../../machines/deployer/decisions.ts';
+import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
 import type { ChildObjects } from './child-objects.ts';
 import { descriptionsPath, type DescriptionStore } from './descriptions.ts';
 import type { DriftWatches } from './drift.ts';
-import { ParentObjects } from './parent-writes.ts';
+import { eventAbout, ParentObjects } from './parent-writes.ts';
 
 export interface ReconcilerDeps {
   readonly parent: KubeConfig;
@@ -29,13 +32,20 @@ export interface ReconcilerDeps {
   /** Set when Recovery is on: applied kinds are watched and manifest statuses reported. */
   readonly drift: DriftWatches | undefined;
   readonly deploys: boolean;
-  readonly onEvent?: (key: string, what: string, detail?: string) => void;
+  /** Kubernetes Events about the Description, with the Go agent's reasons and messages (spec §7.3). */
+  readonly onEvent?: (event: ObjectEvent) => void;
 }
+
+export const descriptionApiVersion = 'apps.clusternet.io/v1alpha1';
 
 const fromBase64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
 const refOf = (o: KubeObject): string =>
   `${o.kind} ${o.metadata.namespace === undefined ? '' : `${o.metadata.namespace}/`}${o.metadata.name ?? ''}`;
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+const kobj = (d: Description): string => `${d.metadata.namespace ?? ''}/${d.metadata.name ?? ''}`;
+
+/** The finalizer could not be added: the Go agent reports that, and no Synced / FailedSynced. */
+class FinalizerError extends Error {}
 
 export class DescriptionReconciler {
   private readonly deps: ReconcilerDeps;
@@ -46,17 +56,68 @@ export class DescriptionReconciler {
     this.descriptions = new ParentObjects(deps.parent, { collection: descriptionsPath, store: deps.store });
   }
 
-  async reconcile(key: string): Promise<void> {
-    const { deploys, onEvent } = this.deps;
-    const decided = await this.descriptions.decide(key, (d) => decideDescription(d, deploys), onEvent);
-    if (decided === undefined) return;
-    const { object: d, action } = decided;
-    if (action === 'offload') await this.offload(key, d);
-    else if (action === 'apply') await this.apply(key, d);
+  private event(d: Description, type: EventType, reason: string, text: string): void {
+    this.deps.onEvent?.(eventAbout(descriptionApiVersion, 'Description', d, type, reason, text));
   }
 
-  private async offload(key: string, d: Description): Promise<void> {
-    const objects = decodeManifests(d.spec?.raw, fromBase64).flatMap((m) => (m.ok ? [m.object] : []));
+  /** One reconcile, then the event `Synced`, or `FailedSynced` with the error (thrown again). */
+  async reconcile(key: string): Promise<void> {
+    const d = this.deps.store.get(key);
+    if (d === undefined) return;
+    let failure: string | undefined;
+    try {
+      failure = await this.sync(d);
+    } catch (err) {
+      if (!(err instanceof FinalizerError))
+        this.event(this.deps.store.get(key) ?? d, 'Warning', 'FailedSynced', message(err));
+      throw err;
+    }
+    const latest = this.deps.store.get(key) ?? d;
+    if (failure === undefined) this.event(latest, 'Normal', 'Synced', 'Description synced successfully');
+    else this.event(latest, 'Warning', 'FailedSynced', failure);
+  }
+
+  /** Throws what is worth retrying; returns a failure that waits for a new spec. */
+  private async sync(desc: Description): Promise<string | undefined> {
+    const { deploys } = this.deps;
+    let d: Description | undefined = desc;
+    let action = decideDescription(d, deploys);
+    if (action === 'injectFinalizer') {
+      try {
+        d = await this.put(d, [...(d.metadata.finalizers ?? []), finalizer], 'adding the finalizer');
+      } catch (err) {
+        const text = `failed to inject finalizer ${finalizer} to Description ${kobj(desc)}: ${message(err)}`;
+        this.event(desc, 'Warning', 'FailedInjectingFinalizer', text);
+        throw new FinalizerError(text, { cause: err });
+      }
+      if (d === undefined) return undefined;
+      this.event(
+        d,
+        'Normal',
+        'FinalizerInjected',
+        `successfully inject finalizer ${finalizer} to Description ${kobj(d)}`,
+      );
+      action = decideDescription(d, deploys);
+    }
+    if (action === 'skip') return undefined;
+    if (action === 'offload') {
+      await this.offload(d);
+      return undefined;
+    }
+    return this.apply(d);
+  }
+
+  /** The manifests, with the event FailedMarshalingResource for each one that does not decode. */
+  private decode(d: Description): ReturnType<typeof decodeManifests> {
+    const decoded = decodeManifests(d.spec?.raw, fromBase64);
+    for (const m of decoded) {
+      if (!m.ok) this.event(d, 'Warning', 'FailedMarshalingResource', `failed to unmarshal resource: ${m.error}`);
+    }
+    return decoded;
+  }
+
+  private async offload(d: Description): Promise<void> {
+    const objects = this.decode(d).flatMap((m) => (m.ok ? [m.object] : []));
     const errors = (
       await Promise.all(
         objects.map((o) =>
@@ -67,16 +128,27 @@ export class DescriptionReconciler {
         ),
       )
     ).flat();
-    if (errors.length > 0) throw new Error(`FailedDeletingDescription ${key}: ${errors.join('; ')}`);
-    await this.descriptions.releaseFinalizer(d);
-    this.deps.onEvent?.(key, 'Offloaded', String(objects.length));
+    if (errors.length > 0) {
+      this.event(
+        d,
+        'Warning',
+        'FailedDeletingDescription',
+        `failed to deleting Description ${kobj(d)}: ${errors.join('; ')}`,
+      );
+      throw new Error(errors.join('; '));
+    }
+    await this.put(
+      d,
+      (d.metadata.finalizers ?? []).filter((f) => f !== finalizer),
+      'removing the finalizer',
+    );
   }
 
-  private async apply(key: string, d: Description): Promise<void> {
+  private async apply(d: Description): Promise<string | undefined> {
     const { objects, drift } = this.deps;
     const ns = d.metadata.namespace ?? '';
     const name = d.metadata.name ?? '';
-    const decoded = decodeManifests(d.spec?.raw, fromBase64);
+    const decoded = this.decode(d);
     const observed: ManifestStatus[] = [];
     const outcomes = await Promise.all(
       decoded.map(async (m): Promise<ManifestOutcome> => {
@@ -101,15 +173,21 @@ export class DescriptionReconciler {
       }),
     );
     const phase = descriptionPhase(outcomes);
+    if (phase.phase === 'Success') {
+      this.event(d, 'Normal', 'SuccessfullyDeployed', `Description ${kobj(d)} is deployed successfully`);
+    } else {
+      this.event(d, 'Warning', 'UnSuccessfullyDeployed', `failed to deploying Description ${kobj(d)}: ${phase.reason}`);
+    }
     await this.writeStatus(d, phase, drift === undefined ? undefined : observed);
-    this.deps.onEvent?.(
-      key,
-      phase.phase === 'Success' ? 'SuccessfullyDeployed' : 'UnSuccessfullyDeployed',
-      phase.reason,
-    );
     // Decode errors wait for a new spec; failed applies are tried again with backoff.
     const failedApplies = outcomes.filter((o, i) => o.error !== undefined && decoded[i]?.ok === true).length;
-    if (failedApplies > 0) throw new Error(`FailedSynced ${key}: ${phase.reason}`);
+    if (failedApplies > 0) throw new Error(phase.reason);
+    return phase.phase === 'Success' ? undefined : phase.reason;
+  }
+
+  /** PUT of the whole Description with other finalizers; undefined when it is gone. */
+  private put(d: Description, finalizers: string[], what: string): Promise<Description | undefined> {
+    return this.descriptions.putFinalizers(d, finalizers, what);
   }
 
   /** PUT …/status only if it changed (at most 5 attempts). */

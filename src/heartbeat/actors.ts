@@ -13,6 +13,7 @@ import {
   type ReportInput,
 } from '../../machines/heartbeat/machine.ts';
 import type { AgentConfig } from '../config/config.ts';
+import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
 import type { Logger } from '../logging/logger.ts';
 import { loadParentAccess, type ParentAccess } from '../registration/dedicated-credentials.ts';
 import { versionInfo } from '../version.ts';
@@ -41,6 +42,8 @@ export interface HeartbeatDeps {
   readonly onCredentialsRejected?: (message: string) => void;
   /** Sees every report attempt: its duration, and the failure kind when it failed (metrics). */
   readonly onReport?: (seconds: number, failure: string | undefined) => void;
+  /** Requests to the child (--kube-api-qps/burst); shared with the deployer; by default from the config. */
+  readonly childLimiter?: RequestLimiter;
   readonly random?: () => number;
   readonly now?: () => number;
   /** Overrides for tests and benchmarks. */
@@ -73,6 +76,7 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
   const prefixes = config.management.labelsAggregatePrefixes;
   const spacing = Math.min(timing.reportSpacingMs, config.status.updateFrequencyMs);
   const nodes = new NodeStore(prefixes);
+  const limiter = deps.childLimiter ?? childRequestLimiter(config.child.qps, config.child.burst);
   const warnedSources = new Set<string>();
   const parent = deps.parent ?? (() => loadParentAccess(child, config.systemNamespace, config.registration.parentUrl));
   const collect = createCollector({
@@ -85,6 +89,7 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
       serviceCidr: blankToUndefined(deps.env.SERVICE_CIDR),
     },
     now,
+    limiter,
     onSourceFailed: (source, err) => {
       // Once per source until it works again would need success tracking; once per process is enough
       // to say what is missing without repeating it every 20 s.
@@ -112,9 +117,15 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
   return heartbeatMachine.provide({
     actors: {
       watchNodes: fromCallback<HeartbeatEvent>(({ sendBack }) =>
-        watchNodes(child, nodes, sendBack, (count, ms) => {
-          log.info({ nodes: count, ms: Math.round(ms) }, `listed ${String(count)} nodes of the child cluster`);
-        }),
+        watchNodes(
+          child,
+          nodes,
+          sendBack,
+          (count, ms) => {
+            log.info({ nodes: count, ms: Math.round(ms) }, `listed ${String(count)} nodes of the child cluster`);
+          },
+          limiter,
+        ),
       ),
       collect: fromPromise(async () => {
         const started = performance.now();

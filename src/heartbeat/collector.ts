@@ -12,6 +12,7 @@ import {
 } from '../../machines/heartbeat/decisions.ts';
 import { formatQuantity, parseQuantity, sumQuantities, type Quantity } from '../kube/quantity.ts';
 import { rawRequest } from '../kube/raw-request.ts';
+import type { RequestLimiter } from '../kube/request-limiter.ts';
 import { readCidrs, type Cidrs } from './network.ts';
 import { nodeTotals, type NodeStore } from './nodes.ts';
 
@@ -28,6 +29,8 @@ export interface CollectorDeps {
   readonly cidrRefreshMs?: number;
   /** Called once per source that failed, with what failed. */
   readonly onSourceFailed?: (source: string, err: unknown) => void;
+  /** Every request to the child waits for it (--kube-api-qps / --kube-api-burst). */
+  readonly limiter?: RequestLimiter;
 }
 
 /** RFC 3339 with whole seconds, as metav1.Time serialises. */
@@ -51,7 +54,7 @@ const safeQuantity = (v: string | undefined): Quantity[] => {
 };
 
 export function createCollector(deps: CollectorDeps): () => Promise<ClusterStatus> {
-  const { child, nodes, facts } = deps;
+  const { child, nodes, facts, limiter } = deps;
   const timeout = deps.probeTimeoutMs ?? 5000;
   const core = child.makeApiClient(CoreV1Api);
   const custom = child.makeApiClient(CustomObjectsApi);
@@ -61,7 +64,7 @@ export function createCollector(deps: CollectorDeps): () => Promise<ClusterStatu
   };
 
   const probe = async (path: string): Promise<boolean> =>
-    rawRequest(child, { method: 'GET', path, timeoutMs: timeout, maxBodyBytes: probeBodyBytes }).then(
+    rawRequest(child, { method: 'GET', path, timeoutMs: timeout, maxBodyBytes: probeBodyBytes, limiter }).then(
       (a) => a.status === 200,
       (err: unknown) => {
         deps.onSourceFailed?.(path, err);
@@ -74,6 +77,7 @@ export function createCollector(deps: CollectorDeps): () => Promise<ClusterStatu
       path: '/version',
       timeoutMs: timeout,
       maxBodyBytes: probeBodyBytes,
+      limiter,
     });
     if (a.status !== 200) throw new Error(`GET /version: HTTP ${String(a.status)}`);
     const v = JSON.parse(a.body) as { gitVersion?: unknown; platform?: unknown };
@@ -83,6 +87,7 @@ export function createCollector(deps: CollectorDeps): () => Promise<ClusterStatu
     };
   };
   const listMetrics = async (plural: 'pods' | 'nodes'): Promise<MetricsItem[]> => {
+    await limiter?.wait();
     const list = (await custom.listClusterCustomObject({ group: 'metrics.k8s.io', version: 'v1beta1', plural })) as {
       items?: MetricsItem[];
     };
@@ -108,7 +113,7 @@ export function createCollector(deps: CollectorDeps): () => Promise<ClusterStatu
     const t = deps.now();
     if (cachedCidrs !== undefined && t - cachedCidrs.at < (deps.cidrRefreshMs ?? 300_000)) return cachedCidrs.value;
     try {
-      cachedCidrs = { value: await readCidrs(core, deps.cidrEnv), at: t };
+      cachedCidrs = { value: await readCidrs(core, deps.cidrEnv, limiter), at: t };
       return cachedCidrs.value;
     } catch (err) {
       deps.onSourceFailed?.('control-plane pods', err);

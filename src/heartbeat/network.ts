@@ -3,6 +3,7 @@
 // Only the few labelled pods are listed, never all pods.
 
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
+import type { RequestLimiter } from '../kube/request-limiter.ts';
 
 export interface PodCommandLine {
   readonly labels: Readonly<Record<string, string>>;
@@ -80,9 +81,12 @@ export function podCommandLine(pod: V1Pod): PodCommandLine {
 }
 
 /** Lists the control-plane pods (one request per selector) and reads their CIDRs. */
-export async function readCidrs(core: CoreV1Api, env: Partial<Cidrs>): Promise<Cidrs> {
+export async function readCidrs(core: CoreV1Api, env: Partial<Cidrs>, limiter?: RequestLimiter): Promise<Cidrs> {
   const lists = await Promise.all(
-    controlPlaneSelectors.map((labelSelector) => core.listPodForAllNamespaces({ labelSelector })),
+    controlPlaneSelectors.map(async (labelSelector) => {
+      await limiter?.wait();
+      return core.listPodForAllNamespaces({ labelSelector });
+    }),
   );
   return discoverCidrs(
     lists.flatMap((l) => l.items.map(podCommandLine)),

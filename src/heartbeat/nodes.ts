@@ -12,6 +12,7 @@ import {
 import type { HeartbeatEvent } from '../../machines/heartbeat/machine.ts';
 import { formatQuantity, parseQuantity, sumQuantities, type Quantity } from '../kube/quantity.ts';
 import { listPaged, listThenWatch } from '../kube/list-watch.ts';
+import type { RequestLimiter } from '../kube/request-limiter.ts';
 
 export const gpuResource = 'nvidia.com/gpu';
 const summedResources = ['cpu', 'memory', gpuResource] as const;
@@ -127,13 +128,13 @@ export class NodeStore {
 }
 
 /** A full, paged list of the nodes into the store; true if readiness or membership changed. */
-export async function listNodes(kc: KubeConfig, store: NodeStore): Promise<boolean> {
+export async function listNodes(kc: KubeConfig, store: NodeStore, limiter?: RequestLimiter): Promise<boolean> {
   const items: [string, NodeSummary][] = [];
   // Pages of 250, each reduced and dropped: a big cluster's list never sits in memory whole.
   const resourceVersion = await listPaged<NodeLike>(
     kc,
     '/api/v1/nodes',
-    { what: 'nodes' },
+    { what: 'nodes', limiter },
     (page) => {
       for (const node of page) {
         const name = node.metadata?.name;
@@ -154,6 +155,7 @@ export function watchNodes(
   store: NodeStore,
   send: (e: HeartbeatEvent) => void,
   onListed?: (nodes: number, ms: number) => void,
+  limiter?: RequestLimiter,
 ): () => void {
   if (!store.synced) store.resourceVersion = undefined;
   let changed = false;
@@ -162,9 +164,10 @@ export function watchNodes(
     path: '/api/v1/nodes',
     what: 'node',
     resume: store,
+    limiter,
     list: async () => {
       const started = performance.now();
-      changed = await listNodes(kc, store);
+      changed = await listNodes(kc, store, limiter);
       onListed?.(store.size, performance.now() - started);
     },
     synced: () => {

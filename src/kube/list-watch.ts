@@ -5,6 +5,7 @@
 
 import { ApiException, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { rawRequest } from './raw-request.ts';
+import type { RequestLimiter } from './request-limiter.ts';
 
 /** Where a watch resumes; undefined forces a full list. */
 export interface ResumePoint {
@@ -21,6 +22,8 @@ export interface PagedListOptions {
   readonly pageSize?: number;
   readonly timeoutMs?: number;
   readonly maxPageBytes?: number;
+  /** Each page waits for the client's rate limiter. */
+  readonly limiter?: RequestLimiter | undefined;
 }
 
 /**
@@ -48,6 +51,7 @@ export async function listPaged<T>(
       path: `${path}?${query.toString()}`,
       timeoutMs: opts.timeoutMs ?? 60_000,
       maxBodyBytes: opts.maxPageBytes ?? 64 * 1024 * 1024,
+      limiter: opts.limiter,
     });
     if (answer.status === 410 && restarts < 3) {
       restarts++;
@@ -73,6 +77,8 @@ export interface ListWatch<T> {
   /** For messages: `node`, `Description`. */
   readonly what: string;
   readonly resume: ResumePoint;
+  /** The watch request waits for it (once, when it starts; its events are not limited). */
+  readonly limiter?: RequestLimiter | undefined;
   /** A full list into the cache (sets `resume.resourceVersion`); runs when there is no resume point. */
   list(): Promise<void>;
   /** The cache is complete: after a list, or at once when resuming. */
@@ -100,6 +106,7 @@ export function listThenWatch<T extends { metadata?: { resourceVersion?: string 
       if (stopped) return;
     }
     lw.synced();
+    await lw.limiter?.wait();
     controller = await new Watch(lw.kc).watch(
       lw.path,
       { resourceVersion: lw.resume.resourceVersion, allowWatchBookmarks: true },

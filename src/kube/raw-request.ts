@@ -5,6 +5,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { RequestLimiter } from './request-limiter.ts';
 
 /** Connections per cluster identity at most; requests beyond wait for a free one (keep-alive). */
 export const maxSocketsPerCluster = 16;
@@ -46,6 +47,8 @@ export interface RawRequest {
   readonly contentType?: string;
   readonly timeoutMs?: number;
   readonly maxBodyBytes?: number;
+  /** Waited on before the request is sent (the child's --kube-api-qps); its timeout starts after. */
+  readonly limiter?: RequestLimiter | undefined;
 }
 
 export async function rawRequest(kc: KubeConfig, req: RawRequest): Promise<RawResponse> {
@@ -59,6 +62,7 @@ export async function rawRequest(kc: KubeConfig, req: RawRequest): Promise<RawRe
     headers['Content-Length'] = String(Buffer.byteLength(req.body));
   }
   const opts: https.RequestOptions = { method: req.method, headers };
+  if (req.limiter !== undefined) await req.limiter.wait();
   await kc.applyToHTTPSOptions(opts);
   const transport = url.protocol === 'http:' ? http : https;
   const agent = url.protocol === 'http:' ? undefined : agentFor(kc, opts);

@@ -83,10 +83,18 @@ export interface LeadershipDeps {
   readonly now?: () => number;
 }
 
+/**
+ * Milliseconds since the epoch that never step back: the process's start on the wall clock plus a
+ * monotonic clock. Expiry and the renew deadline are measured with it, so setting the node's clock
+ * (by hand or by a stepping NTP client) cannot shorten or stretch a lease; renewTime, which other
+ * replicas never compare with their own clocks, stays readable wall time.
+ */
+export const steadyNow = (): number => performance.timeOrigin + performance.now();
+
 /** The leadership statechart with the real effects provided. */
 export function createLeadershipMachine(deps: LeadershipDeps): typeof leadershipMachine {
   const { namespace, leaseName: name, log } = deps;
-  const now = deps.now ?? Date.now;
+  const now = deps.now ?? steadyNow;
   const api = deps.child.makeApiClient(CoordinationV1Api);
   /** The Lease as last read: a write replaces it whole (metadata kept). */
   let lastRead: V1Lease | undefined;

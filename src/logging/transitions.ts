@@ -58,16 +58,41 @@ export function transitionRecorder(onTransition: (t: TransitionRecord) => void):
   };
 }
 
-/** The transition log: one pino line per state change. */
+/**
+ * The states of a machine's steady loop, by machine id, as dotted `region.state` names: a transition
+ * that only moves regions among them (the heartbeat's collection every 20 s) is logged at debug, so the
+ * info log shows what an operator acts on.
+ */
+export type RoutineStates = ReadonlyMap<string, ReadonlySet<string>>;
+
+/** Whether every region that changed moved between two routine states of that machine. */
+export function isRoutine(record: TransitionRecord, routine: RoutineStates): boolean {
+  const states = routine.get(record.machine);
+  if (states === undefined || record.from === '') return false;
+  const from = record.from.split(',');
+  const to = record.to.split(',');
+  if (from.length !== to.length) return false;
+  let changed = false;
+  for (let i = 0; i < from.length; i++) {
+    const a = from[i] ?? '';
+    const b = to[i] ?? '';
+    if (a === b) continue;
+    if (!states.has(a) || !states.has(b)) return false;
+    changed = true;
+  }
+  return changed;
+}
+
+/** The transition log: one pino line per state change; routine ones at debug. */
 export function transitionLogger(
   log: Logger,
   onTransition?: (t: TransitionRecord) => void,
+  routine: RoutineStates = new Map(),
 ): (ev: InspectionEvent) => void {
   return transitionRecorder((record) => {
-    log.info(
-      { transition: record },
-      `${record.machine}: ${record.from === '' ? '(start)' : record.from} → ${record.to}`,
-    );
+    const message = `${record.machine}: ${record.from === '' ? '(start)' : record.from} → ${record.to}`;
+    if (isRoutine(record, routine)) log.debug({ transition: record }, message);
+    else log.info({ transition: record }, message);
     onTransition?.(record);
   });
 }

@@ -48,42 +48,53 @@ interface Varint {
   readonly next: number;
 }
 
-/**
- * Reads one Go signed varint at `offset`: unsigned LEB128 then zig-zag. Undefined when the bytes end
- * first; 'overflow' when it runs past 10 bytes or past 64 bits (as Go's binary.ReadVarint).
- */
-export function readVarint(buf: Uint8Array, offset: number): Varint | 'overflow' | undefined {
-  // Fast path: up to 7 bytes (49 bits) is exact in a double.
-  let u = 0;
-  let scale = 1;
-  for (let i = 0; i < 7; i++) {
-    const b = buf[offset + i];
-    if (b === undefined) return undefined;
-    u += (b & 0x7f) * scale;
-    scale *= 128;
-    if (b < 0x80) {
-      // zig-zag: even → n = u/2, odd → n = -(u+1)/2
-      return { value: u % 2 === 0 ? u / 2 : -(u + 1) / 2, unsafe: false, next: offset + i + 1 };
-    }
-  }
-  return readLongVarint(buf, offset);
-}
+// The varint scanner keeps its result here rather than in a new object: the parent's message IDs
+// start at a random 63-bit number, so every message carries 9- or 10-byte varints, and decoding them
+// is on the path of every byte the tunnel relays.
+let scannedValue = 0;
+let scannedUnsafe = false;
+const truncated = -1;
+const overflow = -2;
 
-function readLongVarint(buf: Uint8Array, offset: number): Varint | 'overflow' | undefined {
-  let u = 0n;
+/**
+ * Scans one Go signed varint at `offset` (unsigned LEB128, then zig-zag) into `scannedValue` /
+ * `scannedUnsafe`; returns the offset after it, `truncated` when the bytes end first, or `overflow`
+ * when it runs past 10 bytes or past 64 bits (as Go's binary.ReadVarint). Exact up to 2^53 - 1 in
+ * magnitude; beyond that the value is rounded and flagged unsafe. No BigInt, no allocation: the low
+ * 28 bits and the high 36 bits are gathered apart, each exact in a double.
+ */
+function scanVarint(buf: Uint8Array, offset: number): number {
+  let lo = 0;
+  let hi = 0;
   for (let i = 0; i < maxVarintLength; i++) {
     const b = buf[offset + i];
-    if (b === undefined) return undefined;
-    // The 10th byte may carry only the 64th bit (as Go's binary.ReadVarint).
-    if (i === maxVarintLength - 1 && b > 1) return 'overflow';
-    u |= BigInt(b & 0x7f) << BigInt(7 * i);
+    if (b === undefined) return truncated;
+    // The 10th byte may carry only the 64th bit.
+    if (i === maxVarintLength - 1 && b > 1) return overflow;
+    if (i < 4) lo += (b & 0x7f) * 2 ** (7 * i);
+    else hi += (b & 0x7f) * 2 ** (7 * i - 28);
     if (b < 0x80) {
-      const n = (u & 1n) === 0n ? u >> 1n : -((u + 1n) >> 1n);
-      const unsafe = n > BigInt(Number.MAX_SAFE_INTEGER) || n < -BigInt(Number.MAX_SAFE_INTEGER);
-      return { value: Number(n), unsafe, next: offset + i + 1 };
+      // zig-zag: u even → u/2, u odd → -(u+1)/2, with u = hi·2^28 + lo; one rounding at most, so
+      // exact below 2^53 and rounded as Number(BigInt) rounds above.
+      const odd = lo % 2 === 1;
+      const magnitude = hi * 2 ** 27 + (Math.floor(lo / 2) + (odd ? 1 : 0));
+      scannedValue = odd ? -magnitude : magnitude;
+      scannedUnsafe = magnitude > Number.MAX_SAFE_INTEGER;
+      return offset + i + 1;
     }
   }
-  return 'overflow';
+  return overflow;
+}
+
+/**
+ * Reads one Go signed varint at `offset`. Undefined when the bytes end first; 'overflow' when it runs
+ * past 10 bytes or past 64 bits (as Go's binary.ReadVarint).
+ */
+export function readVarint(buf: Uint8Array, offset: number): Varint | 'overflow' | undefined {
+  const next = scanVarint(buf, offset);
+  if (next === truncated) return undefined;
+  if (next === overflow) return 'overflow';
+  return { value: scannedValue, unsafe: scannedUnsafe, next };
 }
 
 /** zig-zag of `n`, exact: as a double below 2^52, else as a BigInt. */
@@ -133,24 +144,28 @@ export function writeVarint(buf: Uint8Array, offset: number, n: number): number 
 
 const hasDeadline = (type: number): boolean => type === MessageType.Data || type === MessageType.Connect;
 
+const fieldNames = ['messageID', 'connID', 'messageType', 'deadline'] as const;
+
 /** Decodes one websocket binary message. The payload is a view into `buf` (no copy). */
 export function decodeFrame(buf: Uint8Array): DecodeResult {
   let offset = 0;
-  const fields: number[] = [];
-  const names = ['messageID', 'connID', 'messageType', 'deadline'];
+  let connId = 0;
+  let messageId = 0;
+  let type = 0;
   for (let i = 0; i < 4; i++) {
-    if (i === 3 && !hasDeadline(fields[2] ?? 0)) break;
-    const v = readVarint(buf, offset);
-    const name = names[i] ?? '';
-    if (v === undefined) return { ok: false, reason: 'truncated', detail: `message ends inside ${name}` };
-    if (v === 'overflow') return { ok: false, reason: 'varintOverflow', detail: `${name} overflows 64 bits` };
-    if (v.unsafe && (i === 1 || i === 2)) {
+    if (i === 3 && !hasDeadline(type)) break;
+    const next = scanVarint(buf, offset);
+    const name = fieldNames[i] ?? '';
+    if (next === truncated) return { ok: false, reason: 'truncated', detail: `message ends inside ${name}` };
+    if (next === overflow) return { ok: false, reason: 'varintOverflow', detail: `${name} overflows 64 bits` };
+    if (scannedUnsafe && (i === 1 || i === 2)) {
       return { ok: false, reason: 'connIdOutOfRange', detail: `${name} out of range` };
     }
-    fields.push(v.value);
-    offset = v.next;
+    if (i === 0) messageId = scannedValue;
+    else if (i === 1) connId = scannedValue;
+    else if (i === 2) type = scannedValue;
+    offset = next;
   }
-  const [messageId = 0, connId = 0, type = 0] = fields;
   return { ok: true, frame: { messageId, connId, type, payload: buf.subarray(offset) } };
 }
 

@@ -19,13 +19,19 @@ interface Args {
   readonly systemNamespace: string;
   readonly credentials: DedicatedCredentials;
   readonly gates: string;
+  readonly qps: number;
   readonly concurrency: number;
   readonly logPath: string;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
 const env = TestEnv.fromFile(args.descriptor);
-const config = agentConfig(env, { systemNamespace: args.systemNamespace, syncMode: 'Pull', gates: args.gates });
+const config = agentConfig(env, {
+  systemNamespace: args.systemNamespace,
+  syncMode: 'Pull',
+  gates: args.gates,
+  extraArgs: [`--kube-api-qps=${String(args.qps)}`, `--kube-api-burst=${String(Math.ceil(args.qps * 2))}`],
+});
 const parentUrl = env.server('parent');
 const machine = createDeployerMachine({
   config,

@@ -1,4 +1,4 @@
-// npm run bench:deployer [-- --descriptions 500 --objects 5 --concurrency 4,16 --recovery true]
+// npm run bench:deployer [-- --descriptions 500 --objects 5 --concurrency 4,16 --recovery true --qps 50]
 // Writes N Generic Descriptions of M objects each (ConfigMaps, a Secret, a Service, a Deployment: API
 // objects, no kubelets) into the dedicated namespace of a cluster registered through the test
 // approver, then starts the real deployer in its own process and prints, per worker count: the time
@@ -24,11 +24,14 @@ const { values } = parseArgs({
     objects: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '4,16' },
     recovery: { type: 'string', default: 'true' },
+    // --kube-api-qps (burst twice that); 50 is the agent's default, as the Go agent's.
+    qps: { type: 'string', default: '50' },
   },
 });
 const n = Number(values.descriptions);
 const m = Number(values.objects);
 const concurrencies = values.concurrency.split(',').map(Number);
+const qps = Number(values.qps);
 if (
   !Number.isInteger(n) ||
   n < 1 ||
@@ -36,10 +39,11 @@ if (
   !Number.isInteger(m) ||
   m < 1 ||
   m > 50 ||
-  concurrencies.some((c) => !Number.isInteger(c) || c < 1 || c > 64)
+  concurrencies.some((c) => !Number.isInteger(c) || c < 1 || c > 64) ||
+  !(qps > 0 && qps <= 100_000)
 ) {
   process.stderr.write(
-    'usage: --descriptions 1..5000 --objects 1..50 --concurrency C,C,… (1..64) --recovery true|false\n',
+    'usage: --descriptions 1..5000 --objects 1..50 --concurrency C,C,… (1..64) --recovery true|false --qps Q (>0)\n',
   );
   process.exit(2);
 }
@@ -108,7 +112,7 @@ try {
   const parentObjects = env.adminClient('parent', CustomObjectsApi);
   const childCore = env.adminClient('child', CoreV1Api);
   say(
-    `deployer benchmark: ${String(n)} Descriptions × ${String(m)} objects, ${gates}, Kubernetes ${env.kubernetesVersion}`,
+    `deployer benchmark: ${String(n)} Descriptions × ${String(m)} objects, ${gates}, --kube-api-qps ${String(qps)}, Kubernetes ${env.kubernetesVersion}`,
   );
   say('workers  all Success (s)  objects/s  reconciles  peak RSS (MiB)  final RSS (MiB)  after GC: RSS / heap (MiB)');
   for (const concurrency of concurrencies) {
@@ -139,6 +143,7 @@ try {
           systemNamespace,
           credentials: cluster.parent.credentials,
           gates,
+          qps,
           concurrency,
           logPath,
         }),

@@ -20,7 +20,7 @@ import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/appr
 import { helm, helmBinary } from '../../chart/helm.ts';
 import { eventually } from '../../env/eventually.ts';
 import { testEnv } from '../../env/vitest-env.ts';
-import { absent, startDeployer, type RegisteredCluster } from '../helpers/deployer-harness.ts';
+import { absent, eventsAbout, startDeployer, type RegisteredCluster } from '../helpers/deployer-harness.ts';
 
 const env = testEnv();
 const suffix = randomBytes(3).toString('hex');
@@ -177,7 +177,7 @@ beforeAll(async () => {
   ({ cluster, logPath, actor } = await startDeployer(env, 'helm', {
     syncMode: 'Pull',
     gates: '',
-    helmBinary: helmBinary(),
+    extraArgs: [`--helm-binary=${helmBinary()}`],
   }));
   actors.push(actor);
 }, 180_000);
@@ -213,6 +213,14 @@ describe('HelmReleases in Pull mode', () => {
     const cm = await readConfigMap('web-greeting');
     expect(cm.data).toEqual({ greeting: 'hi', chartVersion: '0.1.0' });
     expect(await releaseSecrets('web')).toEqual(['sh.helm.release.v1.web.v1']);
+    // Events about the HelmRelease in the parent (spec §7.4 steps 1, 13).
+    const reasons = await eventually('the Synced event', async () => {
+      const events = await eventsAbout(env, ns(), 'web-helm-default-hello');
+      return events.some((e) => e.reason === 'Synced')
+        ? events.map((e) => `${e.type ?? ''}/${e.reason ?? ''}`)
+        : undefined;
+    });
+    expect(reasons).toEqual(expect.arrayContaining(['Normal/FinalizerInjected', 'Normal/Synced']));
   });
 
   it('upgrades the release when the overrides change', async () => {
@@ -246,6 +254,11 @@ describe('HelmReleases in Pull mode', () => {
       return d.status?.phase === 'Failure' ? d : undefined;
     });
     expect(desc.status?.reason).toBe(hr.status?.notes);
+    const failed = await eventually('the FailedSynced event', async () =>
+      (await eventsAbout(env, ns(), 'bad-helm-default-nope')).find((e) => e.reason === 'FailedSynced'),
+    );
+    expect(failed.type).toBe('Warning');
+    expect(failed.message).toBe(hr.status?.notes);
     // A bad version of a good chart fails the same way.
     await createHelmRelease('bad-helm-default-hello', owner, {
       ...chartIn('open', 'hello', '7.0.0', 'badversion'),
@@ -357,7 +370,7 @@ describe('HelmReleases in Dual mode with AppPusher on', () => {
     const dual = await startDeployer(env, 'helm-dual', {
       syncMode: 'Dual',
       gates: 'AppPusher=true',
-      helmBinary: helmBinary(),
+      extraArgs: [`--helm-binary=${helmBinary()}`],
     });
     actors.push(dual.actor);
     const dualNs = dual.cluster.dedicatedNamespace;

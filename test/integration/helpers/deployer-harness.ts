@@ -7,7 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  RbacAuthorizationV1Api,
+  type CoreV1Event,
+  type KubeConfig,
+} from '@kubernetes/client-node';
 import { createActor, type Actor } from 'xstate';
 import type { KubeObject } from '../../../machines/deployer/decisions.ts';
 import type { deployerMachine } from '../../../machines/deployer/machine.ts';
@@ -101,7 +107,7 @@ export async function installAppDeployer(childAdmin: KubeConfig, systemNamespace
 
 export function agentConfig(
   env: TestEnv,
-  opts: { systemNamespace: string; syncMode: SyncMode; gates: string; helmBinary?: string },
+  opts: { systemNamespace: string; syncMode: SyncMode; gates: string; extraArgs?: readonly string[] },
 ): AgentConfig {
   const inv = parseCommandLine([
     `--cluster-reg-parent-url=${env.server('parent')}`,
@@ -110,7 +116,7 @@ export function agentConfig(
     `--feature-gates=${opts.gates}`,
     `--leader-elect-resource-namespace=${opts.systemNamespace}`,
     `--kubeconfig=${env.adminKubeconfigPath('child')}`,
-    ...(opts.helmBinary === undefined ? [] : [`--helm-binary=${opts.helmBinary}`]),
+    ...(opts.extraArgs ?? []),
   ]);
   if (inv.kind !== 'run') throw new Error(`bad test configuration: ${JSON.stringify(inv)}`);
   return inv.config;
@@ -146,7 +152,7 @@ export function description(
 export async function startDeployer(
   env: TestEnv,
   name: string,
-  opts: { syncMode: 'Pull' | 'Dual'; gates: string; helmBinary?: string },
+  opts: { syncMode: 'Pull' | 'Dual'; gates: string; extraArgs?: readonly string[] },
 ): Promise<{ cluster: RegisteredCluster; logPath: string; actor: Actor<typeof deployerMachine> }> {
   const cluster = await registerCluster(env, opts.syncMode);
   const systemNamespace = `cnet-${randomBytes(3).toString('hex')}`;
@@ -185,4 +191,13 @@ export async function absent(read: () => Promise<unknown>): Promise<boolean | un
     if ((err as { code?: number }).code === 404) return true;
     throw err;
   }
+}
+
+/** The Events in a namespace of the parent about one object (by name). */
+export async function eventsAbout(env: TestEnv, namespace: string, name: string): Promise<CoreV1Event[]> {
+  const list = await env.adminClient('parent', CoreV1Api).listNamespacedEvent({
+    namespace,
+    fieldSelector: `involvedObject.name=${name}`,
+  });
+  return list.items;
 }

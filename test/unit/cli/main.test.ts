@@ -51,9 +51,9 @@ describe('the clusternet-agent executable', () => {
     expect((await run('--help')).stdout).toBe(renderUsage());
   });
 
-  it('exits 2 with a one-line error per bad flag', async () => {
+  it('exits 1 (as the Go agent) with a one-line error per bad flag', async () => {
     const err = (await run('--bogus', '--secure-port=x').catch((e: unknown) => e)) as { code: number; stderr: string };
-    expect(err.code).toBe(2);
+    expect(err.code).toBe(1);
     expect(err.stderr).toBe(
       'clusternet-agent: unknown flag: --bogus\n' +
         'clusternet-agent: invalid argument "x" for "--secure-port" flag: must be an integer\n' +
@@ -61,14 +61,14 @@ describe('the clusternet-agent executable', () => {
     );
   });
 
-  it('exits 2 listing every invalid value at once, never echoing the token', async () => {
+  it('exits 1 listing every invalid value at once, never echoing the token', async () => {
     const secret = 'abcdef.0123456789abcdeX';
     const err = (await run(
       `--cluster-reg-token=${secret}`,
       '--cluster-reg-parent-url=ftp://x',
       '--cluster-sync-mode=Push',
     ).catch((e: unknown) => e)) as { code: number; stderr: string };
-    expect(err.code).toBe(2);
+    expect(err.code).toBe(1);
     const lines = err.stderr.trim().split('\n');
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatch(/cluster-reg-parent-url "ftp:\/\/x" is not a valid URL/);

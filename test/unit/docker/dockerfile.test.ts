@@ -213,7 +213,7 @@ describe('the production bundle the image holds', () => {
       const bare = await run(entry, [], { cwd: '/', env }).catch(
         (err: unknown) => err as { code: number; stderr: string },
       );
-      expect(bare).toMatchObject({ code: 2 });
+      expect(bare).toMatchObject({ code: 1 });
       expect((bare as { stderr: string }).stderr).toContain('--cluster-reg-parent-url is required');
     },
   );

@@ -54,6 +54,64 @@ describe('Go signed varints', () => {
     expect(readVarint(hex(bytes), 0)).toBe('overflow');
   });
 
+  // A reference decoder in BigInt: the codec gathers the bits in two doubles instead (remotedialer's
+  // message IDs start at a random 63-bit number, so most messages carry such long varints).
+  const zigzagBytes = (n: bigint): Buffer => {
+    let u = n >= 0n ? n << 1n : (-n << 1n) - 1n;
+    const out: number[] = [];
+    while (u >= 128n) {
+      out.push(Number(u & 127n) | 0x80);
+      u >>= 7n;
+    }
+    out.push(Number(u));
+    return Buffer.from(out);
+  };
+  const safe = BigInt(Number.MAX_SAFE_INTEGER);
+
+  it.each([
+    2n ** 53n - 1n,
+    -(2n ** 53n - 1n),
+    2n ** 53n,
+    -(2n ** 53n),
+    2n ** 62n + 12345n,
+    -(2n ** 62n) - 1n,
+    2n ** 63n - 1n,
+    -(2n ** 63n),
+    0x5deece66dn,
+    2n ** 28n - 1n,
+    2n ** 28n,
+    -(2n ** 27n) - 1n,
+  ])('%d: the same value, safety and length as a BigInt decoder', (n) => {
+    const bytes = zigzagBytes(n);
+    const mag = n < 0n ? -n : n;
+    const got = readVarint(bytes, 0);
+    expect(got).toEqual({ value: Number(n), unsafe: mag > safe, next: bytes.length });
+  });
+
+  it('random 64-bit values decode as a BigInt decoder does', () => {
+    let x = 0x2545f4914f6cdd1dn;
+    for (let i = 0; i < 20000; i++) {
+      // xorshift64 over the full int64 range
+      x ^= (x << 13n) & 0xffffffffffffffffn;
+      x ^= x >> 7n;
+      x ^= (x << 17n) & 0xffffffffffffffffn;
+      const n = BigInt.asIntN(64, x >> BigInt(i % 40));
+      const bytes = zigzagBytes(n);
+      const got = readVarint(bytes, 0);
+      const mag = n < 0n ? -n : n;
+      expect(got).toEqual({ value: Number(n), unsafe: mag > safe, next: bytes.length });
+    }
+  });
+
+  it('decodes a Data frame with a 63-bit message ID (as remotedialer sends them)', () => {
+    const id = 2n ** 62n + 987654321n;
+    const message = Buffer.concat([zigzagBytes(id), hex('04 02 b0ea01'), ascii('hi')]);
+    expect(decodeFrame(message)).toMatchObject({
+      ok: true,
+      frame: { messageId: Number(id), connId: 2, type: MessageType.Data, payload: ascii('hi') },
+    });
+  });
+
   it('undefined when the bytes end inside a varint', () => {
     expect(readVarint(hex('80'), 0)).toBeUndefined();
     expect(readVarint(hex(''), 0)).toBeUndefined();

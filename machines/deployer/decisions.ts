@@ -78,12 +78,24 @@ export type DescriptionAction =
   | 'offload'
   | 'apply';
 
-export function decideDescription(d: Description, deploys: boolean): DescriptionAction {
-  const hasFinalizer = d.metadata.finalizers?.includes(finalizer) ?? false;
-  const deleting = d.metadata.deletionTimestamp !== undefined;
+export type LifecycleStep = 'skip' | 'injectFinalizer' | 'remove' | 'converge';
+
+/**
+ * The shared first steps of both controllers: our finalizer first (every sync mode, even when the agent
+ * does not deploy), nothing for an object deleted without it; otherwise, when the agent acts on it,
+ * `remove` for a real deletion and `converge` for the rest.
+ */
+export function lifecycleStep(meta: ObjectMeta, acts: boolean): LifecycleStep {
+  const hasFinalizer = meta.finalizers?.includes(finalizer) ?? false;
+  const deleting = meta.deletionTimestamp !== undefined;
   if (!hasFinalizer) return deleting ? 'skip' : 'injectFinalizer';
-  if (d.spec?.deployer !== 'Generic' || !deploys) return 'skip';
-  return deleting ? 'offload' : 'apply';
+  if (!acts) return 'skip';
+  return deleting ? 'remove' : 'converge';
+}
+
+export function decideDescription(d: Description, deploys: boolean): DescriptionAction {
+  const step = lifecycleStep(d.metadata, deploys && d.spec?.deployer === 'Generic');
+  return step === 'remove' ? 'offload' : step === 'converge' ? 'apply' : step;
 }
 
 export interface KubeObject {
@@ -236,12 +248,18 @@ export function finishWork(q: WorkQueue, key: string): WorkQueue {
   return enqueue({ ...q, active, dirty }, key);
 }
 
+/** What the enqueue rule looks at: Descriptions and HelmReleases alike. */
+export interface Watched {
+  readonly metadata: ObjectMeta;
+  readonly spec?: unknown;
+}
+
 /**
- * Enqueue rule for a Description event (spec §7.2): additions and deletions always; updates only when
- * the spec changed (generation), deletion started, or our finalizer went missing — so the agent's own
- * status writes do not queue the Description again.
+ * Enqueue rule for a Description or HelmRelease event (spec §7.2, both controllers): additions and
+ * deletions always; updates only when the spec changed (generation), deletion started, or our finalizer
+ * went missing — so the agent's own status writes do not queue the object again.
  */
-export function descriptionNeedsWork(before: Description | undefined, after: Description | undefined): boolean {
+export function descriptionNeedsWork(before: Watched | undefined, after: Watched | undefined): boolean {
   if (before === undefined || after === undefined) return true;
   return (
     before.metadata.generation !== after.metadata.generation ||

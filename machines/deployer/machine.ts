@@ -2,19 +2,23 @@
 //   loadingCredentials  read the app-deployer credentials in the child (retried forever, §7.1.1);
 //   publishing          publish them to the parent as Secret child-cluster-deployer (§7.1.2, every mode:
 //                       the controller-manager pushes and prunes with them);
-//   standingBy          Push, or Dual with AppPusher on: the parent deploys, the agent does nothing more;
-//   deploying           Pull, or Dual with AppPusher off, three parallel regions:
+//   standingBy          Push, or Dual with AppPusher on: the parent deploys; the agent only watches the
+//                       HelmReleases to inject its finalizer (spec §7.4 step 1, every sync mode);
+//   deploying           Pull, or Dual with AppPusher off, four parallel regions:
 //     watch     lists and watches the Descriptions of the dedicated namespace; each change is queued;
 //               a failed watch backs off (workloads stay as they are while the parent is unreachable);
+//     helm      the same for the HelmReleases (and the HelmCharts, which queue Descriptions again);
 //     drift     with Recovery, watches what was applied in the child; a change queues the owner again;
 //     work      a per-key, deduplicated work queue served by at most `concurrency` reconcile workers;
-//               a failed reconcile is queued again after a per-key backoff.
+//               a failed reconcile is queued again after a per-key backoff. HelmRelease keys share
+//               it, prefixed with their kind (helmReleaseWorkKey).
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
 import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
 import { failureMessage } from '../failure.ts';
 import { deployerRole, emptyQueue, enqueue, finishWork, takeWork, type SyncMode, type WorkQueue } from './decisions.ts';
+import { helmReleaseWorkKey } from './helm-releases.ts';
 
 export interface DeployerInput {
   readonly clusterId: string;
@@ -33,8 +37,10 @@ export interface DeployerContext {
   readonly queue: WorkQueue;
   /** Consecutive failed reconciles per key; drives that key's backoff. */
   readonly failures: Readonly<Record<string, number>>;
-  /** Consecutive failed attempts of the current start-up step or watch. */
+  /** Consecutive failed attempts of the current start-up step or Description watch. */
   readonly attempt: number;
+  /** Consecutive failed HelmRelease / HelmChart watches. */
+  readonly helmAttempt: number;
   readonly lastFailure: string | undefined;
   readonly reconciled: number;
 }
@@ -46,6 +52,12 @@ export type DeployerEvent =
   | { readonly type: 'descriptions.synced' }
   /** The Description watch ended: `expired` is a normal end (resume at once), `failed` is not. */
   | { readonly type: 'descriptions.watchEnded'; readonly kind: 'expired' | 'failed'; readonly message: string }
+  /** A HelmRelease was added, changed, or deleted in the parent (key `<namespace>/<name>`). */
+  | { readonly type: 'helmRelease.changed'; readonly key: string }
+  /** The HelmRelease (and HelmChart) lists are complete. */
+  | { readonly type: 'helm.synced' }
+  /** The HelmRelease or HelmChart watch ended (`expired`: resume at once). */
+  | { readonly type: 'helm.watchEnded'; readonly kind: 'expired' | 'failed'; readonly message: string }
   /** Recovery: an object applied for this Description changed in the child. */
   | { readonly type: 'drift.detected'; readonly key: string }
   /** A reconcile worker finished its key. */
@@ -63,9 +75,17 @@ export interface WatchInput {
   readonly dedicatedNamespace: string;
 }
 
+export interface HelmWatchInput extends WatchInput {
+  /** Standing by, only HelmReleases are watched (for the finalizer); deploying, HelmCharts too. */
+  readonly deploys: boolean;
+}
+
 export interface ReconcileInput {
+  /** A Description key `<ns>/<name>`, or a HelmRelease key (helmReleaseWorkKey). */
   readonly key: string;
   readonly dedicatedNamespace: string;
+  /** False when standing by: only the finalizer is injected. */
+  readonly deploys: boolean;
 }
 
 const notProvided = (name: string) => (): never => {
@@ -74,7 +94,7 @@ const notProvided = (name: string) => (): never => {
 
 export const workerId = (key: string): string => `reconcile:${key}`;
 
-export const deployerMachine = setup({
+const deployerSetup = setup({
   types: {
     context: {} as DeployerContext,
     events: {} as DeployerEvent,
@@ -87,9 +107,12 @@ export const deployerMachine = setup({
     publishDeployerSecret: fromPromise<undefined, PublishInput>(notProvided('publishDeployerSecret')),
     /** Lists and watches Descriptions; sends description.changed / descriptions.synced / watchEnded. */
     watchDescriptions: fromCallback<DeployerEvent, WatchInput>(notProvided('watchDescriptions')),
+    /** Lists and watches HelmReleases (and HelmCharts); sends helmRelease.changed, description.changed,
+     *  helm.synced, helm.watchEnded. */
+    watchHelm: fromCallback<DeployerEvent, HelmWatchInput>(notProvided('watchHelm')),
     /** Recovery: watches the applied kinds in the child; sends drift.detected. Never ends by itself. */
     watchDrift: fromCallback<DeployerEvent, WatchInput>(notProvided('watchDrift')),
-    /** Reconciles one Description; sends work.done or work.failed exactly once. */
+    /** Reconciles one Description or HelmRelease; sends work.done or work.failed exactly once. */
     reconcile: fromCallback<DeployerEvent, ReconcileInput>(notProvided('reconcile')),
   },
   delays: {
@@ -97,12 +120,15 @@ export const deployerMachine = setup({
     prepareRetryDelay: notProvided('prepareRetryDelay'),
     /** Backoff before the next Description watch (context.attempt). */
     watchRetryDelay: notProvided('watchRetryDelay'),
+    /** Backoff before the next HelmRelease watch (context.helmAttempt). */
+    helmWatchRetryDelay: notProvided('helmWatchRetryDelay'),
     /** Backoff before a failed key is queued again (context.failures[key]). */
     workRetryDelay: notProvided('workRetryDelay'),
   },
   guards: {
     deploys: ({ context }) => context.deploys,
-    watchExpired: ({ event }) => event.type === 'descriptions.watchEnded' && event.kind === 'expired',
+    watchExpired: ({ event }) =>
+      (event.type === 'descriptions.watchEnded' || event.type === 'helm.watchEnded') && event.kind === 'expired',
   },
   actions: {
     recordFailure: assign({
@@ -111,16 +137,22 @@ export const deployerMachine = setup({
         failureMessage(typeof event === 'object' && 'error' in event ? (event as { error: unknown }).error : event),
     }),
     resetAttempt: assign({ attempt: 0, lastFailure: undefined }),
+    resetHelmAttempt: assign({ helmAttempt: 0 }),
+    recordHelmWatchFailure: assign({
+      helmAttempt: ({ context }) => context.helmAttempt + 1,
+      lastFailure: ({ context, event }) => (event.type === 'helm.watchEnded' ? event.message : context.lastFailure),
+    }),
     /** Queues a key and starts workers while there is room. */
     queueAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
-      const key = 'key' in event ? event.key : undefined;
+      const key =
+        event.type === 'helmRelease.changed' ? helmReleaseWorkKey(event.key) : 'key' in event ? event.key : undefined;
       const queued = key === undefined ? context.queue : enqueue(context.queue, key);
       const { queue, started } = takeWork(queued, context.concurrency);
       q.assign({ queue });
       for (const k of started) {
         q.spawnChild('reconcile', {
           id: workerId(k),
-          input: { key: k, dedicatedNamespace: context.dedicatedNamespace },
+          input: { key: k, dedicatedNamespace: context.dedicatedNamespace, deploys: context.deploys },
         });
       }
     }),
@@ -145,12 +177,52 @@ export const deployerMachine = setup({
       for (const k of started) {
         q.spawnChild('reconcile', {
           id: workerId(k),
-          input: { key: k, dedicatedNamespace: context.dedicatedNamespace },
+          input: { key: k, dedicatedNamespace: context.dedicatedNamespace, deploys: context.deploys },
         });
       }
     }),
   },
-}).createMachine({
+});
+
+/** The HelmRelease (and HelmChart) watch, resumed at once when it expires, backing off when it fails. */
+const helmRegion = {
+  initial: 'watching',
+  states: {
+    watching: {
+      invoke: {
+        id: 'watchHelm',
+        src: 'watchHelm',
+        input: ({ context }: { context: DeployerContext }) => ({
+          dedicatedNamespace: context.dedicatedNamespace,
+          deploys: context.deploys,
+        }),
+        onError: { target: 'backingOff' },
+      },
+      on: {
+        'helm.synced': { actions: 'resetHelmAttempt' },
+        'helm.watchEnded': [
+          { guard: 'watchExpired', target: 'watching', reenter: true },
+          { target: 'backingOff', actions: 'recordHelmWatchFailure' },
+        ],
+      },
+    },
+    backingOff: { after: { helmWatchRetryDelay: 'watching' } },
+  },
+} as const;
+
+/** The work queue: changes are queued, workers finish, failed keys come back after their backoff. */
+const workRegion = {
+  on: {
+    'description.changed': { actions: 'queueAndDispatch' },
+    'helmRelease.changed': { actions: 'queueAndDispatch' },
+    'drift.detected': { actions: 'queueAndDispatch' },
+    'work.retry': { actions: 'queueAndDispatch' },
+    'work.done': { actions: 'finishAndDispatch' },
+    'work.failed': { actions: 'finishAndDispatch' },
+  },
+} as const;
+
+export const deployerMachine = deployerSetup.createMachine({
   id: 'deployer',
   initial: 'loadingCredentials',
   context: ({ input }) => ({
@@ -161,6 +233,7 @@ export const deployerMachine = setup({
     queue: emptyQueue,
     failures: {},
     attempt: 0,
+    helmAttempt: 0,
     lastFailure: undefined,
     reconciled: 0,
   }),
@@ -187,8 +260,11 @@ export const deployerMachine = setup({
       },
     },
     waitingToPublish: { after: { prepareRetryDelay: 'publishing' } },
-    /** The parent deploys (Push, or Dual with AppPusher on). */
-    standingBy: {},
+    /** The parent deploys (Push, or Dual with AppPusher on); HelmReleases still get the finalizer. */
+    standingBy: {
+      type: 'parallel',
+      states: { helm: helmRegion, work: workRegion },
+    },
     deploying: {
       type: 'parallel',
       states: {
@@ -219,6 +295,7 @@ export const deployerMachine = setup({
             backingOff: { after: { watchRetryDelay: 'watching' } },
           },
         },
+        helm: helmRegion,
         drift: {
           invoke: {
             id: 'watchDrift',
@@ -227,15 +304,7 @@ export const deployerMachine = setup({
             onError: { actions: 'recordFailure' },
           },
         },
-        work: {
-          on: {
-            'description.changed': { actions: 'queueAndDispatch' },
-            'drift.detected': { actions: 'queueAndDispatch' },
-            'work.retry': { actions: 'queueAndDispatch' },
-            'work.done': { actions: 'finishAndDispatch' },
-            'work.failed': { actions: 'finishAndDispatch' },
-          },
-        },
+        work: workRegion,
       },
     },
   },

@@ -62,6 +62,8 @@ export interface AgentConfig {
     readonly tunnelAllowedTargets: readonly string[];
     /** `--statechart-inspector`: WebSocket URL of a Stately inspector relay; undefined when off. */
     readonly statechartInspector: string | undefined;
+    /** `--helm-binary`: the helm v3 binary for HelmReleases. */
+    readonly helmBinary: string;
   };
 }
 
@@ -260,6 +262,7 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
   const tlsCert = str('tls-cert-file');
   const tlsKey = str('tls-private-key-file');
   check((tlsCert === '') === (tlsKey === ''), '--tls-cert-file and --tls-private-key-file must be given together');
+  check(str('helm-binary') !== '', '--helm-binary must not be empty');
   const inspector = str('statechart-inspector');
   check(
     inspector === '' || /^wss?:\/\/[^/\s]+/.test(inspector),
@@ -324,6 +327,7 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
       credentialCheckIntervalMs: num('parent-credentials-check-interval'),
       tunnelAllowedTargets: list('tunnel-allowed-targets'),
       statechartInspector: inspector === '' ? undefined : inspector,
+      helmBinary: str('helm-binary'),
     },
   };
 }

@@ -288,6 +288,13 @@ export const flagSpecs: readonly FlagSpec[] = [
   ),
   f(
     extensions,
+    'helm-binary',
+    'string',
+    'helm',
+    'The helm v3 binary that applies HelmReleases (a path, or a name looked up on PATH)',
+  ),
+  f(
+    extensions,
     'insecure-serving',
     'bool',
     false,

@@ -8,6 +8,7 @@ import { nextDelay, type BackoffPolicy } from '../../machines/backoff.ts';
 import {
   deployerMachine,
   type DeployerEvent,
+  type HelmWatchInput,
   type PublishInput,
   type ReconcileInput,
   type WatchInput,
@@ -27,7 +28,10 @@ import {
 } from './credentials.ts';
 import { DescriptionStore, watchDescriptions } from './descriptions.ts';
 import { DriftWatches } from './drift.ts';
+import { Helm } from './helm.ts';
+import { HelmChartStore, HelmReleaseReconciler, HelmReleaseStore, watchHelm } from './helm-releases.ts';
 import { DescriptionReconciler } from './reconciler.ts';
+import { helmReleaseOfWorkKey } from '../../machines/deployer/helm-releases.ts';
 
 /** Start-up steps: every 5 s, up to 40 % more (spec §7.1), forever. */
 export const prepareRetryMs = 5_000;
@@ -54,6 +58,7 @@ interface Session {
   readonly events: EventSink;
   readonly deployer: AppDeployer;
   readonly reconciler: DescriptionReconciler;
+  readonly helmReleases: HelmReleaseReconciler;
   readonly drift: DriftWatches | undefined;
 }
 
@@ -67,6 +72,7 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
     deps.parent ?? (() => loadParentAccess(child, config.systemNamespace, config.registration.parentUrl));
   const appDeployer = deps.appDeployer ?? (() => readAppDeployer(child, config.systemNamespace));
   const store = new DescriptionStore();
+  const helmStores = { releases: new HelmReleaseStore(), charts: new HelmChartStore(), descriptions: store };
   const limiter = deps.childLimiter ?? childRequestLimiter(config.child.qps, config.child.burst);
   let session: Session | undefined;
   // One recorder for the process (its counts and spam filter outlive a term), writing with the
@@ -108,9 +114,23 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
             recorder.record(e);
           },
         });
-        // A new term starts from a full list: every Description is reconciled once.
+        const helmReleases = new HelmReleaseReconciler({
+          parent,
+          stores: helmStores,
+          objects,
+          helm: new Helm({ binary: config.extensions.helmBinary, childUrl, deployer }),
+          onEvent: (e) => {
+            const fields = { helmRelease: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
+            if (e.type === 'Warning') log.warn(fields, e.reason);
+            else log.debug(fields, e.reason);
+            recorder.record(e);
+          },
+        });
+        // A new term starts from full lists: every Description and HelmRelease is reconciled once.
         store.reset();
-        session = { parent, events: apiEventSink(parent), deployer, reconciler, drift };
+        helmStores.releases.reset();
+        helmStores.charts.reset();
+        session = { parent, events: apiEventSink(parent), deployer, reconciler, helmReleases, drift };
         return undefined;
       }),
       publishDeployerSecret: fromPromise<undefined, PublishInput>(async ({ input }) => {
@@ -125,6 +145,9 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
       watchDescriptions: fromCallback<DeployerEvent, WatchInput>(({ input, sendBack }) => {
         return watchDescriptions(current().parent, input.dedicatedNamespace, store, sendBack);
       }),
+      watchHelm: fromCallback<DeployerEvent, HelmWatchInput>(({ input, sendBack }) => {
+        return watchHelm(current().parent, input.dedicatedNamespace, input.deploys, helmStores, sendBack);
+      }),
       watchDrift: fromCallback<DeployerEvent, WatchInput>(({ input, sendBack }) => {
         const drift = current().drift;
         // Only objects of this cluster's Descriptions (leftovers of another registration are not ours).
@@ -135,23 +158,31 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
         return () => drift?.stop();
       }),
       reconcile: fromCallback<DeployerEvent, ReconcileInput>(({ input, sendBack }) => {
-        current()
-          .reconciler.reconcile(input.key)
-          .then(
-            () => {
-              sendBack({ type: 'work.done', key: input.key });
-            },
-            (err: unknown) => {
-              const message = err instanceof Error ? err.message : String(err);
-              log.warn({ description: input.key, err: message }, 'reconcile failed; retrying with backoff');
-              sendBack({ type: 'work.failed', key: input.key, message });
-            },
-          );
+        const s = current();
+        const helmRelease = helmReleaseOfWorkKey(input.key);
+        // Standing by, Descriptions are the parent's (they are not watched then; this is a safeguard).
+        const work =
+          helmRelease !== undefined
+            ? s.helmReleases.reconcile(helmRelease, input.deploys)
+            : input.deploys
+              ? s.reconciler.reconcile(input.key)
+              : Promise.resolve();
+        work.then(
+          () => {
+            sendBack({ type: 'work.done', key: input.key });
+          },
+          (err: unknown) => {
+            const message = err instanceof Error ? err.message : String(err);
+            log.warn({ description: input.key, err: message }, 'reconcile failed; retrying with backoff');
+            sendBack({ type: 'work.failed', key: input.key, message });
+          },
+        );
       }),
     },
     delays: {
       prepareRetryDelay: () => Math.round(prepareRetryMs * (1 + 0.4 * random())),
       watchRetryDelay: ({ context }) => nextDelay(context.attempt, watchRetryPolicy, random),
+      helmWatchRetryDelay: ({ context }) => nextDelay(context.helmAttempt, watchRetryPolicy, random),
       workRetryDelay: ({ context, event }) =>
         nextDelay('key' in event ? (context.failures[event.key] ?? 1) : 1, workRetryPolicy, random),
     },

@@ -93,8 +93,12 @@ export class ChildObjects {
     return { path: `${this.collectionPath(ref, namespace)}/${name}`, ref };
   }
 
-  /** Server-side apply; returns the object as the child now has it. */
-  async apply(obj: KubeObject): Promise<KubeObject> {
+  /**
+   * Server-side apply; returns the object as the child now has it. `yaml`: the same object as YAML
+   * text, sent as it is (client-node's YAML parser renames wire fields such as
+   * `x-kubernetes-preserve-unknown-fields`, so parsed YAML only names the object).
+   */
+  async apply(obj: KubeObject, yaml?: string): Promise<KubeObject> {
     const { path, ref } = await this.objectPath(obj);
     const namespace = ref.namespaced ? (obj.metadata.namespace ?? 'default') : undefined;
     const body: KubeObject = namespace === undefined ? obj : { ...obj, metadata: { ...obj.metadata, namespace } };
@@ -106,7 +110,7 @@ export class ChildObjects {
       const res = await this.request({
         method: 'PATCH',
         path: `${path}?fieldManager=${fieldManager}&force=true`,
-        body: JSON.stringify(body),
+        body: yaml ?? JSON.stringify(body),
         contentType: 'application/apply-patch+yaml',
       });
       if (res.status !== 200 && res.status !== 201) throw new Error(statusText(res));

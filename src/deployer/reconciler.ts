@@ -20,10 +20,10 @@ import {
   type ManifestStatus,
 } from '../../machines/deployer/decisions.ts';
 import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
-import { rawRequest, statusText, type RawResponse } from '../kube/raw-request.ts';
 import type { ChildObjects } from './child-objects.ts';
 import { descriptionsPath, type DescriptionStore } from './descriptions.ts';
 import type { DriftWatches } from './drift.ts';
+import { eventAbout, ParentObjects } from './parent-writes.ts';
 
 export interface ReconcilerDeps {
   readonly parent: KubeConfig;
@@ -38,14 +38,6 @@ export interface ReconcilerDeps {
 
 export const descriptionApiVersion = 'apps.clusternet.io/v1alpha1';
 
-class ParentWriteError extends Error {
-  readonly status: number;
-  constructor(what: string, res: RawResponse) {
-    super(`${what}: ${String(res.status)} ${statusText(res)}`);
-    this.status = res.status;
-  }
-}
-
 const fromBase64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
 const refOf = (o: KubeObject): string =>
   `${o.kind} ${o.metadata.namespace === undefined ? '' : `${o.metadata.namespace}/`}${o.metadata.name ?? ''}`;
@@ -57,26 +49,15 @@ class FinalizerError extends Error {}
 
 export class DescriptionReconciler {
   private readonly deps: ReconcilerDeps;
+  private readonly descriptions: ParentObjects<Description, DescriptionStatus>;
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
+    this.descriptions = new ParentObjects(deps.parent, { collection: descriptionsPath, store: deps.store });
   }
 
   private event(d: Description, type: EventType, reason: string, text: string): void {
-    const { namespace, name = '', uid, resourceVersion } = d.metadata;
-    this.deps.onEvent?.({
-      involved: {
-        apiVersion: descriptionApiVersion,
-        kind: 'Description',
-        name,
-        ...(namespace === undefined ? {} : { namespace }),
-        ...(uid === undefined ? {} : { uid }),
-        ...(resourceVersion === undefined ? {} : { resourceVersion }),
-      },
-      type,
-      reason,
-      message: text,
-    });
+    this.deps.onEvent?.(eventAbout(descriptionApiVersion, 'Description', d, type, reason, text));
   }
 
   /** One reconcile, then the event `Synced`, or `FailedSynced` with the error (thrown again). */
@@ -204,48 +185,17 @@ export class DescriptionReconciler {
     return phase.phase === 'Success' ? undefined : phase.reason;
   }
 
-  private path(d: Description, sub = ''): string {
-    return `${descriptionsPath(d.metadata.namespace ?? '')}/${encodeURIComponent(d.metadata.name ?? '')}${sub}`;
-  }
-
   /** PUT of the whole Description with other finalizers; undefined when it is gone. */
-  private async put(d: Description, finalizers: string[], what: string): Promise<Description | undefined> {
-    const body: Description = { ...d, metadata: { ...d.metadata, finalizers } };
-    const res = await rawRequest(this.deps.parent, { method: 'PUT', path: this.path(d), body: JSON.stringify(body) });
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw new ParentWriteError(`${what} of Description ${this.path(d)}`, res);
-    const updated = JSON.parse(res.body) as Description;
-    this.deps.store.remember(updated);
-    return updated;
+  private put(d: Description, finalizers: string[], what: string): Promise<Description | undefined> {
+    return this.descriptions.putFinalizers(d, finalizers, what);
   }
 
-  /** PUT …/status only if it changed; on a conflict GET and try again (at most 5 attempts). */
+  /** PUT …/status only if it changed (at most 5 attempts). */
   private async writeStatus(
     d: Description,
     phase: { phase: string; reason: string },
     observed: readonly ManifestStatus[] | undefined,
   ): Promise<void> {
-    let current: Description = d;
-    for (let attempt = 1; attempt <= 5; attempt++) {
-      const status: DescriptionStatus | undefined = nextDescriptionStatus(current.status, phase, observed);
-      if (status === undefined) return;
-      const res = await rawRequest(this.deps.parent, {
-        method: 'PUT',
-        path: this.path(current, '/status'),
-        body: JSON.stringify({ ...current, status }),
-      });
-      if (res.status === 200) {
-        this.deps.store.remember(JSON.parse(res.body) as Description);
-        return;
-      }
-      if (res.status === 404) return;
-      if (res.status !== 409 || attempt === 5) {
-        throw new ParentWriteError(`writing the status of Description ${this.path(d)}`, res);
-      }
-      const fresh = await rawRequest(this.deps.parent, { method: 'GET', path: this.path(current) });
-      if (fresh.status === 404) return;
-      if (fresh.status !== 200) throw new ParentWriteError(`reading Description ${this.path(d)}`, fresh);
-      current = JSON.parse(fresh.body) as Description;
-    }
+    await this.descriptions.writeStatus(d, (current) => nextDescriptionStatus(current, phase, observed));
   }
 }

@@ -16,6 +16,7 @@ import { testEnv } from '../../env/vitest-env.ts';
 import {
   agentConfig,
   description,
+  eventsAbout as eventsAboutIn,
   fileLogger,
   installAppDeployer,
   registerCluster,
@@ -75,13 +76,7 @@ const readDescription = async (name: string): Promise<Description> =>
   })) as Description;
 
 /** The Events in the dedicated namespace about one Description. */
-async function eventsAbout(name: string): Promise<CoreV1Event[]> {
-  const list = await env.adminClient('parent', CoreV1Api).listNamespacedEvent({
-    namespace: cluster.dedicatedNamespace,
-    fieldSelector: `involvedObject.name=${name}`,
-  });
-  return list.items;
-}
+const eventsAbout = (name: string): Promise<CoreV1Event[]> => eventsAboutIn(env, cluster.dedicatedNamespace, name);
 
 const eventWith = (name: string, reason: string, ok: (e: CoreV1Event) => boolean = () => true) =>
   eventually(`an Event ${reason} about ${name} (log ${logPath})`, async () =>

@@ -7,8 +7,17 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  RbacAuthorizationV1Api,
+  type CoreV1Event,
+  type KubeConfig,
+} from '@kubernetes/client-node';
+import { createActor, type Actor } from 'xstate';
 import type { KubeObject } from '../../../machines/deployer/decisions.ts';
+import type { deployerMachine } from '../../../machines/deployer/machine.ts';
+import { createDeployerMachine } from '../../../src/deployer/actors.ts';
 import { parseCommandLine, type AgentConfig, type SyncMode } from '../../../src/config/config.ts';
 import { createRootLogger, type Logger } from '../../../src/logging/logger.ts';
 import type { ParentAccess } from '../../../src/registration/dedicated-credentials.ts';
@@ -134,4 +143,61 @@ export function description(
       raw: objects.map((o) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64')),
     },
   };
+}
+
+/**
+ * A registered cluster, the app-deployer identity in the child, and the real deployer statechart
+ * running for it (logging to a file); the caller stops the actor.
+ */
+export async function startDeployer(
+  env: TestEnv,
+  name: string,
+  opts: { syncMode: 'Pull' | 'Dual'; gates: string; extraArgs?: readonly string[] },
+): Promise<{ cluster: RegisteredCluster; logPath: string; actor: Actor<typeof deployerMachine> }> {
+  const cluster = await registerCluster(env, opts.syncMode);
+  const systemNamespace = `cnet-${randomBytes(3).toString('hex')}`;
+  await installAppDeployer(env.adminKubeConfig('child'), systemNamespace);
+  const config = agentConfig(env, { systemNamespace, ...opts });
+  const { log, path } = fileLogger(name);
+  const machine = createDeployerMachine({
+    config,
+    child: env.adminKubeConfig('child'),
+    log,
+    parent: () => Promise.resolve(cluster.parent),
+  });
+  const actor = createActor(machine, {
+    input: {
+      clusterId: cluster.clusterId,
+      dedicatedNamespace: cluster.dedicatedNamespace,
+      syncMode: opts.syncMode,
+      appPusher: config.featureGates.AppPusher,
+    },
+  });
+  actor.subscribe({
+    error: (err: unknown) => {
+      log.error({ err: String(err) }, 'deployer actor failed');
+    },
+  });
+  actor.start();
+  return { cluster, logPath: path, actor };
+}
+
+/** True once `read` answers 404 (for `eventually`); undefined while the object is there. */
+export async function absent(read: () => Promise<unknown>): Promise<boolean | undefined> {
+  try {
+    await read();
+    return undefined;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return true;
+    throw err;
+  }
+}
+
+/** The Events in a namespace of the parent about one object (by name). */
+export async function eventsAbout(env: TestEnv, namespace: string, name: string): Promise<CoreV1Event[]> {
+  const list = await env.adminClient('parent', CoreV1Api).listNamespacedEvent({
+    namespace,
+    fieldSelector: `involvedObject.name=${name}`,
+  });
+  return list.items;
 }

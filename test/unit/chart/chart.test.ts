@@ -98,6 +98,9 @@ describe('default rendering (CI values)', () => {
         valueFrom: { secretKeyRef: { name: 'clusternet-agent-cluster-registration', key: 'regToken' } },
       },
       { name: 'AGENT_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'HELM_CACHE_HOME', value: '/var/lib/clusternet-agent/helm/cache' },
+      { name: 'HELM_CONFIG_HOME', value: '/var/lib/clusternet-agent/helm/config' },
+      { name: 'HELM_DATA_HOME', value: '/var/lib/clusternet-agent/helm/data' },
     ]);
     expect(c.image).toBe('clusternet-agent-ts:v0.1.0');
     expect(podSpec(d).serviceAccountName).toBe('clusternet-agent');
@@ -118,6 +121,13 @@ describe('default rendering (CI values)', () => {
       capabilities: { drop: ['ALL'] },
     });
     expect(podSpec(d).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+    // helm (HelmReleases) writes only under an emptyDir, where its HELM_*_HOME point.
+    const spec = podSpec(d) as { volumes?: { name: string; emptyDir?: unknown }[] };
+    expect(spec.volumes?.find((v) => v.name === 'helm')?.emptyDir).toEqual({ sizeLimit: '512Mi' });
+    const mounts = (c as { volumeMounts?: { name: string; mountPath: string }[] }).volumeMounts;
+    expect(mounts).toContainEqual({ name: 'helm', mountPath: '/var/lib/clusternet-agent/helm' });
+    const helmHomes = (c.env as { name: string; value?: string }[]).filter((e) => e.name.startsWith('HELM_'));
+    expect(helmHomes.map((e) => e.value?.startsWith('/var/lib/clusternet-agent/helm/'))).toEqual([true, true, true]);
   });
 
   it('moves the probes with securePort, and drops port and probes when it is 0', async () => {

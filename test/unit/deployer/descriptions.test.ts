@@ -11,9 +11,9 @@ const d = (name: string, generation: number, rv: string, over: Partial<Descripti
 describe('DescriptionStore', () => {
   it('queues every Description of a first list, then only those that changed or went away', () => {
     const s = new DescriptionStore();
-    expect(s.replace([d('a', 1, '1'), d('b', 1, '2')], '2')).toEqual(['ns/a', 'ns/b']);
+    expect(s.replace([d('a', 1, '1'), d('b', 1, '2')], '2').keys).toEqual(['ns/a', 'ns/b']);
     expect(s.synced).toBe(true);
-    expect(s.replace([d('a', 1, '3', { status: { phase: 'Success' } }), d('c', 1, '4')], '4')).toEqual([
+    expect(s.replace([d('a', 1, '3', { status: { phase: 'Success' } }), d('c', 1, '4')], '4').keys).toEqual([
       'ns/c',
       'ns/b',
     ]);

@@ -72,15 +72,36 @@ const { stages } = parseDockerfile(dockerfile);
 const final = stages.at(-1);
 
 describe('docker/Dockerfile', () => {
-  it('is multi-stage on Node 24, the major the project pins', () => {
+  it('is multi-stage on Node 24, the major the project pins (besides the helm build)', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     const engines = /^>=(\d+)/.exec(packageJson.engines.node)?.[1];
-    for (const s of stages) expect(s.from).toMatch(new RegExp(`^node:${String(engines)}(\\.|-|$)`));
+    const nodeStages = stages.filter((s) => s.name !== 'helm');
+    for (const s of nodeStages) expect(s.from).toMatch(new RegExp(`^node:${String(engines)}(\\.|-|$)`));
     // The exact release the tests run on (the `node` devDependency) is the image's.
     const tested = (
       JSON.parse(readFileSync(join(root, 'node_modules/node/package.json'), 'utf8')) as { version: string }
     ).version;
-    expect(stages[0]?.from).toBe(`node:${tested}-bookworm-slim`);
+    expect(nodeStages[0]?.from).toBe(`node:${tested}-bookworm-slim`);
+  });
+
+  it('builds helm from its Go module at the version the tests use, and puts it on PATH', () => {
+    const versions = JSON.parse(readFileSync(join(root, 'test/env/versions.json'), 'utf8')) as { helm: string };
+    const { args } = parseDockerfile(dockerfile);
+    expect(args.get('HELM_VERSION')).toBe(versions.helm);
+    const helm = stages.find((s) => s.name === 'helm');
+    expect(helm?.from).toMatch(/^golang:\d+\.\d+/);
+    const build = helm?.instructions.find((i) => i.op === 'RUN')?.args ?? '';
+    expect(build).toContain('go install');
+    expect(build).toContain('"helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"');
+    expect(build).toContain('-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}');
+    // The same stamping as test/env/build/kube-bins.sh.
+    const script = readFileSync(join(root, 'test/env/build/kube-bins.sh'), 'utf8');
+    for (const stamp of ['chartutil.k8sVersionMinor', 'lint/rules.k8sVersionMinor']) {
+      expect(script).toContain(stamp);
+      expect(build).toContain(stamp);
+    }
+    const copy = final?.instructions.find((i) => i.op === 'COPY' && i.args.startsWith('--from=helm '));
+    expect(copy?.args).toBe('--from=helm /out/helm /usr/local/bin/helm');
   });
 
   it('copies only sources that exist and are in the build context; --from names an earlier stage', () => {

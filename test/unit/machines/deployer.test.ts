@@ -4,6 +4,7 @@ import type { SyncMode } from '../../../machines/deployer/decisions.ts';
 import {
   deployerMachine,
   type DeployerEvent,
+  type HelmWatchInput,
   type ReconcileInput,
   type WatchInput,
 } from '../../../machines/deployer/machine.ts';
@@ -28,6 +29,9 @@ function start(
   const log: { at: number; what: string }[] = [];
   const watches: ((e: DeployerEvent) => void)[] = [];
   const drift: ((e: DeployerEvent) => void)[] = [];
+  const helmWatches: { input: HelmWatchInput; send: (e: DeployerEvent) => void }[] = [];
+  let stoppedHelmWatches = 0;
+  const inputs: ReconcileInput[] = [];
   /** Running reconciles by key, with how to finish them. */
   const running = new Map<string, (outcome: Outcome) => void>();
   const started: string[] = [];
@@ -51,11 +55,19 @@ function start(
           stoppedWatches++;
         };
       }),
+      watchHelm: fromCallback<DeployerEvent, HelmWatchInput>(({ input, sendBack }) => {
+        log.push({ at: clock.now(), what: 'watchHelm' });
+        helmWatches.push({ input, send: sendBack });
+        return () => {
+          stoppedHelmWatches++;
+        };
+      }),
       watchDrift: fromCallback<DeployerEvent, WatchInput>(({ sendBack }) => {
         drift.push(sendBack);
       }),
       reconcile: fromCallback<DeployerEvent, ReconcileInput>(({ input, sendBack }) => {
         started.push(input.key);
+        inputs.push(input);
         running.set(input.key, (o) => {
           running.delete(input.key);
           sendBack(
@@ -69,6 +81,7 @@ function start(
     delays: {
       prepareRetryDelay: 5_000,
       watchRetryDelay: ({ context }) => 500 * 2 ** Math.max(0, context.attempt - 1),
+      helmWatchRetryDelay: ({ context }) => 700 * 2 ** Math.max(0, context.helmAttempt - 1),
       workRetryDelay: ({ context, event }) =>
         1_000 * 2 ** (('key' in event ? (context.failures[event.key] ?? 1) : 1) - 1),
     },
@@ -115,6 +128,9 @@ function start(
     log,
     watches,
     drift,
+    helmWatches,
+    inputs,
+    stoppedHelmWatches: () => stoppedHelmWatches,
     running,
     started,
     send,
@@ -131,19 +147,25 @@ describe('deployer statechart', () => {
   it('loads credentials, publishes the deployer secret, then watches in Pull mode', async () => {
     const d = start();
     await d.advance(0);
-    expect(d.log.map((l) => l.what)).toEqual(['load', 'publish', 'watch']);
-    expect(d.trace).toEqual(['loadingCredentials', 'publishing', 'deploying.watch.watching,drift,work']);
+    expect(d.log.map((l) => l.what)).toEqual(['load', 'publish', 'watch', 'watchHelm']);
+    expect(d.trace).toEqual(['loadingCredentials', 'publishing', 'deploying.watch.watching,helm.watching,drift,work']);
+    expect(d.helmWatches[0]?.input).toEqual({ dedicatedNamespace: 'clusternet-x', deploys: true });
   });
 
   it.each<[SyncMode, boolean]>([
     ['Push', true],
     ['Dual', true],
-  ])('in %s mode with AppPusher=%s only publishes the secret and stands by', async (syncMode, appPusher) => {
+  ])('in %s mode with AppPusher=%s publishes the secret and stands by', async (syncMode, appPusher) => {
     const d = start({ syncMode, appPusher });
     await d.advance(60_000, 1000);
-    expect(d.log.map((l) => l.what)).toEqual(['load', 'publish']);
-    expect(d.trace.at(-1)).toBe('standingBy');
+    expect(d.log.map((l) => l.what)).toEqual(['load', 'publish', 'watchHelm']);
+    expect(d.trace.at(-1)).toBe('standingBy.helm.watching,work');
     expect(d.watches).toHaveLength(0);
+    // HelmReleases only get the finalizer (spec §7.4 step 1): the reconcile is told it does not deploy.
+    expect(d.helmWatches[0]?.input).toEqual({ dedicatedNamespace: 'clusternet-x', deploys: false });
+    d.helmWatches[0]?.send({ type: 'helmRelease.changed', key: 'ns/hr' });
+    await d.advance(0);
+    expect(d.inputs).toEqual([{ key: 'HelmRelease:ns/hr', dedicatedNamespace: 'clusternet-x', deploys: false }]);
   });
 
   it('deploys in Dual mode with AppPusher off', async () => {
@@ -163,6 +185,7 @@ describe('deployer statechart', () => {
       'publish@15000',
       'publish@20000',
       'watch@20000',
+      'watchHelm@20000',
     ]);
     expect(d.context()).toMatchObject({ attempt: 0, lastFailure: undefined });
   });
@@ -225,6 +248,45 @@ describe('deployer statechart', () => {
     expect(d.context().lastFailure).toBe('apply failed');
   });
 
+  it('queues HelmReleases in the same queue, prefixed with their kind, beside Descriptions', async () => {
+    const d = start({ concurrency: 1 });
+    await d.advance(0);
+    const helm = d.helmWatches[0]?.send;
+    helm?.({ type: 'helmRelease.changed', key: 'ns/a' });
+    // A HelmChart change queues Descriptions through the same watch.
+    helm?.({ type: 'description.changed', key: 'ns/a' });
+    helm?.({ type: 'helmRelease.changed', key: 'ns/a' });
+    await d.advance(0);
+    expect(d.context().queue).toEqual({ pending: ['ns/a'], active: ['HelmRelease:ns/a'], dirty: ['HelmRelease:ns/a'] });
+    await d.finish('HelmRelease:ns/a');
+    await d.finish('ns/a');
+    await d.finish('HelmRelease:ns/a');
+    expect(d.started).toEqual(['HelmRelease:ns/a', 'ns/a', 'HelmRelease:ns/a']);
+    expect(d.inputs.every((i) => i.deploys)).toBe(true);
+  });
+
+  it('resumes an expired HelmRelease watch at once and backs off a failed one on its own counter', async () => {
+    const d = start();
+    await d.advance(0);
+    d.helmWatches[0]?.send({ type: 'helm.watchEnded', kind: 'expired', message: 'closed' });
+    await d.advance(0);
+    expect(d.helmWatches).toHaveLength(2);
+    d.helmWatches[1]?.send({ type: 'helm.watchEnded', kind: 'failed', message: 'helmreleases forbidden' });
+    await d.advance(0);
+    expect(d.trace.at(-1)).toBe('deploying.watch.watching,helm.backingOff,drift,work');
+    expect(d.context()).toMatchObject({ attempt: 0, helmAttempt: 1, lastFailure: 'helmreleases forbidden' });
+    await d.advance(600);
+    expect(d.helmWatches).toHaveLength(2);
+    await d.advance(100);
+    expect(d.helmWatches).toHaveLength(3);
+    d.helmWatches[2]?.send({ type: 'helm.synced' });
+    await d.advance(0);
+    expect(d.context().helmAttempt).toBe(0);
+    // The Description watch was never disturbed.
+    expect(d.watches).toHaveLength(1);
+    expect(d.stoppedHelmWatches()).toBe(2);
+  });
+
   it('queues the owner again on drift', async () => {
     const d = start();
     await d.advance(0);
@@ -242,7 +304,7 @@ describe('deployer statechart', () => {
     expect(d.watches).toHaveLength(2);
     d.send({ type: 'descriptions.watchEnded', kind: 'failed', message: 'connection refused' });
     await d.advance(0);
-    expect(d.trace.at(-1)).toBe('deploying.watch.backingOff,drift,work');
+    expect(d.trace.at(-1)).toBe('deploying.watch.backingOff,helm.watching,drift,work');
     expect(d.context()).toMatchObject({ attempt: 1, lastFailure: 'connection refused' });
     await d.advance(400);
     expect(d.watches).toHaveLength(2);
@@ -263,6 +325,7 @@ describe('deployer statechart', () => {
     await d.advance(0);
     d.actor.stop();
     expect(d.stoppedWatches()).toBe(1);
+    expect(d.stoppedHelmWatches()).toBe(1);
     expect(d.actor.getSnapshot().status).toBe('stopped');
   });
 });

@@ -1,0 +1,393 @@
+// Runs the helm v3 binary for the HelmRelease reconcile (spec §7.4) against the child, with the
+// app-deployer identity, storage driver `secret` and a history of 5 releases.
+//
+// Nothing secret goes on a command line (where /proc shows it): each run gets a private directory
+// (mkdtemp, 0700) holding a kubeconfig with the app-deployer token (0600), the values file, and for a
+// chartPullSecret a repositories file (or, for oci://, a registry login fed on stdin) with the chart
+// repository's credentials; the directory is removed when the run ends. A run that overruns the
+// HelmRelease's timeout (plus a grace period for helm's own cleanup) is killed.
+
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  parseRelease,
+  type ReleasePlan,
+  type StoredRelease,
+  type UninstallTarget,
+} from '../../machines/deployer/helm-releases.ts';
+import type { AppDeployer } from './credentials.ts';
+
+/** Releases kept per name (`--history-max`, spec §7.4 step 2). */
+export const historyMax = 5;
+/** Beyond the HelmRelease timeout, how long helm gets to clean up before it is killed. */
+export const killGraceMs = 30_000;
+/** Of the agent's environment, what helm gets besides its homes: proxies and the system CA bundle. */
+const passedThrough = [
+  'HTTPS_PROXY',
+  'HTTP_PROXY',
+  'NO_PROXY',
+  'https_proxy',
+  'http_proxy',
+  'no_proxy',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+] as const;
+/** The name the chart repository gets in the private repositories file. */
+const repoName = 'helmrelease-repo';
+
+export interface RepoCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface HelmOptions {
+  /** The helm binary (`--helm-binary`; `helm` looks it up on PATH). */
+  readonly binary: string;
+  readonly childUrl: string;
+  readonly deployer: AppDeployer;
+  /** The agent's environment: HELM_CACHE_HOME / HELM_CONFIG_HOME / HELM_DATA_HOME are passed on. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Beyond timeoutSeconds, before a run is killed (default killGraceMs). */
+  readonly killGraceMs?: number;
+}
+
+/** A failed helm run, with helm's message on one line (for status notes). */
+export class HelmError extends Error {
+  readonly stderr: string;
+  readonly stdout: string;
+  constructor(message: string, stderr: string, stdout = '') {
+    super(message);
+    this.stderr = stderr;
+    this.stdout = stdout;
+  }
+}
+
+/**
+ * Why `helm repo update` could not fetch an index: it prints the reason on stdout (after
+ * `...Unable to get an update from …`) and only the repository's URL on stderr.
+ */
+export function repoUpdateReason(stdout: string): string | undefined {
+  const lines = stdout.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('...Unable to get an update'));
+  if (at < 0) return undefined;
+  const reason = lines
+    .slice(at + 1)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('Update Complete'))
+    .join('; ');
+  return reason === '' ? undefined : reason;
+}
+
+/** helm's stderr as one clear line: `Error: ` prefixes and blank lines dropped, at most 1000 characters. */
+export function oneLine(stderr: string): string {
+  const text = stderr
+    .split('\n')
+    .map((l) => l.trim().replace(/^Error: /, ''))
+    .filter((l) => l !== '' && !l.startsWith('WARNING: '))
+    .join('; ');
+  return text.length > 1000 ? `${text.slice(0, 999)}…` : text;
+}
+
+interface Workspace {
+  readonly dir: string;
+  readonly kubeconfig: string;
+}
+
+interface RunOptions {
+  readonly timeoutMs: number;
+  readonly stdin?: string;
+}
+
+export class Helm {
+  private readonly opts: HelmOptions;
+
+  constructor(opts: HelmOptions) {
+    this.opts = opts;
+  }
+
+  /** The stored release, or undefined when there is none. */
+  async status(plan: ReleasePlan): Promise<StoredRelease | undefined> {
+    return this.session(async (ws) => {
+      try {
+        const out = await this.run(
+          ws,
+          ['status', plan.releaseName, '--namespace', plan.namespace, '--output', 'json'],
+          { timeoutMs: 60_000 },
+        );
+        return this.release(out, 'helm status');
+      } catch (err) {
+        if (err instanceof HelmError && err.stderr.includes('release: not found')) return undefined;
+        throw err;
+      }
+    });
+  }
+
+  install(plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<StoredRelease> {
+    return this.deploy('install', plan, credentials);
+  }
+
+  upgrade(plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<StoredRelease> {
+    return this.deploy('upgrade', plan, credentials);
+  }
+
+  /** install or upgrade, with the options of each (spec §7.4 steps 8, 9); the release helm printed. */
+  private deploy(
+    kind: 'install' | 'upgrade',
+    plan: ReleasePlan,
+    credentials: RepoCredentials | undefined,
+  ): Promise<StoredRelease> {
+    const own =
+      kind === 'install'
+        ? [
+            ...(plan.createNamespace ? ['--create-namespace'] : []),
+            ...(plan.atomic ? ['--atomic'] : []),
+            ...(plan.replace ? ['--replace'] : []),
+          ]
+        : [
+            // The release's values are exactly the overrides (not merged with the previous release's).
+            '--reset-values',
+            '--history-max',
+            String(historyMax),
+            ...(plan.upgradeAtomic ? ['--atomic'] : []),
+            ...(plan.force ? ['--force'] : []),
+          ];
+    return this.session(async (ws) => {
+      const chart = await this.locate(ws, plan, credentials);
+      const args = [kind, plan.releaseName, ...chart, ...(await this.common(ws, plan)), ...own];
+      return this.release(await this.run(ws, args, { timeoutMs: this.timeoutMs(plan) }), `helm ${kind}`);
+    }).catch((err: unknown) => {
+      // helm names the repository by its private name; the HelmRelease's reader knows its URL.
+      if (!(err instanceof HelmError)) throw err;
+      throw new HelmError(err.message.replaceAll(`${repoName} `, `${plan.repo} `), err.stderr, err.stdout);
+    });
+  }
+
+  /** Uninstalls; a release that is not there counts as uninstalled. */
+  async uninstall(plan: UninstallTarget): Promise<void> {
+    await this.session(async (ws) => {
+      await this.run(
+        ws,
+        [
+          'uninstall',
+          plan.releaseName,
+          '--namespace',
+          plan.namespace,
+          '--ignore-not-found',
+          '--timeout',
+          `${String(plan.timeoutSeconds)}s`,
+          ...(plan.wait ? ['--wait'] : []),
+        ],
+        { timeoutMs: this.timeoutMs(plan) },
+      );
+    });
+  }
+
+  /** The CRDs of the chart (`helm show crds`), for replaceCRDs. */
+  async chartCrds(plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<string> {
+    return this.session(async (ws) => {
+      const chart = await this.locate(ws, plan, credentials);
+      return this.run(ws, ['show', 'crds', ...chart, ...this.download(ws, plan)], { timeoutMs: 120_000 });
+    });
+  }
+
+  private timeoutMs(plan: Pick<ReleasePlan, 'timeoutSeconds'>): number {
+    return plan.timeoutSeconds * 1000 + (this.opts.killGraceMs ?? killGraceMs);
+  }
+
+  private release(stdout: string, what: string): StoredRelease {
+    let json: unknown;
+    try {
+      json = JSON.parse(stdout);
+    } catch {
+      throw new HelmError(`${what} printed no release`, stdout);
+    }
+    const r = parseRelease(json);
+    if (r === undefined) throw new HelmError(`${what} printed no release`, stdout);
+    return r;
+  }
+
+  /** Flags of install and upgrade: namespace, values, version, timeout, wait and the rest. */
+  private async common(ws: Workspace, plan: ReleasePlan): Promise<string[]> {
+    const values = join(ws.dir, 'values.json');
+    await writeFile(values, JSON.stringify(plan.values), { mode: 0o600 });
+    return [
+      '--namespace',
+      plan.namespace,
+      '--values',
+      values,
+      '--output',
+      'json',
+      '--timeout',
+      `${String(plan.timeoutSeconds)}s`,
+      ...(plan.wait ? ['--wait'] : []),
+      ...(plan.wait && plan.waitForJob ? ['--wait-for-jobs'] : []),
+      ...(plan.skipCRDs ? ['--skip-crds'] : []),
+      ...(plan.disableHooks ? ['--no-hooks'] : []),
+      ...this.download(ws, plan),
+    ];
+  }
+
+  /** Which chart: version, the private repository / registry files, TLS verification off (spec). */
+  private download(ws: Workspace, plan: ReleasePlan): string[] {
+    return [
+      '--repository-config',
+      join(ws.dir, 'repositories.yaml'),
+      '--repository-cache',
+      join(ws.dir, 'repository'),
+      '--registry-config',
+      join(ws.dir, 'registry.json'),
+      ...(plan.repo.startsWith('http://') ? [] : ['--insecure-skip-tls-verify']),
+      ...(plan.oci && plan.plainHTTP ? ['--plain-http'] : []),
+      ...(plan.version === '' ? [] : ['--version', plan.version]),
+    ];
+  }
+
+  /**
+   * The chart reference (spec §7.4 step 5). oci:// → `<repo>/<chart>`, after a registry login when there
+   * are credentials (password on stdin). Other repositories → `<name>/<chart>` of a private repositories
+   * file (credentials in it), whose index is fetched afresh each time (step 10's "helm repo update").
+   */
+  private async locate(ws: Workspace, plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<string[]> {
+    if (plan.oci) {
+      await writeFile(join(ws.dir, 'registry.json'), '{"auths":{}}', { mode: 0o600 });
+      if (credentials !== undefined) {
+        const host = new URL(plan.repo.replace(/^oci:/, 'https:')).host;
+        await this.run(
+          ws,
+          [
+            'registry',
+            'login',
+            host,
+            '--username',
+            credentials.username,
+            '--password-stdin',
+            '--registry-config',
+            join(ws.dir, 'registry.json'),
+            ...(plan.plainHTTP ? ['--plain-http'] : ['--insecure']),
+          ],
+          { timeoutMs: 60_000, stdin: credentials.password },
+        );
+      }
+      return [`${plan.repo}/${plan.chart}`];
+    }
+    const repositories = {
+      apiVersion: '',
+      generated: '0001-01-01T00:00:00Z',
+      repositories: [
+        {
+          name: repoName,
+          url: plan.repo,
+          username: credentials?.username ?? '',
+          password: credentials?.password ?? '',
+          insecure_skip_tls_verify: true,
+          pass_credentials_all: false,
+        },
+      ],
+    };
+    await writeFile(join(ws.dir, 'repositories.yaml'), JSON.stringify(repositories), { mode: 0o600 });
+    const update = this.run(
+      ws,
+      [
+        'repo',
+        'update',
+        repoName,
+        '--fail-on-repo-update-fail',
+        '--repository-config',
+        join(ws.dir, 'repositories.yaml'),
+        '--repository-cache',
+        join(ws.dir, 'repository'),
+      ],
+      { timeoutMs: 120_000 },
+    );
+    await update.catch((err: unknown) => {
+      if (!(err instanceof HelmError)) throw err;
+      const reason = repoUpdateReason(err.stdout) ?? err.message;
+      throw new HelmError(`fetching the index of chart repository ${plan.repo}: ${reason}`, err.stderr, err.stdout);
+    });
+    return [`${repoName}/${plan.chart}`];
+  }
+
+  /** A private directory with the app-deployer kubeconfig, removed when `fn` ends. */
+  private async session<T>(fn: (ws: Workspace) => Promise<T>): Promise<T> {
+    const env = this.opts.env ?? process.env;
+    // HELM_CACHE_HOME (the chart's emptyDir) may not exist yet; helm would create it too.
+    const base = env.HELM_CACHE_HOME ?? tmpdir();
+    await mkdir(base, { recursive: true, mode: 0o700 });
+    const dir = await mkdtemp(join(base, 'helmrelease-'));
+    try {
+      const kubeconfig = join(dir, 'kubeconfig');
+      const { childUrl, deployer } = this.opts;
+      const config = {
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: 'child',
+            cluster: {
+              server: childUrl,
+              ...(deployer.caCrt === ''
+                ? {}
+                : { 'certificate-authority-data': Buffer.from(deployer.caCrt).toString('base64') }),
+            },
+          },
+        ],
+        users: [{ name: 'clusternet-app-deployer', user: { token: deployer.token } }],
+        contexts: [{ name: 'child', context: { cluster: 'child', user: 'clusternet-app-deployer' } }],
+        'current-context': 'child',
+      };
+      await writeFile(kubeconfig, JSON.stringify(config), { mode: 0o600 });
+      return await fn({ dir, kubeconfig });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Runs helm; its stdout, or a HelmError with its stderr on one line. */
+  private run(ws: Workspace, args: readonly string[], opts: RunOptions): Promise<string> {
+    const env = this.opts.env ?? process.env;
+    const home = (name: string): string => env[name] ?? join(ws.dir, name.toLowerCase());
+    const childEnv: NodeJS.ProcessEnv = {
+      PATH: env.PATH ?? '',
+      HOME: ws.dir,
+      KUBECONFIG: ws.kubeconfig,
+      HELM_DRIVER: 'secret',
+      HELM_CACHE_HOME: home('HELM_CACHE_HOME'),
+      HELM_CONFIG_HOME: home('HELM_CONFIG_HOME'),
+      HELM_DATA_HOME: home('HELM_DATA_HOME'),
+      ...Object.fromEntries(passedThrough.flatMap((k) => (env[k] === undefined ? [] : [[k, env[k]]]))),
+    };
+    const what = `helm ${args.slice(0, 2).join(' ')}`;
+    return new Promise((resolve, reject) => {
+      const child = execFile(
+        this.opts.binary,
+        [...args, '--kubeconfig', ws.kubeconfig],
+        { env: childEnv, timeout: opts.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          if (err === null) {
+            resolve(stdout);
+            return;
+          }
+          const e = err as NodeJS.ErrnoException & { killed?: boolean };
+          if (e.code === 'ENOENT') {
+            reject(new HelmError(`the helm binary ${this.opts.binary} was not found (--helm-binary)`, ''));
+          } else if (e.killed === true) {
+            reject(
+              new HelmError(
+                `${what} did not end within ${String(opts.timeoutMs / 1000)}s and was killed`,
+                stderr,
+                stdout,
+              ),
+            );
+          } else {
+            reject(new HelmError(oneLine(stderr) || `${what} failed: ${e.message}`, stderr, stdout));
+          }
+        },
+      );
+      // helm may end without reading its stdin (EPIPE): its exit status says how it went.
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(opts.stdin ?? '');
+    });
+  }
+}

@@ -1,0 +1,146 @@
+// Writes of the deployer to the objects of its dedicated namespace in the parent (Descriptions,
+// HelmReleases): a full PUT for the finalizer (as the Go agent), and PUT …/status only when the status
+// changed, with a fresh GET between conflicting attempts (at most 5, spec §7.3, §7.4 step 11). What was
+// written is kept in the kind's store until the watch brings it.
+
+import type { KubeConfig } from '@kubernetes/client-node';
+import { finalizer, type ObjectMeta } from '../../machines/deployer/decisions.ts';
+import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
+import { rawRequest, statusText, type RawResponse } from '../kube/raw-request.ts';
+
+export class ParentWriteError extends Error {
+  readonly status: number;
+  constructor(what: string, res: RawResponse) {
+    super(`${what}: ${String(res.status)} ${statusText(res)}`);
+    this.status = res.status;
+  }
+}
+
+interface Named {
+  readonly metadata: ObjectMeta;
+}
+
+/** An Event about an object of the dedicated namespace (involved object with its uid and version). */
+export function eventAbout(
+  apiVersion: string,
+  kind: string,
+  o: Named,
+  type: EventType,
+  reason: string,
+  message: string,
+): ObjectEvent {
+  const { namespace, name = '', uid, resourceVersion } = o.metadata;
+  return {
+    involved: {
+      apiVersion,
+      kind,
+      name,
+      ...(namespace === undefined ? {} : { namespace }),
+      ...(uid === undefined ? {} : { uid }),
+      ...(resourceVersion === undefined ? {} : { resourceVersion }),
+    },
+    type,
+    reason,
+    message,
+  };
+}
+
+export interface ParentKind<T> {
+  /** The collection in a namespace, e.g. `/apis/…/namespaces/<ns>/descriptions`. */
+  readonly collection: (namespace: string) => string;
+  readonly store: { get(key: string): T | undefined; remember(o: T): void };
+}
+
+export class ParentObjects<T extends Named & { readonly status?: S }, S> {
+  private readonly kc: KubeConfig;
+  private readonly kind: ParentKind<T>;
+
+  constructor(kc: KubeConfig, kind: ParentKind<T>) {
+    this.kc = kc;
+    this.kind = kind;
+  }
+
+  private path(o: T): string {
+    return `${this.kind.collection(o.metadata.namespace ?? '')}/${encodeURIComponent(o.metadata.name ?? '')}`;
+  }
+
+  /** The stored copy of `<ns>/<name>`, else the parent's (GET); undefined when there is none. */
+  async get(key: string): Promise<T | undefined> {
+    const known = this.kind.store.get(key);
+    if (known !== undefined) return known;
+    const [namespace = '', name = ''] = key.split('/');
+    const path = `${this.kind.collection(namespace)}/${encodeURIComponent(name)}`;
+    const res = await rawRequest(this.kc, { method: 'GET', path });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new ParentWriteError(`reading ${path}`, res);
+    return JSON.parse(res.body) as T;
+  }
+
+  /** PUT of the whole object with other finalizers; undefined when it is gone. */
+  async putFinalizers(o: T, finalizers: readonly string[], what: string): Promise<T | undefined> {
+    const path = this.path(o);
+    const body = JSON.stringify({ ...o, metadata: { ...o.metadata, finalizers } });
+    const res = await rawRequest(this.kc, { method: 'PUT', path, body });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new ParentWriteError(`${what} of ${path}`, res);
+    const updated = JSON.parse(res.body) as T;
+    this.kind.store.remember(updated);
+    return updated;
+  }
+
+  /** Removes our finalizer (after a deletion was carried out). */
+  async releaseFinalizer(o: T): Promise<void> {
+    const rest = (o.metadata.finalizers ?? []).filter((f) => f !== finalizer);
+    await this.putFinalizers(o, rest, 'removing the finalizer');
+  }
+
+  /**
+   * Spec §7.3 / §7.4 step 1: the stored object; when `decide` asks for our finalizer, it is added (full
+   * PUT; `injected` hears of it), and the decision is made again on the updated object. Undefined when
+   * the object is unknown or gone.
+   */
+  async decide<A extends string>(
+    key: string,
+    decide: (o: T) => A,
+    injected?: (updated: T) => void,
+  ): Promise<{ object: T; action: A } | undefined> {
+    const o = this.kind.store.get(key);
+    if (o === undefined) return undefined;
+    const action = decide(o);
+    if (action !== 'injectFinalizer') return { object: o, action };
+    const updated = await this.putFinalizers(o, [...(o.metadata.finalizers ?? []), finalizer], 'adding the finalizer');
+    if (updated === undefined) return undefined;
+    injected?.(updated);
+    return { object: updated, action: decide(updated) };
+  }
+
+  /**
+   * PUT …/status with `next(current.status)` when it says something new; on a conflict GET and try
+   * again (at most 5 attempts). Returns the object as written, or undefined when nothing was written.
+   */
+  async writeStatus(o: T, next: (current: S | undefined) => S | undefined): Promise<T | undefined> {
+    let current: T = o;
+    const path = this.path(o);
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const status = next(current.status);
+      if (status === undefined) return undefined;
+      const res = await rawRequest(this.kc, {
+        method: 'PUT',
+        path: `${path}/status`,
+        body: JSON.stringify({ ...current, status }),
+      });
+      if (res.status === 200) {
+        const written = JSON.parse(res.body) as T;
+        this.kind.store.remember(written);
+        return written;
+      }
+      if (res.status === 404) return undefined;
+      if (res.status !== 409 || attempt === 5) throw new ParentWriteError(`writing the status of ${path}`, res);
+      const fresh = await rawRequest(this.kc, { method: 'GET', path });
+      if (fresh.status === 404) return undefined;
+      if (fresh.status !== 200) throw new ParentWriteError(`reading ${path}`, fresh);
+      current = JSON.parse(fresh.body) as T;
+    }
+    return undefined;
+  }
+}

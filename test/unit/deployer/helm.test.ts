@@ -1,0 +1,287 @@
+// The helm runner against a stand-in helm (a shell script that records how it was called): the flags
+// of every HelmRelease option, nothing secret on a command line, the private directory's modes and
+// removal, the password of an oci login on stdin, the kill of an overrunning run, one-line errors.
+// The real binary against real clusters: test/integration/deployer/helm.test.ts.
+
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeHelmRelease, type HelmReleaseSpec, type ReleasePlan } from '../../../machines/deployer/helm-releases.ts';
+import { Helm, HelmError, oneLine, repoUpdateReason } from '../../../src/deployer/helm.ts';
+
+const token = 'eyJhbGciOiJSUzI1NiJ9.secret-token.sig';
+const password = 'repo-password-123';
+const release = {
+  name: 'web',
+  namespace: 'apps',
+  version: 1,
+  info: { status: 'deployed', first_deployed: '2026-11-24T06:50:27Z', last_deployed: '2026-11-24T06:50:27Z' },
+  chart: { metadata: { name: 'hello', version: '0.1.0' } },
+  config: { greeting: 'hi' },
+};
+
+let dir: string;
+let log: string;
+let homes: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cnat-fake-helm-'));
+  log = join(dir, 'calls.log');
+  // Not there yet, as in a fresh emptyDir: the runner creates it.
+  homes = join(dir, 'helm-homes', 'cache');
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A stand-in helm: records each call (args, modes, env, private files, stdin), then runs `behaviour`. */
+async function fakeHelm(behaviour: string): Promise<string> {
+  const bin = join(dir, 'helm');
+  await writeFile(
+    bin,
+    `#!/bin/sh
+work="$(dirname "$KUBECONFIG")"
+{
+  echo "CALL $*"
+  echo "MODES $(stat -c %a "$work") $(stat -c %a "$KUBECONFIG")"
+  echo "ENV $HELM_DRIVER $HELM_CACHE_HOME"
+  echo "PASSED $HTTPS_PROXY|$REG_TOKEN"
+  echo "KUBECONFIG $(cat "$KUBECONFIG")"
+  [ -f "$work/repositories.yaml" ] && echo "REPOS $(cat "$work/repositories.yaml")"
+  [ -f "$work/values.json" ] && echo "VALUES $(cat "$work/values.json")"
+  [ "$1" = registry ] && echo "STDIN $(cat)"
+  echo "WORK $work"
+} >> '${log}'
+${behaviour}
+`,
+  );
+  await chmod(bin, 0o755);
+  return bin;
+}
+
+const ok = `case "$1" in install|upgrade) echo '${JSON.stringify(release)}';; esac; exit 0`;
+
+const helmWith = (binary: string, killGraceMs?: number): Helm =>
+  new Helm({
+    binary,
+    childUrl: 'https://127.0.0.1:6443',
+    deployer: { token, caCrt: '-----BEGIN CERTIFICATE-----\n', serviceAccountName: 'x', serviceAccountUid: 'u' },
+    env: { PATH: process.env.PATH ?? '', HELM_CACHE_HOME: homes, HTTPS_PROXY: 'http://proxy:3128', REG_TOKEN: 'x' },
+    ...(killGraceMs === undefined ? {} : { killGraceMs }),
+  });
+
+const plan = (spec: HelmReleaseSpec): ReleasePlan => {
+  const d = decodeHelmRelease(
+    {
+      metadata: { name: 'web-helm-default-hello', namespace: 'clusternet-x' },
+      spec: { chart: 'hello', targetNamespace: 'apps', releaseName: 'web', ...spec },
+    },
+    (s) => Buffer.from(s, 'base64').toString('utf8'),
+  );
+  if (!d.ok) throw new Error(d.error);
+  return d.plan;
+};
+
+const calls = async (): Promise<string[]> =>
+  (await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('CALL '));
+const lines = async (prefix: string): Promise<string[]> =>
+  (await readFile(log, 'utf8'))
+    .split('\n')
+    .filter((l) => l.startsWith(`${prefix} `))
+    .map((l) => l.slice(prefix.length + 1));
+
+describe('Helm (the runner of the helm binary)', () => {
+  it('installs: repository index first, then install with the install options; secrets only in 0600 files', async () => {
+    const helm = helmWith(await fakeHelm(ok));
+    const r = await helm.install(
+      plan({
+        repo: 'http://127.0.0.1:8080/charts',
+        version: '0.1.0',
+        overrides: Buffer.from('{"greeting":"hi"}').toString('base64'),
+        atomic: true,
+        replace: true,
+        timeoutSeconds: 60,
+      }),
+      { username: 'u', password },
+    );
+    expect(r).toMatchObject({ name: 'web', version: 1, status: 'deployed', values: { greeting: 'hi' } });
+    const [update, install] = await calls();
+    expect(update).toMatch(/^CALL repo update helmrelease-repo --fail-on-repo-update-fail --repository-config \S+/);
+    expect(install).toMatch(/^CALL install web helmrelease-repo\/hello --namespace apps --values \S+\/values.json /);
+    for (const flag of [
+      '--output json',
+      '--timeout 60s',
+      '--version 0.1.0',
+      '--create-namespace',
+      '--atomic',
+      '--replace',
+    ]) {
+      expect(install).toContain(flag);
+    }
+    for (const flag of ['--wait', '--skip-crds', '--no-hooks', '--insecure-skip-tls-verify', '--history-max']) {
+      expect(install).not.toContain(flag);
+    }
+    // Nothing secret on a command line; the token in the kubeconfig, the password in the repositories file.
+    for (const c of await calls()) {
+      expect(c).not.toContain(token);
+      expect(c).not.toContain(password);
+    }
+    expect((await lines('KUBECONFIG'))[0]).toContain(token);
+    const repos = JSON.parse((await lines('REPOS'))[0] ?? '') as { repositories: Record<string, unknown>[] };
+    expect(repos.repositories).toEqual([
+      {
+        name: 'helmrelease-repo',
+        url: 'http://127.0.0.1:8080/charts',
+        username: 'u',
+        password,
+        insecure_skip_tls_verify: true,
+        pass_credentials_all: false,
+      },
+    ]);
+    expect(await lines('VALUES')).toContain('{"greeting":"hi"}');
+    expect(new Set(await lines('MODES'))).toEqual(new Set(['700 600']));
+    expect(new Set(await lines('ENV'))).toEqual(new Set([`secret ${homes}`]));
+    // Proxies reach helm; the rest of the agent's environment does not.
+    expect(new Set(await lines('PASSED'))).toEqual(new Set(['http://proxy:3128|']));
+    // The private directory is gone afterwards.
+    expect(await readdir(homes)).toEqual([]);
+  });
+
+  it('upgrades with the values reset to the overrides, a history of 5 and the upgrade options', async () => {
+    const helm = helmWith(await fakeHelm(ok));
+    await helm.upgrade(
+      plan({
+        repo: 'https://charts.test/stable',
+        upgradeAtomic: true,
+        force: true,
+        wait: true,
+        waitForJob: true,
+        skipCRDs: true,
+        disableHooks: true,
+        atomic: false,
+      }),
+      undefined,
+    );
+    const upgrade = (await calls())[1] ?? '';
+    for (const flag of [
+      '--reset-values',
+      '--history-max 5',
+      '--atomic',
+      '--force',
+      '--wait',
+      '--wait-for-jobs',
+      '--skip-crds',
+      '--no-hooks',
+      '--insecure-skip-tls-verify',
+      '--timeout 300s',
+    ]) {
+      expect(upgrade).toContain(flag);
+    }
+    expect(upgrade).not.toContain('--version');
+    expect(upgrade).not.toContain('--create-namespace');
+  });
+
+  it('addresses oci charts as <repo>/<chart>, logging in with the password on stdin', async () => {
+    const helm = helmWith(await fakeHelm(ok));
+    await helm.install(plan({ repo: 'oci://127.0.0.1:5000/charts', plainHTTP: true, version: '1.0.0' }), {
+      username: 'u',
+      password,
+    });
+    const [login, install] = await calls();
+    expect(login).toMatch(
+      /^CALL registry login 127.0.0.1:5000 --username u --password-stdin --registry-config \S+ --plain-http/,
+    );
+    expect(await lines('STDIN')).toEqual([password]);
+    expect(install).toMatch(/^CALL install web oci:\/\/127.0.0.1:5000\/charts\/hello /);
+    expect(install).toContain('--plain-http');
+    expect(install).toContain('--registry-config');
+    for (const c of await calls()) expect(c).not.toContain(password);
+  });
+
+  it('survives a helm that ends without reading its stdin (no EPIPE crash)', async () => {
+    const bin = join(dir, 'helm-deaf');
+    await writeFile(bin, `#!/bin/sh\n[ "$1" = install ] && echo '${JSON.stringify(release)}'\nexit 0\n`);
+    await chmod(bin, 0o755);
+    const big = 'p'.repeat(4 * 1024 * 1024);
+    const r = await helmWith(bin).install(plan({ repo: 'oci://127.0.0.1:5000/charts' }), {
+      username: 'u',
+      password: big,
+    });
+    expect(r.name).toBe('web');
+    // Give a late pipe error the chance to surface as an uncaught exception (vitest fails the run then).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  });
+
+  it('reads the stored release, and no release as undefined', async () => {
+    const found = helmWith(await fakeHelm(`echo '${JSON.stringify(release)}'`));
+    expect((await found.status(plan({ repo: 'http://h/c' })))?.chartVersion).toBe('0.1.0');
+    const missing = helmWith(await fakeHelm(`echo 'Error: release: not found' >&2; exit 1`));
+    expect(await missing.status(plan({ repo: 'http://h/c' }))).toBeUndefined();
+    expect((await calls()).at(-1)).toMatch(/^CALL status web --namespace apps --output json --kubeconfig /);
+  });
+
+  it('uninstalls with the timeout, --wait when asked, a missing release counting as gone', async () => {
+    const helm = helmWith(await fakeHelm(ok));
+    await helm.uninstall(plan({ repo: 'http://h/c', wait: true, timeoutSeconds: 45 }));
+    expect((await calls())[0]).toMatch(/^CALL uninstall web --namespace apps --ignore-not-found --timeout 45s --wait /);
+  });
+
+  it('kills a run that overruns the timeout', async () => {
+    const helm = helmWith(await fakeHelm('exec sleep 30'), 0);
+    const started = Date.now();
+    await expect(helm.uninstall(plan({ repo: 'http://h/c', timeoutSeconds: 1 }))).rejects.toThrow(
+      /helm uninstall web did not end within 1s and was killed/,
+    );
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await readdir(homes)).toEqual([]);
+  });
+
+  it('turns helm errors into one clear line naming the repository by its URL', async () => {
+    const helm = helmWith(
+      await fakeHelm(
+        `[ "$1" = install ] && { echo 'Error: INSTALLATION FAILED: chart "nope" matching 1.0.0 not found in helmrelease-repo index.' >&2; echo '' >&2; echo 'more' >&2; exit 1; }; exit 0`,
+      ),
+    );
+    const err = await helm
+      .install(plan({ repo: 'http://127.0.0.1:1/c', chart: 'nope' }), undefined)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HelmError);
+    expect((err as Error).message).toBe(
+      'INSTALLATION FAILED: chart "nope" matching 1.0.0 not found in http://127.0.0.1:1/c index.; more',
+    );
+  });
+
+  it('says why a repository index could not be fetched', async () => {
+    const helm = helmWith(
+      await fakeHelm(
+        `[ "$1" = repo ] && { echo '...Unable to get an update from the "helmrelease-repo" chart repository (http://h/c):'; printf '\\tfailed to fetch http://h/c/index.yaml : 401 Unauthorized\\n'; echo 'Error: Failed to update the following repositories: [http://h/c]' >&2; exit 1; }; exit 0`,
+      ),
+    );
+    await expect(helm.install(plan({ repo: 'http://h/c' }), undefined)).rejects.toThrow(
+      'fetching the index of chart repository http://h/c: failed to fetch http://h/c/index.yaml : 401 Unauthorized',
+    );
+  });
+
+  it('reports a missing binary clearly', async () => {
+    await expect(helmWith(join(dir, 'no-such-helm')).status(plan({ repo: 'http://h/c' }))).rejects.toThrow(
+      /the helm binary .*no-such-helm was not found \(--helm-binary\)/,
+    );
+  });
+});
+
+describe('helm output', () => {
+  it('keeps the message lines of stderr, without prefixes, warnings or blank lines', () => {
+    expect(oneLine('WARNING: kubeconfig is group-readable\nError: UPGRADE FAILED: boom\n\n  detail  \n')).toBe(
+      'UPGRADE FAILED: boom; detail',
+    );
+    expect(oneLine('x'.repeat(2000))).toHaveLength(1000);
+  });
+
+  it('finds the reason of a failed repository update on stdout', () => {
+    const out =
+      'Hang tight while we grab the latest from your chart repositories...\n...Unable to get an update from the "r" chart repository (http://h):\n\tGet "http://h/index.yaml": connection refused\nUpdate Complete. ⎈Happy Helming!⎈\n';
+    expect(repoUpdateReason(out)).toBe('Get "http://h/index.yaml": connection refused');
+    expect(repoUpdateReason('Hang tight\n')).toBeUndefined();
+  });
+});

@@ -110,8 +110,9 @@ describe('bootstrap tokens', () => {
   it('may do only what system:bootstrappers is granted', async () => {
     const env = testEnv();
     await env.installClusternetCrds();
+    // A group of its own: other test files grant Clusternet's registration group on the shared parent.
     const token = await env.createBootstrapToken('parent', {
-      extraGroups: ['system:bootstrappers:clusternet:register-cluster-token'],
+      extraGroups: [`system:bootstrappers:env-test-${randomUUID().slice(0, 8)}`],
     });
     const kc = env.tokenKubeConfig('parent', token.token);
     await whoamiOnce(kc); // authenticated, so the 403s below are authorization, not a cold cache

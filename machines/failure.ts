@@ -20,3 +20,16 @@ export function failureMessage(err: unknown): string {
     return err.message;
   return String(err);
 }
+
+/** The error of an actor's error event, or the event itself (for events that carry a failure). */
+export function errorOf(event: unknown): unknown {
+  return typeof event === 'object' && event !== null && 'error' in event ? event.error : event;
+}
+
+/**
+ * The placeholder for an effect src/ (or a test) must provide with `.provide()`: a machine run
+ * without it fails at once, naming the machine and the effect.
+ */
+export const notProvided = (machine: string) => (name: string) => (): never => {
+  throw new Error(`${machine}: ${name} not provided`);
+};

@@ -16,7 +16,7 @@
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
 import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
-import { failureMessage } from '../failure.ts';
+import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import { deployerRole, emptyQueue, enqueue, finishWork, takeWork, type SyncMode, type WorkQueue } from './decisions.ts';
 import { helmReleaseWorkKey } from './helm-releases.ts';
 
@@ -88,9 +88,7 @@ export interface ReconcileInput {
   readonly deploys: boolean;
 }
 
-const notProvided = (name: string) => (): never => {
-  throw new Error(`deployer: ${name} not provided`);
-};
+const notProvided = notProvidedBy('deployer');
 
 export const workerId = (key: string): string => `reconcile:${key}`;
 
@@ -133,8 +131,7 @@ const deployerSetup = setup({
   actions: {
     recordFailure: assign({
       attempt: ({ context }) => context.attempt + 1,
-      lastFailure: ({ event }) =>
-        failureMessage(typeof event === 'object' && 'error' in event ? (event as { error: unknown }).error : event),
+      lastFailure: ({ event }) => failureMessage(errorOf(event)),
     }),
     resetAttempt: assign({ attempt: 0, lastFailure: undefined }),
     resetHelmAttempt: assign({ helmAttempt: 0 }),

@@ -12,7 +12,7 @@
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
 import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
-import { failureKind, failureMessage } from '../failure.ts';
+import { errorOf, failureKind, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import { significantChange, type ClusterStatus } from './decisions.ts';
 
 export interface HeartbeatInput {
@@ -58,12 +58,7 @@ export interface ReportInput {
   readonly status: ClusterStatus | undefined;
 }
 
-const notProvided = (name: string) => (): never => {
-  throw new Error(`heartbeat: ${name} not provided`);
-};
-
-const errorOf = (event: unknown): unknown =>
-  typeof event === 'object' && event !== null && 'error' in event ? event.error : event;
+const notProvided = notProvidedBy('heartbeat');
 
 /** The collection loop's states: moving among them is routine (logged at debug). */
 export const routineCollectionStates: readonly string[] = [

@@ -7,6 +7,7 @@
 // Pure: reading and writing the Lease are actors provided from src/.
 
 import { assign, fromCallback, fromPromise, sendParent, setup } from 'xstate';
+import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import {
   decideLease,
   observeLease,
@@ -72,9 +73,7 @@ export type LeadershipEvent =
 /** What the parent hears. */
 export type LeadershipReport = { readonly type: 'lease.acquired' } | { readonly type: 'lease.lost' };
 
-const notProvided = (name: string) => (): never => {
-  throw new Error(`leadership: ${name} not provided`);
-};
+const notProvided = notProvidedBy('leadership');
 
 const readOf = (event: unknown): LeaseRead => (event as { output: LeaseRead }).output;
 
@@ -83,11 +82,6 @@ export function decisionAfterRead(context: LeadershipContext, read: LeaseRead): 
   const observation = read.record === undefined ? undefined : observeLease(context.observation, read.record, read.at);
   return decideLease(read.record, context.identity, read.at, context.timing, observation);
 }
-
-const failureOf = (event: unknown): string => {
-  const err = (event as { error?: unknown }).error;
-  return err instanceof Error ? err.message : String(err);
-};
 
 export const leadershipMachine = setup({
   types: {
@@ -157,7 +151,7 @@ export const leadershipMachine = setup({
     // After a failure the next wait is a full retry period (pending cleared): failing reads never spin.
     recordFailure: assign({
       attempt: ({ context }) => context.attempt + 1,
-      lastFailure: ({ event }) => failureOf(event),
+      lastFailure: ({ event }) => failureMessage(errorOf(event)),
       pending: undefined,
     }),
     recordTimeout: assign({

@@ -7,7 +7,7 @@
 // (tokens, CA) never enter the context or events; src/ keeps them beside the actors.
 
 import { assign, fromCallback, fromPromise, sendParent, setup } from 'xstate';
-import { failureKind, failureMessage } from '../failure.ts';
+import { errorOf, failureKind, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import { credentialsUsable, type StoredCredentialsView } from './decisions.ts';
 
 /** The ClusterRegistrationRequest as the machine sees it (no token, no CA). */
@@ -78,11 +78,6 @@ export interface StoreInput {
   readonly dedicatedNamespace: string;
 }
 
-/** The error of an actor's error event, or the event itself (for watchFailed / credentials.rejected). */
-function errorOf(event: unknown): unknown {
-  return typeof event === 'object' && event !== null && 'error' in event ? event.error : event;
-}
-
 /** The request view of a done event (readRequest) or of registration.observed. */
 function requestOf(event: unknown): RequestView {
   const e = event as { output?: RequestView; request?: RequestView };
@@ -123,9 +118,7 @@ const whenApproved = {
   actions: ['adopt', 'resetAttempts'],
 } as const;
 
-const notProvided = (name: string) => (): never => {
-  throw new Error(`registration: ${name} not provided`);
-};
+const notProvided = notProvidedBy('registration');
 
 export const registrationMachine = setup({
   types: {

@@ -8,6 +8,7 @@
 // enter the context or events.
 
 import { assign, emit, fromCallback, sendTo, setup } from 'xstate';
+import { notProvided as notProvidedBy } from '../failure.ts';
 import { closeKind, socketUrl } from './decisions.ts';
 
 export interface SocketInput {
@@ -62,9 +63,7 @@ export interface SocketEmitted {
   readonly message: string;
 }
 
-const notProvided = (name: string) => (): never => {
-  throw new Error(`socket: ${name} not provided`);
-};
+const notProvided = notProvidedBy('socket');
 
 const closedReason = ({ event }: { event: SocketEvent }): string =>
   event.type === 'tunnel.closed' ? event.reason : event.type;

@@ -19,7 +19,6 @@ import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { agentMachine } from '../machines/agent/machine.ts';
 import type { AgentConfig } from './config/config.ts';
 import { childKubeConfig } from './kube/child.ts';
-import { childRequestLimiter } from './kube/request-limiter.ts';
 import { createLeadershipMachine, electionIdentity } from './leadership/actors.ts';
 import type { Logger } from './logging/logger.ts';
 import { transitionLogger, type TransitionRecord } from './logging/transitions.ts';
@@ -65,9 +64,6 @@ export interface AgentOptions {
 export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions = {}): RunningAgent {
   const child = childKubeConfig(config.child.kubeconfig);
   const identity = electionIdentity();
-  // One rate limiter for the child requests of the heartbeat and the deployer, as client-go's per-config
-  // limiter (the Lease and the tunnel are not behind it: a burst of applies must not delay a renewal).
-  const childLimiter = childRequestLimiter(config.child.qps, config.child.burst);
   const tunnelUp = new BehaviorSubject(false);
   const metrics = opts.metrics ?? new AgentMetrics();
   const le = config.leaderElection;
@@ -88,7 +84,6 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     child,
     log: log.child({ component: 'heartbeat' }),
     env: process.env,
-    childLimiter,
     onCredentialsRejected: credentialsRejected,
     onReport: (seconds, failure) => {
       if (failure === undefined) metrics.heartbeatLatency.observe(seconds);
@@ -120,7 +115,10 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
       bytesReceived: closedBytes.received + (s?.bytesReceived ?? 0),
     };
   });
-  const deployer = createDeployerMachine({ config, child, childLimiter, log: log.child({ component: 'deployer' }) });
+  // The heartbeat and the deployer each limit their child requests with a bucket of their own
+  // (--kube-api-qps/--kube-api-burst), as the Go agent's separate clients do: a large rollout must not
+  // hold up the health probes. The Lease and the tunnel are not limited.
+  const deployer = createDeployerMachine({ config, child, log: log.child({ component: 'deployer' }) });
   const machine = agentMachine.provide({ actors: { leadership, registration, heartbeat, socket, deployer } });
 
   const inspectors: ((ev: InspectionEvent) => void)[] = [

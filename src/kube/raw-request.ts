@@ -49,6 +49,8 @@ export interface RawRequest {
   readonly maxBodyBytes?: number;
   /** Waited on before the request is sent (the child's --kube-api-qps); its timeout starts after. */
   readonly limiter?: RequestLimiter | undefined;
+  /** Aborts the limiter wait and the request (the caller's work ended, e.g. with a leadership term). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export async function rawRequest(kc: KubeConfig, req: RawRequest): Promise<RawResponse> {
@@ -62,14 +64,20 @@ export async function rawRequest(kc: KubeConfig, req: RawRequest): Promise<RawRe
     headers['Content-Length'] = String(Buffer.byteLength(req.body));
   }
   const opts: https.RequestOptions = { method: req.method, headers };
-  if (req.limiter !== undefined) await req.limiter.wait();
+  if (req.limiter !== undefined) await req.limiter.wait(req.signal);
+  req.signal?.throwIfAborted();
   await kc.applyToHTTPSOptions(opts);
   const transport = url.protocol === 'http:' ? http : https;
   const agent = url.protocol === 'http:' ? undefined : agentFor(kc, opts);
   return new Promise<RawResponse>((resolve, reject) => {
     const r = transport.request(
       url,
-      { ...opts, ...(agent === undefined ? {} : { agent }), timeout: timeoutMs },
+      {
+        ...opts,
+        ...(agent === undefined ? {} : { agent }),
+        ...(req.signal === undefined ? {} : { signal: req.signal }),
+        timeout: timeoutMs,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;

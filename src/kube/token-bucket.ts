@@ -49,6 +49,15 @@ export function reserve(
   return { waitMs, bucket: { ...b, tokens } };
 }
 
+/**
+ * Gives back a token taken by `reserve` whose caller gave up before it was due (x/time/rate's
+ * Reservation.Cancel): callers who reserved later keep their places, the next one waits less.
+ */
+export function giveBack(bucket: TokenBucket, rate: BucketRate, nowMs: number): TokenBucket {
+  const b = refill(bucket, rate, nowMs);
+  return { ...b, tokens: Math.min(rate.burst, b.tokens + 1) };
+}
+
 /** client-go's defaults when a rest.Config leaves QPS or Burst at 0 (rest.DefaultQPS / DefaultBurst). */
 export const defaultClientQps = 5;
 export const defaultClientBurst = 10;

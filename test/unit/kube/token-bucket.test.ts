@@ -3,6 +3,7 @@ import { childRequestLimiter, TokenBucketLimiter, type LimiterClock } from '../.
 import {
   clientRate,
   fullBucket,
+  giveBack,
   refill,
   reserve,
   tryTake,
@@ -45,6 +46,14 @@ describe('token bucket arithmetic', () => {
     const r = reserve(bucket, rate, now);
     expect(r.waitMs).toBeCloseTo(waitMs, 6);
     expect(r.bucket.tokens).toBeCloseTo(left, 9);
+  });
+
+  it.each([
+    { name: 'a debt shrinks by one', bucket: b(-2, 0), now: 0, left: -1 },
+    { name: 'refilled first', bucket: b(-1, 0), now: 500, left: 1 },
+    { name: 'never above burst', bucket: b(3, 0), now: 0, left: 3 },
+  ])('giveBack: $name', ({ bucket, now, left }) => {
+    expect(giveBack(bucket, rate, now).tokens).toBeCloseTo(left, 9);
   });
 
   it('N requests at once: the first `burst` pass, then one per 1/qps', () => {
@@ -103,6 +112,20 @@ describe('TokenBucketLimiter', () => {
     const limiter = childRequestLimiter(0, 0, clock);
     await Promise.all(Array.from({ length: 12 }, () => limiter.wait()));
     expect(clock.sleeps).toEqual([200, 400]);
+  });
+
+  it('an aborted wait rejects and gives its token back, so the next caller waits less', async () => {
+    const limiter = childRequestLimiter(10, 1);
+    await limiter.wait(); // the burst
+    const ctl = new AbortController();
+    const abandoned = limiter.wait(ctl.signal); // due in 100 ms
+    ctl.abort(new Error('term ended'));
+    await expect(abandoned).rejects.toThrow('term ended');
+    const started = performance.now();
+    await limiter.wait();
+    // Without the token given back this caller would be due 200 ms after the burst.
+    expect(performance.now() - started).toBeLessThan(150);
+    await expect(limiter.wait(AbortSignal.abort(new Error('gone')))).rejects.toThrow('gone');
   });
 
   it('spaces real requests at a low QPS', async () => {

@@ -6,7 +6,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { flagSpecs, type FlagKind } from '../../src/config/flags.ts';
 
-/** Flags the chart renders from its own values (or that make no sense in a pod). */
+/**
+ * Flags the chart renders from its own values. extraArgs may still give them, as with Clusternet's
+ * charts (the v0.7.0-era chart has no other way to set them): rendered later, they win.
+ */
 export const chartManagedFlags: readonly string[] = [
   'cluster-reg-parent-url',
   'cluster-reg-token',
@@ -15,9 +18,13 @@ export const chartManagedFlags: readonly string[] = [
   'kube-api-qps',
   'kube-api-burst',
   'secure-port',
-  'version',
-  'help',
 ];
+
+/** Flags that make no sense in a pod: the agent would print and exit. */
+export const refusedFlags: readonly string[] = ['version', 'help'];
+
+/** klog's severity threshold is a number in v0.7.0-era values files (`stderrthreshold: 2`). */
+const numericStringFlags: readonly string[] = ['stderrthreshold'];
 
 type Schema = Readonly<Record<string, unknown>>;
 
@@ -55,13 +62,20 @@ function schemaOf(kind: FlagKind): Schema {
 export function extraArgsSchema(): Schema {
   const properties: Record<string, Schema> = {};
   for (const spec of flagSpecs) {
-    if (chartManagedFlags.includes(spec.name)) continue;
-    properties[spec.name] = { description: spec.usage, ...schemaOf(spec.kind) };
+    if (refusedFlags.includes(spec.name)) continue;
+    const schema = numericStringFlags.includes(spec.name)
+      ? { anyOf: [{ type: 'string' }, { type: 'integer' }] }
+      : schemaOf(spec.kind);
+    properties[spec.name] = { description: spec.usage, ...schema };
+    // v0.7.0's klog flags are spelled with underscores (`log_dir`); the agent takes either spelling.
+    if (spec.ignored === true && spec.name.includes('-')) {
+      properties[spec.name.replaceAll('-', '_')] = { description: `${spec.usage} (as ${spec.name})`, ...schema };
+    }
   }
   return {
     type: 'object',
     description:
-      "Further agent flags, one --<key>=<value> each (a list repeats the flag); only the agent's own flags, except those the chart sets from its values",
+      "Further agent flags, one --<key>=<value> each, after the chart's own (a list repeats the flag; of a repeated flag the last wins); only the agent's own flags",
     additionalProperties: false,
     properties,
   };

@@ -71,7 +71,8 @@ annotations:
 
 {{- define "clusternet-agent.image" -}}
 {{- $repo := .Values.image.repository -}}
-{{- if .Values.image.registry -}}{{- $repo = printf "%s/%s" .Values.image.registry $repo -}}{{- end -}}
+{{- $registry := .Values.image.registry | default .Values.global.imageRegistry -}}
+{{- if $registry -}}{{- $repo = printf "%s/%s" $registry $repo -}}{{- end -}}
 {{- printf "%s:%s" $repo (.Values.image.tag | toString) -}}
 {{- end -}}
 

@@ -147,6 +147,7 @@ describe('helm install, upgrade and uninstall in the real child cluster', () => 
       `PodDisruptionBudget/${fullname}`,
       `ClusterRole/${clusterScoped}`,
       `ClusterRoleBinding/${clusterScoped}`,
+      `ClusterRoleBinding/${clusterScoped}:app-deployer`, // cluster-admin, as in the Go chart
     ])
       expect(objs).toContain(o);
     // kube-controller-manager fills the deployer's token Secret.

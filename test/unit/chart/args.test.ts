@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine, type AgentConfig } from '../../../src/config/config.ts';
 import { flagSpecs } from '../../../src/config/flags.ts';
-import { chartManagedFlags } from '../../chart/extra-args-schema.ts';
+import { chartManagedFlags, refusedFlags } from '../../chart/extra-args-schema.ts';
 import { expandKubeletVars, get, render, type Manifest } from '../../chart/helm.ts';
 import { agentContainer, containerEnv } from '../../chart/shapes.ts';
 
@@ -27,7 +27,7 @@ async function parsedConfig(values: Record<string, unknown>): Promise<{ config: 
 }
 
 describe("the chart's args parse with the agent's parser", () => {
-  it('default values: registration, leader election, gates, sync mode, verbosity', async () => {
+  it("default values: registration, leader election, gates, sync mode, verbosity (the latest Go chart's)", async () => {
     const { config } = await parsedConfig({});
     expect(config.registration).toMatchObject({
       parentUrl: 'https://192.168.10.10:6443',
@@ -36,18 +36,32 @@ describe("the chart's args parse with the agent's parser", () => {
     });
     expect(config.systemNamespace).toBe(namespace);
     expect(config.leaderElection.enabled).toBe(true);
-    expect(config.featureGates).toMatchObject({ SocketConnection: true, AppPusher: true, Recovery: false });
+    expect(config.featureGates).toMatchObject({
+      SocketConnection: true,
+      AppPusher: true,
+      Recovery: true,
+      Predictor: false,
+    });
     expect(config.child).toMatchObject({ qps: 50, burst: 100, kubeconfig: undefined });
     expect(config.serving.securePort).toBe(10650);
+    expect(config.predictor).toMatchObject({ port: 8080, directAccess: false });
+    expect(config.logging.verbosity).toBe(2);
+  });
+
+  it("the v0.7.0-era chart's extraArgs (verbosity, gates) and flags the chart sets given again in extraArgs", async () => {
+    const { config } = await parsedConfig({
+      featureGates: '',
+      extraArgs: { v: 4, 'feature-gates': 'SocketConnection=true,AppPusher=true', 'kube-api-qps': 20, log_dir: '/x' },
+    });
+    expect(config.featureGates).toMatchObject({ SocketConnection: true, AppPusher: true, Recovery: false });
     expect(config.logging.verbosity).toBe(4);
+    expect(config.child.qps).toBe(20);
   });
 
   it("the latest Go chart's defaults (featureGates, kubeAPI, extraArgs) parse", async () => {
     const { config } = await parsedConfig({
       featureGates: 'SocketConnection=true,AppPusher=true,Recovery=true,Predictor=true',
       extraArgs: {
-        v: null,
-        'feature-gates': null,
         'cluster-sync-mode': 'Dual',
         'use-metrics-server': false,
         'predictor-direct-access': false,
@@ -83,7 +97,8 @@ describe("the chart's args parse with the agent's parser", () => {
   it('every flag extraArgs accepts, each at its default value, renders args the agent accepts', async () => {
     const extraArgs: Record<string, unknown> = {};
     for (const spec of flagSpecs) {
-      if (chartManagedFlags.includes(spec.name)) continue;
+      // The chart's own flags at their defaults would override what it renders (an empty parent URL).
+      if (chartManagedFlags.includes(spec.name) || refusedFlags.includes(spec.name)) continue;
       extraArgs[spec.name] = spec.default;
     }
     // --feature-gates and --v are set to real values; an empty gate list adds no arg.

@@ -81,12 +81,14 @@ describe('default rendering (CI values)', () => {
       '--cluster-reg-parent-url=$(PARENT_URL)',
       '--leader-elect=true',
       '--leader-elect-resource-namespace=$(AGENT_NAMESPACE)',
-      '--feature-gates=SocketConnection=true,AppPusher=true',
+      '--feature-gates=SocketConnection=true,AppPusher=true,Recovery=true',
       '--kube-api-burst=100',
       '--kube-api-qps=50.0',
       '--secure-port=10650',
       '--cluster-sync-mode=Dual',
-      '--v=4',
+      '--predictor-direct-access=false',
+      '--predictor-port=8080',
+      '--use-metrics-server=false',
     ]);
     expect(c.env).toEqual([
       {
@@ -158,7 +160,7 @@ describe('default rendering (CI values)', () => {
 });
 
 describe('RBAC', () => {
-  it('minimal by default: only what the agent uses, no wildcard, no deployer binding', async () => {
+  it('minimal by default: only what the agent uses, no wildcard; the app deployer is cluster-admin as in the Go chart', async () => {
     const ms = await render();
     const role = get(ms, 'Role', 'agent-clusternet-agent');
     expect(role.metadata.namespace).toBe('clusternet-system');
@@ -189,15 +191,22 @@ describe('RBAC', () => {
         '*',
       );
     }
-    const bindings = ms.filter((m) => m.kind === 'ClusterRoleBinding' || m.kind === 'RoleBinding');
-    expect(bindings.map((b) => (b as unknown as { roleRef: { name: string } }).roleRef.name)).not.toContain(
-      'cluster-admin',
-    );
-    for (const b of bindings) {
-      expect((b as unknown as { subjects: unknown[] }).subjects).toEqual([
+    type Binding = Manifest & { roleRef: { name: string }; subjects: unknown[] };
+    const bindings = ms.filter((m) => m.kind === 'ClusterRoleBinding' || m.kind === 'RoleBinding') as Binding[];
+    const deployer = bindings.filter((b) => b.roleRef.name === 'cluster-admin');
+    expect(deployer.map((b) => b.subjects)).toEqual([
+      [{ kind: 'ServiceAccount', name: 'clusternet-app-deployer', namespace: 'clusternet-system' }],
+    ]);
+    for (const b of bindings.filter((x) => !deployer.includes(x))) {
+      expect(b.subjects).toEqual([
         { kind: 'ServiceAccount', name: 'clusternet-agent', namespace: 'clusternet-system' },
       ]);
     }
+    // appDeployer.clusterRole='' binds nothing to the deployer.
+    const none = await render({ appDeployer: { clusterRole: '' } });
+    expect(none.filter((m) => m.kind === 'ClusterRoleBinding').map((m) => m.metadata.name)).not.toContain(
+      'clusternet-agent:clusternet-system:agent-clusternet-agent:app-deployer',
+    );
   });
 
   it('follows the lease name, --use-metrics-server and the MultiClusterService gate', async () => {
@@ -387,9 +396,9 @@ describe('other values', () => {
       '--labels-aggregate-prefix=a.io/',
       '--labels-aggregate-prefix=b.io/',
       '--labels-aggregate-threshold=0.5',
+      '--predictor-direct-access=false', // values merge: the default extraArgs stay unless set to null
       '--predictor-port=8080',
       '--use-metrics-server=false',
-      '--v=4', // values merge: the default extraArgs stay unless set to null
     ]);
   });
 });
@@ -399,11 +408,7 @@ describe('values.schema.json', () => {
     ['an unknown key', { replicas: 2 }, "additional properties 'replicas'"],
     ['a mistyped replicaCount', { replicaCount: 'three' }, '/replicaCount'],
     ['an unknown flag in extraArgs', { extraArgs: { 'no-such-flag': 1 } }, "'no-such-flag' not allowed"],
-    [
-      'a chart-managed flag in extraArgs',
-      { extraArgs: { 'cluster-reg-token': 'x' } },
-      "'cluster-reg-token' not allowed",
-    ],
+    ['a flag that makes the agent print and exit', { extraArgs: { version: 'json' } }, "'version' not allowed"],
     ['a mistyped bool flag', { extraArgs: { 'use-metrics-server': 'yes' } }, '/extraArgs/use-metrics-server'],
     [
       'a bad duration',
@@ -419,6 +424,25 @@ describe('values.schema.json', () => {
     const msg = await renderError(values);
     expect(msg).toContain("values don't meet the specifications of the schema");
     expect(msg).toContain(message);
+  });
+
+  it("accepts what Clusternet's charts accept: global, chart-set flags again in extraArgs, klog's v0.7.0 spellings", async () => {
+    const c = agentContainer(
+      get(
+        await render({
+          global: { imageRegistry: 'registry.example:5000', imagePullSecrets: ['pull'], storageClass: 'x' },
+          extraArgs: { 'kube-api-qps': 20, 'leader-elect': false, log_dir: '/tmp/logs', stderrthreshold: 2 },
+        }),
+        'Deployment',
+      ),
+    );
+    expect(c.image).toBe('registry.example:5000/clusternet-agent-ts:v0.1.0');
+    // Rendered after the chart's own: the last occurrence of a flag wins in the agent's parser.
+    const args = c.args.join(' ');
+    expect(args).toMatch(/--kube-api-qps=50\.0 .*--kube-api-qps=20/);
+    expect(args).toMatch(/--leader-elect=true .*--leader-elect=false/);
+    expect(c.args).toContain('--log_dir=/tmp/logs');
+    expect(c.args).toContain('--stderrthreshold=2');
   });
 
   it('never echoes the registration token in a schema error', async () => {

@@ -1,5 +1,6 @@
 // What client-go's event correlator decides before an Event is written (tools/record), pure: time is
-// an argument, state is three bounded LRU caches. In order, for each event:
+// an argument (steady time for its windows, wall time for what it writes), state is three bounded LRU
+// caches. In order, for each event:
 // 1. aggregation: more than 9 distinct messages for one object+type+reason within 10 minutes become one
 //    event "(combined from similar events): <message>";
 // 2. counting: an event seen before (same source, object, type, reason, message) is a PATCH of the
@@ -193,6 +194,16 @@ interface EventLog {
   readonly resourceVersion: string | undefined;
 }
 
+/**
+ * When an event is correlated: `steadyMs` measures the aggregation window and the spam filter (a wall
+ * clock set back would otherwise mute an object until it caught up; Go's monotonic readings do the
+ * same), `wallMs` is the time written into an aggregate Event.
+ */
+export interface CorrelationTime {
+  readonly steadyMs: number;
+  readonly wallMs: number;
+}
+
 export type Correlation =
   { readonly skip: true } | { readonly skip: false; readonly event: CoreEvent; readonly patch: EventPatch | undefined };
 
@@ -209,11 +220,11 @@ export class EventCorrelator {
     this.spam = new Lru(opts.cacheSize);
   }
 
-  /** What to write for `event` at `nowMs`; `nanos` names an aggregate event if one is made. */
-  correlate(event: CoreEvent, nowMs: number, nanos: bigint): Correlation {
-    const { event: aggregated, key } = this.aggregate(event, nowMs, nanos);
+  /** What to write for `event` at `now`; `nanos` names an aggregate event if one is made. */
+  correlate(event: CoreEvent, now: CorrelationTime, nanos: bigint): Correlation {
+    const { event: aggregated, key } = this.aggregate(event, now, nanos);
     const { event: observed, patch } = this.observe(aggregated, key);
-    if (this.filtered(observed, nowMs)) return { skip: true };
+    if (this.filtered(observed, now.steadyMs)) return { skip: true };
     return { skip: false, event: observed, patch };
   }
 
@@ -227,8 +238,9 @@ export class EventCorrelator {
     });
   }
 
-  private aggregate(event: CoreEvent, nowMs: number, nanos: bigint): { event: CoreEvent; key: string } {
+  private aggregate(event: CoreEvent, now: CorrelationTime, nanos: bigint): { event: CoreEvent; key: string } {
     const { group, local } = aggregateKey(event);
+    const nowMs = now.steadyMs;
     let record = this.aggregates.get(group);
     if (record === undefined || nowMs - record.lastMs > this.opts.aggregateWindowMs) {
       record = { localKeys: new Set(), lastMs: nowMs };
@@ -239,7 +251,7 @@ export class EventCorrelator {
     // Keep the set below the threshold: the next distinct message aggregates again.
     const first = record.localKeys.values().next();
     if (first.done !== true) record.localKeys.delete(first.value);
-    const t = eventTime(nowMs);
+    const t = eventTime(now.wallMs);
     return {
       event: {
         ...event,

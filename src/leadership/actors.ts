@@ -22,6 +22,7 @@ import {
   type WriteInput,
   type WriteResult,
 } from '../../machines/leadership/machine.ts';
+import { steadyNow } from '../clock.ts';
 import { watchObject } from '../kube/watch-object.ts';
 import type { Logger } from '../logging/logger.ts';
 import { classifyParentError } from '../registration/parent-client.ts';
@@ -82,14 +83,6 @@ export interface LeadershipDeps {
   readonly log: Logger;
   readonly now?: () => number;
 }
-
-/**
- * Milliseconds since the epoch that never step back: the process's start on the wall clock plus a
- * monotonic clock. Expiry and the renew deadline are measured with it, so setting the node's clock
- * (by hand or by a stepping NTP client) cannot shorten or stretch a lease; renewTime, which other
- * replicas never compare with their own clocks, stays readable wall time.
- */
-export const steadyNow = (): number => performance.timeOrigin + performance.now();
 
 /** The leadership statechart with the real effects provided. */
 export function createLeadershipMachine(deps: LeadershipDeps): typeof leadershipMachine {

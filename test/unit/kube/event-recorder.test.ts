@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { CoreEvent, EventPatch, ObjectEvent } from '../../../src/kube/event-correlator.ts';
+import {
+  clientGoCorrelation,
+  type CoreEvent,
+  type EventPatch,
+  type ObjectEvent,
+} from '../../../src/kube/event-correlator.ts';
 import { EventRecorder, type EventSink } from '../../../src/kube/event-recorder.ts';
 
 const ev = (message: string, name = 'd1'): ObjectEvent => ({
@@ -106,6 +111,25 @@ describe('EventRecorder', () => {
     r.record(ev('a'));
     await r.idle();
     expect(dropped).toEqual(['no credentials for the parent yet']);
+  });
+
+  it('a wall clock set back an hour does not mute an object: the spam filter runs on steady time', async () => {
+    const sink = new FakeSink();
+    const hour = 3_600_000;
+    let wall = Date.UTC(2026, 0, 1);
+    let steady = 0;
+    const correlation = { ...clientGoCorrelation, spam: { perSecond: 1 / 300, burst: 1 } };
+    const r = new EventRecorder({ sink: () => sink, correlation, now: () => wall, steadyNow: () => steady });
+    r.record(ev('a'));
+    await r.idle();
+    // The clock is set back an hour; five minutes later (steady) the bucket has a token again.
+    wall -= hour;
+    steady += 300_000;
+    r.record(ev('b'));
+    await r.idle();
+    expect([...sink.stored.values()].map((e) => e.message)).toEqual(['a', 'b']);
+    // The Event carries the wall time, stepped back as it is.
+    expect([...sink.stored.values()][1]?.firstTimestamp).toBe('2025-12-31T23:00:00Z');
   });
 
   it('gives events recorded in the same millisecond distinct names', async () => {

@@ -22,7 +22,7 @@ import {
   type WriteInput,
   type WriteResult,
 } from '../../machines/leadership/machine.ts';
-import { steadyNow } from '../clock.ts';
+import { steadyNow, wallNow, type Clock } from '../clock.ts';
 import { watchObject } from '../kube/watch-object.ts';
 import type { Logger } from '../logging/logger.ts';
 import { classifyParentError } from '../registration/parent-client.ts';
@@ -81,13 +81,17 @@ export interface LeadershipDeps {
   readonly namespace: string;
   readonly leaseName: string;
   readonly log: Logger;
-  readonly now?: () => number;
+  /** Steady time: expiry and the renew deadline (default steadyNow). */
+  readonly now?: Clock;
+  /** Wall time: acquireTime/renewTime written in the Lease (default Date.now). */
+  readonly wallNow?: Clock;
 }
 
 /** The leadership statechart with the real effects provided. */
 export function createLeadershipMachine(deps: LeadershipDeps): typeof leadershipMachine {
   const { namespace, leaseName: name, log } = deps;
   const now = deps.now ?? steadyNow;
+  const wall = deps.wallNow ?? wallNow;
   const api = deps.child.makeApiClient(CoordinationV1Api);
   /** The Lease as last read: a write replaces it whole (metadata kept). */
   let lastRead: V1Lease | undefined;
@@ -112,6 +116,7 @@ export function createLeadershipMachine(deps: LeadershipDeps): typeof leadership
       record: lease === undefined ? undefined : leaseRecord(lease),
       resourceVersion: lease?.metadata?.resourceVersion,
       at: now(),
+      wallAt: wall(),
     };
   });
 
@@ -151,7 +156,7 @@ export function createLeadershipMachine(deps: LeadershipDeps): typeof leadership
       .replaceNamespacedLease({
         name,
         namespace,
-        body: withSpec(lease, leaseSpec(releasedRecord(leaseRecord(lease), now())), lease.metadata?.resourceVersion),
+        body: withSpec(lease, leaseSpec(releasedRecord(leaseRecord(lease), wall())), lease.metadata?.resourceVersion),
       })
       .catch(failed('releasing'));
     log.info({ lease: where }, 'released the Lease');

@@ -101,7 +101,7 @@ export class EventRecorder {
   record(event: ObjectEvent): void {
     if (this.queue.length >= (this.opts.queueCap ?? 1000)) {
       // Said once per overflow, not once per dropped event.
-      if (!this.overflowing) this.opts.onDropped?.('the event queue is full', event);
+      if (!this.overflowing) this.dropped('the event queue is full', event);
       this.overflowing = true;
       return;
     }
@@ -120,11 +120,20 @@ export class EventRecorder {
       try {
         await this.send(next);
       } catch (err) {
-        this.opts.onDropped?.(err instanceof Error ? err.message : String(err), next.event);
+        this.dropped(err instanceof Error ? err.message : String(err), next.event);
       }
     }
     // Synchronously after finding the queue empty: a `record` from now on starts a new drain.
     this.sending = undefined;
+  }
+
+  /** Tells `onDropped`; a callback that throws must not stop the sender (nor make `record` throw). */
+  private dropped(why: string, event: ObjectEvent): void {
+    try {
+      this.opts.onDropped?.(why, event);
+    } catch {
+      // Nothing left to tell it with: the event is dropped either way.
+    }
   }
 
   private nanos(ms: number): bigint {
@@ -135,7 +144,7 @@ export class EventRecorder {
   private async send({ event, atMs }: Queued): Promise<void> {
     const sink = this.opts.sink();
     if (sink === undefined) {
-      this.opts.onDropped?.('no credentials for the parent yet', event);
+      this.dropped('no credentials for the parent yet', event);
       return;
     }
     const made = makeEvent(event, { component: this.opts.component ?? agentComponent }, atMs, this.nanos(atMs));

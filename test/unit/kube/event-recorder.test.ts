@@ -105,6 +105,31 @@ describe('EventRecorder', () => {
     expect([...sink.stored.values()].map((e) => e.message)).toEqual(['b']);
   });
 
+  it('an onDropped that throws neither stops the sender nor makes record throw', async () => {
+    const sink = new FakeSink();
+    sink.failing = true;
+    let calls = 0;
+    const r = new EventRecorder({
+      sink: () => sink,
+      queueCap: 1,
+      onDropped: () => {
+        calls++;
+        throw new Error('the logger broke');
+      },
+    });
+    r.record(ev('a'));
+    expect(() => {
+      r.record(ev('b'));
+      r.record(ev('c')); // the queue is full: told (and thrown) at once
+    }).not.toThrow();
+    await r.idle();
+    expect(calls).toBe(3); // the full queue, then the failed writes of a and b
+    sink.failing = false;
+    r.record(ev('d'));
+    await r.idle();
+    expect([...sink.stored.values()].map((e) => e.message)).toEqual(['d']);
+  });
+
   it('drops events while there are no parent credentials', async () => {
     const dropped: string[] = [];
     const r = new EventRecorder({ sink: () => undefined, onDropped: (why) => dropped.push(why) });

@@ -8,6 +8,7 @@
 // 3. spam filter: per source+object a token bucket of 25 events refilled by one every 5 minutes; an
 //    event without a token is dropped (it still counts in step 2, as in client-go).
 
+import { rfc3339Seconds } from './meta-time.ts';
 import { tryTake, type BucketRate, type TokenBucket } from './token-bucket.ts';
 
 export type EventType = 'Normal' | 'Warning';
@@ -55,9 +56,6 @@ export interface EventPatch {
   readonly message?: string;
 }
 
-/** metav1.Time: RFC 3339 with whole seconds. */
-export const eventTime = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-
 /** `<object name>.<hex nanoseconds>`, the name client-go gives a new Event. */
 export const eventName = (objectName: string, nanos: bigint): string => `${objectName}.${nanos.toString(16)}`;
 
@@ -74,7 +72,7 @@ export function makeEvent(
   nowMs: number,
   nanos: bigint,
 ): CoreEvent {
-  const t = eventTime(nowMs);
+  const t = rfc3339Seconds(nowMs);
   return {
     apiVersion: 'v1',
     kind: 'Event',
@@ -251,7 +249,7 @@ export class EventCorrelator {
     // Keep the set below the threshold: the next distinct message aggregates again.
     const first = record.localKeys.values().next();
     if (first.done !== true) record.localKeys.delete(first.value);
-    const t = eventTime(now.wallMs);
+    const t = rfc3339Seconds(now.wallMs);
     return {
       event: {
         ...event,

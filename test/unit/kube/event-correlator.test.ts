@@ -5,7 +5,6 @@ import {
   EventCorrelator,
   eventKey,
   eventName,
-  eventTime,
   Lru,
   makeEvent,
   nextNanos,
@@ -14,6 +13,7 @@ import {
   type CorrelationTime,
   type ObjectEvent,
 } from '../../../src/kube/event-correlator.ts';
+import { rfc3339Seconds } from '../../../src/kube/meta-time.ts';
 
 const source = { component: 'clusternet-agent' };
 const desc = {
@@ -71,7 +71,7 @@ describe('a new Event', () => {
   });
 
   it('formats times and names as metav1 does', () => {
-    expect(eventTime(0)).toBe('1970-01-01T00:00:00Z');
+    expect(rfc3339Seconds(0)).toBe('1970-01-01T00:00:00Z');
     expect(eventName('x', 255n)).toBe('x.ff');
   });
 });

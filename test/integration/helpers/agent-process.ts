@@ -30,7 +30,8 @@ export class AgentProcess {
   readonly startedAt = performance.now();
 
   private constructor(args: readonly string[], env: NodeJS.ProcessEnv | undefined) {
-    this.#child = spawn(process.execPath, [main, ...args], {
+    // JSON lines to read (the agent's default is text, as the Go agent's); a later flag still wins.
+    this.#child = spawn(process.execPath, [main, '--logging-format=json', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(env === undefined ? {} : { env }),
     });

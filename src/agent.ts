@@ -19,12 +19,14 @@ import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { agentMachine } from '../machines/agent/machine.ts';
 import type { AgentConfig } from './config/config.ts';
 import { childKubeConfig } from './kube/child.ts';
+import { describeProxy, proxyFromEnvironment, type ProxyEnv } from './kube/proxy.ts';
 import { createLeadershipMachine, electionIdentity } from './leadership/actors.ts';
 import type { Logger } from './logging/logger.ts';
 import { transitionLogger, type TransitionRecord } from './logging/transitions.ts';
 import { AgentMetrics } from './observability/metrics.ts';
 import type { Readiness } from './observability/server.ts';
 import { createRegistrationMachine } from './registration/actors.ts';
+import { loadParentAccess, type ParentAccess } from './registration/dedicated-credentials.ts';
 import { createDeployerMachine } from './deployer/actors.ts';
 import { createHeartbeatMachine } from './heartbeat/actors.ts';
 import { routineCollectionStates } from '../machines/heartbeat/machine.ts';
@@ -59,10 +61,26 @@ export interface AgentOptions {
   readonly onTransition?: (t: TransitionRecord) => void;
   /** Shared with the health server; a fresh one otherwise. */
   readonly metrics?: AgentMetrics;
+  /** The environment (HTTP(S)_PROXY/NO_PROXY, CLUSTER_CIDR/SERVICE_CIDR); the process's by default. */
+  readonly env?: ProxyEnv;
 }
 
 export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions = {}): RunningAgent {
-  const child = childKubeConfig(config.child.kubeconfig);
+  const env = opts.env ?? process.env;
+  // API calls to the parent and the child honour HTTP(S)_PROXY/NO_PROXY as client-go's do (spec §1.3).
+  const proxyFor = proxyFromEnvironment(env);
+  const child = childKubeConfig(config.child.kubeconfig, proxyFor);
+  const parentUrl = config.registration.parentUrl;
+  for (const [cluster, url] of [
+    ['parent', parentUrl],
+    ['child', child.getCurrentCluster()?.server ?? ''],
+  ] as const) {
+    const proxy = url === '' ? undefined : proxyFor(url);
+    if (proxy !== undefined)
+      log.info({ cluster, proxy: describeProxy(proxy) }, `API calls to the ${cluster} go through a proxy`);
+  }
+  const parentAccess = (): Promise<ParentAccess> =>
+    loadParentAccess(child, config.systemNamespace, parentUrl, proxyFor);
   const identity = electionIdentity();
   const tunnelUp = new BehaviorSubject(false);
   const metrics = opts.metrics ?? new AgentMetrics();
@@ -73,7 +91,12 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     leaseName: le.leaseName,
     log: log.child({ component: 'leadership' }),
   });
-  const registration = createRegistrationMachine({ config, child, log: log.child({ component: 'registration' }) });
+  const registration = createRegistrationMachine({
+    config,
+    child,
+    log: log.child({ component: 'registration' }),
+    proxyFor,
+  });
   // Registered components tell the root when the parent refuses their credentials; it forwards that to
   // registration, which re-checks and, if they are really revoked, ends `serving`.
   const credentialsRejected = (message: string): void => {
@@ -83,7 +106,8 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     config,
     child,
     log: log.child({ component: 'heartbeat' }),
-    env: process.env,
+    env,
+    parent: parentAccess,
     onCredentialsRejected: credentialsRejected,
     onReport: (seconds, failure) => {
       if (failure === undefined) metrics.heartbeatLatency.observe(seconds);
@@ -118,7 +142,12 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
   // The heartbeat and the deployer each limit their child requests with a bucket of their own
   // (--kube-api-qps/--kube-api-burst), as the Go agent's separate clients do: a large rollout must not
   // hold up the health probes. The Lease and the tunnel are not limited.
-  const deployer = createDeployerMachine({ config, child, log: log.child({ component: 'deployer' }) });
+  const deployer = createDeployerMachine({
+    config,
+    child,
+    log: log.child({ component: 'deployer' }),
+    parent: parentAccess,
+  });
   const machine = agentMachine.provide({ actors: { leadership, registration, heartbeat, socket, deployer } });
 
   const inspectors: ((ev: InspectionEvent) => void)[] = [

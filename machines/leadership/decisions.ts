@@ -2,6 +2,10 @@
 // someone else is respected until `leaseDurationSeconds` have passed since *we observed* its record
 // change (our own clock, never the holder's renewTime, so clock skew between replicas does not matter);
 // an empty holder (a released Lease) may be taken at once.
+//
+// Two clocks: `now` is steady time (never steps back), for expiry; `wallNow` is wall time, written as
+// acquireTime/renewTime for people and tools to read, as client-go writes them. A wall clock stepped
+// after start therefore shows in the Lease's times but never shortens or stretches a lease.
 
 /** The election's timing, in milliseconds (client-go: 15 s / 10 s / 2 s). */
 export interface ElectionTiming {
@@ -10,7 +14,7 @@ export interface ElectionTiming {
   readonly retryPeriodMs: number;
 }
 
-/** The Lease's spec as leader election reads and writes it; times are epoch milliseconds. */
+/** The Lease's spec as leader election reads and writes it; times are epoch milliseconds (wall time). */
 export interface LeaseRecord {
   readonly holderIdentity: string;
   readonly leaseDurationSeconds: number;
@@ -19,7 +23,7 @@ export interface LeaseRecord {
   readonly leaseTransitions: number;
 }
 
-/** The record last seen, and when (our clock) it was first seen in that form. */
+/** The record last seen, and when (our steady clock) it was first seen in that form. */
 export interface Observation {
   readonly record: LeaseRecord;
   readonly at: number;
@@ -46,8 +50,8 @@ export function observeLease(previous: Observation | undefined, record: LeaseRec
 }
 
 /**
- * What to do after reading the Lease (`record` undefined: it does not exist) at `now`, given the
- * observation made from this read (see observeLease).
+ * What to do after reading the Lease (`record` undefined: it does not exist) at `now` (steady) and
+ * `wallNow` (wall), given the observation made from this read (see observeLease).
  */
 export function decideLease(
   record: LeaseRecord | undefined,
@@ -55,12 +59,19 @@ export function decideLease(
   now: number,
   timing: ElectionTiming,
   observation: Observation | undefined,
+  wallNow: number,
 ): LeaseDecision {
   const leaseDurationSeconds = Math.ceil(timing.leaseDurationMs / 1000);
   if (record === undefined) {
     return {
       action: 'create',
-      record: { holderIdentity: me, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+      record: {
+        holderIdentity: me,
+        leaseDurationSeconds,
+        acquireTime: wallNow,
+        renewTime: wallNow,
+        leaseTransitions: 0,
+      },
     };
   }
   const holder = record.holderIdentity;
@@ -76,21 +87,24 @@ export function decideLease(
     record: {
       holderIdentity: me,
       leaseDurationSeconds,
-      acquireTime: mine ? (record.acquireTime ?? now) : now,
-      renewTime: now,
+      acquireTime: mine ? (record.acquireTime ?? wallNow) : wallNow,
+      renewTime: wallNow,
       // client-go counts a transition whenever the holder changes, from a released (empty) one too.
       leaseTransitions: mine ? record.leaseTransitions : record.leaseTransitions + 1,
     },
   };
 }
 
-/** The record a leader writes when it steps down: no holder, 1 s duration (client-go ReleaseOnCancel). */
-export function releasedRecord(held: LeaseRecord, now: number): LeaseRecord {
+/**
+ * The record a leader writes when it steps down at `wallNow` (wall time): no holder, 1 s duration
+ * (client-go ReleaseOnCancel).
+ */
+export function releasedRecord(held: LeaseRecord, wallNow: number): LeaseRecord {
   return {
     holderIdentity: '',
     leaseDurationSeconds: 1,
-    acquireTime: now,
-    renewTime: now,
+    acquireTime: wallNow,
+    renewTime: wallNow,
     leaseTransitions: held.leaseTransitions,
   };
 }

@@ -26,11 +26,14 @@ export interface LeadershipInput {
   readonly timing: ElectionTiming;
 }
 
-/** One read of the Lease: its record (undefined when it does not exist), version, and our clock. */
+/** One read of the Lease: its record (undefined when it does not exist), version, and our clocks. */
 export interface LeaseRead {
   readonly record: LeaseRecord | undefined;
   readonly resourceVersion: string | undefined;
+  /** Steady time (never steps back) when the read was answered: expiry is measured with it. */
   readonly at: number;
+  /** Wall time at the same moment: what a write after this read gives as acquireTime/renewTime. */
+  readonly wallAt: number;
 }
 
 export interface WriteInput {
@@ -40,7 +43,7 @@ export interface WriteInput {
   readonly resourceVersion: string | undefined;
 }
 
-/** A successful write: when it was sent and answered (our clock), and the new version. */
+/** A successful write: when it was sent and answered (our steady clock), and the new version. */
 export interface WriteResult {
   readonly sentAt: number;
   readonly at: number;
@@ -80,7 +83,7 @@ const readOf = (event: unknown): LeaseRead => (event as { output: LeaseRead }).o
 /** The decision a read leads to, counting the read as an observation. */
 export function decisionAfterRead(context: LeadershipContext, read: LeaseRead): LeaseDecision {
   const observation = read.record === undefined ? undefined : observeLease(context.observation, read.record, read.at);
-  return decideLease(read.record, context.identity, read.at, context.timing, observation);
+  return decideLease(read.record, context.identity, read.at, context.timing, observation, read.wallAt);
 }
 
 export const leadershipMachine = setup({

@@ -40,7 +40,7 @@ function main(argv: readonly string[]): number | undefined {
  * exits 0; a second signal exits 1 at once (spec §9.3). An unexpected failure exits 1.
  */
 async function run(config: AgentConfig, argv: readonly string[]): Promise<void> {
-  const log = createRootLogger(config.logging.verbosity);
+  const log = createRootLogger(config.logging.verbosity, undefined, config.logging.format);
   log.info({ version: versionInfo(process.env).gitVersion, flags: describeFlags(argv) }, 'starting clusternet-agent');
   const exit = (code: number): never => {
     log.flush();

@@ -10,6 +10,7 @@ import {
   type Collected,
   type VersionInfo,
 } from '../../machines/heartbeat/decisions.ts';
+import { rfc3339Seconds } from '../kube/meta-time.ts';
 import { formatQuantity, parseQuantity, sumQuantities, type Quantity } from '../kube/quantity.ts';
 import { rawRequest } from '../kube/raw-request.ts';
 import type { RequestLimiter } from '../kube/request-limiter.ts';
@@ -32,9 +33,6 @@ export interface CollectorDeps {
   /** Every request to the child waits for it (--kube-api-qps / --kube-api-burst). */
   readonly limiter?: RequestLimiter;
 }
-
-/** RFC 3339 with whole seconds, as metav1.Time serialises. */
-export const rfc3339Seconds = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** Health and version answers are tiny; anything bigger is refused rather than read. */
 const probeBodyBytes = 64 * 1024;

@@ -1,8 +1,11 @@
-// The child cluster's client configuration: --kubeconfig, or the in-cluster ServiceAccount.
+// The child cluster's client configuration: --kubeconfig, or the in-cluster ServiceAccount. Like
+// client-go's, it honours HTTPS_PROXY/NO_PROXY (in a pod, NO_PROXY must then cover the apiserver's
+// service IP, e.g. with the service CIDR) unless the kubeconfig sets a `proxy-url` of its own.
 
 import { KubeConfig } from '@kubernetes/client-node';
+import { withProxy, type ProxyFunc } from './proxy.ts';
 
-export function childKubeConfig(kubeconfig: string | undefined): KubeConfig {
+export function childKubeConfig(kubeconfig: string | undefined, proxyFor: ProxyFunc): KubeConfig {
   const kc = new KubeConfig();
   try {
     if (kubeconfig === undefined) kc.loadFromCluster();
@@ -18,5 +21,5 @@ export function childKubeConfig(kubeconfig: string | undefined): KubeConfig {
         : `--kubeconfig ${kubeconfig} has no current cluster`,
     );
   }
-  return kc;
+  return withProxy(kc, proxyFor);
 }

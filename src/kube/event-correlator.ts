@@ -1,5 +1,6 @@
 // What client-go's event correlator decides before an Event is written (tools/record), pure: time is
-// an argument, state is three bounded LRU caches. In order, for each event:
+// an argument (steady time for its windows, wall time for what it writes), state is three bounded LRU
+// caches. In order, for each event:
 // 1. aggregation: more than 9 distinct messages for one object+type+reason within 10 minutes become one
 //    event "(combined from similar events): <message>";
 // 2. counting: an event seen before (same source, object, type, reason, message) is a PATCH of the
@@ -7,6 +8,7 @@
 // 3. spam filter: per source+object a token bucket of 25 events refilled by one every 5 minutes; an
 //    event without a token is dropped (it still counts in step 2, as in client-go).
 
+import { rfc3339Seconds } from './meta-time.ts';
 import { tryTake, type BucketRate, type TokenBucket } from './token-bucket.ts';
 
 export type EventType = 'Normal' | 'Warning';
@@ -54,9 +56,6 @@ export interface EventPatch {
   readonly message?: string;
 }
 
-/** metav1.Time: RFC 3339 with whole seconds. */
-export const eventTime = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-
 /** `<object name>.<hex nanoseconds>`, the name client-go gives a new Event. */
 export const eventName = (objectName: string, nanos: bigint): string => `${objectName}.${nanos.toString(16)}`;
 
@@ -73,7 +72,7 @@ export function makeEvent(
   nowMs: number,
   nanos: bigint,
 ): CoreEvent {
-  const t = eventTime(nowMs);
+  const t = rfc3339Seconds(nowMs);
   return {
     apiVersion: 'v1',
     kind: 'Event',
@@ -193,6 +192,16 @@ interface EventLog {
   readonly resourceVersion: string | undefined;
 }
 
+/**
+ * When an event is correlated: `steadyMs` measures the aggregation window and the spam filter (a wall
+ * clock set back would otherwise mute an object until it caught up; Go's monotonic readings do the
+ * same), `wallMs` is the time written into an aggregate Event.
+ */
+export interface CorrelationTime {
+  readonly steadyMs: number;
+  readonly wallMs: number;
+}
+
 export type Correlation =
   { readonly skip: true } | { readonly skip: false; readonly event: CoreEvent; readonly patch: EventPatch | undefined };
 
@@ -209,11 +218,11 @@ export class EventCorrelator {
     this.spam = new Lru(opts.cacheSize);
   }
 
-  /** What to write for `event` at `nowMs`; `nanos` names an aggregate event if one is made. */
-  correlate(event: CoreEvent, nowMs: number, nanos: bigint): Correlation {
-    const { event: aggregated, key } = this.aggregate(event, nowMs, nanos);
+  /** What to write for `event` at `now`; `nanos` names an aggregate event if one is made. */
+  correlate(event: CoreEvent, now: CorrelationTime, nanos: bigint): Correlation {
+    const { event: aggregated, key } = this.aggregate(event, now, nanos);
     const { event: observed, patch } = this.observe(aggregated, key);
-    if (this.filtered(observed, nowMs)) return { skip: true };
+    if (this.filtered(observed, now.steadyMs)) return { skip: true };
     return { skip: false, event: observed, patch };
   }
 
@@ -227,8 +236,9 @@ export class EventCorrelator {
     });
   }
 
-  private aggregate(event: CoreEvent, nowMs: number, nanos: bigint): { event: CoreEvent; key: string } {
+  private aggregate(event: CoreEvent, now: CorrelationTime, nanos: bigint): { event: CoreEvent; key: string } {
     const { group, local } = aggregateKey(event);
+    const nowMs = now.steadyMs;
     let record = this.aggregates.get(group);
     if (record === undefined || nowMs - record.lastMs > this.opts.aggregateWindowMs) {
       record = { localKeys: new Set(), lastMs: nowMs };
@@ -239,7 +249,7 @@ export class EventCorrelator {
     // Keep the set below the threshold: the next distinct message aggregates again.
     const first = record.localKeys.values().next();
     if (first.done !== true) record.localKeys.delete(first.value);
-    const t = eventTime(nowMs);
+    const t = rfc3339Seconds(now.wallMs);
     return {
       event: {
         ...event,

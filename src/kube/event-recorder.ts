@@ -6,6 +6,7 @@
 // dropped (client-go retries network errors for up to 2 minutes; an Event is not worth more memory).
 
 import type { KubeConfig } from '@kubernetes/client-node';
+import { steadyNow, wallNow, type Clock } from '../clock.ts';
 import {
   EventCorrelator,
   makeEvent,
@@ -66,7 +67,10 @@ export interface EventRecorderOptions {
   /** Events waiting to be sent at most (client-go's broadcaster: 1000, dropping when full). */
   readonly queueCap?: number;
   readonly correlation?: CorrelatorOptions;
-  readonly now?: () => number;
+  /** Wall time: the Events' timestamps and names. */
+  readonly now?: Clock;
+  /** Steady time: the spam filter's and the aggregation's windows (a clock set back mutes nothing). */
+  readonly steadyNow?: Clock;
   /** A write that failed or an event dropped, for a debug log line. */
   readonly onDropped?: (why: string, event: ObjectEvent) => void;
 }
@@ -80,7 +84,8 @@ export class EventRecorder {
   private readonly opts: EventRecorderOptions;
   private readonly correlator: EventCorrelator;
   private readonly queue: Queued[] = [];
-  private readonly now: () => number;
+  private readonly now: Clock;
+  private readonly steadyNow: Clock;
   private lastNanos = 0n;
   private sending: Promise<void> | undefined;
   private overflowing = false;
@@ -88,14 +93,15 @@ export class EventRecorder {
   constructor(opts: EventRecorderOptions) {
     this.opts = opts;
     this.correlator = new EventCorrelator(opts.correlation);
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now ?? wallNow;
+    this.steadyNow = opts.steadyNow ?? steadyNow;
   }
 
   /** Queues an event; returns at once. */
   record(event: ObjectEvent): void {
     if (this.queue.length >= (this.opts.queueCap ?? 1000)) {
       // Said once per overflow, not once per dropped event.
-      if (!this.overflowing) this.opts.onDropped?.('the event queue is full', event);
+      if (!this.overflowing) this.dropped('the event queue is full', event);
       this.overflowing = true;
       return;
     }
@@ -114,11 +120,20 @@ export class EventRecorder {
       try {
         await this.send(next);
       } catch (err) {
-        this.opts.onDropped?.(err instanceof Error ? err.message : String(err), next.event);
+        this.dropped(err instanceof Error ? err.message : String(err), next.event);
       }
     }
     // Synchronously after finding the queue empty: a `record` from now on starts a new drain.
     this.sending = undefined;
+  }
+
+  /** Tells `onDropped`; a callback that throws must not stop the sender (nor make `record` throw). */
+  private dropped(why: string, event: ObjectEvent): void {
+    try {
+      this.opts.onDropped?.(why, event);
+    } catch {
+      // Nothing left to tell it with: the event is dropped either way.
+    }
   }
 
   private nanos(ms: number): bigint {
@@ -129,12 +144,12 @@ export class EventRecorder {
   private async send({ event, atMs }: Queued): Promise<void> {
     const sink = this.opts.sink();
     if (sink === undefined) {
-      this.opts.onDropped?.('no credentials for the parent yet', event);
+      this.dropped('no credentials for the parent yet', event);
       return;
     }
     const made = makeEvent(event, { component: this.opts.component ?? agentComponent }, atMs, this.nanos(atMs));
-    const now = this.now();
-    const c = this.correlator.correlate(made, now, this.nanos(now));
+    const wallMs = this.now();
+    const c = this.correlator.correlate(made, { steadyMs: this.steadyNow(), wallMs }, this.nanos(wallMs));
     if (c.skip) return;
     let written: CoreEvent | undefined;
     if (c.patch !== undefined && c.event.count > 1) written = await sink.patch(c.event, c.patch);

@@ -5,18 +5,31 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { RequestLimiter } from './request-limiter.ts';
 
 /** Connections per cluster identity at most; requests beyond wait for a free one (keep-alive). */
 export const maxSocketsPerCluster = 16;
-const agents = new WeakMap<KubeConfig, https.Agent>();
+const agents = new WeakMap<KubeConfig, http.Agent>();
 
 /**
  * One keep-alive connection pool per KubeConfig: without it every request may open its own TLS
  * connection with its own TLS context, and a burst of applies costs hundreds of MB of native memory.
+ * With the cluster's `proxyUrl` (its kubeconfig's, or the environment's: see proxy.ts) the pool's
+ * connections are CONNECT tunnels through an HTTP(S) proxy, TLS verified end to end as without one; a
+ * SOCKS proxy, or a plain-http server behind a proxy, uses client-node's own agent (`tls.agent`).
  */
-function agentFor(kc: KubeConfig, tls: https.RequestOptions): https.Agent {
+function agentFor(kc: KubeConfig, url: URL, tls: https.RequestOptions): http.Agent | undefined {
+  const proxyUrl = kc.getCurrentCluster()?.proxyUrl ?? '';
+  const connectProxy = /^https?:/.test(proxyUrl);
+  if (url.protocol !== 'https:' || (proxyUrl !== '' && !connectProxy)) {
+    return tls.agent instanceof http.Agent ? tls.agent : undefined;
+  }
   let agent = agents.get(kc);
+  if (agent === undefined && connectProxy) {
+    agent = new HttpsProxyAgent(proxyUrl, { keepAlive: true, maxSockets: maxSocketsPerCluster });
+    agents.set(kc, agent);
+  }
   if (agent === undefined) {
     const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = tls;
     agent = new https.Agent({
@@ -68,7 +81,7 @@ export async function rawRequest(kc: KubeConfig, req: RawRequest): Promise<RawRe
   req.signal?.throwIfAborted();
   await kc.applyToHTTPSOptions(opts);
   const transport = url.protocol === 'http:' ? http : https;
-  const agent = url.protocol === 'http:' ? undefined : agentFor(kc, opts);
+  const agent = agentFor(kc, url, opts);
   return new Promise<RawResponse>((resolve, reject) => {
     const r = transport.request(
       url,

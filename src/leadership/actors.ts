@@ -22,6 +22,7 @@ import {
   type WriteInput,
   type WriteResult,
 } from '../../machines/leadership/machine.ts';
+import { steadyNow, wallNow, type Clock } from '../clock.ts';
 import { watchObject } from '../kube/watch-object.ts';
 import type { Logger } from '../logging/logger.ts';
 import { classifyParentError } from '../registration/parent-client.ts';
@@ -80,21 +81,17 @@ export interface LeadershipDeps {
   readonly namespace: string;
   readonly leaseName: string;
   readonly log: Logger;
-  readonly now?: () => number;
+  /** Steady time: expiry and the renew deadline (default steadyNow). */
+  readonly now?: Clock;
+  /** Wall time: acquireTime/renewTime written in the Lease (default Date.now). */
+  readonly wallNow?: Clock;
 }
-
-/**
- * Milliseconds since the epoch that never step back: the process's start on the wall clock plus a
- * monotonic clock. Expiry and the renew deadline are measured with it, so setting the node's clock
- * (by hand or by a stepping NTP client) cannot shorten or stretch a lease; renewTime, which other
- * replicas never compare with their own clocks, stays readable wall time.
- */
-export const steadyNow = (): number => performance.timeOrigin + performance.now();
 
 /** The leadership statechart with the real effects provided. */
 export function createLeadershipMachine(deps: LeadershipDeps): typeof leadershipMachine {
   const { namespace, leaseName: name, log } = deps;
   const now = deps.now ?? steadyNow;
+  const wall = deps.wallNow ?? wallNow;
   const api = deps.child.makeApiClient(CoordinationV1Api);
   /** The Lease as last read: a write replaces it whole (metadata kept). */
   let lastRead: V1Lease | undefined;
@@ -119,6 +116,7 @@ export function createLeadershipMachine(deps: LeadershipDeps): typeof leadership
       record: lease === undefined ? undefined : leaseRecord(lease),
       resourceVersion: lease?.metadata?.resourceVersion,
       at: now(),
+      wallAt: wall(),
     };
   });
 
@@ -158,7 +156,7 @@ export function createLeadershipMachine(deps: LeadershipDeps): typeof leadership
       .replaceNamespacedLease({
         name,
         namespace,
-        body: withSpec(lease, leaseSpec(releasedRecord(leaseRecord(lease), now())), lease.metadata?.resourceVersion),
+        body: withSpec(lease, leaseSpec(releasedRecord(leaseRecord(lease), wall())), lease.metadata?.resourceVersion),
       })
       .catch(failed('releasing'));
     log.info({ lease: where }, 'released the Lease');

@@ -1,7 +1,9 @@
-// The one root logger: pino, JSON lines, a child per component, secrets redacted wherever they might
-// appear (tokens, Authorization headers, Secret data, kubeconfigs).
+// The one root logger: pino, a child per component, secrets redacted wherever they might appear
+// (tokens, Authorization headers, Secret data, kubeconfigs). `--logging-format=json` writes pino's JSON
+// lines; `text` (the Go agent's default) writes the same records as klog-like lines (text-format.ts).
 
 import { pino, type Logger } from 'pino';
+import { textDestination } from './text-format.ts';
 
 export const redactPaths = [
   'token',
@@ -23,7 +25,11 @@ export function levelFor(verbosity: number): pino.Level {
   return verbosity >= 6 ? 'trace' : verbosity >= 4 ? 'debug' : 'info';
 }
 
-export function createRootLogger(verbosity: number, destination: pino.DestinationStream = pino.destination(1)): Logger {
+export function createRootLogger(
+  verbosity: number,
+  destination: pino.DestinationStream = pino.destination(1),
+  format: 'json' | 'text' = 'json',
+): Logger {
   return pino(
     {
       name: 'clusternet-agent',
@@ -33,7 +39,7 @@ export function createRootLogger(verbosity: number, destination: pino.Destinatio
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination,
+    format === 'text' ? textDestination(destination) : destination,
   );
 }
 

@@ -65,10 +65,17 @@ export function transitionRecorder(onTransition: (t: TransitionRecord) => void):
  */
 export type RoutineStates = ReadonlyMap<string, ReadonlySet<string>>;
 
-/** Whether every region that changed moved between two routine states of that machine. */
+/** xstate's event for an invoked actor that failed: `xstate.error.actor.<id>`. */
+const isErrorEvent = (type: string): boolean => type.startsWith('xstate.error.');
+
+/**
+ * Whether every region that changed moved between two routine states of that machine, and not
+ * because something failed: a collection that errors (`collecting → idle` on `xstate.error.actor.*`)
+ * is logged at info with its lastFailure.
+ */
 export function isRoutine(record: TransitionRecord, routine: RoutineStates): boolean {
   const states = routine.get(record.machine);
-  if (states === undefined || record.from === '') return false;
+  if (states === undefined || record.from === '' || isErrorEvent(record.event)) return false;
   const from = record.from.split(',');
   const to = record.to.split(',');
   if (from.length !== to.length) return false;

@@ -30,6 +30,7 @@ import {
 } from '../../machines/registration/machine.ts';
 import type { AgentConfig } from '../config/config.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { ProxyFunc } from '../kube/proxy.ts';
 import { watchObject } from '../kube/watch-object.ts';
 import { classifyParentError, dedicatedKubeConfig, parentKubeConfig, ParentFailure } from './parent-client.ts';
 import {
@@ -59,6 +60,8 @@ export interface RegistrationDeps {
   readonly config: AgentConfig;
   readonly child: KubeConfig;
   readonly log: Logger;
+  /** The proxy for the parent (HTTPS_PROXY/NO_PROXY; see src/kube/proxy.ts). */
+  readonly proxyFor: ProxyFunc;
   readonly random?: () => number;
   readonly approvalResyncMs?: number;
 }
@@ -67,19 +70,19 @@ const isStatus = (err: unknown, code: number): boolean => err instanceof ApiExce
 
 /** The registration statechart with the real effects provided. */
 export function createRegistrationMachine(deps: RegistrationDeps): typeof registrationMachine {
-  const { config, child, log } = deps;
+  const { config, child, log, proxyFor } = deps;
   const reg = config.registration;
   const ns = config.systemNamespace;
   const random = deps.random ?? Math.random;
   const core = child.makeApiClient(CoreV1Api);
   const coordination = child.makeApiClient(CoordinationV1Api);
-  const bootstrap = parentKubeConfig(reg.parentUrl, reg.token, undefined);
+  const bootstrap = parentKubeConfig(reg.parentUrl, reg.token, undefined, proxyFor);
   let stored: DedicatedCredentials | undefined;
   let approved: DedicatedCredentials | undefined;
 
   const parentConfig = (source: RequestInput['source']): KubeConfig => {
     const creds = approved ?? stored;
-    return source === 'stored' && creds !== undefined ? dedicatedKubeConfig(reg.parentUrl, creds) : bootstrap;
+    return source === 'stored' && creds !== undefined ? dedicatedKubeConfig(reg.parentUrl, creds, proxyFor) : bootstrap;
   };
   const noteApproval = (crr: RequestObject): void => {
     approved = approvedCredentials(crr) ?? approved;
@@ -264,7 +267,7 @@ export function createRegistrationMachine(deps: RegistrationDeps): typeof regist
     if (creds === undefined) throw new ParentFailure('unauthorized', 'no dedicated credentials');
     try {
       // TLS is verified against the approved CA here: this is the client every later call uses.
-      await getRequest(dedicatedKubeConfig(reg.parentUrl, creds), input.clusterId);
+      await getRequest(dedicatedKubeConfig(reg.parentUrl, creds, proxyFor), input.clusterId);
     } catch (err) {
       throw classifyParentError(err, 'checking the dedicated credentials');
     }

@@ -3,6 +3,7 @@
 // them once per term matches the Go agent, which captures the token when its leader loop starts.
 
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { direct, type ProxyFunc } from '../kube/proxy.ts';
 import { dedicatedKubeConfig } from './parent-client.ts';
 import { parentCredentialsSecret, storedCredentials, type DedicatedCredentials } from './wire.ts';
 
@@ -13,10 +14,12 @@ export interface ParentAccess {
   readonly kubeConfig: KubeConfig;
 }
 
+/** The dedicated credentials stored in the child; the parent reached through `proxyFor`'s proxy, if any. */
 export async function loadParentAccess(
   child: KubeConfig,
   systemNamespace: string,
   parentUrl: string,
+  proxyFor: ProxyFunc = direct,
 ): Promise<ParentAccess> {
   const secret = await child
     .makeApiClient(CoreV1Api)
@@ -25,5 +28,5 @@ export async function loadParentAccess(
   if (credentials === undefined) {
     throw new Error(`Secret ${systemNamespace}/${parentCredentialsSecret} holds no dedicated token`);
   }
-  return { parentUrl, credentials, kubeConfig: dedicatedKubeConfig(parentUrl, credentials) };
+  return { parentUrl, credentials, kubeConfig: dedicatedKubeConfig(parentUrl, credentials, proxyFor) };
 }

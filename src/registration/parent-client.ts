@@ -2,14 +2,22 @@
 
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import type { Failure, FailureKind } from '../../machines/failure.ts';
+import { direct, type ProxyFunc } from '../kube/proxy.ts';
 import type { DedicatedCredentials } from './wire.ts';
 
 /**
  * A parent KubeConfig for a bearer token. With a CA, TLS is verified against it (host name from the
  * parent URL). Without one (the bootstrap phase: the agent has nothing to pin yet), TLS is not verified,
- * as with the Go agent.
+ * as with the Go agent. Requests go through the proxy `proxyFor` picks for the parent URL
+ * (HTTPS_PROXY/NO_PROXY, as client-go's); `direct` when none is given.
  */
-export function parentKubeConfig(parentUrl: string, token: string, caPem: string | undefined): KubeConfig {
+export function parentKubeConfig(
+  parentUrl: string,
+  token: string,
+  caPem: string | undefined,
+  proxyFor: ProxyFunc = direct,
+): KubeConfig {
+  const proxy = proxyFor(parentUrl);
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [
@@ -18,6 +26,7 @@ export function parentKubeConfig(parentUrl: string, token: string, caPem: string
         server: parentUrl,
         skipTLSVerify: caPem === undefined,
         ...(caPem === undefined ? {} : { caData: Buffer.from(caPem, 'utf8').toString('base64') }),
+        ...(proxy === undefined ? {} : { proxyUrl: proxy.href }),
       },
     ],
     users: [{ name: 'clusternet', token }],
@@ -27,8 +36,11 @@ export function parentKubeConfig(parentUrl: string, token: string, caPem: string
   return kc;
 }
 
-export const dedicatedKubeConfig = (parentUrl: string, c: DedicatedCredentials): KubeConfig =>
-  parentKubeConfig(parentUrl, c.token, c.caPem);
+export const dedicatedKubeConfig = (
+  parentUrl: string,
+  c: DedicatedCredentials,
+  proxyFor: ProxyFunc = direct,
+): KubeConfig => parentKubeConfig(parentUrl, c.token, c.caPem, proxyFor);
 
 /** A failure the statechart can act on; the message never contains a credential. */
 export class ParentFailure extends Error implements Failure {

@@ -227,6 +227,7 @@ async function runAgent(env: TestEnv, token: string, parentPort: string): Promis
       '--cluster-status-collect-frequency=5s',
       '--cluster-status-update-frequency=15s',
       '--v=4',
+      '--logging-format=json',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -42,6 +42,7 @@ try {
       `--cluster-reg-token=${token.token}`,
       `--kubeconfig=${env.adminKubeconfigPath('child')}`,
       `--leader-elect-resource-namespace=${ns}`,
+      '--logging-format=json',
     ]);
     let firstTransition = 0;
     const stored = await new Promise<number>((resolve, reject) => {

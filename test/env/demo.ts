@@ -66,6 +66,7 @@ async function runAgent(env: TestEnv, token: string, hub: GoTunnelServer | undef
     '--cluster-status-collect-frequency=5s',
     '--bind-address=127.0.0.1',
     `--secure-port=${String(port)}`,
+    '--logging-format=json',
   ];
   say(`$ clusternet-agent ${args.join(' \\\n    ')}`);
   const child = spawn(process.execPath, [main, ...args.map((a) => a.replace('<bootstrap token>', token))], {

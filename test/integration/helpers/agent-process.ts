@@ -29,8 +29,12 @@ export class AgentProcess {
   readonly #child: ChildProcess;
   readonly startedAt = performance.now();
 
-  private constructor(args: readonly string[]) {
-    this.#child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  private constructor(args: readonly string[], env: NodeJS.ProcessEnv | undefined) {
+    // JSON lines to read (the agent's default is text, as the Go agent's); a later flag still wins.
+    this.#child = spawn(process.execPath, [main, '--logging-format=json', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(env === undefined ? {} : { env }),
+    });
     let pending = '';
     this.#child.stdout?.on('data', (d: Buffer) => {
       this.raw += d.toString();
@@ -55,8 +59,9 @@ export class AgentProcess {
     );
   }
 
-  static start(args: readonly string[]): AgentProcess {
-    return new AgentProcess(args);
+  /** Starts the agent; `env` replaces the test process's environment when given. */
+  static start(args: readonly string[], env?: NodeJS.ProcessEnv): AgentProcess {
+    return new AgentProcess(args, env);
   }
 
   get pid(): number | undefined {

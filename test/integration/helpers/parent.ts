@@ -16,8 +16,11 @@ export interface RegistrationParent {
   readonly approver: () => TestApprover;
   /** A new namespace in the child to use as the agent's system namespace. */
   systemNamespace(prefix?: string): Promise<string>;
-  /** Starts an agent against the parent with the bootstrap token; stopped after the test. */
-  agent(args: readonly string[]): AgentProcess;
+  /**
+   * Starts an agent against the parent with the bootstrap token (later flags win, e.g. another
+   * --cluster-reg-parent-url); stopped after the test. `env` replaces the test process's environment.
+   */
+  agent(args: readonly string[], env?: NodeJS.ProcessEnv): AgentProcess;
 }
 
 /** Registers the suite hooks; call at the top level of a test file. */
@@ -49,13 +52,16 @@ export function registrationParent(env: TestEnv, opts: ApproverOptions = {}): Re
       await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name } } });
       return name;
     },
-    agent: (args) => {
-      const a = AgentProcess.start([
-        `--cluster-reg-parent-url=${env.server('parent')}`,
-        `--cluster-reg-token=${must(token, 'the bootstrap token').token}`,
-        `--kubeconfig=${env.adminKubeconfigPath('child')}`,
-        ...args,
-      ]);
+    agent: (args, processEnv) => {
+      const a = AgentProcess.start(
+        [
+          `--cluster-reg-parent-url=${env.server('parent')}`,
+          `--cluster-reg-token=${must(token, 'the bootstrap token').token}`,
+          `--kubeconfig=${env.adminKubeconfigPath('child')}`,
+          ...args,
+        ],
+        processEnv,
+      );
       agents.push(a);
       return a;
     },

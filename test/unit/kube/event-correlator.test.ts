@@ -5,14 +5,15 @@ import {
   EventCorrelator,
   eventKey,
   eventName,
-  eventTime,
   Lru,
   makeEvent,
   nextNanos,
   spamKey,
   type CoreEvent,
+  type CorrelationTime,
   type ObjectEvent,
 } from '../../../src/kube/event-correlator.ts';
+import { rfc3339Seconds } from '../../../src/kube/meta-time.ts';
 
 const source = { component: 'clusternet-agent' };
 const desc = {
@@ -31,6 +32,8 @@ const ev = (over: Partial<ObjectEvent> = {}): ObjectEvent => ({
   ...over,
 });
 let nanos = 0n;
+/** Steady and wall time alike (the clocks agree until the wall clock steps). */
+const at = (ms: number): CorrelationTime => ({ steadyMs: ms, wallMs: ms });
 const make = (e: ObjectEvent, ms = 0): CoreEvent => makeEvent(e, source, ms, (nanos += 1n));
 
 describe('a new Event', () => {
@@ -68,7 +71,7 @@ describe('a new Event', () => {
   });
 
   it('formats times and names as metav1 does', () => {
-    expect(eventTime(0)).toBe('1970-01-01T00:00:00Z');
+    expect(rfc3339Seconds(0)).toBe('1970-01-01T00:00:00Z');
     expect(eventName('x', 255n)).toBe('x.ff');
   });
 });
@@ -118,13 +121,13 @@ describe('correlation keys', () => {
 describe('EventCorrelator', () => {
   it('counts a repeat: same name, count+1, first time kept, a patch of count/lastTimestamp/message', () => {
     const c = new EventCorrelator();
-    const first = c.correlate(make(ev(), 1_000), 1_000, 1n);
+    const first = c.correlate(make(ev(), 1_000), at(1_000), 1n);
     if (first.skip) throw new Error('skipped');
     expect(first.patch).toBeUndefined();
     expect(first.event.count).toBe(1);
     c.updateState({ ...first.event, metadata: { ...first.event.metadata, resourceVersion: '7' } });
 
-    const second = c.correlate(make(ev(), 61_000), 61_000, 2n);
+    const second = c.correlate(make(ev(), 61_000), at(61_000), 2n);
     if (second.skip) throw new Error('skipped');
     expect(second.event.metadata).toEqual({ ...first.event.metadata, resourceVersion: '7' });
     expect(second.event.count).toBe(2);
@@ -135,15 +138,15 @@ describe('EventCorrelator', () => {
       message: 'Description synced successfully',
     });
 
-    const third = c.correlate(make(ev(), 62_000), 62_000, 3n);
+    const third = c.correlate(make(ev(), 62_000), at(62_000), 3n);
     expect(!third.skip && third.patch?.count).toBe(3);
   });
 
   it('does not count events that differ by reason or message', () => {
     const c = new EventCorrelator();
-    const a = c.correlate(make(ev()), 0, 1n);
-    const b = c.correlate(make(ev({ reason: 'FailedSynced', type: 'Warning' })), 0, 2n);
-    const d = c.correlate(make(ev({ message: 'other' })), 0, 3n);
+    const a = c.correlate(make(ev()), at(0), 1n);
+    const b = c.correlate(make(ev({ reason: 'FailedSynced', type: 'Warning' })), at(0), 2n);
+    const d = c.correlate(make(ev({ message: 'other' })), at(0), 3n);
     for (const r of [a, b, d]) expect(!r.skip && r.patch).toBeUndefined();
   });
 
@@ -152,7 +155,7 @@ describe('EventCorrelator', () => {
     const results = Array.from({ length: 12 }, (_, i) =>
       c.correlate(
         make(ev({ reason: 'FailedSynced', message: `error ${String(i)}` }), i * 1000),
-        i * 1000,
+        at(i * 1000),
         100n + BigInt(i),
       ),
     );
@@ -172,14 +175,14 @@ describe('EventCorrelator', () => {
 
   it('starts aggregation over after 10 quiet minutes', () => {
     const c = new EventCorrelator();
-    for (let i = 0; i < 9; i++) c.correlate(make(ev({ message: `m${String(i)}` })), 0, BigInt(i + 1));
-    const later = c.correlate(make(ev({ message: 'm9' })), 600_001, 99n);
+    for (let i = 0; i < 9; i++) c.correlate(make(ev({ message: `m${String(i)}` })), at(0), BigInt(i + 1));
+    const later = c.correlate(make(ev({ message: 'm9' })), at(600_001), 99n);
     expect(!later.skip && later.event.message).toBe('m9');
   });
 
   it('spam filter: 25 events per object at once, then one per 5 minutes; other objects unaffected', () => {
     const c = new EventCorrelator();
-    const skipped = (ms: number, e: ObjectEvent = ev()): boolean => c.correlate(make(e, ms), ms, 1n).skip;
+    const skipped = (ms: number, e: ObjectEvent = ev()): boolean => c.correlate(make(e, ms), at(ms), 1n).skip;
     const firsts = Array.from({ length: 26 }, () => skipped(0));
     expect(firsts.filter((s) => !s)).toHaveLength(25);
     expect(firsts[25]).toBe(true);
@@ -189,13 +192,35 @@ describe('EventCorrelator', () => {
     expect(skipped(300_001)).toBe(true);
   });
 
+  it('windows are measured on the steady clock: the wall clock set back an hour mutes nothing', () => {
+    const c = new EventCorrelator();
+    const hour = 3_600_000;
+    // 25 events use the burst; then the wall clock steps back an hour while steady time goes on 5 min.
+    for (let i = 0; i < 25; i++) expect(c.correlate(make(ev()), { steadyMs: 0, wallMs: hour }, 1n).skip).toBe(false);
+    expect(c.correlate(make(ev()), { steadyMs: 300_000, wallMs: 300_000 }, 2n).skip).toBe(false);
+    // And the reverse: a wall clock set forward an hour refills nothing.
+    expect(c.correlate(make(ev()), { steadyMs: 300_001, wallMs: 300_000 + hour }, 3n).skip).toBe(true);
+  });
+
+  it('an aggregate Event carries wall time, its window steady time', () => {
+    const c = new EventCorrelator();
+    const wallMs = Date.UTC(2026, 0, 1);
+    const results = Array.from({ length: 10 }, (_, i) =>
+      c.correlate(make(ev({ message: `m${String(i)}` })), { steadyMs: i, wallMs }, BigInt(i + 1)),
+    );
+    const tenth = results[9];
+    if (tenth?.skip !== false) throw new Error('skipped');
+    expect(tenth.event.message).toBe('(combined from similar events): m9');
+    expect(tenth.event.firstTimestamp).toBe('2026-01-01T00:00:00Z');
+  });
+
   it('a skipped repeat still counts (as in client-go): the next one written carries the total', () => {
     const c = new EventCorrelator({ ...clientGoCorrelation, spam: { perSecond: 1 / 300, burst: 1 } });
-    const first = c.correlate(make(ev()), 0, 1n);
+    const first = c.correlate(make(ev()), at(0), 1n);
     if (first.skip) throw new Error('skipped');
     c.updateState(first.event);
-    expect(c.correlate(make(ev()), 1_000, 2n).skip).toBe(true);
-    const third = c.correlate(make(ev()), 300_000, 3n);
+    expect(c.correlate(make(ev()), at(1_000), 2n).skip).toBe(true);
+    const third = c.correlate(make(ev()), at(300_000), 3n);
     expect(!third.skip && third.patch?.count).toBe(3);
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { CoreEvent, EventPatch, ObjectEvent } from '../../../src/kube/event-correlator.ts';
+import {
+  clientGoCorrelation,
+  type CoreEvent,
+  type EventPatch,
+  type ObjectEvent,
+} from '../../../src/kube/event-correlator.ts';
 import { EventRecorder, type EventSink } from '../../../src/kube/event-recorder.ts';
 
 const ev = (message: string, name = 'd1'): ObjectEvent => ({
@@ -100,12 +105,56 @@ describe('EventRecorder', () => {
     expect([...sink.stored.values()].map((e) => e.message)).toEqual(['b']);
   });
 
+  it('an onDropped that throws neither stops the sender nor makes record throw', async () => {
+    const sink = new FakeSink();
+    sink.failing = true;
+    let calls = 0;
+    const r = new EventRecorder({
+      sink: () => sink,
+      queueCap: 1,
+      onDropped: () => {
+        calls++;
+        throw new Error('the logger broke');
+      },
+    });
+    r.record(ev('a'));
+    expect(() => {
+      r.record(ev('b'));
+      r.record(ev('c')); // the queue is full: told (and thrown) at once
+    }).not.toThrow();
+    await r.idle();
+    expect(calls).toBe(3); // the full queue, then the failed writes of a and b
+    sink.failing = false;
+    r.record(ev('d'));
+    await r.idle();
+    expect([...sink.stored.values()].map((e) => e.message)).toEqual(['d']);
+  });
+
   it('drops events while there are no parent credentials', async () => {
     const dropped: string[] = [];
     const r = new EventRecorder({ sink: () => undefined, onDropped: (why) => dropped.push(why) });
     r.record(ev('a'));
     await r.idle();
     expect(dropped).toEqual(['no credentials for the parent yet']);
+  });
+
+  it('a wall clock set back an hour does not mute an object: the spam filter runs on steady time', async () => {
+    const sink = new FakeSink();
+    const hour = 3_600_000;
+    let wall = Date.UTC(2026, 0, 1);
+    let steady = 0;
+    const correlation = { ...clientGoCorrelation, spam: { perSecond: 1 / 300, burst: 1 } };
+    const r = new EventRecorder({ sink: () => sink, correlation, now: () => wall, steadyNow: () => steady });
+    r.record(ev('a'));
+    await r.idle();
+    // The clock is set back an hour; five minutes later (steady) the bucket has a token again.
+    wall -= hour;
+    steady += 300_000;
+    r.record(ev('b'));
+    await r.idle();
+    expect([...sink.stored.values()].map((e) => e.message)).toEqual(['a', 'b']);
+    // The Event carries the wall time, stepped back as it is.
+    expect([...sink.stored.values()][1]?.firstTimestamp).toBe('2025-12-31T23:00:00Z');
   });
 
   it('gives events recorded in the same millisecond distinct names', async () => {

@@ -25,6 +25,14 @@ describe('routine transitions (logged at debug)', () => {
     expect(isRoutine(record('heartbeat', from, to), routine)).toBe(expected);
   });
 
+  it.each([
+    ['xstate.done.actor.collect', true],
+    ['xstate.error.actor.collect', false],
+  ])('the collection ending on %s: routine %s', (event, expected) => {
+    const t = { ...record('heartbeat', hb('collecting', 'waiting'), hb('idle', 'waiting')), event };
+    expect(isRoutine(t, routine)).toBe(expected);
+  });
+
   it('only for the machine the states belong to', () => {
     expect(isRoutine(record('socket', 'collection.idle', 'collection.collecting'), routine)).toBe(false);
   });

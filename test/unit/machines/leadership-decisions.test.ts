@@ -10,6 +10,8 @@ import {
 const timing = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000 };
 const me = 'host-a_1';
 const other = 'host-b_2';
+/** The wall clock runs an hour behind the steady one (set back since start): the Lease's times show it. */
+const hour = 3_600_000;
 const held = (holder: string, extra: Partial<LeaseRecord> = {}): LeaseRecord => ({
   holderIdentity: holder,
   leaseDurationSeconds: 15,
@@ -19,7 +21,7 @@ const held = (holder: string, extra: Partial<LeaseRecord> = {}): LeaseRecord => 
   ...extra,
 });
 
-describe('decideLease (client-go Lease semantics)', () => {
+describe('decideLease (client-go Lease semantics; expiry on steady time, times written in wall time)', () => {
   it.each([
     [
       'creates a missing Lease, holding it',
@@ -31,8 +33,8 @@ describe('decideLease (client-go Lease semantics)', () => {
         record: {
           holderIdentity: me,
           leaseDurationSeconds: 15,
-          acquireTime: 100_000,
-          renewTime: 100_000,
+          acquireTime: 100_000 - hour,
+          renewTime: 100_000 - hour,
           leaseTransitions: 0,
         },
       },
@@ -69,8 +71,8 @@ describe('decideLease (client-go Lease semantics)', () => {
         record: {
           holderIdentity: me,
           leaseDurationSeconds: 15,
-          acquireTime: 105_000,
-          renewTime: 105_000,
+          acquireTime: 105_000 - hour,
+          renewTime: 105_000 - hour,
           leaseTransitions: 4,
         },
       },
@@ -86,8 +88,8 @@ describe('decideLease (client-go Lease semantics)', () => {
         record: {
           holderIdentity: me,
           leaseDurationSeconds: 15,
-          acquireTime: 100_000,
-          renewTime: 100_000,
+          acquireTime: 100_000 - hour,
+          renewTime: 100_000 - hour,
           leaseTransitions: 4,
         },
       },
@@ -104,7 +106,7 @@ describe('decideLease (client-go Lease semantics)', () => {
           holderIdentity: me,
           leaseDurationSeconds: 15,
           acquireTime: 1000,
-          renewTime: 100_000,
+          renewTime: 100_000 - hour,
           leaseTransitions: 3,
         },
       },
@@ -121,17 +123,17 @@ describe('decideLease (client-go Lease semantics)', () => {
           holderIdentity: me,
           leaseDurationSeconds: 15,
           acquireTime: 1000,
-          renewTime: 100_000,
+          renewTime: 100_000 - hour,
           leaseTransitions: 3,
         },
       },
     ],
   ])('%s', (_, record, now, observation, expected) => {
-    expect(decideLease(record, me, now, timing, observation)).toEqual(expected);
+    expect(decideLease(record, me, now, timing, observation, now - hour)).toEqual(expected);
   });
 
   it('treats a first sight of another holder as a fresh renewal', () => {
-    expect(decideLease(held(other), me, 100_000, timing, undefined)).toEqual({
+    expect(decideLease(held(other), me, 100_000, timing, undefined, 100_000 - hour)).toEqual({
       action: 'wait',
       holder: other,
       expiresAt: 115_000,

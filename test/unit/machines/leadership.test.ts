@@ -67,6 +67,24 @@ describe('leadership machine', () => {
     expect(b.trace.filter((s) => s === 'following.acquiring')).toEqual([]);
   });
 
+  it('writes wall time as acquireTime/renewTime: a wall clock set back shows there, leadership holds', async () => {
+    const clock = new SimulatedClock();
+    const store = new FakeLeaseStore(clock);
+    const hour = 3_600_000;
+    store.wallOffsetMs = 1_000_000;
+    const a = replica(clock, store, 'a');
+    await settle(clock);
+    expect(store.record).toMatchObject({ acquireTime: 1_000_000, renewTime: 1_000_000 });
+    const b = replica(clock, store, 'b');
+    await settle(clock, 10_000);
+    store.wallOffsetMs -= hour;
+    await settle(clock, 30_000);
+    // Renewed at 40 s steady, written an hour back; acquired on the wall clock of then.
+    expect(store.record).toMatchObject({ holderIdentity: 'a', acquireTime: 1_000_000, renewTime: 1_040_000 - hour });
+    expect(a.reports).toEqual([{ type: 'lease.acquired', at: 0 }]);
+    expect(b.reports).toEqual([]);
+  });
+
   it('loses a conflict on a concurrent write and stays a follower', async () => {
     const clock = new SimulatedClock();
     const store = new FakeLeaseStore(clock);

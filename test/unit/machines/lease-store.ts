@@ -17,6 +17,8 @@ export class FakeLeaseStore {
   readonly #watchers = new Set<() => void>();
   /** When false, watches deliver nothing (as when the watch cannot be established). */
   watchable = true;
+  /** The replicas' wall clock minus the simulated (steady) one: a wall clock stepped since start. */
+  wallOffsetMs = 0;
 
   constructor(clock: SimulatedClock) {
     this.#clock = clock;
@@ -41,7 +43,12 @@ export class FakeLeaseStore {
   read(): Promise<LeaseRead> {
     const record = this.record;
     const resourceVersion = record === undefined ? undefined : String(this.version);
-    return this.#answer(() => ({ record, resourceVersion, at: this.#clock.now() }));
+    return this.#answer(() => ({
+      record,
+      resourceVersion,
+      at: this.#clock.now(),
+      wallAt: this.#clock.now() + this.wallOffsetMs,
+    }));
   }
 
   write(input: WriteInput): Promise<WriteResult> {
@@ -60,7 +67,7 @@ export class FakeLeaseStore {
   release(identity: string): Promise<undefined> {
     return this.#answer(() => {
       if (this.record?.holderIdentity === identity) {
-        this.record = releasedRecord(this.record, this.#clock.now());
+        this.record = releasedRecord(this.record, this.#clock.now() + this.wallOffsetMs);
         this.version += 1;
         this.writes.push({ at: this.#clock.now(), record: this.record });
         this.#notify();

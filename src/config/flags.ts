@@ -235,7 +235,9 @@ export const flagSpecs: readonly FlagSpec[] = [
   f(metrics, 'allow-metric-labels-manifest', 'string', '', 'Path to a manifest of allowed metric label values'),
   f(logs, 'v', 'int', 2, 'Number for the log level verbosity', { shorthand: 'v' }),
   f(logs, 'vmodule', 'string', '', 'Comma-separated list of pattern=N settings for file-filtered logging'),
-  f(logs, 'logging-format', 'string', 'text', 'Sets the log format: text or json'),
+  // JSON by default (the Go agent's default is text): the agent's state-transition log is meant for
+  // machines, and log format is not part of the protocol (spec §9.4).
+  f(logs, 'logging-format', 'string', 'json', 'Sets the log format: json (one JSON object a line) or text (klog-like)'),
   f(logs, 'log-flush-frequency', 'duration', '5s', 'Maximum number of seconds between log flushes'),
   f(
     logs,

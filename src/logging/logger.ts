@@ -1,6 +1,7 @@
 // The one root logger: pino, a child per component, secrets redacted wherever they might appear
-// (tokens, Authorization headers, Secret data, kubeconfigs). `--logging-format=json` writes pino's JSON
-// lines; `text` (the Go agent's default) writes the same records as klog-like lines (text-format.ts).
+// (tokens, Authorization headers, Secret data, kubeconfigs). `--logging-format=json` (the default) writes
+// pino's JSON lines; `text` (the Go agent's default) writes the same records as klog-like lines
+// (text-format.ts).
 
 import { pino, type Logger } from 'pino';
 import { textDestination } from './text-format.ts';

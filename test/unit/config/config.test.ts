@@ -41,7 +41,7 @@ describe('parseCommandLine', () => {
     expect(c.serving).toMatchObject({ bindAddress: '0.0.0.0', securePort: 10650 });
     expect(c.management).toEqual({ labelsAggregateThreshold: 0.8, labelsAggregatePrefixes: ['node.clusternet.io/'] });
     expect(c.predictor).toEqual({ addr: '', directAccess: false, port: 8080 });
-    expect(c.logging).toEqual({ verbosity: 2, format: 'text' });
+    expect(c.logging).toEqual({ verbosity: 2, format: 'json' }); // ours: JSON by default (Go: text)
     expect(Object.values(c.featureGates).some(Boolean)).toBe(false);
   });
 

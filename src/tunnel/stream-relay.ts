@@ -19,7 +19,7 @@
 
 import { connect, type Socket } from 'node:net';
 import type { Logger } from '../logging/logger.ts';
-import { dialAllowed, type DialAllowList } from './dial-allow-list.ts';
+import { dialTarget, type DialAllowList } from './dial-allow-list.ts';
 import {
   decodeFrame,
   encodeFrame,
@@ -70,6 +70,7 @@ export const defaultRelayLimits: RelayLimits = {
 
 interface Stream {
   readonly id: number;
+  readonly network: string;
   readonly address: string;
   readonly socket: Socket;
   connected: boolean;
@@ -95,7 +96,7 @@ export interface RelayStats {
 }
 
 /** Go's wording for common dial failures, so the hub's logs read the same as with the Go agent. */
-function dialFailure(address: string, err: NodeJS.ErrnoException): string {
+function dialFailure(network: string, address: string, err: NodeJS.ErrnoException): string {
   const why: Record<string, string> = {
     ECONNREFUSED: 'connect: connection refused',
     ETIMEDOUT: 'i/o timeout',
@@ -103,7 +104,7 @@ function dialFailure(address: string, err: NodeJS.ErrnoException): string {
     EHOSTUNREACH: 'connect: no route to host',
     ENETUNREACH: 'connect: network is unreachable',
   };
-  return `dial tcp ${address}: ${(err.code !== undefined ? why[err.code] : undefined) ?? err.message}`;
+  return `dial ${network} ${address}: ${(err.code !== undefined ? why[err.code] : undefined) ?? err.message}`;
 }
 
 export class StreamRelay {
@@ -260,36 +261,44 @@ export class StreamRelay {
       refuse('failed to parse connect address', 'connect-malformed', { connId });
       return;
     }
-    if (!dialAllowed(this.#allow, target.network, target.address)) {
-      refuse('connect not allowed', `connect-refused-${target.network}/${target.address}`, {
-        network: target.network,
-        address: target.address,
-      });
+    const { network, address } = target;
+    const dial = dialTarget(this.#allow, network, address);
+    if (!dial.ok) {
+      refuse(dial.reason, `connect-${dial.kind}`, { network, address });
       return;
     }
     if (this.#streams.size >= this.#limits.maxStreams) {
       refuse('too many streams', 'connect-too-many', { streams: this.#streams.size });
       return;
     }
-    const colon = target.address.lastIndexOf(':');
-    const host = target.address.slice(0, colon).replace(/^\[|\]$/g, '');
-    const port = Number(target.address.slice(colon + 1));
     const room = this.#readBuffer;
-    const socket = connect({
-      host,
-      port,
-      noDelay: true,
-      onread: {
-        buffer: room.subarray(maxHeaderLength),
-        callback: (n: number) => {
-          if (!s.gone && n > 0) this.#sendRead(connId, n);
-          return true;
+    let socket: Socket;
+    try {
+      socket = connect({
+        host: dial.host,
+        port: dial.port,
+        ...(dial.family === undefined ? {} : { family: dial.family }),
+        noDelay: true,
+        onread: {
+          buffer: room.subarray(maxHeaderLength),
+          callback: (n: number) => {
+            if (!s.gone && n > 0) this.#sendRead(connId, n);
+            return true;
+          },
         },
-      },
-    });
+      });
+    } catch (err) {
+      // Node refuses some hosts synchronously (a NUL byte, say): a refusal like any other.
+      refuse(`dial ${network} ${address}: ${err instanceof Error ? err.message : String(err)}`, 'connect-throw', {
+        network,
+        address,
+      });
+      return;
+    }
     const s: Stream = {
       id: connId,
-      address: target.address,
+      network,
+      address,
       socket,
       connected: false,
       pausedByPeer: false,
@@ -314,7 +323,7 @@ export class StreamRelay {
       this.#drained(s);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      s.failure ??= s.connected ? err.message : dialFailure(s.address, err);
+      s.failure ??= s.connected ? err.message : dialFailure(s.network, s.address, err);
     });
     socket.once('close', () => {
       this.#release(s);

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dialAllowed, dialAllowList, normaliseAddress } from '../../../src/tunnel/dial-allow-list.ts';
+import { dialAllowList, dialTarget, normaliseAddress, splitHostPort } from '../../../src/tunnel/dial-allow-list.ts';
 import { decodeFrame, encodeFrame, errorText, MessageType } from '../../../src/tunnel/frame-codec.ts';
 import { StreamRelay, type MessageTransport } from '../../../src/tunnel/stream-relay.ts';
 import { eventually } from '../../env/eventually.ts';
@@ -61,14 +61,57 @@ describe('dial allow-list', () => {
     ['garbage', false],
   ])('child apiserver + extras: %s → %s', (address, allowed) => {
     const list = dialAllowList('https://127.0.0.1:6443', ['extra.example:8080', '[::1]:9000']);
-    expect(dialAllowed(list, 'tcp', address)).toBe(allowed);
+    expect(dialTarget(list, 'tcp', address).ok).toBe(allowed);
   });
 
   it('only tcp networks; * allows every address', () => {
     const all = dialAllowList('https://child:443', ['*']);
-    expect(dialAllowed(all, 'tcp', '203.0.113.9:22')).toBe(true);
-    expect(dialAllowed(all, 'udp', '203.0.113.9:53')).toBe(false);
-    expect(dialAllowed(dialAllowList('https://child', []), 'tcp', 'child:443')).toBe(true);
+    expect(dialTarget(all, 'tcp', '203.0.113.9:22')).toEqual({
+      ok: true,
+      host: '203.0.113.9',
+      port: 22,
+      family: undefined,
+    });
+    expect(dialTarget(all, 'udp', '203.0.113.9:53')).toMatchObject({ ok: false, reason: 'connect not allowed' });
+    expect(dialTarget(dialAllowList('https://child', []), 'tcp', 'child:443').ok).toBe(true);
+  });
+
+  // Under `*` nothing filters the address before the dial: each must be refused with Go's text.
+  it.each([
+    ['tcp', 'foo', 'dial tcp: address foo: missing port in address'],
+    ['tcp', 'host:99999', 'dial tcp: address 99999: invalid port'],
+    ['tcp', '[::1]:-1', 'dial tcp: address -1: invalid port'],
+    ['tcp', 'host:0', 'dial tcp: address 0: invalid port'],
+    ['tcp', 'host:', 'dial tcp: address : invalid port'],
+    ['tcp', 'host:http', 'dial tcp: lookup tcp/http: unknown port'],
+    ['tcp', '[::1]', 'dial tcp: address [::1]: missing port in address'],
+    ['tcp', '::1:80', 'dial tcp: address ::1:80: too many colons in address'],
+    ['tcp', '[::1:80', "dial tcp: address [::1:80: missing ']' in address"],
+    ['tcp', '[::1]x:80', 'dial tcp: address [::1]x:80: missing port in address'],
+    ['tcp', 'a]b:80', "dial tcp: address a]b:80: unexpected ']' in address"],
+    ['tcp4', '[::1]:443', 'dial tcp4: address ::1: no suitable address found'],
+    ['tcp6', '127.0.0.1:443', 'dial tcp6: address 127.0.0.1: no suitable address found'],
+  ])('under *: %s/%s is refused with %j', (network, address, reason) => {
+    expect(dialTarget(dialAllowList('https://child:443', ['*']), network, address)).toEqual({
+      ok: false,
+      reason,
+      kind: 'bad-address',
+    });
+  });
+
+  it.each([
+    ['tcp', '[::1]:443', { host: '::1', port: 443, family: undefined }],
+    ['tcp4', '127.0.0.1:443', { host: '127.0.0.1', port: 443, family: 4 }],
+    ['tcp6', '[::1]:443', { host: '::1', port: 443, family: 6 }],
+    ['tcp6', 'child.example:443', { host: 'child.example', port: 443, family: 6 }],
+    ['tcp', '[fe80::1%lo]:80', { host: 'fe80::1%lo', port: 80, family: undefined }],
+  ])('under *: %s/%s is dialed as %j', (network, address, want) => {
+    expect(dialTarget(dialAllowList('https://child:443', ['*']), network, address)).toEqual({ ok: true, ...want });
+  });
+
+  it('splitHostPort keeps the host of a bracketed address without its brackets', () => {
+    expect(splitHostPort('[::1]:80')).toEqual({ host: '::1', port: '80' });
+    expect(splitHostPort(':80')).toEqual({ host: '', port: '80' });
   });
 
   it.each([
@@ -110,6 +153,38 @@ describe('stream relay', () => {
     ]);
     expect(r.relay.stats).toMatchObject({ streams: 0, opened: 0, refused: 3 });
     expect(r.events).toEqual([]);
+  });
+
+  it('under *, an address Node cannot dial is refused for that stream, never thrown', () => {
+    const r = relayWith(['*']);
+    r.push(2, MessageType.Connect, 'tcp/foo');
+    r.push(3, MessageType.Connect, 'tcp/host:99999');
+    r.push(4, MessageType.Connect, 'tcp/[::1]:-1');
+    r.push(5, MessageType.Connect, 'tcp/a\0b:80'); // Node throws on a NUL in the host
+    r.push(6, MessageType.Connect, 'tcp4/[::1]:80');
+    expect(r.sent.map((m) => [m.connId, m.type, errorText(m.payload)])).toEqual([
+      [2, MessageType.Error, 'dial tcp: address foo: missing port in address'],
+      [3, MessageType.Error, 'dial tcp: address 99999: invalid port'],
+      [4, MessageType.Error, 'dial tcp: address -1: invalid port'],
+      [5, MessageType.Error, expect.stringMatching(/^dial tcp a\0b:80: /)],
+      [6, MessageType.Error, 'dial tcp4: address ::1: no suitable address found'],
+    ]);
+    expect(r.relay.stats).toMatchObject({ streams: 0, opened: 0, refused: 5 });
+    expect(r.events).toEqual([]);
+  });
+
+  it('tcp6 dials the IPv6 address of a name, not its IPv4 one', async () => {
+    const target = await listen(() => undefined); // 127.0.0.1 only
+    const port = target.split(':')[1] ?? '';
+    const r = relayWith(['*']);
+    r.push(2, MessageType.Connect, `tcp4/localhost:${port}`);
+    r.push(3, MessageType.Connect, `tcp6/localhost:${port}`);
+    await eventually('the tcp6 dial fails', () => Promise.resolve(r.of(3, MessageType.Error)[0]));
+    expect(errorText(r.of(3, MessageType.Error)[0]?.payload ?? Buffer.alloc(0))).toMatch(
+      new RegExp(`^dial tcp6 localhost:${port}: `),
+    );
+    expect(r.of(2, MessageType.Error)).toEqual([]); // tcp4 reached the IPv4 listener
+    r.relay.close();
   });
 
   it('a failed dial answers with Go-style error text', async () => {

@@ -56,6 +56,8 @@ export interface RelayLimits {
   readonly outboundLowBytes: number;
   readonly maxStreams: number;
   readonly dialTimeoutMs: number;
+  /** A stream the parent closed gets this long without write progress to take its last bytes. */
+  readonly closingIdleMs: number;
 }
 
 /** Spec §5.5 item 8: Pause above 2 MiB buffered; the Go client dials with a 1 minute timeout. */
@@ -66,6 +68,7 @@ export const defaultRelayLimits: RelayLimits = {
   outboundLowBytes: 1024 * 1024,
   maxStreams: 4096,
   dialTimeoutMs: 60_000,
+  closingIdleMs: 30_000,
 };
 
 interface Stream {
@@ -87,6 +90,8 @@ interface Stream {
 
 export interface RelayStats {
   readonly streams: number;
+  /** Streams the parent closed whose sockets are still writing out its last bytes. */
+  readonly closing: number;
   readonly opened: number;
   readonly refused: number;
   readonly outstandingBytes: number;
@@ -113,6 +118,8 @@ export class StreamRelay {
   readonly #log: Logger;
   readonly #limits: RelayLimits;
   readonly #streams = new Map<number, Stream>();
+  /** Streams the parent has closed whose sockets are still writing out what it sent before. */
+  readonly #closing = new Set<Stream>();
   readonly #nextId: () => number;
   readonly #loggedOnce: Set<string>;
   #outstanding = 0;
@@ -151,6 +158,7 @@ export class StreamRelay {
   get stats(): RelayStats {
     return {
       streams: this.#streams.size,
+      closing: this.#closing.size,
       opened: this.#opened,
       refused: this.#refused,
       outstandingBytes: this.#outstanding,
@@ -236,7 +244,7 @@ export class StreamRelay {
     }
   }
 
-  /** The session is over: every stream's socket is closed, nothing more is sent. */
+  /** The session is over: every stream's socket is closed, those still draining too; nothing more is sent. */
   close(): void {
     this.#closed = true;
     for (const s of this.#streams.values()) {
@@ -244,6 +252,8 @@ export class StreamRelay {
       s.socket.destroy();
     }
     this.#streams.clear();
+    for (const s of this.#closing) s.socket.destroy();
+    this.#closing.clear();
   }
 
   #connect(connId: number, payload: Uint8Array): void {
@@ -310,14 +320,17 @@ export class StreamRelay {
     };
     this.#streams.set(connId, s);
     this.#opened++;
+    // The socket's own idle timer (an I/O detail of the dial, not a lifecycle the machine could see):
+    // first the dial timeout, then, only once the parent has closed the stream, the drain bound.
     socket.setTimeout(this.#limits.dialTimeoutMs);
-    socket.once('timeout', () => {
+    socket.on('timeout', () => {
       if (!s.connected) socket.destroy(Object.assign(new Error('i/o timeout'), { code: 'ETIMEDOUT' }));
+      else if (s.gone) socket.destroy();
     });
     socket.once('connect', () => {
       s.connected = true;
-      socket.setTimeout(0);
-      if (this.#outboundBlocked || s.pausedByPeer) socket.pause();
+      socket.setTimeout(s.gone ? this.#limits.closingIdleMs : 0);
+      if (this.#outboundBlocked || s.pausedByPeer || s.gone) socket.pause();
     });
     socket.on('drain', () => {
       this.#drained(s);
@@ -327,6 +340,7 @@ export class StreamRelay {
     });
     socket.once('close', () => {
       this.#release(s);
+      this.#closing.delete(s);
       if (s.gone) return;
       s.gone = true;
       this.#streams.delete(connId);
@@ -367,11 +381,19 @@ export class StreamRelay {
     if (--this.#readersHeld === 0 && !this.#closed) this.#transport.resumeReading();
   }
 
-  /** Error(c, text) from the parent: the stream ends; bytes already received are still written. */
+  /**
+   * Error(c, text) from the parent: the stream ends; bytes already received are still written, for as
+   * long as the target keeps taking them (`closingIdleMs` without progress ends it), and the socket
+   * stays tracked until it is closed so that the session's end closes it too.
+   */
   #closeFromPeer(s: Stream, text: string): void {
     s.gone = true;
     this.#streams.delete(s.id);
+    this.#closing.add(s);
     if (text !== 'EOF') this.#log.debug({ connId: s.id, error: text }, 'stream closed by the parent with an error');
+    // Nobody wants what the target still sends; while dialing, the dial timeout still applies.
+    s.socket.pause();
+    if (s.connected) s.socket.setTimeout(this.#limits.closingIdleMs);
     // Also while still dialing: Node writes what was buffered once connected, then closes.
     s.socket.destroySoon();
   }

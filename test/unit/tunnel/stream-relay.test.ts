@@ -3,7 +3,12 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dialAllowList, dialTarget, normaliseAddress, splitHostPort } from '../../../src/tunnel/dial-allow-list.ts';
 import { decodeFrame, encodeFrame, errorText, MessageType } from '../../../src/tunnel/frame-codec.ts';
-import { StreamRelay, type MessageTransport } from '../../../src/tunnel/stream-relay.ts';
+import {
+  defaultRelayLimits,
+  StreamRelay,
+  type MessageTransport,
+  type RelayLimits,
+} from '../../../src/tunnel/stream-relay.ts';
 import { eventually } from '../../env/eventually.ts';
 
 interface Sent {
@@ -13,20 +18,25 @@ interface Sent {
 }
 
 const servers: Server[] = [];
+const accepted: Socket[] = [];
 afterEach(async () => {
+  for (const s of accepted.splice(0)) s.destroy();
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
 /** A loopback TCP server; `onConn` gets each accepted socket. */
 async function listen(onConn: (s: Socket) => void): Promise<string> {
-  const srv = createServer(onConn);
+  const srv = createServer((s) => {
+    accepted.push(s);
+    onConn(s);
+  });
   servers.push(srv);
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const a = srv.address();
   return `127.0.0.1:${String(typeof a === 'object' && a !== null ? a.port : 0)}`;
 }
 
-function relayWith(allowed: readonly string[]) {
+function relayWith(allowed: readonly string[], limits: Partial<RelayLimits> = {}) {
   const sent: Sent[] = [];
   const events: string[] = [];
   const transport: MessageTransport = {
@@ -39,7 +49,15 @@ function relayWith(allowed: readonly string[]) {
     resumeReading: () => events.push('resumeReading'),
     fail: (reason) => events.push(`fail: ${reason}`),
   };
-  const relay = new StreamRelay(transport, dialAllowList('https://127.0.0.1:6443', allowed), pino({ level: 'silent' }));
+  const relay = new StreamRelay(
+    transport,
+    dialAllowList('https://127.0.0.1:6443', allowed),
+    pino({ level: 'silent' }),
+    {
+      ...defaultRelayLimits,
+      ...limits,
+    },
+  );
   const data = (connId: number): Buffer =>
     Buffer.concat(sent.filter((m) => m.connId === connId && m.type === MessageType.Data).map((m) => m.payload));
   const of = (connId: number, type: number): Sent[] => sent.filter((m) => m.connId === connId && m.type === type);
@@ -293,5 +311,46 @@ describe('stream relay', () => {
     await eventually('closed', () => Promise.resolve(ended ? true : undefined));
     expect(got).toBe('last words');
     expect(r.of(2, MessageType.Error)).toEqual([]); // no echo needed
+  });
+
+  /** TCP handles open in this process: the relay's target sockets among them. */
+  const tcpHandles = (): number => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+
+  /** A stream to a target that accepts and never reads, its socket holding `bytes` unwritten. */
+  async function stuckStream(r: ReturnType<typeof relayWith>, bytes: number): Promise<void> {
+    const target = await listen((s) => {
+      s.pause();
+    });
+    r.push(2, MessageType.Connect, `tcp/${target}`);
+    const chunk = Buffer.alloc(256 * 1024, 7);
+    for (let sent = 0; sent < bytes; sent += chunk.length) r.push(2, MessageType.Data, chunk);
+    await eventually('the target accepted', () => Promise.resolve(accepted.length > 0 ? true : undefined));
+    await new Promise((res) => setTimeout(res, 100));
+  }
+
+  it('a stream the parent closed while its target does not read is closed with the session', async () => {
+    const r = relayWith(['*']);
+    await stuckStream(r, 8 * 1024 * 1024);
+    const open = tcpHandles(); // the relay's socket and the target's end of it among them
+    r.push(2, MessageType.Error, 'EOF');
+    await new Promise((res) => setTimeout(res, 100));
+    expect(tcpHandles()).toBe(open); // still writing out what came before the Error
+    expect(r.relay.stats).toMatchObject({ streams: 0, closing: 1 });
+    r.relay.close();
+    await eventually('the relay socket released', () => Promise.resolve(tcpHandles() === open - 1 ? true : undefined));
+    expect(r.relay.stats.closing).toBe(0);
+  });
+
+  it('a stream the parent closed is given up once its target stops taking bytes for closingIdleMs', async () => {
+    const r = relayWith(['*'], { closingIdleMs: 300 });
+    await stuckStream(r, 8 * 1024 * 1024);
+    const open = tcpHandles(); // the relay's socket and the target's end of it among them
+    r.push(2, MessageType.Error, 'EOF');
+    const t0 = performance.now();
+    await eventually('the relay socket released', () => Promise.resolve(tcpHandles() === open - 1 ? true : undefined));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+    expect(r.relay.stats.closing).toBe(0);
+    expect(r.of(2, MessageType.Error)).toEqual([]); // the parent ended it: nothing owed
+    r.relay.close();
   });
 });

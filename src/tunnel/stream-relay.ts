@@ -3,12 +3,16 @@
 // websocket in production). Flow control keeps memory bounded and one slow stream from stalling others:
 //
 //  - inbound (parent → target): a stream whose unwritten bytes pass `pauseAboveBytes` is paused with
-//    Pause(c) and resumed with Resume(c) once its socket drains (remotedialer v0.3.0 honours them). A
-//    parent that does not know Pause (the v0.7.0-era library ignores it) meets a hard limit instead:
-//    when `inboundHardLimitBytes` more arrive for a stream after its Pause, the whole websocket stops
-//    being read until that socket drains, which is what such a parent expects (its own reader blocks
-//    the same way). Never for a parent that has sent Pause or Resume itself: it honours them, and
-//    holding the reader would also hold back the Resume the relay may be waiting for.
+//    Pause(c) and resumed with Resume(c) once they fall to `resumeBelowBytes` (spec §5.5.8; remotedialer
+//    v0.3.0 honours them). When all streams together hold more than `sessionPauseAboveBytes`, every
+//    stream that receives Data is paused, and none is resumed before the total falls to
+//    `sessionResumeBelowBytes`. A parent that does not know Pause (the v0.7.0-era library ignores it)
+//    has the whole websocket reader held instead, while one stream holds `inboundHardLimitBytes` more
+//    than when it was paused or the session is above its mark, which is what such a parent expects
+//    (its own reader blocks the same way). Never for a parent that has sent Pause or Resume itself: it
+//    honours them, and holding the reader would also hold back the Resume the relay may be waiting
+//    for. Whatever the parent: a stream holding more than `streamBufferLimitBytes`, or receiving Data
+//    while the session holds more than `sessionBufferLimitBytes`, is ended with an Error.
 //  - outbound (target → parent): a Pause(c) stops reading that stream's socket until Resume(c); and when
 //    the websocket itself has more than `outboundHighBytes` unsent, every socket stops being read until
 //    it falls under `outboundLowBytes`.
@@ -51,7 +55,12 @@ export interface MessageTransport {
 
 export interface RelayLimits {
   readonly pauseAboveBytes: number;
+  readonly resumeBelowBytes: number;
   readonly inboundHardLimitBytes: number;
+  readonly streamBufferLimitBytes: number;
+  readonly sessionPauseAboveBytes: number;
+  readonly sessionResumeBelowBytes: number;
+  readonly sessionBufferLimitBytes: number;
   readonly outboundHighBytes: number;
   readonly outboundLowBytes: number;
   readonly maxStreams: number;
@@ -60,10 +69,18 @@ export interface RelayLimits {
   readonly closingIdleMs: number;
 }
 
-/** Spec §5.5 item 8: Pause above 2 MiB buffered; the Go client dials with a 1 minute timeout. */
+/**
+ * Spec §5.5 item 8: Pause above 2 MiB buffered, Resume below 256 KiB; the Go client dials with a 1
+ * minute timeout. A parent that honours Pause stays far below the absolute limits.
+ */
 export const defaultRelayLimits: RelayLimits = {
   pauseAboveBytes: 2 * 1024 * 1024,
+  resumeBelowBytes: 256 * 1024,
   inboundHardLimitBytes: 16 * 1024 * 1024,
+  streamBufferLimitBytes: 32 * 1024 * 1024,
+  sessionPauseAboveBytes: 64 * 1024 * 1024,
+  sessionResumeBelowBytes: 32 * 1024 * 1024,
+  sessionBufferLimitBytes: 256 * 1024 * 1024,
   outboundHighBytes: 4 * 1024 * 1024,
   outboundLowBytes: 1024 * 1024,
   maxStreams: 4096,
@@ -81,6 +98,10 @@ interface Stream {
   sentPause: boolean;
   /** Bytes received for this stream since its Pause was sent. */
   sincePause: number;
+  /** Bytes from the parent handed to the socket and not yet written out. */
+  buffered: number;
+  /** The socket has closed; its bytes are no longer counted. */
+  settled: boolean;
   /** The websocket reader is held back for this stream (a parent that ignores Pause). */
   holdsReader: boolean;
   /** Removed from the table; no Error(c) is owed to the parent any more. */
@@ -95,6 +116,8 @@ export interface RelayStats {
   readonly opened: number;
   readonly refused: number;
   readonly outstandingBytes: number;
+  /** Parent → target bytes not yet written to their sockets, all streams together. */
+  readonly inboundBytes: number;
   /** Stream payload bytes relayed parent → target, and target → parent, over this session. */
   readonly bytesReceived: number;
   readonly bytesSent: number;
@@ -127,6 +150,12 @@ export class StreamRelay {
   /** The parent has sent Pause or Resume: it is remotedialer ≥ v0.3.0 and honours ours. */
   #peerKnowsPause = false;
   #readersHeld = 0;
+  /** Parent → target bytes not yet written, every stream (closing ones too). */
+  #inbound = 0;
+  /** Above `sessionPauseAboveBytes` until back to `sessionResumeBelowBytes`. */
+  #congested = false;
+  /** The reader is held for the session as a whole (a parent without Pause, congested). */
+  #sessionHolds = false;
   #opened = 0;
   #refused = 0;
   #closed = false;
@@ -162,6 +191,7 @@ export class StreamRelay {
       opened: this.#opened,
       refused: this.#refused,
       outstandingBytes: this.#outstanding,
+      inboundBytes: this.#inbound,
       bytesReceived: this.#bytesReceived,
       bytesSent: this.#bytesSent,
     };
@@ -314,6 +344,8 @@ export class StreamRelay {
       pausedByPeer: false,
       sentPause: false,
       sincePause: 0,
+      buffered: 0,
+      settled: false,
       holdsReader: false,
       gone: false,
       failure: undefined,
@@ -332,14 +364,11 @@ export class StreamRelay {
       socket.setTimeout(s.gone ? this.#limits.closingIdleMs : 0);
       if (this.#outboundBlocked || s.pausedByPeer || s.gone) socket.pause();
     });
-    socket.on('drain', () => {
-      this.#drained(s);
-    });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       s.failure ??= s.connected ? err.message : dialFailure(s.network, s.address, err);
     });
     socket.once('close', () => {
-      this.#release(s);
+      this.#settle(s);
       this.#closing.delete(s);
       if (s.gone) return;
       s.gone = true;
@@ -350,35 +379,108 @@ export class StreamRelay {
 
   /** Parent → target bytes, written in order; Node buffers them while the dial is in progress. */
   #deliver(s: Stream, payload: Uint8Array): void {
-    this.#bytesReceived += payload.length;
-    s.socket.write(payload);
-    if (s.sentPause) s.sincePause += payload.length;
-    else if (s.socket.writableLength > this.#limits.pauseAboveBytes) {
+    const n = payload.length;
+    const limits = this.#limits;
+    this.#bytesReceived += n;
+    s.buffered += n;
+    this.#inbound += n;
+    s.socket.write(payload, () => {
+      this.#written(s, n);
+    });
+    if (s.buffered > limits.streamBufferLimitBytes || this.#inbound > limits.sessionBufferLimitBytes) {
+      this.#overflow(s);
+      return;
+    }
+    if (this.#inbound > limits.sessionPauseAboveBytes) this.#congested = true;
+    if (s.sentPause) s.sincePause += n;
+    else if (s.buffered > limits.pauseAboveBytes || this.#congested) {
       s.sentPause = true;
       s.sincePause = 0;
       this.#send(s.id, MessageType.Pause);
     }
-    if (s.sincePause > this.#limits.inboundHardLimitBytes && !s.holdsReader && !this.#peerKnowsPause) {
+    if (this.#peerKnowsPause) return;
+    if (!s.holdsReader && s.sincePause > limits.inboundHardLimitBytes) {
       s.holdsReader = true;
-      if (this.#readersHeld++ === 0) this.#transport.pauseReading();
+      this.#hold();
       this.#once('reader-held', 'the parent ignores Pause: holding the tunnel reader until the stream drains', {
         connId: s.id,
       });
     }
+    if (!this.#sessionHolds && this.#congested) {
+      this.#sessionHolds = true;
+      this.#hold();
+      this.#once('reader-held-session', 'the parent ignores Pause: holding the tunnel reader until streams drain', {
+        inboundBytes: this.#inbound,
+      });
+    }
   }
 
-  #drained(s: Stream): void {
-    if (s.sentPause) {
-      s.sentPause = false;
-      if (!s.gone) this.#send(s.id, MessageType.Resume);
+  /** `n` bytes of stream `s` reached the kernel (or were dropped with its socket). */
+  #written(s: Stream, n: number): void {
+    if (s.settled) return;
+    s.buffered -= n;
+    this.#inbound -= n;
+    this.#drained(s);
+  }
+
+  /** What a smaller buffer allows again: the stream's Resume, the reader, the session's streams. */
+  #drained(s: Stream | undefined): void {
+    const limits = this.#limits;
+    if (s !== undefined && s.buffered <= limits.resumeBelowBytes) {
+      this.#release(s);
+      if (!this.#congested) this.#resume(s);
     }
+    if (this.#congested && this.#inbound <= limits.sessionResumeBelowBytes) {
+      this.#congested = false;
+      if (this.#sessionHolds) {
+        this.#sessionHolds = false;
+        this.#unhold();
+      }
+      for (const t of this.#streams.values()) if (t.buffered <= limits.resumeBelowBytes) this.#resume(t);
+    }
+  }
+
+  #resume(s: Stream): void {
+    if (!s.sentPause) return;
+    s.sentPause = false;
+    if (!s.gone) this.#send(s.id, MessageType.Resume);
+  }
+
+  /** The socket closed: whatever it still held no longer counts. */
+  #settle(s: Stream): void {
     this.#release(s);
+    if (s.settled) return;
+    this.#inbound -= s.buffered;
+    s.buffered = 0;
+    s.settled = true;
+    this.#drained(undefined);
+  }
+
+  /** More buffered than any parent honouring Pause would cause: the stream ends, its bytes dropped. */
+  #overflow(s: Stream): void {
+    this.#once('inbound-overflow', 'ending a stream: the parent sent more than the agent buffers', {
+      connId: s.id,
+      streamBytes: s.buffered,
+      inboundBytes: this.#inbound,
+    });
+    s.gone = true;
+    this.#streams.delete(s.id);
+    this.#send(s.id, MessageType.Error, errorPayload('tunnel: too much data buffered for the stream'));
+    s.socket.destroy();
+  }
+
+  #hold(): void {
+    if (this.#readersHeld++ === 0) this.#transport.pauseReading();
+  }
+
+  #unhold(): void {
+    if (--this.#readersHeld === 0 && !this.#closed) this.#transport.resumeReading();
   }
 
   #release(s: Stream): void {
     if (!s.holdsReader) return;
     s.holdsReader = false;
-    if (--this.#readersHeld === 0 && !this.#closed) this.#transport.resumeReading();
+    this.#unhold();
   }
 
   /**

@@ -15,6 +15,8 @@ interface Sent {
   readonly connId: number;
   readonly type: number;
   readonly payload: Buffer;
+  /** The relay's unwritten parent → target bytes when this was sent. */
+  readonly inbound: number;
 }
 
 const servers: Server[] = [];
@@ -39,10 +41,14 @@ async function listen(onConn: (s: Socket) => void): Promise<string> {
 function relayWith(allowed: readonly string[], limits: Partial<RelayLimits> = {}) {
   const sent: Sent[] = [];
   const events: string[] = [];
+  let inbound = (): number => 0;
   const transport: MessageTransport = {
     send: (message, done) => {
       const d = decodeFrame(Buffer.from(message)); // copied before returning, as the contract says
-      if (d.ok) sent.push({ connId: d.frame.connId, type: d.frame.type, payload: Buffer.from(d.frame.payload) });
+      if (d.ok) {
+        const { connId, type, payload } = d.frame;
+        sent.push({ connId, type, payload: Buffer.from(payload), inbound: inbound() });
+      }
       setImmediate(done);
     },
     pauseReading: () => events.push('pauseReading'),
@@ -58,6 +64,7 @@ function relayWith(allowed: readonly string[], limits: Partial<RelayLimits> = {}
       ...limits,
     },
   );
+  inbound = () => relay.stats.inboundBytes;
   const data = (connId: number): Buffer =>
     Buffer.concat(sent.filter((m) => m.connId === connId && m.type === MessageType.Data).map((m) => m.payload));
   const of = (connId: number, type: number): Sent[] => sent.filter((m) => m.connId === connId && m.type === type);
@@ -271,7 +278,113 @@ describe('stream relay', () => {
     expect(r.of(2, MessageType.Resume)).toHaveLength(0);
     reader?.resume();
     await eventually('resumed', () => Promise.resolve(r.of(2, MessageType.Resume)[0]), { timeoutMs: 10_000 });
+    // At the low-water mark (spec §5.5.8), with the last chunk still on its way: not only once empty.
+    expect(r.of(2, MessageType.Resume)[0]?.inbound).toBe(chunk.length);
     expect(r.events).toEqual([]); // the reader is never held for one slow stream
+    r.relay.close();
+  });
+
+  /** A target that accepts and does not read until `read()`. */
+  async function slowTarget(): Promise<{ address: string; read: () => void; got: () => number }> {
+    let socket: Socket | undefined;
+    let got = 0;
+    const address = await listen((s) => {
+      socket = s;
+      s.pause();
+      s.on('data', (d: Buffer) => (got += d.length));
+    });
+    return {
+      address,
+      read: () => socket?.resume(),
+      got: () => got,
+    };
+  }
+
+  const chunk64k = Buffer.alloc(64 * 1024, 3);
+  const tick = (): Promise<void> => new Promise((res) => setImmediate(res));
+
+  it('ends a stream whose parent goes on sending after Pause, once it holds streamBufferLimitBytes', async () => {
+    const slow = await slowTarget();
+    const r = relayWith(['*'], { pauseAboveBytes: 256 * 1024, streamBufferLimitBytes: 4 * 1024 * 1024 });
+    r.push(99, MessageType.Pause); // the parent knows Pause: the reader is never held for it
+    r.push(2, MessageType.Connect, `tcp/${slow.address}`);
+    for (let i = 0; i < 256 && r.of(2, MessageType.Error).length === 0; i++) {
+      r.push(2, MessageType.Data, chunk64k);
+      if (i % 8 === 0) await tick();
+    }
+    expect(r.of(2, MessageType.Pause).length).toBeGreaterThan(0);
+    expect(r.of(2, MessageType.Error).map((m) => errorText(m.payload))).toEqual([
+      'tunnel: too much data buffered for the stream',
+    ]);
+    expect(r.relay.stats.streams).toBe(0);
+    await eventually('its bytes released', () => Promise.resolve(r.relay.stats.inboundBytes === 0 ? true : undefined));
+    r.push(2, MessageType.Data, chunk64k); // now unknown
+    expect(errorText(r.of(2, MessageType.Error)[1]?.payload ?? Buffer.alloc(0))).toBe(
+      'connection not found client/0/2',
+    );
+    expect(r.events).toEqual([]);
+    r.relay.close();
+  });
+
+  it('above sessionPauseAboveBytes in all, pauses any stream that gets Data; beyond the session limit ends it', async () => {
+    const a = await slowTarget();
+    const b = await slowTarget();
+    const r = relayWith(['*'], {
+      sessionPauseAboveBytes: 2 * 1024 * 1024,
+      sessionResumeBelowBytes: 1024 * 1024,
+      sessionBufferLimitBytes: 4 * 1024 * 1024,
+    });
+    r.push(99, MessageType.Resume); // the parent knows Pause
+    r.push(2, MessageType.Connect, `tcp/${a.address}`);
+    r.push(3, MessageType.Connect, `tcp/${b.address}`);
+    for (let i = 0; i < 24; i++) r.push(2, MessageType.Data, chunk64k); // 1.5 MiB: below its own 2 MiB
+    expect(r.of(2, MessageType.Pause)).toEqual([]);
+    for (let i = 0; i < 16; i++) r.push(3, MessageType.Data, chunk64k); // the session passes 2 MiB
+    expect(r.of(3, MessageType.Pause)).toHaveLength(1);
+    r.push(2, MessageType.Data, chunk64k);
+    expect(r.of(2, MessageType.Pause)).toHaveLength(1);
+    for (let i = 0; i < 32 && r.of(3, MessageType.Error).length === 0; i++) r.push(3, MessageType.Data, chunk64k);
+    expect(r.of(3, MessageType.Error).map((m) => errorText(m.payload))).toEqual([
+      'tunnel: too much data buffered for the stream',
+    ]);
+    expect(r.relay.stats.streams).toBe(1);
+    // Stream 2 drains: resumed once the session is back under its low mark and stream 2 under 256 KiB.
+    a.read();
+    await eventually('stream 2 resumed', () => Promise.resolve(r.of(2, MessageType.Resume)[0]), { timeoutMs: 10_000 });
+    expect(r.of(2, MessageType.Resume)[0]?.inbound).toBeLessThanOrEqual(256 * 1024);
+    expect(r.events).toEqual([]);
+    r.relay.close();
+  });
+
+  it('a parent without Pause has the reader held by a stream past inboundHardLimitBytes, until it drains', async () => {
+    const slow = await slowTarget();
+    const r = relayWith(['*'], { pauseAboveBytes: 256 * 1024, inboundHardLimitBytes: 1024 * 1024 });
+    r.push(2, MessageType.Connect, `tcp/${slow.address}`);
+    for (let i = 0; i < 64 && r.events.length === 0; i++) r.push(2, MessageType.Data, chunk64k);
+    expect(r.events).toEqual(['pauseReading']);
+    expect(r.relay.stats.inboundBytes).toBeGreaterThan(1024 * 1024);
+    slow.read();
+    await eventually('the reader released', () => Promise.resolve(r.events.length > 1 ? true : undefined));
+    expect(r.events).toEqual(['pauseReading', 'resumeReading']);
+    expect(r.relay.stats.inboundBytes).toBeLessThanOrEqual(256 * 1024);
+    r.relay.close();
+  });
+
+  it('a parent without Pause has the reader held while all streams together pass sessionPauseAboveBytes', async () => {
+    const targets = await Promise.all([slowTarget(), slowTarget(), slowTarget()]);
+    const r = relayWith(['*'], {
+      sessionPauseAboveBytes: 2 * 1024 * 1024,
+      sessionResumeBelowBytes: 1024 * 1024,
+    });
+    targets.forEach((t, i) => {
+      r.push(2 + i, MessageType.Connect, `tcp/${t.address}`);
+    });
+    for (let i = 0; i < 48 && r.events.length === 0; i++) r.push(2 + (i % 3), MessageType.Data, chunk64k);
+    expect(r.events).toEqual(['pauseReading']); // no stream alone is past 2 MiB
+    for (const t of targets) t.read();
+    await eventually('the reader released', () => Promise.resolve(r.events.length > 1 ? true : undefined));
+    expect(r.events).toEqual(['pauseReading', 'resumeReading']);
+    expect(r.relay.stats.inboundBytes).toBeLessThanOrEqual(1024 * 1024);
     r.relay.close();
   });
 

@@ -49,6 +49,10 @@ export type SocketEvent =
   | { readonly type: 'tunnel.opened' }
   /** A Pong (or Ping) came from the parent. */
   | { readonly type: 'tunnel.pong' }
+  /** The relay stopped reading the websocket (a parent without Pause outran a stream): no Pong can be read. */
+  | { readonly type: 'tunnel.held' }
+  /** The relay reads the websocket again. */
+  | { readonly type: 'tunnel.released' }
   /** The attempt or session ended; `status` is the handshake's HTTP status when it got that far. */
   | { readonly type: 'tunnel.closed'; readonly reason: string; readonly status?: number };
 
@@ -90,6 +94,8 @@ export const socketMachine = setup({
     pingInterval: notProvided('pingInterval'),
     /** No Pong (or Ping) for this long while open: the peer is gone. */
     deadPeerTimeout: notProvided('deadPeerTimeout'),
+    /** The relay has held the reader this long: the session is given up, as the Go client's read deadline would. */
+    readerHeldTimeout: notProvided('readerHeldTimeout'),
     /** No answer to the handshake for this long: give up the attempt. */
     handshakeTimeout: notProvided('handshakeTimeout'),
   },
@@ -171,7 +177,11 @@ export const socketMachine = setup({
             },
           },
         },
-        /** Pinging every pingInterval; any Pong (or Ping) from the parent restarts the dead-peer timer. */
+        /**
+         * Pinging every pingInterval; any Pong (or Ping) from the parent restarts the dead-peer timer.
+         * While the relay holds the reader no Pong can be read, so the dead-peer timer waits; the pings
+         * go on (they keep the hub's read deadline moving).
+         */
         open: {
           entry: 'opened',
           type: 'parallel',
@@ -194,11 +204,20 @@ export const socketMachine = setup({
               initial: 'alive',
               states: {
                 alive: {
-                  on: { 'tunnel.pong': { target: 'alive', reenter: true } },
+                  on: { 'tunnel.pong': { target: 'alive', reenter: true }, 'tunnel.held': 'held' },
                   after: {
                     deadPeerTimeout: {
                       target: '#socket.backingOff',
                       actions: { type: 'recordFailure', params: 'no pong from the parent' },
+                    },
+                  },
+                },
+                held: {
+                  on: { 'tunnel.released': 'alive' },
+                  after: {
+                    readerHeldTimeout: {
+                      target: '#socket.backingOff',
+                      actions: { type: 'recordFailure', params: 'the tunnel reader was held too long' },
                     },
                   },
                 },

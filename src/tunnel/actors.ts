@@ -15,6 +15,7 @@ import {
   deadPeerTimeoutMs,
   handshakeTimeoutMs,
   pingIntervalMs,
+  readerHeldTimeoutMs,
   reconnectPolicy,
   rejectedPolicy,
 } from '../../machines/socket/decisions.ts';
@@ -37,6 +38,7 @@ export interface SocketTiming {
   readonly pingIntervalMs: number;
   readonly deadPeerTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
+  readonly readerHeldTimeoutMs: number;
 }
 
 export interface SocketDeps {
@@ -68,7 +70,13 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
   const { log } = deps;
   const random = deps.random ?? Math.random;
   const limits: RelayLimits = { ...defaultRelayLimits, ...deps.limits };
-  const timing: SocketTiming = { pingIntervalMs, deadPeerTimeoutMs, handshakeTimeoutMs, ...deps.timing };
+  const timing: SocketTiming = {
+    pingIntervalMs,
+    deadPeerTimeoutMs,
+    handshakeTimeoutMs,
+    readerHeldTimeoutMs,
+    ...deps.timing,
+  };
   const loggedOnce = new Set<string>();
   const load =
     deps.loadCredentials ??
@@ -145,11 +153,14 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
               }
               socket.send(message, { binary: true }, done);
             },
+            // Pongs are not read while the reader is held: the machine's liveness waits meanwhile.
             pauseReading: () => {
               socket.pause();
+              send({ type: 'tunnel.held' });
             },
             resumeReading: () => {
               socket.resume();
+              send({ type: 'tunnel.released' });
             },
             fail: (reason) => {
               end(reason);
@@ -206,6 +217,7 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
       rejectedDelay: ({ context }) => nextDelay(Math.max(1, context.attempt), rejectedPolicy, random),
       pingInterval: timing.pingIntervalMs,
       deadPeerTimeout: timing.deadPeerTimeoutMs,
+      readerHeldTimeout: timing.readerHeldTimeoutMs,
       handshakeTimeout: timing.handshakeTimeoutMs,
     },
     ...(deps.onCredentialsRejected === undefined

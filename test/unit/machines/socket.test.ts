@@ -6,6 +6,7 @@ import {
   deadPeerTimeoutMs,
   handshakeTimeoutMs,
   pingIntervalMs,
+  readerHeldTimeoutMs,
   reconnectPolicy,
   rejectedPolicy,
   socketUrl,
@@ -56,6 +57,7 @@ function start(
       rejectedDelay: ({ context }) => nextDelay(context.attempt, rejectedPolicy, () => 0),
       pingInterval: pingIntervalMs,
       deadPeerTimeout: deadPeerTimeoutMs,
+      readerHeldTimeout: readerHeldTimeoutMs,
       handshakeTimeout: handshakeTimeoutMs,
     },
   });
@@ -159,6 +161,37 @@ describe('socket statechart', () => {
     expect(r.trace).toEqual(['session.connecting', open, 'backingOff', 'session.reconnecting', open]);
     expect(r.sessions).toHaveLength(2);
     expect(r.context()).toMatchObject({ attempt: 0, lastFailure: undefined, sessions: 2 });
+  });
+
+  it('while the relay holds the reader no pong is awaited; released, the dead-peer timer starts afresh', () => {
+    const r = start();
+    const held = 'session.open.pinging.waiting,liveness.held';
+    r.advance(pingIntervalMs);
+    r.advance(pingIntervalMs);
+    r.current().send({ type: 'tunnel.held' });
+    expect(r.trace).toEqual(['session.connecting', open, held]);
+    for (let t = 0; t < readerHeldTimeoutMs - 1000; t += 1000) r.advance(1000); // far past the dead-peer timeout
+    expect(r.trace.at(-1)).toBe(held);
+    // The pings go on meanwhile (they keep the hub's deadline moving).
+    expect(r.current().pings.length).toBe(
+      Math.floor((2 * pingIntervalMs + readerHeldTimeoutMs - 1000) / pingIntervalMs),
+    );
+    r.current().send({ type: 'tunnel.released' });
+    r.advance(deadPeerTimeoutMs - 1);
+    expect(r.trace).toEqual(['session.connecting', open, held, open]);
+    r.advance(1);
+    expect(r.trace.at(-1)).toBe('backingOff');
+    expect(r.context().lastFailure).toBe('no pong from the parent');
+  });
+
+  it('a reader held for readerHeldTimeout drops the session, as the Go client read deadline would', () => {
+    const r = start();
+    r.current().send({ type: 'tunnel.held' });
+    r.current().send({ type: 'tunnel.pong' }); // one read before the hold took effect: still held
+    r.advance(readerHeldTimeoutMs);
+    expect(r.trace).toEqual(['session.connecting', open, 'session.open.pinging.waiting,liveness.held', 'backingOff']);
+    expect(r.context().lastFailure).toBe('the tunnel reader was held too long');
+    expect(r.sessions[0]?.stopped).toBe(true);
   });
 
   it('backs off exponentially while the parent is unreachable, capped at 1.5 s, then reopens', () => {

@@ -33,8 +33,28 @@ import {
   MessageType,
   messageIdCounter,
   parseConnectTarget,
+  type MalformedReason,
   writeHeaderBefore,
 } from './frame-codec.ts';
+
+/**
+ * What is logged once: a fixed set of kinds, never a value from the parent (an address, a type code),
+ * so that a hostile parent cannot grow the set; the first occurrence's details go with the warning.
+ */
+type OnceKey =
+  | 'data-unknown'
+  | 'peer-only'
+  | 'unknown-type'
+  | 'connect-duplicate'
+  | 'connect-malformed'
+  | 'connect-not-allowed'
+  | 'connect-bad-address'
+  | 'connect-too-many'
+  | 'connect-throw'
+  | 'reader-held'
+  | 'reader-held-session'
+  | 'inbound-overflow'
+  | `fail-${MalformedReason | 'text'}`;
 
 /** Bytes read from a target socket at a time (the Go relay uses 32 KiB). */
 const readChunk = 64 * 1024;
@@ -267,10 +287,10 @@ export class StreamRelay {
       case MessageType.AddClient:
       case MessageType.RemoveClient:
       case MessageType.SyncConnections:
-        this.#once(`peer-only-${String(type)}`, 'ignoring a hub-to-hub message type', { type });
+        this.#once('peer-only', 'ignoring a hub-to-hub message type', { type });
         return;
       default:
-        this.#once(`unknown-type-${String(type)}`, 'ignoring a message of unknown type', { type });
+        this.#once('unknown-type', 'ignoring a message of unknown type', { type });
     }
   }
 
@@ -292,7 +312,7 @@ export class StreamRelay {
       return;
     }
     const target = parseConnectTarget(payload);
-    const refuse = (reason: string, logKey: string, detail: Record<string, unknown>): void => {
+    const refuse = (reason: string, logKey: OnceKey, detail: Record<string, unknown>): void => {
       this.#refused++;
       this.#once(logKey, `refused a dial: ${reason}`, detail);
       this.#send(connId, MessageType.Error, errorPayload(reason));
@@ -304,7 +324,10 @@ export class StreamRelay {
     const { network, address } = target;
     const dial = dialTarget(this.#allow, network, address);
     if (!dial.ok) {
-      refuse(dial.reason, `connect-${dial.kind}`, { network, address });
+      refuse(dial.reason, dial.kind === 'not-allowed' ? 'connect-not-allowed' : 'connect-bad-address', {
+        network,
+        address,
+      });
       return;
     }
     if (this.#streams.size >= this.#limits.maxStreams) {
@@ -529,13 +552,14 @@ export class StreamRelay {
     this.#transmit(this.#readBuffer.subarray(start, maxHeaderLength + n));
   }
 
-  #fail(kind: string, reason: string): void {
+  #fail(kind: MalformedReason | 'text', reason: string): void {
     this.#once(`fail-${kind}`, `ending the tunnel session: ${reason}`, {});
     this.close();
     this.#transport.fail(reason);
   }
 
-  #once(key: string, message: string, detail: Record<string, unknown>): void {
+  /** Warns the first time `key` happens (per tunnel: the set outlives sessions). */
+  #once(key: OnceKey, message: string, detail: Record<string, unknown>): void {
     if (this.#loggedOnce.has(key)) return;
     this.#loggedOnce.add(key);
     this.#log.warn(detail, message);

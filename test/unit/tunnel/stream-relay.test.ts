@@ -237,6 +237,42 @@ describe('stream relay', () => {
     expect(r.events).toEqual([]);
   });
 
+  it('logs each kind of oddity once, whatever values a hostile parent varies', () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
+    const once = new Set<string>();
+    const transport: MessageTransport = {
+      send: (_m, done) => {
+        setImmediate(done);
+      },
+      pauseReading: () => undefined,
+      resumeReading: () => undefined,
+      fail: () => undefined,
+    };
+    const relay = new StreamRelay(
+      transport,
+      dialAllowList('https://127.0.0.1:6443', []),
+      log,
+      defaultRelayLimits,
+      Math.random,
+      once,
+    );
+    for (let i = 0; i < 500; i++) {
+      relay.receive(encodeFrame(1, 2, 100 + i), true); // unknown types
+      relay.receive(
+        encodeFrame(1, 3 + i, MessageType.Connect, Buffer.from(`tcp/10.0.${String(i >> 8)}.${String(i & 255)}:1`)),
+        true,
+      );
+      relay.receive(encodeFrame(1, 3 + i, MessageType.Data, Buffer.from('x')), true);
+    }
+    expect(once.size).toBe(3);
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([
+      'ignoring a message of unknown type',
+      'refused a dial: connect not allowed',
+      'data for an unknown stream; answering with an error',
+    ]);
+  });
+
   it.each([
     [
       'a text message',

@@ -19,7 +19,8 @@
 //
 // Malformed input (text message, undecodable header) ends the session as the Go library does; anything
 // else odd (unknown type, data for an unknown stream, peer-only messages) is answered or ignored per the
-// spec and logged once. Nothing here throws at the caller.
+// spec and logged once; answers for streams that do not exist are dropped while the parent does not
+// read them. Nothing here throws at the caller.
 
 import { connect, type Socket } from 'node:net';
 import type { Logger } from '../logging/logger.ts';
@@ -54,7 +55,11 @@ type OnceKey =
   | 'reader-held'
   | 'reader-held-session'
   | 'inbound-overflow'
+  | 'replies-dropped'
   | `fail-${MalformedReason | 'text'}`;
+
+/** Error replies for streams that do not exist, unwritten at once, beyond which more are dropped. */
+const maxRepliesInFlight = 1024;
 
 /** Bytes read from a target socket at a time (the Go relay uses 32 KiB). */
 const readChunk = 64 * 1024;
@@ -135,6 +140,8 @@ export interface RelayStats {
   readonly closing: number;
   readonly opened: number;
   readonly refused: number;
+  /** Error replies for streams that do not exist, dropped while the parent did not read. */
+  readonly repliesDropped: number;
   readonly outstandingBytes: number;
   /** Parent → target bytes not yet written to their sockets, all streams together. */
   readonly inboundBytes: number;
@@ -170,6 +177,9 @@ export class StreamRelay {
   /** The parent has sent Pause or Resume: it is remotedialer ≥ v0.3.0 and honours ours. */
   #peerKnowsPause = false;
   #readersHeld = 0;
+  /** Replies for streams that do not exist, sent and not yet written out; and those dropped. */
+  #repliesInFlight = 0;
+  #repliesDropped = 0;
   /** Parent → target bytes not yet written, every stream (closing ones too). */
   #inbound = 0;
   /** Above `sessionPauseAboveBytes` until back to `sessionResumeBelowBytes`. */
@@ -210,6 +220,7 @@ export class StreamRelay {
       closing: this.#closing.size,
       opened: this.#opened,
       refused: this.#refused,
+      repliesDropped: this.#repliesDropped,
       outstandingBytes: this.#outstanding,
       inboundBytes: this.#inbound,
       bytesReceived: this.#bytesReceived,
@@ -254,7 +265,7 @@ export class StreamRelay {
         const s = this.#streams.get(connId);
         if (s === undefined) {
           this.#once('data-unknown', 'data for an unknown stream; answering with an error', { connId });
-          this.#send(connId, MessageType.Error, errorPayload(`connection not found client/0/${String(connId)}`));
+          this.#reply(connId, `connection not found client/0/${String(connId)}`);
           return;
         }
         this.#deliver(s, payload);
@@ -315,7 +326,7 @@ export class StreamRelay {
     const refuse = (reason: string, logKey: OnceKey, detail: Record<string, unknown>): void => {
       this.#refused++;
       this.#once(logKey, `refused a dial: ${reason}`, detail);
-      this.#send(connId, MessageType.Error, errorPayload(reason));
+      this.#reply(connId, reason);
     };
     if (target === undefined) {
       refuse('failed to parse connect address', 'connect-malformed', { connId });
@@ -528,10 +539,31 @@ export class StreamRelay {
     this.#transmit(encodeFrame(this.#nextId(), connId, type, payload));
   }
 
-  #transmit(message: Buffer): void {
+  /**
+   * Error(c) for a stream that never was (a refused Connect, Data for an unknown stream): as many as
+   * the parent sends, so not while it does not read what it was sent. Dropped then; a refused Connect
+   * left unanswered ends on the parent's own timeout.
+   */
+  #reply(connId: number, text: string): void {
+    if (this.#closed) return;
+    if (this.#outboundBlocked || this.#repliesInFlight >= maxRepliesInFlight) {
+      this.#repliesDropped++;
+      this.#once('replies-dropped', 'the parent does not read: dropping error replies for streams that do not exist', {
+        connId,
+      });
+      return;
+    }
+    this.#repliesInFlight++;
+    this.#transmit(encodeFrame(this.#nextId(), connId, MessageType.Error, errorPayload(text)), () => {
+      this.#repliesInFlight--;
+    });
+  }
+
+  #transmit(message: Buffer, done?: () => void): void {
     const size = message.length;
     this.#outstanding += size;
     this.#transport.send(message, () => {
+      done?.();
       this.#outstanding -= size;
       if (this.#outboundBlocked && this.#outstanding < this.#limits.outboundLowBytes) {
         this.#outboundBlocked = false;

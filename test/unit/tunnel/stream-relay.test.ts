@@ -273,6 +273,30 @@ describe('stream relay', () => {
     ]);
   });
 
+  it('drops error replies for unknown streams while the parent does not read them', () => {
+    const dones: (() => void)[] = [];
+    let sent = 0;
+    const transport: MessageTransport = {
+      send: (_m, done) => {
+        sent++;
+        dones.push(done); // the parent reads nothing: nothing is ever written out
+      },
+      pauseReading: () => undefined,
+      resumeReading: () => undefined,
+      fail: () => undefined,
+    };
+    const relay = new StreamRelay(transport, dialAllowList('https://127.0.0.1:6443', []), pino({ level: 'silent' }));
+    for (let i = 0; i < 5000; i++) {
+      relay.receive(encodeFrame(1, 2 + i, MessageType.Data, Buffer.from('x')), true);
+      relay.receive(encodeFrame(1, 2 + i, MessageType.Connect, Buffer.from('tcp/203.0.113.1:1')), true);
+    }
+    expect(sent).toBe(1024);
+    expect(relay.stats).toMatchObject({ repliesDropped: 10_000 - 1024, refused: 5000 });
+    for (const d of dones.splice(0)) d(); // the parent reads again
+    relay.receive(encodeFrame(1, 9, MessageType.Data, Buffer.from('x')), true);
+    expect(sent).toBe(1025);
+  });
+
   it.each([
     [
       'a text message',

@@ -29,7 +29,10 @@ export interface SocketContext {
   readonly childServer: string;
   /** The websocket URL (spec §5.1); no secret in it. */
   readonly url: string;
-  /** Consecutive failed attempts or sessions; drives the backoff. */
+  /**
+   * Consecutive failed attempts or sessions; drives the backoff. A session counts as failed until the
+   * parent has answered a ping, so a parent that accepts and drops at once is not redialled every 200 ms.
+   */
   readonly attempt: number;
   readonly lastFailure: string | undefined;
   /** Sessions opened so far. */
@@ -100,6 +103,8 @@ export const socketMachine = setup({
     handshakeTimeout: notProvided('handshakeTimeout'),
   },
   guards: {
+    /** Failures are still counted: no Pong has come since the last one. */
+    recovering: ({ context }) => context.attempt > 0,
     rejected: ({ event }) => event.type === 'tunnel.closed' && closeKind(event.status) === 'rejected',
   },
   actions: {
@@ -109,7 +114,9 @@ export const socketMachine = setup({
       attempt: ({ context }) => context.attempt + 1,
       lastFailure: (_, reason: string) => reason,
     }),
-    opened: assign({ attempt: 0, lastFailure: undefined, sessions: ({ context }) => context.sessions + 1 }),
+    opened: assign({ lastFailure: undefined, sessions: ({ context }) => context.sessions + 1 }),
+    /** A Pong came: the session works, the next failure backs off from the start again. */
+    provedHealthy: assign({ attempt: 0 }),
   },
 }).createMachine({
   id: 'socket',
@@ -204,7 +211,18 @@ export const socketMachine = setup({
               initial: 'alive',
               states: {
                 alive: {
-                  on: { 'tunnel.pong': { target: 'alive', reenter: true }, 'tunnel.held': 'held' },
+                  on: {
+                    'tunnel.pong': [
+                      {
+                        guard: 'recovering',
+                        target: 'alive',
+                        reenter: true,
+                        actions: 'provedHealthy',
+                      },
+                      { target: 'alive', reenter: true },
+                    ],
+                    'tunnel.held': 'held',
+                  },
                   after: {
                     deadPeerTimeout: {
                       target: '#socket.backingOff',

@@ -160,7 +160,28 @@ describe('socket statechart', () => {
     r.advance(1);
     expect(r.trace).toEqual(['session.connecting', open, 'backingOff', 'session.reconnecting', open]);
     expect(r.sessions).toHaveLength(2);
-    expect(r.context()).toMatchObject({ attempt: 0, lastFailure: undefined, sessions: 2 });
+    expect(r.context()).toMatchObject({ attempt: 1, lastFailure: undefined, sessions: 2 });
+    r.current().send({ type: 'tunnel.pong' }); // healthy: the next failure backs off from 200 ms again
+    expect(r.context()).toMatchObject({ attempt: 0, sessions: 2 });
+  });
+
+  it('a parent that accepts and drops at once is redialled with a growing backoff, not every 200 ms', () => {
+    const r = start((s) => {
+      s.send({ type: 'tunnel.opened' });
+      s.send({ type: 'tunnel.closed', reason: 'closed by the parent (1006)' });
+    });
+    const waits: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const before = r.sessions.length;
+      let waited = 0;
+      while (r.sessions.length === before) {
+        r.advance(100);
+        waited += 100;
+      }
+      waits.push(waited);
+    }
+    expect(waits).toEqual([200, 400, 800, 1500, 1500]);
+    expect(r.context()).toMatchObject({ attempt: 6, sessions: 6 });
   });
 
   it('while the relay holds the reader no pong is awaited; released, the dead-peer timer starts afresh', () => {
@@ -212,8 +233,9 @@ describe('socket statechart', () => {
     expect(waits).toEqual([200, 400, 800, 1500, 1500, 1500]);
     expect(r.context()).toMatchObject({ attempt: 7, lastFailure: 'connect ECONNREFUSED' });
     up = true;
-    r.advance(1500);
+    r.advance(1500); // back within 2 s of the parent's return, whatever the attempt
     expect(r.trace.at(-1)).toBe(open);
+    r.current().send({ type: 'tunnel.pong' });
     expect(r.context().attempt).toBe(0);
   });
 

@@ -200,9 +200,20 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
     });
     const ready =
       credentials !== undefined ? Promise.resolve(credentials) : load(input.parentUrl).then((c) => (credentials = c));
-    ready.then(open, (err: unknown) => {
-      end(`dedicated credentials unavailable: ${err instanceof Error ? err.message : String(err)}`);
-    });
+    ready.then(
+      (creds) => {
+        try {
+          open(creds);
+        } catch (err) {
+          // A bad HTTPS_PROXY, say: new HttpsProxyAgent and new WebSocket throw on what they cannot use.
+          ws?.terminate();
+          end(`cannot open the tunnel: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      },
+      (err: unknown) => {
+        end(`dedicated credentials unavailable: ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
     return () => {
       ended = true;
       relay?.close();

@@ -37,10 +37,17 @@ export interface SocketContext {
   readonly lastFailure: string | undefined;
   /** Sessions opened so far. */
   readonly sessions: number;
+  /**
+   * This run of the machine (the root invokes it anew for each leadership term): the session actor
+   * reads the dedicated credentials once per run (spec §5.1), not once per process.
+   */
+  readonly instance: string;
 }
 
 /** What the session actor is given. */
 export interface SessionInput {
+  /** SocketContext.instance. */
+  readonly instance: string;
   readonly url: string;
   readonly parentUrl: string;
   readonly clusterId: string;
@@ -120,7 +127,7 @@ export const socketMachine = setup({
   },
 }).createMachine({
   id: 'socket',
-  context: ({ input }) => ({
+  context: ({ input, self }) => ({
     enabled: input.enabled ?? true,
     parentUrl: input.parentUrl,
     clusterId: input.clusterId,
@@ -129,6 +136,7 @@ export const socketMachine = setup({
     attempt: 0,
     lastFailure: undefined,
     sessions: 0,
+    instance: self.sessionId,
   }),
   initial: 'starting',
   states: {
@@ -142,6 +150,7 @@ export const socketMachine = setup({
         id: 'session',
         src: 'session',
         input: ({ context }) => ({
+          instance: context.instance,
           url: context.url,
           parentUrl: context.parentUrl,
           clusterId: context.clusterId,

@@ -86,8 +86,9 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
       }
       return (await loadParentAccess(deps.child, deps.systemNamespace, parentUrl)).credentials;
     });
-  // Read once per tunnel (the Go agent captures the token once per term); again after a rejection.
-  let credentials: DedicatedCredentials | undefined;
+  // Read once per run of the machine, i.e. per leadership term (spec §5.1: the Go agent captures the
+  // token once per term); again after a rejection.
+  let cached: { readonly instance: string; readonly credentials: DedicatedCredentials } | undefined;
 
   const session = fromCallback<SessionCommand, SessionInput>(({ input, sendBack, receive }) => {
     let ws: WebSocket | undefined;
@@ -99,7 +100,7 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
     const end = (reason: string, status?: number): void => {
       if (ended) return;
       relay?.close();
-      if (status === 401 || status === 403) credentials = undefined;
+      if ((status === 401 || status === 403) && cached?.instance === input.instance) cached = undefined;
       send(status === undefined ? { type: 'tunnel.closed', reason } : { type: 'tunnel.closed', reason, status });
       ended = true;
     };
@@ -199,7 +200,12 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
       if (ws?.readyState === WebSocket.OPEN) ws.ping();
     });
     const ready =
-      credentials !== undefined ? Promise.resolve(credentials) : load(input.parentUrl).then((c) => (credentials = c));
+      cached?.instance === input.instance
+        ? Promise.resolve(cached.credentials)
+        : load(input.parentUrl).then((credentials) => {
+            cached = { instance: input.instance, credentials };
+            return credentials;
+          });
     ready.then(
       (creds) => {
         try {

@@ -131,6 +131,7 @@ describe('socket statechart', () => {
   it('connects to the sockets URL, opens, pings every 5 s and stays open while pongs come', () => {
     const r = start();
     expect(r.current().input).toEqual({
+      instance: r.actor.sessionId,
       url: `wss://parent.example:6443/base/apis/proxies.clusternet.io/v1alpha1/sockets/${clusterId}`,
       parentUrl: 'https://parent.example:6443/base/',
       clusterId,

@@ -52,6 +52,23 @@ async function machineAgainstNothing(credentials: DedicatedCredentials = { token
 }
 
 describe('socket session actor', () => {
+  it('reads the dedicated credentials once per run of the machine (one leadership term), not per process', async () => {
+    const m = await machineAgainstNothing();
+    const first = m.run();
+    await eventually('three failed attempts', () =>
+      Promise.resolve(first.actor.getSnapshot().context.attempt >= 3 ? true : undefined),
+    );
+    expect(m.loads()).toBe(1);
+    first.actor.stop();
+    const second = m.run(); // the root invokes the machine anew for the next term
+    await eventually('a failed attempt', () =>
+      Promise.resolve(second.actor.getSnapshot().context.attempt >= 2 ? true : undefined),
+    );
+    expect(m.loads()).toBe(2);
+    second.actor.stop();
+    expect([...first.errors, ...second.errors]).toEqual([]);
+  });
+
   it('an HTTPS_PROXY it cannot use ends the attempt with the reason, no unhandled rejection', async () => {
     process.env.HTTPS_PROXY = 'http://[not-a-host';
     const m = await machineAgainstNothing();

@@ -3,6 +3,7 @@
 // verification), HTTPS_PROXY/NO_PROXY honoured (the Go agent ignores them for the tunnel), and the
 // stream relay behind it. The token stays in this closure; the statechart sees only what happened.
 
+import { randomFillSync } from 'node:crypto';
 import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -59,6 +60,26 @@ export interface SocketDeps {
   readonly onCredentialsRejected?: (message: string) => void;
 }
 
+/**
+ * ws's `generateMask`: random masks that are never all zero. For a zero mask ws skips the masking copy
+ * and queues the caller's buffer itself, here a view of the relay's shared read buffer, which the next
+ * socket read overwrites before a corked or backed-up connection has sent it.
+ */
+export function nonZeroMasks(fill: (pool: Buffer) => void = (pool) => randomFillSync(pool)): (mask: Buffer) => void {
+  const pool = Buffer.alloc(8192);
+  let at = pool.length;
+  return (mask) => {
+    do {
+      if (at === pool.length) {
+        fill(pool);
+        at = 0;
+      }
+      pool.copy(mask, 0, at, at + 4);
+      at += 4;
+    } while (mask.readUInt32BE(0) === 0);
+  };
+}
+
 /** The websocket agent for `url`: through HTTPS_PROXY unless NO_PROXY matches, else direct. */
 export function proxyAgentFor(url: string): HttpsProxyAgent<string> | undefined {
   const proxy = getProxyForUrl(url.replace(/^ws/, 'http'));
@@ -78,6 +99,7 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
     ...deps.timing,
   };
   const loggedOnce = new Set<string>();
+  const generateMask = nonZeroMasks();
   const load =
     deps.loadCredentials ??
     (async (parentUrl: string): Promise<DedicatedCredentials> => {
@@ -130,6 +152,7 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
         perMessageDeflate: false,
         maxPayload: maxMessageBytes,
         followRedirects: false,
+        generateMask,
         // Verified against the approved CA; without one (the parent sent none) as the Go agent: not at all.
         ...(creds.caPem !== undefined ? { ca: creds.caPem } : { rejectUnauthorized: false }),
         // ws types the hook as net.createConnection with its overloads; it only ever passes options.

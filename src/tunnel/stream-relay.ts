@@ -68,7 +68,7 @@ export interface MessageTransport {
   /**
    * Sends one binary message; `done` runs once it has been written out (or has failed). `message` may
    * be a view of a buffer the relay reuses: the transport must copy it before returning (ws does, as it
-   * masks the payload into its frame).
+   * masks the payload into its frame, as long as the mask is not zero: see `nonZeroMasks`).
    */
   send(message: Buffer, done: () => void): void;
   /** Stops / restarts reading inbound messages (whole-session backpressure). */

@@ -1,11 +1,12 @@
 // The socket machine's real session actor against loopback failures: no parent listens, so every
 // attempt ends at once and the machine backs off and retries.
 
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
-import { createSocketMachine } from '../../../src/tunnel/actors.ts';
+import { createSocketMachine, nonZeroMasks } from '../../../src/tunnel/actors.ts';
 import type { DedicatedCredentials } from '../../../src/registration/wire.ts';
 import { eventually } from '../../env/eventually.ts';
 
@@ -80,5 +81,57 @@ describe('socket session actor', () => {
     expect(actor.getSnapshot().value).toBe('backingOff');
     actor.stop();
     expect(errors).toEqual([]);
+  });
+});
+
+/** ws's frame builder (not in its typings): the list of buffers a message is written as. */
+const { Sender } = createRequire(import.meta.url)('ws') as {
+  Sender: { frame(data: Buffer, options: Record<string, unknown>): Buffer[] };
+};
+
+describe('websocket masks', () => {
+  const frame = (data: Buffer, generateMask: (mask: Buffer) => void): Buffer[] =>
+    Sender.frame(data, { fin: true, opcode: 2, mask: true, readOnly: true, rsv1: false, generateMask });
+
+  it('ws frames a message with a zero mask as the caller buffer itself, with any other in a copy', () => {
+    const data = Buffer.from('bytes of the shared read buffer');
+    expect(frame(data, (m) => m.fill(0)).includes(data)).toBe(true); // what a later read would overwrite
+    let fills = 0;
+    const ours = frame(
+      data,
+      nonZeroMasks((pool) => pool.fill(fills++ === 0 ? 0 : 0x5a)),
+    );
+    expect(ours).toHaveLength(1);
+    expect(ours.includes(data)).toBe(false);
+    expect(data.toString()).toBe('bytes of the shared read buffer'); // masked into the copy, not in place
+  });
+
+  it('are never all zero: ws would then frame the relay shared read buffer without copying it', () => {
+    let fills = 0;
+    const generate = nonZeroMasks((pool) => {
+      // The first pool is all zeros, the next all ones.
+      pool.fill(fills++ === 0 ? 0 : 1);
+    });
+    const mask = Buffer.alloc(4);
+    generate(mask);
+    expect([...mask]).toEqual([1, 1, 1, 1]);
+    expect(fills).toBe(2);
+  });
+
+  it('come from the random pool four bytes at a time', () => {
+    const generate = nonZeroMasks((pool) => {
+      for (let i = 0; i < pool.length; i++) pool[i] = i % 256;
+    });
+    const masks = Array.from({ length: 3 }, () => {
+      const m = Buffer.alloc(4);
+      generate(m);
+      return [...m];
+    });
+    // [0, 1, 2, 3] is not zero: it is used as is.
+    expect(masks).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9, 10, 11],
+    ]);
   });
 });

@@ -153,8 +153,9 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
         maxPayload: maxMessageBytes,
         followRedirects: false,
         generateMask,
-        // Verified against the approved CA; without one (the parent sent none) as the Go agent: not at all.
-        ...(creds.caPem !== undefined ? { ca: creds.caPem } : { rejectUnauthorized: false }),
+        // Verified against the approved CA; without one (the parent sent none), against the system's
+        // roots (the Go agent verifies nothing).
+        ...(creds.caPem !== undefined ? { ca: creds.caPem } : {}),
         // ws types the hook as net.createConnection with its overloads; it only ever passes options.
         ...(agent !== undefined ? { agent } : { createConnection: createConnection as typeof netConnect }),
       });

@@ -349,6 +349,26 @@ describe('tunnel handshake', () => {
     }
   }, 60_000);
 
+  it('without an approved CA the parent certificate is verified against the system roots: no session', async () => {
+    const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';
+    const server = await GoTunnelServer.start({ version, token: 'right' });
+    const clusterId = randomUUID();
+    const tunnel = runTunnel(
+      { parentUrl: server.url, clusterId, childServer: env.server('child') },
+      { allowedTargets: [], loadCredentials: () => Promise.resolve({ token: 'right', caPem: undefined }) },
+    );
+    try {
+      await eventually('a failed attempt', () =>
+        Promise.resolve(tunnel.actor.getSnapshot().context.attempt >= 2 ? true : undefined),
+      );
+      expect(tunnel.actor.getSnapshot().context.lastFailure).toMatch(/certificate/i);
+      expect(await server.hasSession(clusterId)).toBe(false);
+    } finally {
+      tunnel.stop();
+      await server.stop();
+    }
+  }, 60_000);
+
   it('a parent certificate from another CA fails TLS verification: no session', async () => {
     const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';
     const server = await GoTunnelServer.start({ version, token: 'right' });

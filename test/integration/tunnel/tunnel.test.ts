@@ -349,6 +349,28 @@ describe('tunnel handshake', () => {
     }
   }, 60_000);
 
+  it('a token the real parent apiserver authenticates but does not authorize (403) emits credentials.rejected', async () => {
+    // A bootstrap token: authenticated, and without any right on sockets.proxies.clusternet.io.
+    const token = await env.createBootstrapToken('parent', {});
+    const tunnel = runTunnel(
+      { parentUrl: env.server('parent'), clusterId: randomUUID(), childServer: env.server('child') },
+      {
+        allowedTargets: [],
+        loadCredentials: () => Promise.resolve({ token: token.token, caPem: env.caPem('parent') }),
+      },
+    );
+    try {
+      await eventually('credentials.rejected is emitted', () =>
+        Promise.resolve(tunnel.emitted.length > 0 ? true : undefined),
+      );
+      expect(tunnel.emitted[0]).toMatch(/HTTP 403/);
+      expect(tunnel.states.map((s) => s.to)).toEqual(['session.connecting', 'rejected']);
+      expect(tunnel.errors).toEqual([]);
+    } finally {
+      tunnel.stop();
+    }
+  }, 60_000);
+
   it('without an approved CA the parent certificate is verified against the system roots: no session', async () => {
     const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';
     const server = await GoTunnelServer.start({ version, token: 'right' });

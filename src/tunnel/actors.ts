@@ -142,6 +142,8 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
           : netConnect(o);
         return raw;
       };
+      // Corked until the end of this event-loop turn: an I/O detail of the write path (setImmediate),
+      // not a lifecycle timer the machine would need to see.
       let corked = false;
       const uncork = (): void => {
         corked = false;

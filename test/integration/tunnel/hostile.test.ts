@@ -122,6 +122,9 @@ describe('a hostile parent', () => {
       expect(replies).toContainEqual({ session: 5, connId: 100, type: MessageType.Error, text: 'connect not allowed' });
       // Nothing else went back for the ignored kinds (unknown type, AddClient).
       expect(replies.filter((r) => r.connId === 5 || r.connId === 0)).toEqual([]);
+      // Spec §5.4: the agent sends neither Connect nor AddClient/RemoveClient, whatever it was sent.
+      const forbidden: number[] = [MessageType.Connect, MessageType.AddClient, MessageType.RemoveClient];
+      expect(replies.filter((r) => forbidden.includes(r.type))).toEqual([]);
 
       const failures = tunnel.states.filter((s) => s.to === 'backingOff').length;
       expect(failures).toBeGreaterThanOrEqual(5);

@@ -21,7 +21,12 @@ interface Sent {
 
 const servers: Server[] = [];
 const accepted: Socket[] = [];
+/** Every message any relay of a test sent. */
+const sentByAll: Sent[] = [];
 afterEach(async () => {
+  // Spec §5.4: an agent never sends Connect (the hub would end the session) nor AddClient/RemoveClient.
+  const forbidden: number[] = [MessageType.Connect, MessageType.AddClient, MessageType.RemoveClient];
+  expect(sentByAll.splice(0).filter((m) => forbidden.includes(m.type))).toEqual([]);
   for (const s of accepted.splice(0)) s.destroy();
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
@@ -47,7 +52,9 @@ function relayWith(allowed: readonly string[], limits: Partial<RelayLimits> = {}
       const d = decodeFrame(Buffer.from(message)); // copied before returning, as the contract says
       if (d.ok) {
         const { connId, type, payload } = d.frame;
-        sent.push({ connId, type, payload: Buffer.from(payload), inbound: inbound() });
+        const m = { connId, type, payload: Buffer.from(payload), inbound: inbound() };
+        sent.push(m);
+        sentByAll.push(m);
       }
       setImmediate(done);
     },

@@ -43,5 +43,10 @@ export const rejectedPolicy: BackoffPolicy = { initialMs: 5000, factor: 2, maxMs
 export const pingIntervalMs = 5000;
 /** Well under the hub's 60 s read deadline; three missed pongs in a row. */
 export const deadPeerTimeoutMs = 15_000;
+/**
+ * How long the relay may hold the reader for a parent without Pause before the session is dropped: the
+ * Go client's read deadline (spec §5.6), which passes while its own reader is blocked the same way.
+ */
+export const readerHeldTimeoutMs = 60_000;
 /** The Go client has none; the hub's upgrader gives up after 5 s. */
 export const handshakeTimeoutMs = 10_000;

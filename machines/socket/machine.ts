@@ -29,15 +29,25 @@ export interface SocketContext {
   readonly childServer: string;
   /** The websocket URL (spec §5.1); no secret in it. */
   readonly url: string;
-  /** Consecutive failed attempts or sessions; drives the backoff. */
+  /**
+   * Consecutive failed attempts or sessions; drives the backoff. A session counts as failed until the
+   * parent has answered a ping, so a parent that accepts and drops at once is not redialled every 200 ms.
+   */
   readonly attempt: number;
   readonly lastFailure: string | undefined;
   /** Sessions opened so far. */
   readonly sessions: number;
+  /**
+   * This run of the machine (the root invokes it anew for each leadership term): the session actor
+   * reads the dedicated credentials once per run (spec §5.1), not once per process.
+   */
+  readonly instance: string;
 }
 
 /** What the session actor is given. */
 export interface SessionInput {
+  /** SocketContext.instance. */
+  readonly instance: string;
   readonly url: string;
   readonly parentUrl: string;
   readonly clusterId: string;
@@ -49,6 +59,10 @@ export type SocketEvent =
   | { readonly type: 'tunnel.opened' }
   /** A Pong (or Ping) came from the parent. */
   | { readonly type: 'tunnel.pong' }
+  /** The relay stopped reading the websocket (a parent without Pause outran a stream): no Pong can be read. */
+  | { readonly type: 'tunnel.held' }
+  /** The relay reads the websocket again. */
+  | { readonly type: 'tunnel.released' }
   /** The attempt or session ended; `status` is the handshake's HTTP status when it got that far. */
   | { readonly type: 'tunnel.closed'; readonly reason: string; readonly status?: number };
 
@@ -90,10 +104,14 @@ export const socketMachine = setup({
     pingInterval: notProvided('pingInterval'),
     /** No Pong (or Ping) for this long while open: the peer is gone. */
     deadPeerTimeout: notProvided('deadPeerTimeout'),
+    /** The relay has held the reader this long: the session is given up, as the Go client's read deadline would. */
+    readerHeldTimeout: notProvided('readerHeldTimeout'),
     /** No answer to the handshake for this long: give up the attempt. */
     handshakeTimeout: notProvided('handshakeTimeout'),
   },
   guards: {
+    /** Failures are still counted: no Pong has come since the last one. */
+    recovering: ({ context }) => context.attempt > 0,
     rejected: ({ event }) => event.type === 'tunnel.closed' && closeKind(event.status) === 'rejected',
   },
   actions: {
@@ -103,11 +121,13 @@ export const socketMachine = setup({
       attempt: ({ context }) => context.attempt + 1,
       lastFailure: (_, reason: string) => reason,
     }),
-    opened: assign({ attempt: 0, lastFailure: undefined, sessions: ({ context }) => context.sessions + 1 }),
+    opened: assign({ lastFailure: undefined, sessions: ({ context }) => context.sessions + 1 }),
+    /** A Pong came: the session works, the next failure backs off from the start again. */
+    provedHealthy: assign({ attempt: 0 }),
   },
 }).createMachine({
   id: 'socket',
-  context: ({ input }) => ({
+  context: ({ input, self }) => ({
     enabled: input.enabled ?? true,
     parentUrl: input.parentUrl,
     clusterId: input.clusterId,
@@ -116,6 +136,7 @@ export const socketMachine = setup({
     attempt: 0,
     lastFailure: undefined,
     sessions: 0,
+    instance: self.sessionId,
   }),
   initial: 'starting',
   states: {
@@ -129,6 +150,7 @@ export const socketMachine = setup({
         id: 'session',
         src: 'session',
         input: ({ context }) => ({
+          instance: context.instance,
           url: context.url,
           parentUrl: context.parentUrl,
           clusterId: context.clusterId,
@@ -171,7 +193,11 @@ export const socketMachine = setup({
             },
           },
         },
-        /** Pinging every pingInterval; any Pong (or Ping) from the parent restarts the dead-peer timer. */
+        /**
+         * Pinging every pingInterval; any Pong (or Ping) from the parent restarts the dead-peer timer.
+         * While the relay holds the reader no Pong can be read, so the dead-peer timer waits; the pings
+         * go on (they keep the hub's read deadline moving).
+         */
         open: {
           entry: 'opened',
           type: 'parallel',
@@ -194,11 +220,31 @@ export const socketMachine = setup({
               initial: 'alive',
               states: {
                 alive: {
-                  on: { 'tunnel.pong': { target: 'alive', reenter: true } },
+                  on: {
+                    'tunnel.pong': [
+                      {
+                        guard: 'recovering',
+                        target: 'alive',
+                        reenter: true,
+                        actions: 'provedHealthy',
+                      },
+                      { target: 'alive', reenter: true },
+                    ],
+                    'tunnel.held': 'held',
+                  },
                   after: {
                     deadPeerTimeout: {
                       target: '#socket.backingOff',
                       actions: { type: 'recordFailure', params: 'no pong from the parent' },
+                    },
+                  },
+                },
+                held: {
+                  on: { 'tunnel.released': 'alive' },
+                  after: {
+                    readerHeldTimeout: {
+                      target: '#socket.backingOff',
+                      actions: { type: 'recordFailure', params: 'the tunnel reader was held too long' },
                     },
                   },
                 },

@@ -3,6 +3,7 @@
 // verification), HTTPS_PROXY/NO_PROXY honoured (the Go agent ignores them for the tunnel), and the
 // stream relay behind it. The token stays in this closure; the statechart sees only what happened.
 
+import { randomFillSync } from 'node:crypto';
 import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -15,6 +16,7 @@ import {
   deadPeerTimeoutMs,
   handshakeTimeoutMs,
   pingIntervalMs,
+  readerHeldTimeoutMs,
   reconnectPolicy,
   rejectedPolicy,
 } from '../../machines/socket/decisions.ts';
@@ -37,6 +39,7 @@ export interface SocketTiming {
   readonly pingIntervalMs: number;
   readonly deadPeerTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
+  readonly readerHeldTimeoutMs: number;
 }
 
 export interface SocketDeps {
@@ -57,6 +60,26 @@ export interface SocketDeps {
   readonly onCredentialsRejected?: (message: string) => void;
 }
 
+/**
+ * ws's `generateMask`: random masks that are never all zero. For a zero mask ws skips the masking copy
+ * and queues the caller's buffer itself, here a view of the relay's shared read buffer, which the next
+ * socket read overwrites before a corked or backed-up connection has sent it.
+ */
+export function nonZeroMasks(fill: (pool: Buffer) => void = (pool) => randomFillSync(pool)): (mask: Buffer) => void {
+  const pool = Buffer.alloc(8192);
+  let at = pool.length;
+  return (mask) => {
+    do {
+      if (at === pool.length) {
+        fill(pool);
+        at = 0;
+      }
+      pool.copy(mask, 0, at, at + 4);
+      at += 4;
+    } while (mask.readUInt32BE(0) === 0);
+  };
+}
+
 /** The websocket agent for `url`: through HTTPS_PROXY unless NO_PROXY matches, else direct. */
 export function proxyAgentFor(url: string): HttpsProxyAgent<string> | undefined {
   const proxy = getProxyForUrl(url.replace(/^ws/, 'http'));
@@ -68,8 +91,15 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
   const { log } = deps;
   const random = deps.random ?? Math.random;
   const limits: RelayLimits = { ...defaultRelayLimits, ...deps.limits };
-  const timing: SocketTiming = { pingIntervalMs, deadPeerTimeoutMs, handshakeTimeoutMs, ...deps.timing };
+  const timing: SocketTiming = {
+    pingIntervalMs,
+    deadPeerTimeoutMs,
+    handshakeTimeoutMs,
+    readerHeldTimeoutMs,
+    ...deps.timing,
+  };
   const loggedOnce = new Set<string>();
+  const generateMask = nonZeroMasks();
   const load =
     deps.loadCredentials ??
     (async (parentUrl: string): Promise<DedicatedCredentials> => {
@@ -78,8 +108,9 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
       }
       return (await loadParentAccess(deps.child, deps.systemNamespace, parentUrl)).credentials;
     });
-  // Read once per tunnel (the Go agent captures the token once per term); again after a rejection.
-  let credentials: DedicatedCredentials | undefined;
+  // Read once per run of the machine, i.e. per leadership term (spec §5.1: the Go agent captures the
+  // token once per term); again after a rejection.
+  let cached: { readonly instance: string; readonly credentials: DedicatedCredentials } | undefined;
 
   const session = fromCallback<SessionCommand, SessionInput>(({ input, sendBack, receive }) => {
     let ws: WebSocket | undefined;
@@ -91,7 +122,7 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
     const end = (reason: string, status?: number): void => {
       if (ended) return;
       relay?.close();
-      if (status === 401 || status === 403) credentials = undefined;
+      if ((status === 401 || status === 403) && cached?.instance === input.instance) cached = undefined;
       send(status === undefined ? { type: 'tunnel.closed', reason } : { type: 'tunnel.closed', reason, status });
       ended = true;
     };
@@ -111,6 +142,8 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
           : netConnect(o);
         return raw;
       };
+      // Corked until the end of this event-loop turn: an I/O detail of the write path (setImmediate),
+      // not a lifecycle timer the machine would need to see.
       let corked = false;
       const uncork = (): void => {
         corked = false;
@@ -121,8 +154,10 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
         perMessageDeflate: false,
         maxPayload: maxMessageBytes,
         followRedirects: false,
-        // Verified against the approved CA; without one (the parent sent none) as the Go agent: not at all.
-        ...(creds.caPem !== undefined ? { ca: creds.caPem } : { rejectUnauthorized: false }),
+        generateMask,
+        // Verified against the approved CA; without one (the parent sent none), against the system's
+        // roots (the Go agent verifies nothing).
+        ...(creds.caPem !== undefined ? { ca: creds.caPem } : {}),
         // ws types the hook as net.createConnection with its overloads; it only ever passes options.
         ...(agent !== undefined ? { agent } : { createConnection: createConnection as typeof netConnect }),
       });
@@ -145,11 +180,14 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
               }
               socket.send(message, { binary: true }, done);
             },
+            // Pongs are not read while the reader is held: the machine's liveness waits meanwhile.
             pauseReading: () => {
               socket.pause();
+              send({ type: 'tunnel.held' });
             },
             resumeReading: () => {
               socket.resume();
+              send({ type: 'tunnel.released' });
             },
             fail: (reason) => {
               end(reason);
@@ -188,10 +226,26 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
       if (ws?.readyState === WebSocket.OPEN) ws.ping();
     });
     const ready =
-      credentials !== undefined ? Promise.resolve(credentials) : load(input.parentUrl).then((c) => (credentials = c));
-    ready.then(open, (err: unknown) => {
-      end(`dedicated credentials unavailable: ${err instanceof Error ? err.message : String(err)}`);
-    });
+      cached?.instance === input.instance
+        ? Promise.resolve(cached.credentials)
+        : load(input.parentUrl).then((credentials) => {
+            cached = { instance: input.instance, credentials };
+            return credentials;
+          });
+    ready.then(
+      (creds) => {
+        try {
+          open(creds);
+        } catch (err) {
+          // A bad HTTPS_PROXY, say: new HttpsProxyAgent and new WebSocket throw on what they cannot use.
+          ws?.terminate();
+          end(`cannot open the tunnel: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      },
+      (err: unknown) => {
+        end(`dedicated credentials unavailable: ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
     return () => {
       ended = true;
       relay?.close();
@@ -206,6 +260,7 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
       rejectedDelay: ({ context }) => nextDelay(Math.max(1, context.attempt), rejectedPolicy, random),
       pingInterval: timing.pingIntervalMs,
       deadPeerTimeout: timing.deadPeerTimeoutMs,
+      readerHeldTimeout: timing.readerHeldTimeoutMs,
       handshakeTimeout: timing.handshakeTimeoutMs,
     },
     ...(deps.onCredentialsRejected === undefined

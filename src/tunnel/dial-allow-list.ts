@@ -1,20 +1,66 @@
-// Which addresses the parent may dial through the tunnel. The Go agent allows every address (spec
-// §5.7 security note); this agent allows only the child apiserver by default, widened by
-// `--tunnel-allowed-targets` (`*` restores the Go behaviour). Refused dials are answered per stream.
+// Which addresses the parent may dial through the tunnel, and how. The Go agent allows every address
+// (spec §5.7 security note); this agent allows only the child apiserver by default, widened by
+// `--tunnel-allowed-targets` (`*` restores the Go behaviour). Whatever the list, the address is parsed
+// as Go's dialer parses it, and one it cannot dial is refused with Go's wording: every refusal is an
+// Error for that stream, never a throw.
+
+import { isIP } from 'node:net';
 
 export interface DialAllowList {
   readonly all: boolean;
   readonly addresses: ReadonlySet<string>;
 }
 
-/** `host:port` in a comparable form: host lower-cased, IPv6 without brackets. */
+/** What to dial, or why not (the text of the stream's Error). */
+export type DialTarget =
+  | { readonly ok: true; readonly host: string; readonly port: number; readonly family: 4 | 6 | undefined }
+  | { readonly ok: false; readonly reason: string; readonly kind: 'not-allowed' | 'bad-address' };
+
+/**
+ * `host:port` split as Go's `net.SplitHostPort` does: the host may be bracketed (IPv6), the port is
+ * after the last colon; the error texts are Go's.
+ */
+export function splitHostPort(address: string): { host: string; port: string } | { error: string } {
+  const bad = (why: string): { error: string } => ({ error: `address ${address}: ${why}` });
+  const colon = address.lastIndexOf(':');
+  if (colon < 0) return bad('missing port in address');
+  let host: string;
+  let rest: number; // where brackets may no longer appear
+  if (address.startsWith('[')) {
+    const close = address.indexOf(']');
+    if (close < 0) return bad("missing ']' in address");
+    if (close + 1 === address.length) return bad('missing port in address');
+    if (close + 1 !== colon)
+      return bad(address[close + 1] === ':' ? 'too many colons in address' : 'missing port in address');
+    host = address.slice(1, close);
+    rest = close + 1;
+    if (address.includes('[', 1)) return bad("unexpected '[' in address");
+  } else {
+    host = address.slice(0, colon);
+    if (host.includes(':')) return bad('too many colons in address');
+    if (address.includes('[')) return bad("unexpected '[' in address");
+    rest = 0;
+  }
+  if (address.includes(']', rest)) return bad("unexpected ']' in address");
+  return { host, port: address.slice(colon + 1) };
+}
+
+/** A port as Go's dialer reads it: decimal 1–65535 (0 and names are not dialed here). */
+function parsePort(network: string, port: string): number | string {
+  if (/^\d{1,5}$/.test(port)) {
+    const n = Number(port);
+    if (n >= 1 && n <= 65535) return n;
+  }
+  if (port === '' || /^[+-]?\d+$/.test(port)) return `dial ${network}: address ${port}: invalid port`;
+  return `dial ${network}: lookup ${network}/${port}: unknown port`;
+}
+
+/** `host:port` in a comparable form: host lower-cased, IPv6 without brackets; undefined if not dialable. */
 export function normaliseAddress(address: string): string | undefined {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address.trim());
-  if (m === null) return undefined;
-  const host = (m[1] ?? m[2] ?? '').toLowerCase();
-  const port = Number(m[3]);
-  if (host === '' || port < 1 || port > 65535) return undefined;
-  return `${host}:${String(port)}`;
+  const split = splitHostPort(address.trim());
+  if ('error' in split || split.host === '') return undefined;
+  const port = parsePort('tcp', split.port);
+  return typeof port === 'number' ? `${split.host.toLowerCase()}:${String(port)}` : undefined;
 }
 
 /** The child apiserver's `host:port` from its URL (default port by scheme). */
@@ -40,9 +86,31 @@ export function dialAllowList(childServer: string, extra: readonly string[]): Di
   return { all, addresses };
 }
 
-export function dialAllowed(list: DialAllowList, network: string, address: string): boolean {
-  if (network !== 'tcp' && network !== 'tcp4' && network !== 'tcp6') return false;
-  if (list.all) return true;
-  const n = normaliseAddress(address);
-  return n !== undefined && list.addresses.has(n);
+const families: Readonly<Record<string, 4 | 6 | undefined>> = { tcp: undefined, tcp4: 4, tcp6: 6 };
+
+/**
+ * Whether and how to dial `network`/`address` from a Connect: only tcp networks, only listed addresses
+ * unless the list is `*`, only addresses Go could dial; `tcp4`/`tcp6` pin the address family.
+ */
+export function dialTarget(list: DialAllowList, network: string, address: string): DialTarget {
+  if (!Object.hasOwn(families, network)) return { ok: false, reason: 'connect not allowed', kind: 'not-allowed' };
+  if (!list.all) {
+    const n = normaliseAddress(address);
+    if (n === undefined || !list.addresses.has(n))
+      return { ok: false, reason: 'connect not allowed', kind: 'not-allowed' };
+  }
+  const split = splitHostPort(address);
+  if ('error' in split) return { ok: false, reason: `dial ${network}: ${split.error}`, kind: 'bad-address' };
+  const port = parsePort(network, split.port);
+  if (typeof port === 'string') return { ok: false, reason: port, kind: 'bad-address' };
+  const family = families[network];
+  const literal = isIP(split.host);
+  if (family !== undefined && literal !== 0 && literal !== family) {
+    return {
+      ok: false,
+      reason: `dial ${network}: address ${split.host}: no suitable address found`,
+      kind: 'bad-address',
+    };
+  }
+  return { ok: true, host: split.host, port, family };
 }

@@ -3,23 +3,28 @@
 // websocket in production). Flow control keeps memory bounded and one slow stream from stalling others:
 //
 //  - inbound (parent → target): a stream whose unwritten bytes pass `pauseAboveBytes` is paused with
-//    Pause(c) and resumed with Resume(c) once its socket drains (remotedialer v0.3.0 honours them). A
-//    parent that does not know Pause (the v0.7.0-era library ignores it) meets a hard limit instead:
-//    when `inboundHardLimitBytes` more arrive for a stream after its Pause, the whole websocket stops
-//    being read until that socket drains, which is what such a parent expects (its own reader blocks
-//    the same way). Never for a parent that has sent Pause or Resume itself: it honours them, and
-//    holding the reader would also hold back the Resume the relay may be waiting for.
+//    Pause(c) and resumed with Resume(c) once they fall to `resumeBelowBytes` (spec §5.5.8; remotedialer
+//    v0.3.0 honours them). When all streams together hold more than `sessionPauseAboveBytes`, every
+//    stream that receives Data is paused, and none is resumed before the total falls to
+//    `sessionResumeBelowBytes`. A parent that does not know Pause (the v0.7.0-era library ignores it)
+//    has the whole websocket reader held instead, while one stream holds `inboundHardLimitBytes` more
+//    than when it was paused or the session is above its mark, which is what such a parent expects
+//    (its own reader blocks the same way). Never for a parent that has sent Pause or Resume itself: it
+//    honours them, and holding the reader would also hold back the Resume the relay may be waiting
+//    for. Whatever the parent: a stream holding more than `streamBufferLimitBytes`, or receiving Data
+//    while the session holds more than `sessionBufferLimitBytes`, is ended with an Error.
 //  - outbound (target → parent): a Pause(c) stops reading that stream's socket until Resume(c); and when
 //    the websocket itself has more than `outboundHighBytes` unsent, every socket stops being read until
 //    it falls under `outboundLowBytes`.
 //
 // Malformed input (text message, undecodable header) ends the session as the Go library does; anything
 // else odd (unknown type, data for an unknown stream, peer-only messages) is answered or ignored per the
-// spec and logged once. Nothing here throws at the caller.
+// spec and logged once; answers for streams that do not exist are dropped while the parent does not
+// read them. Nothing here throws at the caller.
 
 import { connect, type Socket } from 'node:net';
 import type { Logger } from '../logging/logger.ts';
-import { dialAllowed, type DialAllowList } from './dial-allow-list.ts';
+import { dialTarget, type DialAllowList } from './dial-allow-list.ts';
 import {
   decodeFrame,
   encodeFrame,
@@ -29,8 +34,32 @@ import {
   MessageType,
   messageIdCounter,
   parseConnectTarget,
+  type MalformedReason,
   writeHeaderBefore,
 } from './frame-codec.ts';
+
+/**
+ * What is logged once: a fixed set of kinds, never a value from the parent (an address, a type code),
+ * so that a hostile parent cannot grow the set; the first occurrence's details go with the warning.
+ */
+type OnceKey =
+  | 'data-unknown'
+  | 'peer-only'
+  | 'unknown-type'
+  | 'connect-duplicate'
+  | 'connect-malformed'
+  | 'connect-not-allowed'
+  | 'connect-bad-address'
+  | 'connect-too-many'
+  | 'connect-throw'
+  | 'reader-held'
+  | 'reader-held-session'
+  | 'inbound-overflow'
+  | 'replies-dropped'
+  | `fail-${MalformedReason | 'text'}`;
+
+/** Error replies for streams that do not exist, unwritten at once, beyond which more are dropped. */
+const maxRepliesInFlight = 1024;
 
 /** Bytes read from a target socket at a time (the Go relay uses 32 KiB). */
 const readChunk = 64 * 1024;
@@ -39,7 +68,7 @@ export interface MessageTransport {
   /**
    * Sends one binary message; `done` runs once it has been written out (or has failed). `message` may
    * be a view of a buffer the relay reuses: the transport must copy it before returning (ws does, as it
-   * masks the payload into its frame).
+   * masks the payload into its frame, as long as the mask is not zero: see `nonZeroMasks`).
    */
   send(message: Buffer, done: () => void): void;
   /** Stops / restarts reading inbound messages (whole-session backpressure). */
@@ -51,25 +80,42 @@ export interface MessageTransport {
 
 export interface RelayLimits {
   readonly pauseAboveBytes: number;
+  readonly resumeBelowBytes: number;
   readonly inboundHardLimitBytes: number;
+  readonly streamBufferLimitBytes: number;
+  readonly sessionPauseAboveBytes: number;
+  readonly sessionResumeBelowBytes: number;
+  readonly sessionBufferLimitBytes: number;
   readonly outboundHighBytes: number;
   readonly outboundLowBytes: number;
   readonly maxStreams: number;
   readonly dialTimeoutMs: number;
+  /** A stream the parent closed gets this long without write progress to take its last bytes. */
+  readonly closingIdleMs: number;
 }
 
-/** Spec §5.5 item 8: Pause above 2 MiB buffered; the Go client dials with a 1 minute timeout. */
+/**
+ * Spec §5.5 item 8: Pause above 2 MiB buffered, Resume below 256 KiB; the Go client dials with a 1
+ * minute timeout. A parent that honours Pause stays far below the absolute limits.
+ */
 export const defaultRelayLimits: RelayLimits = {
   pauseAboveBytes: 2 * 1024 * 1024,
+  resumeBelowBytes: 256 * 1024,
   inboundHardLimitBytes: 16 * 1024 * 1024,
+  streamBufferLimitBytes: 32 * 1024 * 1024,
+  sessionPauseAboveBytes: 64 * 1024 * 1024,
+  sessionResumeBelowBytes: 32 * 1024 * 1024,
+  sessionBufferLimitBytes: 256 * 1024 * 1024,
   outboundHighBytes: 4 * 1024 * 1024,
   outboundLowBytes: 1024 * 1024,
   maxStreams: 4096,
   dialTimeoutMs: 60_000,
+  closingIdleMs: 30_000,
 };
 
 interface Stream {
   readonly id: number;
+  readonly network: string;
   readonly address: string;
   readonly socket: Socket;
   connected: boolean;
@@ -77,6 +123,10 @@ interface Stream {
   sentPause: boolean;
   /** Bytes received for this stream since its Pause was sent. */
   sincePause: number;
+  /** Bytes from the parent handed to the socket and not yet written out. */
+  buffered: number;
+  /** The socket has closed; its bytes are no longer counted. */
+  settled: boolean;
   /** The websocket reader is held back for this stream (a parent that ignores Pause). */
   holdsReader: boolean;
   /** Removed from the table; no Error(c) is owed to the parent any more. */
@@ -86,16 +136,22 @@ interface Stream {
 
 export interface RelayStats {
   readonly streams: number;
+  /** Streams the parent closed whose sockets are still writing out its last bytes. */
+  readonly closing: number;
   readonly opened: number;
   readonly refused: number;
+  /** Error replies for streams that do not exist, dropped while the parent did not read. */
+  readonly repliesDropped: number;
   readonly outstandingBytes: number;
+  /** Parent → target bytes not yet written to their sockets, all streams together. */
+  readonly inboundBytes: number;
   /** Stream payload bytes relayed parent → target, and target → parent, over this session. */
   readonly bytesReceived: number;
   readonly bytesSent: number;
 }
 
 /** Go's wording for common dial failures, so the hub's logs read the same as with the Go agent. */
-function dialFailure(address: string, err: NodeJS.ErrnoException): string {
+function dialFailure(network: string, address: string, err: NodeJS.ErrnoException): string {
   const why: Record<string, string> = {
     ECONNREFUSED: 'connect: connection refused',
     ETIMEDOUT: 'i/o timeout',
@@ -103,7 +159,7 @@ function dialFailure(address: string, err: NodeJS.ErrnoException): string {
     EHOSTUNREACH: 'connect: no route to host',
     ENETUNREACH: 'connect: network is unreachable',
   };
-  return `dial tcp ${address}: ${(err.code !== undefined ? why[err.code] : undefined) ?? err.message}`;
+  return `dial ${network} ${address}: ${(err.code !== undefined ? why[err.code] : undefined) ?? err.message}`;
 }
 
 export class StreamRelay {
@@ -112,6 +168,8 @@ export class StreamRelay {
   readonly #log: Logger;
   readonly #limits: RelayLimits;
   readonly #streams = new Map<number, Stream>();
+  /** Streams the parent has closed whose sockets are still writing out what it sent before. */
+  readonly #closing = new Set<Stream>();
   readonly #nextId: () => number;
   readonly #loggedOnce: Set<string>;
   #outstanding = 0;
@@ -119,6 +177,15 @@ export class StreamRelay {
   /** The parent has sent Pause or Resume: it is remotedialer ≥ v0.3.0 and honours ours. */
   #peerKnowsPause = false;
   #readersHeld = 0;
+  /** Replies for streams that do not exist, sent and not yet written out; and those dropped. */
+  #repliesInFlight = 0;
+  #repliesDropped = 0;
+  /** Parent → target bytes not yet written, every stream (closing ones too). */
+  #inbound = 0;
+  /** Above `sessionPauseAboveBytes` until back to `sessionResumeBelowBytes`. */
+  #congested = false;
+  /** The reader is held for the session as a whole (a parent without Pause, congested). */
+  #sessionHolds = false;
   #opened = 0;
   #refused = 0;
   #closed = false;
@@ -150,9 +217,12 @@ export class StreamRelay {
   get stats(): RelayStats {
     return {
       streams: this.#streams.size,
+      closing: this.#closing.size,
       opened: this.#opened,
       refused: this.#refused,
+      repliesDropped: this.#repliesDropped,
       outstandingBytes: this.#outstanding,
+      inboundBytes: this.#inbound,
       bytesReceived: this.#bytesReceived,
       bytesSent: this.#bytesSent,
     };
@@ -195,7 +265,7 @@ export class StreamRelay {
         const s = this.#streams.get(connId);
         if (s === undefined) {
           this.#once('data-unknown', 'data for an unknown stream; answering with an error', { connId });
-          this.#send(connId, MessageType.Error, errorPayload(`connection not found client/0/${String(connId)}`));
+          this.#reply(connId, `connection not found client/0/${String(connId)}`);
           return;
         }
         this.#deliver(s, payload);
@@ -228,14 +298,14 @@ export class StreamRelay {
       case MessageType.AddClient:
       case MessageType.RemoveClient:
       case MessageType.SyncConnections:
-        this.#once(`peer-only-${String(type)}`, 'ignoring a hub-to-hub message type', { type });
+        this.#once('peer-only', 'ignoring a hub-to-hub message type', { type });
         return;
       default:
-        this.#once(`unknown-type-${String(type)}`, 'ignoring a message of unknown type', { type });
+        this.#once('unknown-type', 'ignoring a message of unknown type', { type });
     }
   }
 
-  /** The session is over: every stream's socket is closed, nothing more is sent. */
+  /** The session is over: every stream's socket is closed, those still draining too; nothing more is sent. */
   close(): void {
     this.#closed = true;
     for (const s of this.#streams.values()) {
@@ -243,6 +313,8 @@ export class StreamRelay {
       s.socket.destroy();
     }
     this.#streams.clear();
+    for (const s of this.#closing) s.socket.destroy();
+    this.#closing.clear();
   }
 
   #connect(connId: number, payload: Uint8Array): void {
@@ -251,19 +323,21 @@ export class StreamRelay {
       return;
     }
     const target = parseConnectTarget(payload);
-    const refuse = (reason: string, logKey: string, detail: Record<string, unknown>): void => {
+    const refuse = (reason: string, logKey: OnceKey, detail: Record<string, unknown>): void => {
       this.#refused++;
       this.#once(logKey, `refused a dial: ${reason}`, detail);
-      this.#send(connId, MessageType.Error, errorPayload(reason));
+      this.#reply(connId, reason);
     };
     if (target === undefined) {
       refuse('failed to parse connect address', 'connect-malformed', { connId });
       return;
     }
-    if (!dialAllowed(this.#allow, target.network, target.address)) {
-      refuse('connect not allowed', `connect-refused-${target.network}/${target.address}`, {
-        network: target.network,
-        address: target.address,
+    const { network, address } = target;
+    const dial = dialTarget(this.#allow, network, address);
+    if (!dial.ok) {
+      refuse(dial.reason, dial.kind === 'not-allowed' ? 'connect-not-allowed' : 'connect-bad-address', {
+        network,
+        address,
       });
       return;
     }
@@ -271,53 +345,65 @@ export class StreamRelay {
       refuse('too many streams', 'connect-too-many', { streams: this.#streams.size });
       return;
     }
-    const colon = target.address.lastIndexOf(':');
-    const host = target.address.slice(0, colon).replace(/^\[|\]$/g, '');
-    const port = Number(target.address.slice(colon + 1));
     const room = this.#readBuffer;
-    const socket = connect({
-      host,
-      port,
-      noDelay: true,
-      onread: {
-        buffer: room.subarray(maxHeaderLength),
-        callback: (n: number) => {
-          if (!s.gone && n > 0) this.#sendRead(connId, n);
-          return true;
+    let socket: Socket;
+    try {
+      socket = connect({
+        host: dial.host,
+        port: dial.port,
+        ...(dial.family === undefined ? {} : { family: dial.family }),
+        noDelay: true,
+        onread: {
+          buffer: room.subarray(maxHeaderLength),
+          callback: (n: number) => {
+            if (!s.gone && n > 0) this.#sendRead(connId, n);
+            return true;
+          },
         },
-      },
-    });
+      });
+    } catch (err) {
+      // Node refuses some hosts synchronously (a NUL byte, say): a refusal like any other.
+      refuse(`dial ${network} ${address}: ${err instanceof Error ? err.message : String(err)}`, 'connect-throw', {
+        network,
+        address,
+      });
+      return;
+    }
     const s: Stream = {
       id: connId,
-      address: target.address,
+      network,
+      address,
       socket,
       connected: false,
       pausedByPeer: false,
       sentPause: false,
       sincePause: 0,
+      buffered: 0,
+      settled: false,
       holdsReader: false,
       gone: false,
       failure: undefined,
     };
     this.#streams.set(connId, s);
     this.#opened++;
+    // The socket's own idle timer (an I/O detail of the dial, not a lifecycle the machine could see):
+    // first the dial timeout, then, only once the parent has closed the stream, the drain bound.
     socket.setTimeout(this.#limits.dialTimeoutMs);
-    socket.once('timeout', () => {
+    socket.on('timeout', () => {
       if (!s.connected) socket.destroy(Object.assign(new Error('i/o timeout'), { code: 'ETIMEDOUT' }));
+      else if (s.gone) socket.destroy();
     });
     socket.once('connect', () => {
       s.connected = true;
-      socket.setTimeout(0);
-      if (this.#outboundBlocked || s.pausedByPeer) socket.pause();
-    });
-    socket.on('drain', () => {
-      this.#drained(s);
+      socket.setTimeout(s.gone ? this.#limits.closingIdleMs : 0);
+      if (this.#outboundBlocked || s.pausedByPeer || s.gone) socket.pause();
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      s.failure ??= s.connected ? err.message : dialFailure(s.address, err);
+      s.failure ??= s.connected ? err.message : dialFailure(s.network, s.address, err);
     });
     socket.once('close', () => {
-      this.#release(s);
+      this.#settle(s);
+      this.#closing.delete(s);
       if (s.gone) return;
       s.gone = true;
       this.#streams.delete(connId);
@@ -327,42 +413,123 @@ export class StreamRelay {
 
   /** Parent → target bytes, written in order; Node buffers them while the dial is in progress. */
   #deliver(s: Stream, payload: Uint8Array): void {
-    this.#bytesReceived += payload.length;
-    s.socket.write(payload);
-    if (s.sentPause) s.sincePause += payload.length;
-    else if (s.socket.writableLength > this.#limits.pauseAboveBytes) {
+    const n = payload.length;
+    const limits = this.#limits;
+    this.#bytesReceived += n;
+    s.buffered += n;
+    this.#inbound += n;
+    s.socket.write(payload, () => {
+      this.#written(s, n);
+    });
+    if (s.buffered > limits.streamBufferLimitBytes || this.#inbound > limits.sessionBufferLimitBytes) {
+      this.#overflow(s);
+      return;
+    }
+    if (this.#inbound > limits.sessionPauseAboveBytes) this.#congested = true;
+    if (s.sentPause) s.sincePause += n;
+    else if (s.buffered > limits.pauseAboveBytes || this.#congested) {
       s.sentPause = true;
       s.sincePause = 0;
       this.#send(s.id, MessageType.Pause);
     }
-    if (s.sincePause > this.#limits.inboundHardLimitBytes && !s.holdsReader && !this.#peerKnowsPause) {
+    if (this.#peerKnowsPause) return;
+    if (!s.holdsReader && s.sincePause > limits.inboundHardLimitBytes) {
       s.holdsReader = true;
-      if (this.#readersHeld++ === 0) this.#transport.pauseReading();
+      this.#hold();
       this.#once('reader-held', 'the parent ignores Pause: holding the tunnel reader until the stream drains', {
         connId: s.id,
       });
     }
+    if (!this.#sessionHolds && this.#congested) {
+      this.#sessionHolds = true;
+      this.#hold();
+      this.#once('reader-held-session', 'the parent ignores Pause: holding the tunnel reader until streams drain', {
+        inboundBytes: this.#inbound,
+      });
+    }
   }
 
-  #drained(s: Stream): void {
-    if (s.sentPause) {
-      s.sentPause = false;
-      if (!s.gone) this.#send(s.id, MessageType.Resume);
+  /** `n` bytes of stream `s` reached the kernel (or were dropped with its socket). */
+  #written(s: Stream, n: number): void {
+    if (s.settled) return;
+    s.buffered -= n;
+    this.#inbound -= n;
+    this.#drained(s);
+  }
+
+  /** What a smaller buffer allows again: the stream's Resume, the reader, the session's streams. */
+  #drained(s: Stream | undefined): void {
+    const limits = this.#limits;
+    if (s !== undefined && s.buffered <= limits.resumeBelowBytes) {
+      this.#release(s);
+      if (!this.#congested) this.#resume(s);
     }
+    if (this.#congested && this.#inbound <= limits.sessionResumeBelowBytes) {
+      this.#congested = false;
+      if (this.#sessionHolds) {
+        this.#sessionHolds = false;
+        this.#unhold();
+      }
+      for (const t of this.#streams.values()) if (t.buffered <= limits.resumeBelowBytes) this.#resume(t);
+    }
+  }
+
+  #resume(s: Stream): void {
+    if (!s.sentPause) return;
+    s.sentPause = false;
+    if (!s.gone) this.#send(s.id, MessageType.Resume);
+  }
+
+  /** The socket closed: whatever it still held no longer counts. */
+  #settle(s: Stream): void {
     this.#release(s);
+    if (s.settled) return;
+    this.#inbound -= s.buffered;
+    s.buffered = 0;
+    s.settled = true;
+    this.#drained(undefined);
+  }
+
+  /** More buffered than any parent honouring Pause would cause: the stream ends, its bytes dropped. */
+  #overflow(s: Stream): void {
+    this.#once('inbound-overflow', 'ending a stream: the parent sent more than the agent buffers', {
+      connId: s.id,
+      streamBytes: s.buffered,
+      inboundBytes: this.#inbound,
+    });
+    s.gone = true;
+    this.#streams.delete(s.id);
+    this.#send(s.id, MessageType.Error, errorPayload('tunnel: too much data buffered for the stream'));
+    s.socket.destroy();
+  }
+
+  #hold(): void {
+    if (this.#readersHeld++ === 0) this.#transport.pauseReading();
+  }
+
+  #unhold(): void {
+    if (--this.#readersHeld === 0 && !this.#closed) this.#transport.resumeReading();
   }
 
   #release(s: Stream): void {
     if (!s.holdsReader) return;
     s.holdsReader = false;
-    if (--this.#readersHeld === 0 && !this.#closed) this.#transport.resumeReading();
+    this.#unhold();
   }
 
-  /** Error(c, text) from the parent: the stream ends; bytes already received are still written. */
+  /**
+   * Error(c, text) from the parent: the stream ends; bytes already received are still written, for as
+   * long as the target keeps taking them (`closingIdleMs` without progress ends it), and the socket
+   * stays tracked until it is closed so that the session's end closes it too.
+   */
   #closeFromPeer(s: Stream, text: string): void {
     s.gone = true;
     this.#streams.delete(s.id);
+    this.#closing.add(s);
     if (text !== 'EOF') this.#log.debug({ connId: s.id, error: text }, 'stream closed by the parent with an error');
+    // Nobody wants what the target still sends; while dialing, the dial timeout still applies.
+    s.socket.pause();
+    if (s.connected) s.socket.setTimeout(this.#limits.closingIdleMs);
     // Also while still dialing: Node writes what was buffered once connected, then closes.
     s.socket.destroySoon();
   }
@@ -372,10 +539,31 @@ export class StreamRelay {
     this.#transmit(encodeFrame(this.#nextId(), connId, type, payload));
   }
 
-  #transmit(message: Buffer): void {
+  /**
+   * Error(c) for a stream that never was (a refused Connect, Data for an unknown stream): as many as
+   * the parent sends, so not while it does not read what it was sent. Dropped then; a refused Connect
+   * left unanswered ends on the parent's own timeout.
+   */
+  #reply(connId: number, text: string): void {
+    if (this.#closed) return;
+    if (this.#outboundBlocked || this.#repliesInFlight >= maxRepliesInFlight) {
+      this.#repliesDropped++;
+      this.#once('replies-dropped', 'the parent does not read: dropping error replies for streams that do not exist', {
+        connId,
+      });
+      return;
+    }
+    this.#repliesInFlight++;
+    this.#transmit(encodeFrame(this.#nextId(), connId, MessageType.Error, errorPayload(text)), () => {
+      this.#repliesInFlight--;
+    });
+  }
+
+  #transmit(message: Buffer, done?: () => void): void {
     const size = message.length;
     this.#outstanding += size;
     this.#transport.send(message, () => {
+      done?.();
       this.#outstanding -= size;
       if (this.#outboundBlocked && this.#outstanding < this.#limits.outboundLowBytes) {
         this.#outboundBlocked = false;
@@ -396,13 +584,14 @@ export class StreamRelay {
     this.#transmit(this.#readBuffer.subarray(start, maxHeaderLength + n));
   }
 
-  #fail(kind: string, reason: string): void {
+  #fail(kind: MalformedReason | 'text', reason: string): void {
     this.#once(`fail-${kind}`, `ending the tunnel session: ${reason}`, {});
     this.close();
     this.#transport.fail(reason);
   }
 
-  #once(key: string, message: string, detail: Record<string, unknown>): void {
+  /** Warns the first time `key` happens (per tunnel: the set outlives sessions). */
+  #once(key: OnceKey, message: string, detail: Record<string, unknown>): void {
     if (this.#loggedOnce.has(key)) return;
     this.#loggedOnce.add(key);
     this.#log.warn(detail, message);

@@ -22,8 +22,11 @@ let port: number;
 const replies: { session: number; connId: number; type: number; text: string }[] = [];
 let sessions = 0;
 
-/** What the server does on its n-th session (0-based). */
-const behaviours: ((ws: WebSocket, n: number) => void)[] = [
+type Behaviour = (ws: WebSocket, n: number) => void;
+/** What the server does on its next sessions, one each; later sessions behave (send nothing). */
+let queue: Behaviour[] = [];
+
+const garbage: Behaviour[] = [
   (ws) => {
     ws.send('hello', { binary: false }); // text message: ends the session
   },
@@ -72,7 +75,7 @@ beforeAll(async () => {
           replies.push({ session: n, connId: d.frame.connId, type: d.frame.type, text: errorText(d.frame.payload) });
       });
       ws.on('error', () => undefined);
-      behaviours[n]?.(ws, n);
+      queue.shift()?.(ws, n);
     });
   });
   await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
@@ -92,12 +95,11 @@ describe('a hostile parent', () => {
       { parentUrl: `https://127.0.0.1:${String(port)}`, clusterId: randomUUID(), childServer: 'https://127.0.0.1:1' },
       { allowedTargets: [], loadCredentials: () => Promise.resolve({ token, caPem }) },
     );
+    queue = [...garbage];
     try {
-      await eventually(
-        'every behaviour was tried',
-        () => Promise.resolve(sessions > behaviours.length - 1 ? true : undefined),
-        { timeoutMs: 30_000 },
-      );
+      await eventually('every behaviour was tried', () => Promise.resolve(queue.length === 0 ? true : undefined), {
+        timeoutMs: 30_000,
+      });
       // The last session behaves (after one refused Connect): the tunnel stays open.
       await tunnel.waitOpen();
       await new Promise((r) => setTimeout(r, 1500));
@@ -120,6 +122,9 @@ describe('a hostile parent', () => {
       expect(replies).toContainEqual({ session: 5, connId: 100, type: MessageType.Error, text: 'connect not allowed' });
       // Nothing else went back for the ignored kinds (unknown type, AddClient).
       expect(replies.filter((r) => r.connId === 5 || r.connId === 0)).toEqual([]);
+      // Spec §5.4: the agent sends neither Connect nor AddClient/RemoveClient, whatever it was sent.
+      const forbidden: number[] = [MessageType.Connect, MessageType.AddClient, MessageType.RemoveClient];
+      expect(replies.filter((r) => forbidden.includes(r.type))).toEqual([]);
 
       const failures = tunnel.states.filter((s) => s.to === 'backingOff').length;
       expect(failures).toBeGreaterThanOrEqual(5);
@@ -135,6 +140,50 @@ describe('a hostile parent', () => {
       once('message of unknown type');
       once('data for an unknown stream');
       once('hub-to-hub');
+    } finally {
+      tunnel.stop();
+    }
+  }, 60_000);
+
+  it('with --tunnel-allowed-targets=*, Connects to addresses Node cannot dial get an Error each; the session goes on', async () => {
+    const targets = ['tcp/foo', 'tcp/host:99999', 'tcp/[::1]:-1', 'tcp6/127.0.0.1:1'];
+    let first = -1;
+    queue = [
+      (ws, n) => {
+        first = n;
+        targets.forEach((t, i) => {
+          ws.send(encodeFrame(10 + i, 200 + i, MessageType.Connect, Buffer.from(t)));
+        });
+      },
+    ];
+    const tunnel = runTunnel(
+      { parentUrl: `https://127.0.0.1:${String(port)}`, clusterId: randomUUID(), childServer: 'https://127.0.0.1:1' },
+      { allowedTargets: ['*'], loadCredentials: () => Promise.resolve({ token, caPem }) },
+    );
+    try {
+      await eventually('every Connect was answered', () =>
+        Promise.resolve(replies.filter((r) => r.session === first).length >= targets.length ? true : undefined),
+      );
+      expect(replies.filter((r) => r.session === first)).toEqual([
+        {
+          session: first,
+          connId: 200,
+          type: MessageType.Error,
+          text: 'dial tcp: address foo: missing port in address',
+        },
+        { session: first, connId: 201, type: MessageType.Error, text: 'dial tcp: address 99999: invalid port' },
+        { session: first, connId: 202, type: MessageType.Error, text: 'dial tcp: address -1: invalid port' },
+        {
+          session: first,
+          connId: 203,
+          type: MessageType.Error,
+          text: 'dial tcp6: address 127.0.0.1: no suitable address found',
+        },
+      ]);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(tunnel.actor.getSnapshot().matches({ session: 'open' })).toBe(true);
+      expect(tunnel.actor.getSnapshot().context.sessions).toBe(1);
+      expect(tunnel.errors).toEqual([]);
     } finally {
       tunnel.stop();
     }

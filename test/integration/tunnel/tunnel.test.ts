@@ -4,7 +4,7 @@
 
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCredentialsSecret } from '../../../src/registration/wire.ts';
@@ -16,17 +16,59 @@ import { runTunnel, streamUntil, type RunningTunnel } from './harness.ts';
 const env = testEnv();
 const childHostPort = new URL(env.server('child')).host;
 
+/**
+ * An HTTP target that does not read a request for `stallMs` (a slow consumer), then answers with the
+ * SHA-256 and length of its body (Content-Length bodies only).
+ */
+async function stallingTarget(stallMs: number): Promise<{ address: string; server: Server }> {
+  const server = createTcpServer((socket) => {
+    socket.pause();
+    socket.on('error', () => undefined);
+    setTimeout(() => {
+      let head = Buffer.alloc(0);
+      let want = -1;
+      let got = 0;
+      const hash = createHash('sha256');
+      socket.on('data', (d: Buffer) => {
+        let body = d;
+        if (want < 0) {
+          head = Buffer.concat([head, d]);
+          const end = head.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          want = Number(/content-length: *(\d+)/i.exec(head.subarray(0, end).toString())?.[1] ?? 0);
+          body = head.subarray(end + 4);
+        }
+        got += body.length;
+        hash.update(body);
+        if (got >= want) {
+          const text = `${hash.digest('hex')} ${String(got)}`;
+          socket.end(`HTTP/1.1 200 OK\r\nContent-Length: ${String(text.length)}\r\nConnection: close\r\n\r\n${text}`);
+        }
+      });
+      socket.resume();
+    }, stallMs);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  return { address: `127.0.0.1:${String(typeof a === 'object' && a !== null ? a.port : 0)}`, server };
+}
+
 describe.each(remotedialerVersions.remotedialer)('tunnel through the Go remotedialer %s server', (version) => {
   const clusterId = randomUUID();
   const token = randomBytes(16).toString('hex');
   const ns = `tun-${randomBytes(3).toString('hex')}`;
   let server: GoTunnelServer;
   let tunnel: RunningTunnel;
+  let stalling: { address: string; server: Server };
+  const stallMs = 8000;
+  /** v0.3.0 and later send and honour Pause/Resume; the d1ebd52 library has neither. */
+  const knowsPause = !version.includes('d1ebd52');
   const core = env.adminClient('child', CoreV1Api);
   const api = (path: string): string => server.proxyUrl(clusterId, 'https', childHostPort, path);
 
   beforeAll(async () => {
     server = await GoTunnelServer.start({ version, token, upstream: env.adminKubeConfig('child') });
+    stalling = await stallingTarget(stallMs);
     await core.createNamespace({ body: { metadata: { name: ns } } });
     // The stored dedicated credentials, as registration leaves them in the child.
     await core.createNamespacedSecret({
@@ -45,7 +87,7 @@ describe.each(remotedialerVersions.remotedialer)('tunnel through the Go remotedi
       {
         child: env.adminKubeConfig('child'),
         systemNamespace: ns,
-        allowedTargets: [server.origin],
+        allowedTargets: [server.origin, stalling.address],
         timing: { pingIntervalMs: 1000, deadPeerTimeoutMs: 4000 },
       },
     );
@@ -58,6 +100,7 @@ describe.each(remotedialerVersions.remotedialer)('tunnel through the Go remotedi
   afterAll(async () => {
     tunnel.stop();
     await server.stop();
+    stalling.server.close();
     await core.deleteNamespace({ name: ns }).catch(() => undefined);
   });
 
@@ -143,6 +186,50 @@ describe.each(remotedialerVersions.remotedialer)('tunnel through the Go remotedi
     expect(res.status).toBe(200);
     expect(res.body.equals(Buffer.from('0123456789abcdef'.repeat(n / 16)))).toBe(true);
   }, 60_000);
+
+  // The target stalls for twice the dead-peer timeout (4 s here): with Pause/Resume the stalled stream
+  // is paused and the others flow; without (d1ebd52), the reader is held, which must not count as a
+  // dead parent. Either way the agent's buffer stays bounded and the upload arrives intact.
+  it(`a stalled upload beside fast requests: ${knowsPause ? 'paused, the others flow' : 'reader held, the session lives'}; memory bounded`, async () => {
+    const body = randomBytes(32 * 1024 * 1024);
+    const relay = tunnel.relays.at(-1);
+    let peak = 0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, relay?.stats.inboundBytes ?? 0);
+    }, 20);
+    try {
+      const t0 = performance.now();
+      const upload = server.call(server.proxyUrl(clusterId, 'http', stalling.address, '/'), {
+        method: 'POST',
+        body,
+        timeoutMs: 90_000,
+      });
+      await new Promise((r) => setTimeout(r, 3000));
+      if (knowsPause) {
+        // Mid-stall: other streams go through at once.
+        for (let i = 0; i < 5; i++) {
+          const t = performance.now();
+          const res = await server.call(api('/version'), { timeoutMs: 5000 });
+          expect(res.status).toBe(200);
+          expect(performance.now() - t).toBeLessThan(1500);
+        }
+        expect(performance.now() - t0).toBeLessThan(stallMs);
+      }
+      const res = await upload;
+      expect(res.status).toBe(200);
+      expect(res.body.toString()).toBe(`${createHash('sha256').update(body).digest('hex')} ${String(body.length)}`);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(stallMs - 100);
+    } finally {
+      clearInterval(sampler);
+    }
+    // Pause above 2 MiB (plus what was in flight); without Pause, the hold at 2 + 16 MiB.
+    expect(peak).toBeGreaterThan(1024 * 1024);
+    expect(peak).toBeLessThan(knowsPause ? 8 * 1024 * 1024 : 24 * 1024 * 1024);
+    expect(tunnel.actor.getSnapshot().context.sessions).toBe(1);
+    expect(tunnel.states.filter((s) => s.to === 'backingOff')).toEqual([]);
+    const res = await server.call(api('/version'));
+    expect(res.status).toBe(200);
+  }, 120_000);
 
   it('serves 100 concurrent streams: 100 watches open at once all see one event', async () => {
     const name = `tc-${randomBytes(3).toString('hex')}`;
@@ -256,6 +343,48 @@ describe('tunnel handshake', () => {
       );
       expect(tunnel.emitted[0]).toMatch(/HTTP 401/);
       expect(tunnel.states.map((s) => s.to)).toEqual(['session.connecting', 'rejected']);
+    } finally {
+      tunnel.stop();
+      await server.stop();
+    }
+  }, 60_000);
+
+  it('a token the real parent apiserver authenticates but does not authorize (403) emits credentials.rejected', async () => {
+    // A bootstrap token: authenticated, and without any right on sockets.proxies.clusternet.io.
+    const token = await env.createBootstrapToken('parent', {});
+    const tunnel = runTunnel(
+      { parentUrl: env.server('parent'), clusterId: randomUUID(), childServer: env.server('child') },
+      {
+        allowedTargets: [],
+        loadCredentials: () => Promise.resolve({ token: token.token, caPem: env.caPem('parent') }),
+      },
+    );
+    try {
+      await eventually('credentials.rejected is emitted', () =>
+        Promise.resolve(tunnel.emitted.length > 0 ? true : undefined),
+      );
+      expect(tunnel.emitted[0]).toMatch(/HTTP 403/);
+      expect(tunnel.states.map((s) => s.to)).toEqual(['session.connecting', 'rejected']);
+      expect(tunnel.errors).toEqual([]);
+    } finally {
+      tunnel.stop();
+    }
+  }, 60_000);
+
+  it('without an approved CA the parent certificate is verified against the system roots: no session', async () => {
+    const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';
+    const server = await GoTunnelServer.start({ version, token: 'right' });
+    const clusterId = randomUUID();
+    const tunnel = runTunnel(
+      { parentUrl: server.url, clusterId, childServer: env.server('child') },
+      { allowedTargets: [], loadCredentials: () => Promise.resolve({ token: 'right', caPem: undefined }) },
+    );
+    try {
+      await eventually('a failed attempt', () =>
+        Promise.resolve(tunnel.actor.getSnapshot().context.attempt >= 2 ? true : undefined),
+      );
+      expect(tunnel.actor.getSnapshot().context.lastFailure).toMatch(/certificate/i);
+      expect(await server.hasSession(clusterId)).toBe(false);
     } finally {
       tunnel.stop();
       await server.stop();

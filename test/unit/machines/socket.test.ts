@@ -6,6 +6,7 @@ import {
   deadPeerTimeoutMs,
   handshakeTimeoutMs,
   pingIntervalMs,
+  readerHeldTimeoutMs,
   reconnectPolicy,
   rejectedPolicy,
   socketUrl,
@@ -56,6 +57,7 @@ function start(
       rejectedDelay: ({ context }) => nextDelay(context.attempt, rejectedPolicy, () => 0),
       pingInterval: pingIntervalMs,
       deadPeerTimeout: deadPeerTimeoutMs,
+      readerHeldTimeout: readerHeldTimeoutMs,
       handshakeTimeout: handshakeTimeoutMs,
     },
   });
@@ -129,6 +131,7 @@ describe('socket statechart', () => {
   it('connects to the sockets URL, opens, pings every 5 s and stays open while pongs come', () => {
     const r = start();
     expect(r.current().input).toEqual({
+      instance: r.actor.sessionId,
       url: `wss://parent.example:6443/base/apis/proxies.clusternet.io/v1alpha1/sockets/${clusterId}`,
       parentUrl: 'https://parent.example:6443/base/',
       clusterId,
@@ -158,7 +161,59 @@ describe('socket statechart', () => {
     r.advance(1);
     expect(r.trace).toEqual(['session.connecting', open, 'backingOff', 'session.reconnecting', open]);
     expect(r.sessions).toHaveLength(2);
-    expect(r.context()).toMatchObject({ attempt: 0, lastFailure: undefined, sessions: 2 });
+    expect(r.context()).toMatchObject({ attempt: 1, lastFailure: undefined, sessions: 2 });
+    r.current().send({ type: 'tunnel.pong' }); // healthy: the next failure backs off from 200 ms again
+    expect(r.context()).toMatchObject({ attempt: 0, sessions: 2 });
+  });
+
+  it('a parent that accepts and drops at once is redialled with a growing backoff, not every 200 ms', () => {
+    const r = start((s) => {
+      s.send({ type: 'tunnel.opened' });
+      s.send({ type: 'tunnel.closed', reason: 'closed by the parent (1006)' });
+    });
+    const waits: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const before = r.sessions.length;
+      let waited = 0;
+      while (r.sessions.length === before) {
+        r.advance(100);
+        waited += 100;
+      }
+      waits.push(waited);
+    }
+    expect(waits).toEqual([200, 400, 800, 1500, 1500]);
+    expect(r.context()).toMatchObject({ attempt: 6, sessions: 6 });
+  });
+
+  it('while the relay holds the reader no pong is awaited; released, the dead-peer timer starts afresh', () => {
+    const r = start();
+    const held = 'session.open.pinging.waiting,liveness.held';
+    r.advance(pingIntervalMs);
+    r.advance(pingIntervalMs);
+    r.current().send({ type: 'tunnel.held' });
+    expect(r.trace).toEqual(['session.connecting', open, held]);
+    for (let t = 0; t < readerHeldTimeoutMs - 1000; t += 1000) r.advance(1000); // far past the dead-peer timeout
+    expect(r.trace.at(-1)).toBe(held);
+    // The pings go on meanwhile (they keep the hub's deadline moving).
+    expect(r.current().pings.length).toBe(
+      Math.floor((2 * pingIntervalMs + readerHeldTimeoutMs - 1000) / pingIntervalMs),
+    );
+    r.current().send({ type: 'tunnel.released' });
+    r.advance(deadPeerTimeoutMs - 1);
+    expect(r.trace).toEqual(['session.connecting', open, held, open]);
+    r.advance(1);
+    expect(r.trace.at(-1)).toBe('backingOff');
+    expect(r.context().lastFailure).toBe('no pong from the parent');
+  });
+
+  it('a reader held for readerHeldTimeout drops the session, as the Go client read deadline would', () => {
+    const r = start();
+    r.current().send({ type: 'tunnel.held' });
+    r.current().send({ type: 'tunnel.pong' }); // one read before the hold took effect: still held
+    r.advance(readerHeldTimeoutMs);
+    expect(r.trace).toEqual(['session.connecting', open, 'session.open.pinging.waiting,liveness.held', 'backingOff']);
+    expect(r.context().lastFailure).toBe('the tunnel reader was held too long');
+    expect(r.sessions[0]?.stopped).toBe(true);
   });
 
   it('backs off exponentially while the parent is unreachable, capped at 1.5 s, then reopens', () => {
@@ -179,8 +234,9 @@ describe('socket statechart', () => {
     expect(waits).toEqual([200, 400, 800, 1500, 1500, 1500]);
     expect(r.context()).toMatchObject({ attempt: 7, lastFailure: 'connect ECONNREFUSED' });
     up = true;
-    r.advance(1500);
+    r.advance(1500); // back within 2 s of the parent's return, whatever the attempt
     expect(r.trace.at(-1)).toBe(open);
+    r.current().send({ type: 'tunnel.pong' });
     expect(r.context().attempt).toBe(0);
   });
 

@@ -1,45 +1,77 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dialAllowed, dialAllowList, normaliseAddress } from '../../../src/tunnel/dial-allow-list.ts';
+import { dialAllowList, dialTarget, normaliseAddress, splitHostPort } from '../../../src/tunnel/dial-allow-list.ts';
 import { decodeFrame, encodeFrame, errorText, MessageType } from '../../../src/tunnel/frame-codec.ts';
-import { StreamRelay, type MessageTransport } from '../../../src/tunnel/stream-relay.ts';
+import {
+  defaultRelayLimits,
+  StreamRelay,
+  type MessageTransport,
+  type RelayLimits,
+} from '../../../src/tunnel/stream-relay.ts';
 import { eventually } from '../../env/eventually.ts';
 
 interface Sent {
   readonly connId: number;
   readonly type: number;
   readonly payload: Buffer;
+  /** The relay's unwritten parent → target bytes when this was sent. */
+  readonly inbound: number;
 }
 
 const servers: Server[] = [];
+const accepted: Socket[] = [];
+/** Every message any relay of a test sent. */
+const sentByAll: Sent[] = [];
 afterEach(async () => {
+  // Spec §5.4: an agent never sends Connect (the hub would end the session) nor AddClient/RemoveClient.
+  const forbidden: number[] = [MessageType.Connect, MessageType.AddClient, MessageType.RemoveClient];
+  expect(sentByAll.splice(0).filter((m) => forbidden.includes(m.type))).toEqual([]);
+  for (const s of accepted.splice(0)) s.destroy();
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
 /** A loopback TCP server; `onConn` gets each accepted socket. */
 async function listen(onConn: (s: Socket) => void): Promise<string> {
-  const srv = createServer(onConn);
+  const srv = createServer((s) => {
+    accepted.push(s);
+    onConn(s);
+  });
   servers.push(srv);
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const a = srv.address();
   return `127.0.0.1:${String(typeof a === 'object' && a !== null ? a.port : 0)}`;
 }
 
-function relayWith(allowed: readonly string[]) {
+function relayWith(allowed: readonly string[], limits: Partial<RelayLimits> = {}) {
   const sent: Sent[] = [];
   const events: string[] = [];
+  let inbound = (): number => 0;
   const transport: MessageTransport = {
     send: (message, done) => {
       const d = decodeFrame(Buffer.from(message)); // copied before returning, as the contract says
-      if (d.ok) sent.push({ connId: d.frame.connId, type: d.frame.type, payload: Buffer.from(d.frame.payload) });
+      if (d.ok) {
+        const { connId, type, payload } = d.frame;
+        const m = { connId, type, payload: Buffer.from(payload), inbound: inbound() };
+        sent.push(m);
+        sentByAll.push(m);
+      }
       setImmediate(done);
     },
     pauseReading: () => events.push('pauseReading'),
     resumeReading: () => events.push('resumeReading'),
     fail: (reason) => events.push(`fail: ${reason}`),
   };
-  const relay = new StreamRelay(transport, dialAllowList('https://127.0.0.1:6443', allowed), pino({ level: 'silent' }));
+  const relay = new StreamRelay(
+    transport,
+    dialAllowList('https://127.0.0.1:6443', allowed),
+    pino({ level: 'silent' }),
+    {
+      ...defaultRelayLimits,
+      ...limits,
+    },
+  );
+  inbound = () => relay.stats.inboundBytes;
   const data = (connId: number): Buffer =>
     Buffer.concat(sent.filter((m) => m.connId === connId && m.type === MessageType.Data).map((m) => m.payload));
   const of = (connId: number, type: number): Sent[] => sent.filter((m) => m.connId === connId && m.type === type);
@@ -61,14 +93,57 @@ describe('dial allow-list', () => {
     ['garbage', false],
   ])('child apiserver + extras: %s → %s', (address, allowed) => {
     const list = dialAllowList('https://127.0.0.1:6443', ['extra.example:8080', '[::1]:9000']);
-    expect(dialAllowed(list, 'tcp', address)).toBe(allowed);
+    expect(dialTarget(list, 'tcp', address).ok).toBe(allowed);
   });
 
   it('only tcp networks; * allows every address', () => {
     const all = dialAllowList('https://child:443', ['*']);
-    expect(dialAllowed(all, 'tcp', '203.0.113.9:22')).toBe(true);
-    expect(dialAllowed(all, 'udp', '203.0.113.9:53')).toBe(false);
-    expect(dialAllowed(dialAllowList('https://child', []), 'tcp', 'child:443')).toBe(true);
+    expect(dialTarget(all, 'tcp', '203.0.113.9:22')).toEqual({
+      ok: true,
+      host: '203.0.113.9',
+      port: 22,
+      family: undefined,
+    });
+    expect(dialTarget(all, 'udp', '203.0.113.9:53')).toMatchObject({ ok: false, reason: 'connect not allowed' });
+    expect(dialTarget(dialAllowList('https://child', []), 'tcp', 'child:443').ok).toBe(true);
+  });
+
+  // Under `*` nothing filters the address before the dial: each must be refused with Go's text.
+  it.each([
+    ['tcp', 'foo', 'dial tcp: address foo: missing port in address'],
+    ['tcp', 'host:99999', 'dial tcp: address 99999: invalid port'],
+    ['tcp', '[::1]:-1', 'dial tcp: address -1: invalid port'],
+    ['tcp', 'host:0', 'dial tcp: address 0: invalid port'],
+    ['tcp', 'host:', 'dial tcp: address : invalid port'],
+    ['tcp', 'host:http', 'dial tcp: lookup tcp/http: unknown port'],
+    ['tcp', '[::1]', 'dial tcp: address [::1]: missing port in address'],
+    ['tcp', '::1:80', 'dial tcp: address ::1:80: too many colons in address'],
+    ['tcp', '[::1:80', "dial tcp: address [::1:80: missing ']' in address"],
+    ['tcp', '[::1]x:80', 'dial tcp: address [::1]x:80: missing port in address'],
+    ['tcp', 'a]b:80', "dial tcp: address a]b:80: unexpected ']' in address"],
+    ['tcp4', '[::1]:443', 'dial tcp4: address ::1: no suitable address found'],
+    ['tcp6', '127.0.0.1:443', 'dial tcp6: address 127.0.0.1: no suitable address found'],
+  ])('under *: %s/%s is refused with %j', (network, address, reason) => {
+    expect(dialTarget(dialAllowList('https://child:443', ['*']), network, address)).toEqual({
+      ok: false,
+      reason,
+      kind: 'bad-address',
+    });
+  });
+
+  it.each([
+    ['tcp', '[::1]:443', { host: '::1', port: 443, family: undefined }],
+    ['tcp4', '127.0.0.1:443', { host: '127.0.0.1', port: 443, family: 4 }],
+    ['tcp6', '[::1]:443', { host: '::1', port: 443, family: 6 }],
+    ['tcp6', 'child.example:443', { host: 'child.example', port: 443, family: 6 }],
+    ['tcp', '[fe80::1%lo]:80', { host: 'fe80::1%lo', port: 80, family: undefined }],
+  ])('under *: %s/%s is dialed as %j', (network, address, want) => {
+    expect(dialTarget(dialAllowList('https://child:443', ['*']), network, address)).toEqual({ ok: true, ...want });
+  });
+
+  it('splitHostPort keeps the host of a bracketed address without its brackets', () => {
+    expect(splitHostPort('[::1]:80')).toEqual({ host: '::1', port: '80' });
+    expect(splitHostPort(':80')).toEqual({ host: '', port: '80' });
   });
 
   it.each([
@@ -112,6 +187,38 @@ describe('stream relay', () => {
     expect(r.events).toEqual([]);
   });
 
+  it('under *, an address Node cannot dial is refused for that stream, never thrown', () => {
+    const r = relayWith(['*']);
+    r.push(2, MessageType.Connect, 'tcp/foo');
+    r.push(3, MessageType.Connect, 'tcp/host:99999');
+    r.push(4, MessageType.Connect, 'tcp/[::1]:-1');
+    r.push(5, MessageType.Connect, 'tcp/a\0b:80'); // Node throws on a NUL in the host
+    r.push(6, MessageType.Connect, 'tcp4/[::1]:80');
+    expect(r.sent.map((m) => [m.connId, m.type, errorText(m.payload)])).toEqual([
+      [2, MessageType.Error, 'dial tcp: address foo: missing port in address'],
+      [3, MessageType.Error, 'dial tcp: address 99999: invalid port'],
+      [4, MessageType.Error, 'dial tcp: address -1: invalid port'],
+      [5, MessageType.Error, expect.stringMatching(/^dial tcp a\0b:80: /)],
+      [6, MessageType.Error, 'dial tcp4: address ::1: no suitable address found'],
+    ]);
+    expect(r.relay.stats).toMatchObject({ streams: 0, opened: 0, refused: 5 });
+    expect(r.events).toEqual([]);
+  });
+
+  it('tcp6 dials the IPv6 address of a name, not its IPv4 one', async () => {
+    const target = await listen(() => undefined); // 127.0.0.1 only
+    const port = target.split(':')[1] ?? '';
+    const r = relayWith(['*']);
+    r.push(2, MessageType.Connect, `tcp4/localhost:${port}`);
+    r.push(3, MessageType.Connect, `tcp6/localhost:${port}`);
+    await eventually('the tcp6 dial fails', () => Promise.resolve(r.of(3, MessageType.Error)[0]));
+    expect(errorText(r.of(3, MessageType.Error)[0]?.payload ?? Buffer.alloc(0))).toMatch(
+      new RegExp(`^dial tcp6 localhost:${port}: `),
+    );
+    expect(r.of(2, MessageType.Error)).toEqual([]); // tcp4 reached the IPv4 listener
+    r.relay.close();
+  });
+
   it('a failed dial answers with Go-style error text', async () => {
     const closed = await listen(() => undefined);
     await new Promise((res) => servers.pop()?.close(res));
@@ -135,6 +242,66 @@ describe('stream relay', () => {
       [9, MessageType.Error, 'connection not found client/0/9'],
     ]);
     expect(r.events).toEqual([]);
+  });
+
+  it('logs each kind of oddity once, whatever values a hostile parent varies', () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
+    const once = new Set<string>();
+    const transport: MessageTransport = {
+      send: (_m, done) => {
+        setImmediate(done);
+      },
+      pauseReading: () => undefined,
+      resumeReading: () => undefined,
+      fail: () => undefined,
+    };
+    const relay = new StreamRelay(
+      transport,
+      dialAllowList('https://127.0.0.1:6443', []),
+      log,
+      defaultRelayLimits,
+      Math.random,
+      once,
+    );
+    for (let i = 0; i < 500; i++) {
+      relay.receive(encodeFrame(1, 2, 100 + i), true); // unknown types
+      relay.receive(
+        encodeFrame(1, 3 + i, MessageType.Connect, Buffer.from(`tcp/10.0.${String(i >> 8)}.${String(i & 255)}:1`)),
+        true,
+      );
+      relay.receive(encodeFrame(1, 3 + i, MessageType.Data, Buffer.from('x')), true);
+    }
+    expect(once.size).toBe(3);
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([
+      'ignoring a message of unknown type',
+      'refused a dial: connect not allowed',
+      'data for an unknown stream; answering with an error',
+    ]);
+  });
+
+  it('drops error replies for unknown streams while the parent does not read them', () => {
+    const dones: (() => void)[] = [];
+    let sent = 0;
+    const transport: MessageTransport = {
+      send: (_m, done) => {
+        sent++;
+        dones.push(done); // the parent reads nothing: nothing is ever written out
+      },
+      pauseReading: () => undefined,
+      resumeReading: () => undefined,
+      fail: () => undefined,
+    };
+    const relay = new StreamRelay(transport, dialAllowList('https://127.0.0.1:6443', []), pino({ level: 'silent' }));
+    for (let i = 0; i < 5000; i++) {
+      relay.receive(encodeFrame(1, 2 + i, MessageType.Data, Buffer.from('x')), true);
+      relay.receive(encodeFrame(1, 2 + i, MessageType.Connect, Buffer.from('tcp/203.0.113.1:1')), true);
+    }
+    expect(sent).toBe(1024);
+    expect(relay.stats).toMatchObject({ repliesDropped: 10_000 - 1024, refused: 5000 });
+    for (const d of dones.splice(0)) d(); // the parent reads again
+    relay.receive(encodeFrame(1, 9, MessageType.Data, Buffer.from('x')), true);
+    expect(sent).toBe(1025);
   });
 
   it.each([
@@ -178,7 +345,113 @@ describe('stream relay', () => {
     expect(r.of(2, MessageType.Resume)).toHaveLength(0);
     reader?.resume();
     await eventually('resumed', () => Promise.resolve(r.of(2, MessageType.Resume)[0]), { timeoutMs: 10_000 });
+    // At the low-water mark (spec §5.5.8), with the last chunk still on its way: not only once empty.
+    expect(r.of(2, MessageType.Resume)[0]?.inbound).toBe(chunk.length);
     expect(r.events).toEqual([]); // the reader is never held for one slow stream
+    r.relay.close();
+  });
+
+  /** A target that accepts and does not read until `read()`. */
+  async function slowTarget(): Promise<{ address: string; read: () => void; got: () => number }> {
+    let socket: Socket | undefined;
+    let got = 0;
+    const address = await listen((s) => {
+      socket = s;
+      s.pause();
+      s.on('data', (d: Buffer) => (got += d.length));
+    });
+    return {
+      address,
+      read: () => socket?.resume(),
+      got: () => got,
+    };
+  }
+
+  const chunk64k = Buffer.alloc(64 * 1024, 3);
+  const tick = (): Promise<void> => new Promise((res) => setImmediate(res));
+
+  it('ends a stream whose parent goes on sending after Pause, once it holds streamBufferLimitBytes', async () => {
+    const slow = await slowTarget();
+    const r = relayWith(['*'], { pauseAboveBytes: 256 * 1024, streamBufferLimitBytes: 4 * 1024 * 1024 });
+    r.push(99, MessageType.Pause); // the parent knows Pause: the reader is never held for it
+    r.push(2, MessageType.Connect, `tcp/${slow.address}`);
+    for (let i = 0; i < 256 && r.of(2, MessageType.Error).length === 0; i++) {
+      r.push(2, MessageType.Data, chunk64k);
+      if (i % 8 === 0) await tick();
+    }
+    expect(r.of(2, MessageType.Pause).length).toBeGreaterThan(0);
+    expect(r.of(2, MessageType.Error).map((m) => errorText(m.payload))).toEqual([
+      'tunnel: too much data buffered for the stream',
+    ]);
+    expect(r.relay.stats.streams).toBe(0);
+    await eventually('its bytes released', () => Promise.resolve(r.relay.stats.inboundBytes === 0 ? true : undefined));
+    r.push(2, MessageType.Data, chunk64k); // now unknown
+    expect(errorText(r.of(2, MessageType.Error)[1]?.payload ?? Buffer.alloc(0))).toBe(
+      'connection not found client/0/2',
+    );
+    expect(r.events).toEqual([]);
+    r.relay.close();
+  });
+
+  it('above sessionPauseAboveBytes in all, pauses any stream that gets Data; beyond the session limit ends it', async () => {
+    const a = await slowTarget();
+    const b = await slowTarget();
+    const r = relayWith(['*'], {
+      sessionPauseAboveBytes: 2 * 1024 * 1024,
+      sessionResumeBelowBytes: 1024 * 1024,
+      sessionBufferLimitBytes: 4 * 1024 * 1024,
+    });
+    r.push(99, MessageType.Resume); // the parent knows Pause
+    r.push(2, MessageType.Connect, `tcp/${a.address}`);
+    r.push(3, MessageType.Connect, `tcp/${b.address}`);
+    for (let i = 0; i < 24; i++) r.push(2, MessageType.Data, chunk64k); // 1.5 MiB: below its own 2 MiB
+    expect(r.of(2, MessageType.Pause)).toEqual([]);
+    for (let i = 0; i < 16; i++) r.push(3, MessageType.Data, chunk64k); // the session passes 2 MiB
+    expect(r.of(3, MessageType.Pause)).toHaveLength(1);
+    r.push(2, MessageType.Data, chunk64k);
+    expect(r.of(2, MessageType.Pause)).toHaveLength(1);
+    for (let i = 0; i < 32 && r.of(3, MessageType.Error).length === 0; i++) r.push(3, MessageType.Data, chunk64k);
+    expect(r.of(3, MessageType.Error).map((m) => errorText(m.payload))).toEqual([
+      'tunnel: too much data buffered for the stream',
+    ]);
+    expect(r.relay.stats.streams).toBe(1);
+    // Stream 2 drains: resumed once the session is back under its low mark and stream 2 under 256 KiB.
+    a.read();
+    await eventually('stream 2 resumed', () => Promise.resolve(r.of(2, MessageType.Resume)[0]), { timeoutMs: 10_000 });
+    expect(r.of(2, MessageType.Resume)[0]?.inbound).toBeLessThanOrEqual(256 * 1024);
+    expect(r.events).toEqual([]);
+    r.relay.close();
+  });
+
+  it('a parent without Pause has the reader held by a stream past inboundHardLimitBytes, until it drains', async () => {
+    const slow = await slowTarget();
+    const r = relayWith(['*'], { pauseAboveBytes: 256 * 1024, inboundHardLimitBytes: 1024 * 1024 });
+    r.push(2, MessageType.Connect, `tcp/${slow.address}`);
+    for (let i = 0; i < 64 && r.events.length === 0; i++) r.push(2, MessageType.Data, chunk64k);
+    expect(r.events).toEqual(['pauseReading']);
+    expect(r.relay.stats.inboundBytes).toBeGreaterThan(1024 * 1024);
+    slow.read();
+    await eventually('the reader released', () => Promise.resolve(r.events.length > 1 ? true : undefined));
+    expect(r.events).toEqual(['pauseReading', 'resumeReading']);
+    expect(r.relay.stats.inboundBytes).toBeLessThanOrEqual(256 * 1024);
+    r.relay.close();
+  });
+
+  it('a parent without Pause has the reader held while all streams together pass sessionPauseAboveBytes', async () => {
+    const targets = await Promise.all([slowTarget(), slowTarget(), slowTarget()]);
+    const r = relayWith(['*'], {
+      sessionPauseAboveBytes: 2 * 1024 * 1024,
+      sessionResumeBelowBytes: 1024 * 1024,
+    });
+    targets.forEach((t, i) => {
+      r.push(2 + i, MessageType.Connect, `tcp/${t.address}`);
+    });
+    for (let i = 0; i < 48 && r.events.length === 0; i++) r.push(2 + (i % 3), MessageType.Data, chunk64k);
+    expect(r.events).toEqual(['pauseReading']); // no stream alone is past 2 MiB
+    for (const t of targets) t.read();
+    await eventually('the reader released', () => Promise.resolve(r.events.length > 1 ? true : undefined));
+    expect(r.events).toEqual(['pauseReading', 'resumeReading']);
+    expect(r.relay.stats.inboundBytes).toBeLessThanOrEqual(1024 * 1024);
     r.relay.close();
   });
 
@@ -218,5 +491,46 @@ describe('stream relay', () => {
     await eventually('closed', () => Promise.resolve(ended ? true : undefined));
     expect(got).toBe('last words');
     expect(r.of(2, MessageType.Error)).toEqual([]); // no echo needed
+  });
+
+  /** TCP handles open in this process: the relay's target sockets among them. */
+  const tcpHandles = (): number => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+
+  /** A stream to a target that accepts and never reads, its socket holding `bytes` unwritten. */
+  async function stuckStream(r: ReturnType<typeof relayWith>, bytes: number): Promise<void> {
+    const target = await listen((s) => {
+      s.pause();
+    });
+    r.push(2, MessageType.Connect, `tcp/${target}`);
+    const chunk = Buffer.alloc(256 * 1024, 7);
+    for (let sent = 0; sent < bytes; sent += chunk.length) r.push(2, MessageType.Data, chunk);
+    await eventually('the target accepted', () => Promise.resolve(accepted.length > 0 ? true : undefined));
+    await new Promise((res) => setTimeout(res, 100));
+  }
+
+  it('a stream the parent closed while its target does not read is closed with the session', async () => {
+    const r = relayWith(['*']);
+    await stuckStream(r, 8 * 1024 * 1024);
+    const open = tcpHandles(); // the relay's socket and the target's end of it among them
+    r.push(2, MessageType.Error, 'EOF');
+    await new Promise((res) => setTimeout(res, 100));
+    expect(tcpHandles()).toBe(open); // still writing out what came before the Error
+    expect(r.relay.stats).toMatchObject({ streams: 0, closing: 1 });
+    r.relay.close();
+    await eventually('the relay socket released', () => Promise.resolve(tcpHandles() === open - 1 ? true : undefined));
+    expect(r.relay.stats.closing).toBe(0);
+  });
+
+  it('a stream the parent closed is given up once its target stops taking bytes for closingIdleMs', async () => {
+    const r = relayWith(['*'], { closingIdleMs: 300 });
+    await stuckStream(r, 8 * 1024 * 1024);
+    const open = tcpHandles(); // the relay's socket and the target's end of it among them
+    r.push(2, MessageType.Error, 'EOF');
+    const t0 = performance.now();
+    await eventually('the relay socket released', () => Promise.resolve(tcpHandles() === open - 1 ? true : undefined));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+    expect(r.relay.stats.closing).toBe(0);
+    expect(r.of(2, MessageType.Error)).toEqual([]); // the parent ended it: nothing owed
+    r.relay.close();
   });
 });

@@ -122,6 +122,7 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     allowedTargets: config.extensions.tunnelAllowedTargets,
     child,
     systemNamespace: config.systemNamespace,
+    proxyFor,
     onCredentialsRejected: credentialsRejected,
     onRelay: (next) => {
       if (relay !== undefined) {

@@ -7,8 +7,6 @@ import { randomFillSync } from 'node:crypto';
 import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { HttpsProxyAgent } from 'https-proxy-agent';
-import { getProxyForUrl } from 'proxy-from-env';
 import WebSocket from 'ws';
 import { fromCallback } from 'xstate';
 import { nextDelay } from '../../machines/backoff.ts';
@@ -27,6 +25,7 @@ import {
   type SocketEvent,
 } from '../../machines/socket/machine.ts';
 import type { Logger } from '../logging/logger.ts';
+import { direct, proxyAgentFor, type ProxyFunc } from '../kube/proxy.ts';
 import { loadParentAccess } from '../registration/dedicated-credentials.ts';
 import type { DedicatedCredentials } from '../registration/wire.ts';
 import { dialAllowList } from './dial-allow-list.ts';
@@ -58,6 +57,8 @@ export interface SocketDeps {
   readonly onRelay?: (relay: StreamRelay) => void;
   /** The parent refused the dedicated credentials (instead of the machine's `credentials.rejected` emit). */
   readonly onCredentialsRejected?: (message: string) => void;
+  /** HTTPS_PROXY/NO_PROXY as for the API calls (src/kube/proxy.ts); default: direct. */
+  readonly proxyFor?: ProxyFunc;
 }
 
 /**
@@ -80,12 +81,6 @@ export function nonZeroMasks(fill: (pool: Buffer) => void = (pool) => randomFill
   };
 }
 
-/** The websocket agent for `url`: through HTTPS_PROXY unless NO_PROXY matches, else direct. */
-export function proxyAgentFor(url: string): HttpsProxyAgent<string> | undefined {
-  const proxy = getProxyForUrl(url.replace(/^ws/, 'http'));
-  return proxy === '' ? undefined : new HttpsProxyAgent(proxy);
-}
-
 /** The socket statechart with the real effects provided. */
 export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
   const { log } = deps;
@@ -98,6 +93,7 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
     readerHeldTimeoutMs,
     ...deps.timing,
   };
+  const proxyFor = deps.proxyFor ?? direct;
   const loggedOnce = new Set<string>();
   const generateMask = nonZeroMasks();
   const load =
@@ -106,7 +102,7 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
       if (deps.child === undefined || deps.systemNamespace === undefined) {
         throw new Error('socket: no child cluster to read the dedicated credentials from');
       }
-      return (await loadParentAccess(deps.child, deps.systemNamespace, parentUrl)).credentials;
+      return (await loadParentAccess(deps.child, deps.systemNamespace, parentUrl, proxyFor)).credentials;
     });
   // Read once per run of the machine, i.e. per leadership term (spec §5.1: the Go agent captures the
   // token once per term); again after a rejection.
@@ -129,7 +125,7 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
 
     const open = (creds: DedicatedCredentials): void => {
       if (ended) return;
-      const agent = proxyAgentFor(input.url);
+      const agent = proxyAgentFor(input.url, proxyFor);
       // Direct connections: keep the raw socket, so the messages of one event-loop turn go out corked
       // together (one TLS record and one syscall instead of one each).
       let raw: Socket | undefined;

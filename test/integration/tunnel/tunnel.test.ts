@@ -7,6 +7,7 @@ import { createServer as createHttpServer, type IncomingMessage } from 'node:htt
 import { connect as netConnect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { proxyFromEnvironment } from '../../../src/kube/proxy.ts';
 import { buildCredentialsSecret } from '../../../src/registration/wire.ts';
 import { eventually } from '../../env/eventually.ts';
 import { testEnv } from '../../env/vitest-env.ts';
@@ -14,6 +15,8 @@ import { GoTunnelServer, remotedialerVersions } from '../../peers/remotedialer/p
 import { runTunnel, streamUntil, type RunningTunnel } from './harness.ts';
 
 const env = testEnv();
+/** The test network namespace's own address (test/env/netns.ts); unset on the host's loopback. */
+const advertised = process.env.CNAT_ADVERTISE_ADDRESS;
 const childHostPort = new URL(env.server('child')).host;
 
 /**
@@ -278,57 +281,59 @@ describe.each(remotedialerVersions.remotedialer)('tunnel through the Go remotedi
 });
 
 describe('tunnel handshake', () => {
-  it('goes through HTTPS_PROXY (CONNECT) unless NO_PROXY matches, TLS still verified end to end', async () => {
-    const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';
-    const server = await GoTunnelServer.start({ version, token: 'right' });
-    const connects: string[] = [];
-    const tunnels = new Set<Socket>();
-    const proxy = createHttpServer();
-    proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-      connects.push(req.url ?? '');
-      tunnels.add(client);
-      const [host = '', port = '0'] = (req.url ?? '').split(':');
-      const upstream = netConnect(Number(port), host, () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(client);
-        client.pipe(upstream);
+  // client-go never proxies loopback addresses, so the server listens on the test network namespace's
+  // own address (skipped, saying why, on the host's loopback).
+  it.skipIf(advertised === undefined)(
+    "goes through HTTPS_PROXY (CONNECT) unless NO_PROXY matches, with the API calls' rules; TLS verified end to end",
+    async () => {
+      const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';
+      const server = await GoTunnelServer.start({ version, token: 'right', listenHost: advertised ?? '' });
+      const connects: string[] = [];
+      const tunnels = new Set<Socket>();
+      const proxy = createHttpServer();
+      proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+        connects.push(req.url ?? '');
+        tunnels.add(client);
+        const at = (req.url ?? '').lastIndexOf(':');
+        const upstream = netConnect(Number((req.url ?? '').slice(at + 1)), (req.url ?? '').slice(0, at), () => {
+          client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+          upstream.write(head);
+          upstream.pipe(client);
+          client.pipe(upstream);
+        });
+        upstream.on('error', () => client.destroy());
+        client.on('error', () => upstream.destroy());
       });
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    const addr = proxy.address();
-    const saved = { https: process.env.HTTPS_PROXY, no: process.env.NO_PROXY };
-    process.env.HTTPS_PROXY = `http://127.0.0.1:${String(typeof addr === 'object' && addr !== null ? addr.port : 0)}`;
-    delete process.env.NO_PROXY;
-    const clusterId = randomUUID();
-    const run = () =>
-      runTunnel(
-        { parentUrl: server.url, clusterId, childServer: env.server('child') },
-        { allowedTargets: [], loadCredentials: () => Promise.resolve({ token: 'right', caPem: server.caPem }) },
-      );
-    const tunnel = run();
-    try {
-      await tunnel.waitOpen();
-      expect(connects).toEqual([`127.0.0.1:${String(server.port)}`]);
-      tunnel.stop();
-      process.env.NO_PROXY = '127.0.0.1';
-      const direct = run();
-      await direct.waitOpen();
-      direct.stop();
-      expect(connects).toHaveLength(1);
-    } finally {
-      tunnel.stop();
-      process.env.HTTPS_PROXY = saved.https;
-      process.env.NO_PROXY = saved.no;
-      if (saved.https === undefined) delete process.env.HTTPS_PROXY;
-      if (saved.no === undefined) delete process.env.NO_PROXY;
-      for (const t of tunnels) t.destroy();
-      await new Promise((r) => proxy.close(r));
-      await server.stop();
-    }
-  }, 60_000);
+      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+      const addr = proxy.address();
+      const proxyUrl = `http://127.0.0.1:${String(typeof addr === 'object' && addr !== null ? addr.port : 0)}`;
+      const clusterId = randomUUID();
+      const run = (environment: Record<string, string>) =>
+        runTunnel(
+          { parentUrl: server.url, clusterId, childServer: env.server('child') },
+          {
+            allowedTargets: [],
+            proxyFor: proxyFromEnvironment(environment),
+            loadCredentials: () => Promise.resolve({ token: 'right', caPem: server.caPem }),
+          },
+        );
+      const tunnel = run({ HTTPS_PROXY: proxyUrl });
+      try {
+        await tunnel.waitOpen();
+        expect(connects).toEqual([`${advertised ?? ''}:${String(server.port)}`]);
+        tunnel.stop();
+        const direct = run({ HTTPS_PROXY: proxyUrl, NO_PROXY: `${advertised ?? ''}/32` });
+        await direct.waitOpen();
+        direct.stop();
+        expect(connects).toHaveLength(1);
+      } finally {
+        tunnel.stop();
+        for (const t of tunnels) t.destroy();
+        await new Promise((r) => proxy.close(r));
+        await server.stop();
+      }
+    },
+  );
 
   it('a wrong token (401) emits credentials.rejected and keeps retrying slowly', async () => {
     const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';

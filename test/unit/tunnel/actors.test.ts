@@ -4,21 +4,12 @@
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
+import { direct, type ProxyFunc } from '../../../src/kube/proxy.ts';
 import { createSocketMachine, nonZeroMasks } from '../../../src/tunnel/actors.ts';
 import type { DedicatedCredentials } from '../../../src/registration/wire.ts';
 import { eventually } from '../../env/eventually.ts';
-
-const proxyVars = ['HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy', 'NO_PROXY', 'no_proxy'];
-const savedEnv = Object.fromEntries(proxyVars.map((k) => [k, process.env[k]]));
-afterEach(() => {
-  for (const k of proxyVars) {
-    const v = savedEnv[k];
-    if (v === undefined) Reflect.deleteProperty(process.env, k);
-    else process.env[k] = v;
-  }
-});
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -29,11 +20,15 @@ async function closedPort(): Promise<number> {
   return typeof a === 'object' && a !== null ? a.port : 0;
 }
 
-async function machineAgainstNothing(credentials: DedicatedCredentials = { token: 't', caPem: undefined }) {
+async function machineAgainstNothing(
+  credentials: DedicatedCredentials = { token: 't', caPem: undefined },
+  proxyFor: ProxyFunc = direct,
+) {
   let loads = 0;
   const machine = createSocketMachine({
     log: pino({ level: 'silent' }),
     allowedTargets: [],
+    proxyFor,
     loadCredentials: () => {
       loads++;
       return Promise.resolve(credentials);
@@ -70,14 +65,15 @@ describe('socket session actor', () => {
     expect([...first.errors, ...second.errors]).toEqual([]);
   });
 
-  it('an HTTPS_PROXY it cannot use ends the attempt with the reason, no unhandled rejection', async () => {
-    process.env.HTTPS_PROXY = 'http://[not-a-host';
-    const m = await machineAgainstNothing();
+  it('a proxy it cannot use ends the attempt with the reason, no unhandled rejection', async () => {
+    const m = await machineAgainstNothing(undefined, () => new URL('socks5://proxy.example:1080'));
     const { actor, errors } = m.run();
     await eventually('a failed attempt', () =>
       Promise.resolve(actor.getSnapshot().context.attempt >= 1 ? true : undefined),
     );
-    expect(actor.getSnapshot().context.lastFailure).toMatch(/^cannot open the tunnel: .*Invalid URL/);
+    expect(actor.getSnapshot().context.lastFailure).toMatch(
+      /^cannot open the tunnel: proxy .*only http and https proxies/,
+    );
     expect(actor.getSnapshot().value).toBe('backingOff');
     actor.stop();
     expect(errors).toEqual([]);

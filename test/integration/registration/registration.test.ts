@@ -53,8 +53,8 @@ const readSecret = (ns: string): Promise<V1Secret> =>
 const decoded = (s: V1Secret): Record<string, string> =>
   Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
 
-/** Watching is forbidden by the hub's RBAC, so waiting is a few reads: polling ⇄ waitingToPoll. */
-const waiting = new Set(['awaitingApproval.watching', 'awaitingApproval.polling', 'awaitingApproval.waitingToPoll']);
+/** Waiting is a few reads: polling ⇄ waitingToPoll (the hub's RBAC grants only get/create). */
+const waiting = new Set(['awaitingApproval.polling', 'awaitingApproval.waitingToPoll']);
 
 /** The trace is `prefix`, then only waiting states, then storing → verifying → registered. */
 function expectTrace(states: string[], prefix: string[]): void {
@@ -129,7 +129,7 @@ describe('registration', () => {
       'resolvingIdentity',
       'loadingStoredCredentials',
       'requesting',
-      'awaitingApproval.watching',
+      'awaitingApproval.polling',
     ]);
     // No credential ever reaches the log.
     expect(a.raw).not.toContain(token.secret);
@@ -154,7 +154,7 @@ describe('registration', () => {
       'resolvingIdentity',
       'loadingStoredCredentials',
       'requesting',
-      'awaitingApproval.watching',
+      'awaitingApproval.polling',
     ]);
     expect(second.lines.some((l) => l.msg === 'created ClusterRegistrationRequest')).toBe(false);
     const crrAfter = (await crrClient().getClusterCustomObject(crrRef(clusterId))) as { metadata: { uid: string } };
@@ -291,7 +291,7 @@ describe('registration', () => {
 
   it('never loses or corrupts stored credentials when killed with SIGKILL at any step', async () => {
     const ns = await systemNamespace();
-    const steps = ['requesting', 'awaitingApproval.watching', 'storingCredentials.writing', 'verifying', 'registered'];
+    const steps = ['requesting', 'awaitingApproval.polling', 'storingCredentials.writing', 'verifying', 'registered'];
     let lastGood: Record<string, string> | undefined;
     // Each restarted agent waits for the killed one's Lease to expire: keep the lease short here.
     const shortLease = [

@@ -9,7 +9,7 @@
 
 import { assign, fromPromise, sendParent, setup } from 'xstate';
 import { errorOf, failureKind, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
-import { credentialsUsable, type StoredCredentialsView } from './decisions.ts';
+import { credentialCheckVerdict, credentialsUsable, type StoredCredentialsView } from './decisions.ts';
 
 /** The ClusterRegistrationRequest as the machine sees it (no token, no CA). */
 export interface RequestView {
@@ -151,6 +151,10 @@ export const registrationMachine = setup({
   guards: {
     usingStoredCredentials: ({ context }) => context.credentialSource === 'stored',
     rejected: ({ event }) => ['unauthorized', 'forbidden'].includes(failureKind(errorOf(event))),
+    /** A check of the dedicated credentials got a 401: the parent rejects the token. */
+    credentialsRevoked: ({ event }) => credentialCheckVerdict(failureKind(errorOf(event))) === 'revoked',
+    /** A check of the dedicated credentials got a 403: the token is valid but lacks a permission. */
+    lackingPermission: ({ event }) => credentialCheckVerdict(failureKind(errorOf(event))) === 'lackingPermission',
     requestInvalid: ({ event }) => failureKind(errorOf(event)) === 'invalid',
     requestGone: ({ event }) => failureKind(errorOf(event)) === 'notFound',
     approved: ({ event }) => isApproved(requestOf(event)),
@@ -173,6 +177,8 @@ export const registrationMachine = setup({
     })),
     /** Tells the parent that the dedicated credentials no longer work: the registered components stop. */
     reportRevoked: sendParent({ type: 'registration.revoked' }),
+    /** Says (a warning) that the parent refused the valid dedicated credentials a permission (context.lastFailure). */
+    warnLackingPermission: notProvided('warnLackingPermission'),
   },
 }).createMachine({
   id: 'registration',
@@ -362,9 +368,15 @@ export const registrationMachine = setup({
         onDone: { target: 'registered', actions: ['resetAttempts', 'reportRegistered'] },
         onError: [
           {
-            guard: 'rejected',
+            guard: 'credentialsRevoked',
             target: 'approvedCredentialsRejected',
             actions: 'recordFailure',
+          },
+          // A 403: the token works but its ClusterRole is not (yet) there; check again after a pause.
+          {
+            guard: 'lackingPermission',
+            target: 'verificationFailed',
+            actions: ['recordFailure', 'warnLackingPermission'],
           },
           { target: 'verificationFailed', actions: 'recordFailure' },
         ],
@@ -384,8 +396,9 @@ export const registrationMachine = setup({
     registered: {
       after: { credentialCheckInterval: 'checkingCredentials' },
       // A component was refused by the parent: check the credentials now. Only the parent rejecting
-      // them here revokes them; a refusal for another reason (e.g. the tunnel's 403 when the hub grants
-      // no `sockets` rule) must not send a healthy cluster back to the bootstrap token in a loop.
+      // the token here (401) revokes them; a refusal of a permission (403: the tunnel's when the hub
+      // grants no `sockets` rule, anyone's while the ClusterRole is recreated) must not send a healthy
+      // cluster back to the bootstrap token in a loop.
       on: { 'credentials.rejected': { target: 'checkingCredentials', actions: 'recordFailure' } },
     },
     checkingCredentials: {
@@ -393,13 +406,15 @@ export const registrationMachine = setup({
         id: 'verifyCredentials',
         src: 'verifyCredentials',
         input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: 'stored' }),
-        onDone: 'registered',
+        onDone: { target: 'registered', actions: 'resetAttempts' },
         onError: [
           {
-            guard: 'rejected',
+            guard: 'credentialsRevoked',
             target: 'credentialsRevoked',
             actions: 'recordFailure',
           },
+          // A valid token lacking a permission: keep serving, say so, check again at the next interval.
+          { guard: 'lackingPermission', target: 'registered', actions: ['recordFailure', 'warnLackingPermission'] },
           // The parent being unreachable does not invalidate the credentials: keep them.
           { target: 'registered' },
         ],

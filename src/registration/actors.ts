@@ -253,6 +253,14 @@ export function createRegistrationMachine(deps: RegistrationDeps): typeof regist
       storeCredentials,
       verifyCredentials,
     },
+    actions: {
+      warnLackingPermission: ({ context }: { context: RegistrationContext }) => {
+        log.warn(
+          { err: context.lastFailure },
+          'the parent refuses the dedicated credentials a permission (403): they stay in use and are checked again later',
+        );
+      },
+    },
     delays: {
       retryDelay: ({ context }: { context: RegistrationContext }) =>
         nextDelay(Math.max(1, context.attempt), retryPolicy, random),

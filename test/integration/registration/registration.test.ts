@@ -3,7 +3,13 @@
 // own Lease and cluster ID.
 
 import { randomBytes } from 'node:crypto';
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  RbacAuthorizationV1Api,
+  type V1Secret,
+} from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/approver.ts';
 import type { BootstrapToken } from '../../env/fixtures.ts';
@@ -190,6 +196,40 @@ describe('registration', () => {
     expect(renewed.token).not.toBe(old.token);
     expect(renewed.namespace).toBe(old.namespace); // the approver reuses the namespace by cluster-id label
     expect(a.raw).not.toContain(renewed.token);
+  });
+
+  it('keeps the credentials when the parent refuses them a permission (403) at runtime', async () => {
+    const ns = await systemNamespace();
+    const a = agent(ns, '--parent-credentials-check-interval=1s');
+    await a.waitForState('registered');
+    const clusterId = await clusterIdOf(ns);
+    const before = decoded(await readSecret(ns));
+    // The controller-manager recreating the cluster's ClusterRole: for a moment the token is valid
+    // but may not even read its own request.
+    const rbac = env.adminClient('parent', RbacAuthorizationV1Api);
+    const role = await rbac.readClusterRole({ name: `clusternet-${clusterId}` });
+    await rbac.deleteClusterRole({ name: `clusternet-${clusterId}` });
+    try {
+      const warned = await a.waitForLine('a warning about the 403', (l) =>
+        String(l.msg).includes('refuses the dedicated credentials a permission'),
+      );
+      expect(String(warned.err)).toMatch(/403/);
+    } finally {
+      await rbac.createClusterRole({
+        body: { metadata: { name: role.metadata?.name ?? '' }, rules: role.rules ?? [] },
+      });
+    }
+    const since = a.lines.length;
+    await a.waitForLine(
+      'a passing check after the role is back',
+      (l) =>
+        l.transition?.from === 'checkingCredentials' &&
+        l.transition.lastFailure === undefined &&
+        a.lines.indexOf(l) >= since,
+    );
+    expect(a.states()).not.toContain('credentialsRevoked');
+    expect(a.states().filter((st) => st === 'requesting')).toHaveLength(1);
+    expect(decoded(await readSecret(ns))).toEqual(before);
   });
 
   it('reports a bootstrap token revoked while waiting for approval', async () => {

@@ -63,6 +63,8 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
   };
   /** What the agent would hear (sendParent). */
   const reports: string[] = [];
+  /** The warnings the machine asked for (a 403 on a check of the dedicated credentials). */
+  const warnings: (string | undefined)[] = [];
   const machine = registrationMachine.provide({
     actors: {
       resolveIdentity: fromPromise(() => f.identity()),
@@ -87,6 +89,9 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
       },
       reportRevoked: () => {
         reports.push('revoked');
+      },
+      warnLackingPermission: ({ context }) => {
+        warnings.push(context.lastFailure);
       },
     },
     delays: {
@@ -116,7 +121,7 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
       for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
     }
   };
-  return { actor, trace, advance, calls, reports, context: () => actor.getSnapshot().context };
+  return { actor, trace, advance, calls, reports, warnings, context: () => actor.getSnapshot().context };
 }
 
 const toApproval = ['resolvingIdentity', 'loadingStoredCredentials', 'requesting', 'awaitingApproval.polling'];
@@ -389,6 +394,46 @@ describe('registration statechart', () => {
     ]);
     expect(r.reports).toEqual(['registered', 'revoked', 'registered']);
     expect(r.calls.submit.at(-1)?.source).toBe('bootstrap');
+  });
+
+  it('keeps serving when a periodic re-check gets a 403, warns, and checks again later', async () => {
+    let checks = 0;
+    const r = start({
+      // After approval: passes; first re-check: 403 (the ClusterRole is being recreated); then passes.
+      verify: () => (++checks === 2 ? Promise.reject(fail('forbidden', '403 forbidden')) : ok()),
+    });
+    await r.advance();
+    await r.advance(60_000);
+    expect(r.trace.slice(-3)).toEqual(['registered', 'checkingCredentials', 'registered']);
+    expect(r.warnings).toEqual(['403 forbidden']);
+    expect(r.reports).toEqual(['registered']);
+    await r.advance(60_000);
+    expect(r.calls.verify).toHaveLength(3);
+    expect(r.trace.slice(-2)).toEqual(['checkingCredentials', 'registered']);
+    expect(r.trace).not.toContain('credentialsRevoked');
+    expect(r.calls.submit).toHaveLength(1);
+  });
+
+  it('keeps serving when a component reports a refusal and the re-check gets a 403', async () => {
+    let checks = 0;
+    const r = start({ verify: () => (++checks === 2 ? Promise.reject(fail('forbidden', '403 sockets')) : ok()) });
+    await r.advance();
+    r.actor.send({ type: 'credentials.rejected', message: 'tunnel: handshake: HTTP 403 Forbidden' });
+    await r.advance();
+    expect(r.trace.slice(-3)).toEqual(['registered', 'checkingCredentials', 'registered']);
+    expect(r.warnings).toEqual(['403 sockets']);
+    expect(r.reports).toEqual(['registered']);
+  });
+
+  it('retries the verification after approval on a 403 instead of going back to the bootstrap token', async () => {
+    let checks = 0;
+    const r = start({ verify: () => (++checks === 1 ? Promise.reject(fail('forbidden', '403 no role yet')) : ok()) });
+    await r.advance();
+    expect(r.trace.slice(-2)).toEqual(['verifying', 'verificationFailed']);
+    expect(r.warnings).toEqual(['403 no role yet']);
+    await r.advance(500);
+    expect(r.trace.slice(-2)).toEqual(['verifying', 'registered']);
+    expect(r.calls.submit).toHaveLength(1);
   });
 
   it('retries reading the identity and the stored Secret', async () => {

@@ -13,7 +13,13 @@ export type VersionFormat = 'short' | 'json' | 'yaml';
 
 export interface AgentConfig {
   readonly registration: {
+    /** `--cluster-reg-parent-url` without trailing slashes: the base of every request to the parent. */
     readonly parentUrl: string;
+    /**
+     * `--cluster-reg-parent-url` as given (surrounding blanks trimmed): what the `parent-cluster` Secret
+     * records as `apiserver-advertise-url`, so a Go agent taking over compares equal (spec §3.5).
+     */
+    readonly parentUrlAsGiven: string;
     /** Bootstrap token or ServiceAccount token. A secret: never logged. */
     readonly token: string;
     readonly clusterName: string | undefined;
@@ -288,6 +294,7 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
   return {
     registration: {
       parentUrl: parentUrl.replace(/\/+$/, ''),
+      parentUrlAsGiven: parentUrl,
       token,
       clusterName: clusterName === '' ? undefined : clusterName,
       clusterNamePrefix: prefix,

@@ -206,7 +206,7 @@ export function createRegistrationMachine(deps: RegistrationDeps): typeof regist
       clusterId: input.clusterId,
       clusterName: input.clusterName,
       dedicatedNamespace: input.dedicatedNamespace,
-      parentUrl: reg.parentUrl,
+      parentUrl: reg.parentUrlAsGiven,
       credentials: creds,
     });
     try {

@@ -126,6 +126,7 @@ export interface SecretInput {
   readonly clusterId: string;
   readonly clusterName: string | undefined;
   readonly dedicatedNamespace: string;
+  /** `--cluster-reg-parent-url` as given: the Go agent compares it byte for byte. */
   readonly parentUrl: string;
   readonly credentials: DedicatedCredentials;
 }

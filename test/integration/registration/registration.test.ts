@@ -314,6 +314,27 @@ describe('registration', () => {
     expect(decoded(await readSecret(ns))['apiserver-advertise-url']).toBe(otherUrl);
   });
 
+  it('stores the parent URL exactly as given, as the Go agent compares it byte for byte', async () => {
+    const ns = await systemNamespace();
+    const withSlash = `${env.server('parent')}/`;
+    const first = AgentProcess.start([
+      `--cluster-reg-parent-url=${withSlash}`,
+      `--cluster-reg-token=${token.token}`,
+      `--kubeconfig=${env.adminKubeconfigPath('child')}`,
+      `--leader-elect-resource-namespace=${ns}`,
+      '--secure-port=0',
+    ]);
+    agents.push(first);
+    await first.waitForState('registered');
+    expect(decoded(await readSecret(ns))['apiserver-advertise-url']).toBe(withSlash);
+    first.kill('SIGTERM'); // releases the Lease: the next agent leads at once
+    expect((await first.exited).code).toBe(0);
+    // The same parent without the slash is still the same parent for us: no new registration.
+    const second = agent(ns);
+    await second.waitForState('registered');
+    expect(second.states()).not.toContain('parentUrlChanged');
+  });
+
   it('adopts the cluster ID of a v0.7.0 self-cluster Lease and records it', async () => {
     const ns = await systemNamespace();
     const coordination = env.adminClient('child', CoordinationV1Api);

@@ -20,6 +20,7 @@ describe('parseCommandLine', () => {
     const c = config();
     expect(c.registration).toEqual({
       parentUrl: 'https://10.0.0.1:6443',
+      parentUrlAsGiven: 'https://10.0.0.1:6443',
       token,
       clusterName: undefined,
       clusterNamePrefix: 'clusternet-cluster',
@@ -92,11 +93,13 @@ describe('parseCommandLine', () => {
   });
 
   it.each([
-    [['--cluster-reg-parent-url=https://p.example/prefix/'], 'https://p.example/prefix'],
-    [['--cluster-reg-parent-url= https://p:6443 '], 'https://p:6443'],
-  ])('normalises the parent URL %j → %s', (argv, url) => {
+    [['--cluster-reg-parent-url=https://p.example/prefix/'], 'https://p.example/prefix', 'https://p.example/prefix/'],
+    [['--cluster-reg-parent-url=https://p:6443/'], 'https://p:6443', 'https://p:6443/'],
+    [['--cluster-reg-parent-url= https://p:6443 '], 'https://p:6443', 'https://p:6443'],
+  ])('normalises the parent URL %j → %s for requests, keeps %s to store', (argv, url, asGiven) => {
     const inv = parseCommandLine([`--cluster-reg-token=${token}`, ...argv]);
     expect(inv.kind === 'run' && inv.config.registration.parentUrl).toBe(url);
+    expect(inv.kind === 'run' && inv.config.registration.parentUrlAsGiven).toBe(asGiven);
   });
 
   it('accepts a ServiceAccount JWT as the token', () => {

@@ -6,8 +6,8 @@ import type { DedicatedCredentials } from './wire.ts';
 
 /**
  * A parent KubeConfig for a bearer token. With a CA, TLS is verified against it (host name from the
- * parent URL). Without one (the bootstrap phase: the agent has nothing to pin yet), TLS is not verified,
- * as with the Go agent.
+ * parent URL); with an empty one, against the system roots. Without one (the bootstrap phase: the agent
+ * has nothing to pin yet), TLS is not verified, as with the Go agent.
  */
 export function parentKubeConfig(parentUrl: string, token: string, caPem: string | undefined): KubeConfig {
   const kc = new KubeConfig();
@@ -17,7 +17,7 @@ export function parentKubeConfig(parentUrl: string, token: string, caPem: string
         name: 'clusternet-cluster',
         server: parentUrl,
         skipTLSVerify: caPem === undefined,
-        ...(caPem === undefined ? {} : { caData: Buffer.from(caPem, 'utf8').toString('base64') }),
+        ...(caPem === undefined || caPem === '' ? {} : { caData: Buffer.from(caPem, 'utf8').toString('base64') }),
       },
     ],
     users: [{ name: 'clusternet', token }],

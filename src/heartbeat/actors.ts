@@ -5,7 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { fromCallback, fromPromise } from 'xstate';
 import { nextDelay, type BackoffPolicy } from '../../machines/backoff.ts';
 import { failureKind, failureMessage } from '../../machines/failure.ts';
-import type { AgentFacts } from '../../machines/heartbeat/decisions.ts';
+import { predictorFacts, type AgentFacts } from '../../machines/heartbeat/decisions.ts';
 import {
   heartbeatMachine,
   type HeartbeatEvent,
@@ -60,8 +60,10 @@ export function agentFacts(config: AgentConfig, apiserverUrl: string): AgentFact
     kubeQps: config.child.qps,
     kubeBurst: config.child.burst,
     heartbeatFrequencySeconds: Math.floor(config.status.updateFrequencyMs / 1000),
-    // The built-in predictor is not implemented: never advertise one the scheduler could not reach.
-    predictor: { enabled: false, address: '', directAccess: config.predictor.directAccess },
+    // An external predictor (--predictor-addr) is published as the Go agent does; the built-in one is
+    // not implemented, and never advertised.
+    predictor: predictorFacts(config.featureGates.Predictor, config.predictor.addr, config.predictor.directAccess)
+      .facts,
   };
 }
 
@@ -110,8 +112,10 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
       log.info({ labels: patch }, 'updated the aggregated node labels of the ManagedCluster');
     },
   });
-  if (config.featureGates.Predictor) {
-    log.warn('feature gate Predictor is on but the built-in predictor is not implemented; it is not advertised');
+  if (predictorFacts(config.featureGates.Predictor, config.predictor.addr, false).builtInSuppressed) {
+    log.warn(
+      'feature gate Predictor is on without --predictor-addr, but the built-in predictor is not implemented; it is not advertised',
+    );
   }
 
   return heartbeatMachine.provide({

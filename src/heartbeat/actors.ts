@@ -27,7 +27,7 @@ export const watchRetryPolicy: BackoffPolicy = { initialMs: 500, factor: 2, maxM
 /** At most one report per this period, however often the status changes. */
 export const reportSpacingMs = 10_000;
 export const changeDebounceMs = 1_000;
-/** How long the first collection waits for the node list (a big cluster's list takes seconds). */
+/** When a first node list still missing is worth a warning (a big cluster's list takes seconds). */
 export const nodeSyncTimeoutMs = 30_000;
 
 export interface HeartbeatDeps {
@@ -170,6 +170,12 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
     actions: {
       notifyCredentialsRejected: ({ context }) => {
         deps.onCredentialsRejected?.(context.lastFailure ?? 'the parent refused the dedicated credentials');
+      },
+      warnNodesNotSynced: ({ context }) => {
+        log.warn(
+          { err: context.lastFailure, waitedSeconds: Math.round(timing.nodeSyncTimeoutMs / 1000) },
+          'the nodes of the child cluster are not listed yet: the first status report waits for them, as the Go agent waits for its informers',
+        );
       },
     },
   });

@@ -79,6 +79,33 @@ describe('the clusternet-agent executable', () => {
   });
 });
 
+describe('warnings at start-up', () => {
+  it('logs what was accepted as the Go agent accepts it, before starting', async () => {
+    const main = fileURLToPath(new URL('../../../src/main.ts', import.meta.url));
+    // A kubeconfig that does not exist ends the agent right after the start-up lines.
+    const err = (await promisify(execFile)(process.execPath, [
+      main,
+      '--cluster-reg-parent-url=https://127.0.0.1:1',
+      '--cluster-reg-token=abcdef.0123456789abcdef',
+      '--kubeconfig=/nonexistent/kubeconfig',
+      '--secure-port=0',
+      '--leader-elect-resource-lock=configmaps',
+      '--cluster-labels=broken,env=prod',
+    ]).catch((e: unknown) => e)) as { code: number; stdout: string };
+    expect(err.code).toBe(1);
+    const warnings = err.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { level: string; msg: string })
+      .filter((l) => l.level === 'warn')
+      .map((l) => l.msg);
+    expect(warnings).toEqual([
+      '--cluster-labels: "broken" is not key=value; skipped',
+      '--leader-elect-resource-lock=configmaps is ignored: a Lease is always used, as by the Go agent',
+    ]);
+  });
+});
+
 describe('the built package', () => {
   it('compiles to dist/ with the bin entry runnable as a script', async () => {
     const root = fileURLToPath(new URL('../../../', import.meta.url));

@@ -33,8 +33,23 @@ describe('version output', () => {
     expect(parsed.platform).toMatch(/^linux\/(amd64|arm64)$/);
   });
 
-  it('yaml has one key per line', () => {
-    expect(formatVersion(info, 'yaml').split('\n')).toContain(`gitVersion: "v${packageJson.version}"`);
+  it('yaml is what the Go agent prints: keys sorted, quoted only where YAML needs it', () => {
+    const [major = '', minor = ''] = packageJson.version.split('.');
+    expect(formatVersion({ ...info, gitTreeState: 'clean' }, 'yaml')).toBe(
+      [
+        'buildDate: "1970-01-01T00:00:00Z"',
+        'compiler: node',
+        'gitCommit: abc123',
+        'gitTreeState: clean',
+        `gitVersion: v${packageJson.version}`,
+        `goVersion: node${process.versions.node}`,
+        `major: "${major}"`,
+        `minor: "${minor}"`,
+        `platform: ${info.platform}`,
+        'programName: clusternet-agent',
+        '',
+      ].join('\n'),
+    );
   });
 });
 

@@ -30,7 +30,9 @@ import { loadParentAccess, type ParentAccess } from './registration/dedicated-cr
 import { createDeployerMachine } from './deployer/actors.ts';
 import { createHeartbeatMachine } from './heartbeat/actors.ts';
 import { routineCollectionStates } from '../machines/heartbeat/machine.ts';
+import { predictorFacts } from '../machines/heartbeat/decisions.ts';
 import { createSocketMachine } from './tunnel/actors.ts';
+import { serverAddress } from './tunnel/dial-allow-list.ts';
 import type { StreamRelay } from './tunnel/stream-relay.ts';
 
 export type AgentSnapshot = ReturnType<Actor<typeof agentMachine>['getSnapshot']>;
@@ -117,9 +119,19 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
   // Tunnel counters across sessions: the finished sessions' bytes, plus the current session's relay.
   let relay: StreamRelay | undefined;
   const closedBytes = { sent: 0, received: 0 };
+  // The scheduler calls a published predictor it may not reach directly through the tunnel.
+  const predictor = predictorFacts(
+    config.featureGates.Predictor,
+    config.predictor.addr,
+    config.predictor.directAccess,
+  ).facts;
+  const predictorTarget = predictor.enabled && !predictor.directAccess ? serverAddress(predictor.address) : undefined;
   const socket = createSocketMachine({
     log: log.child({ component: 'tunnel' }),
-    allowedTargets: config.extensions.tunnelAllowedTargets,
+    allowedTargets: [
+      ...config.extensions.tunnelAllowedTargets,
+      ...(predictorTarget === undefined ? [] : [predictorTarget]),
+    ],
     child,
     systemNamespace: config.systemNamespace,
     proxyFor,

@@ -64,6 +64,28 @@ export interface ClusterStatus {
   readonly predictorDirectAccess: boolean;
 }
 
+/** The predictor fields of the status (spec §4.2, §9.5). */
+export interface PredictorFacts {
+  readonly enabled: boolean;
+  readonly address: string;
+  readonly directAccess: boolean;
+}
+
+/**
+ * What the status says about the predictor. As the Go agent: `predictorEnabled` is the Predictor gate,
+ * `predictorAddress` is `--predictor-addr`, `predictorDirectAccess` the flag. The Go agent serves a
+ * built-in predictor at `http://localhost:<port>` when the gate is on and no address is given; this
+ * agent has none, so it then advertises no predictor the scheduler could not reach (`builtInSuppressed`).
+ */
+export function predictorFacts(
+  gate: boolean,
+  addr: string,
+  directAccess: boolean,
+): { readonly facts: PredictorFacts; readonly builtInSuppressed: boolean } {
+  if (gate && addr === '') return { facts: { enabled: false, address: '', directAccess }, builtInSuppressed: true };
+  return { facts: { enabled: gate, address: addr, directAccess }, builtInSuppressed: false };
+}
+
 /** The agent's own, fixed contribution to every status. */
 export interface AgentFacts {
   readonly agentVersion: string;
@@ -73,7 +95,7 @@ export interface AgentFacts {
   readonly kubeQps: number;
   readonly kubeBurst: number;
   readonly heartbeatFrequencySeconds: number;
-  readonly predictor: { readonly enabled: boolean; readonly address: string; readonly directAccess: boolean };
+  readonly predictor: PredictorFacts;
 }
 
 /** One collection's findings; `undefined` where a source could not be read. */
@@ -157,7 +179,7 @@ export function computeClusterStatus(c: Collected, agent: AgentFacts): ClusterSt
     conditions: [readyCondition(c.probes, c.observedAt)],
     heartbeatFrequencySeconds: agent.heartbeatFrequencySeconds,
     ...present('predictorEnabled', agent.predictor.enabled ? true : undefined),
-    ...present('predictorAddress', agent.predictor.enabled ? emptyIfBlank(agent.predictor.address) : undefined),
+    ...present('predictorAddress', emptyIfBlank(agent.predictor.address)),
     predictorDirectAccess: agent.predictor.directAccess,
   };
 }

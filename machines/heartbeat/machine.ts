@@ -2,8 +2,11 @@
 // ManagedCluster on another. Three parallel regions:
 //   nodes       keeps the child's node summary current (watch; resumes after a normal end, backs off
 //               after a failure);
-//   collection  collects as soon as the nodes are known (or after nodeSyncTimeout without them), then
-//               every collectInterval, and soon after a node changed readiness (changeDebounce);
+//   collection  collects once the nodes are known — never before, as the Go agent waits for its
+//               informers: a status without node figures would tell the scheduler the cluster has no
+//               capacity (a warning after nodeSyncTimeout says why nothing is reported yet) — then
+//               every collectInterval, and soon after a node changed readiness (changeDebounce). A
+//               relist keeps the last full node figures until the new list is complete;
 //   reporting   reports the first collection at once, then every reportInterval after the previous
 //               report, and early when a collection differs significantly from what was last reported
 //               — but never within reportSpacing of the previous report, so a flapping probe cannot
@@ -91,7 +94,7 @@ export const heartbeatMachine = setup({
     reportInterval: notProvided('reportInterval'),
     /** How long to wait after a node change before collecting. */
     changeDebounce: notProvided('changeDebounce'),
-    /** How long the first collection waits for the node summary before going without it. */
+    /** How long the first collection waits for the node summary before a warning says it still waits. */
     nodeSyncTimeout: notProvided('nodeSyncTimeout'),
     /** Backoff before the next report attempt (context.attempt). */
     retryDelay: notProvided('retryDelay'),
@@ -107,6 +110,8 @@ export const heartbeatMachine = setup({
   actions: {
     /** Tells the agent the parent refused the dedicated credentials (it re-registers). */
     notifyCredentialsRejected: notProvided('notifyCredentialsRejected'),
+    /** Says (a warning) that the first node list is still missing, so nothing is reported yet. */
+    warnNodesNotSynced: notProvided('warnNodesNotSynced'),
     recordFailure: assign({
       attempt: ({ context }) => context.attempt + 1,
       lastFailure: ({ event }) => failureMessage(errorOf(event)),
@@ -157,7 +162,7 @@ export const heartbeatMachine = setup({
       states: {
         waitingForNodes: {
           on: { 'nodes.synced': 'collecting' },
-          after: { nodeSyncTimeout: 'collecting' },
+          after: { nodeSyncTimeout: { actions: 'warnNodesNotSynced' } },
         },
         collecting: {
           invoke: {

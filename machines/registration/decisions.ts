@@ -1,5 +1,7 @@
 // Pure decisions of the registration lifecycle, called by the statechart's guards and by src/.
 
+import type { FailureKind } from '../failure.ts';
+
 export const legacyClusterIdAnnotation = 'legacy-cluster-id';
 const uuid = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
@@ -46,6 +48,25 @@ export function credentialsUsable(stored: StoredCredentialsView | undefined, par
 }
 
 const normaliseUrl = (u: string): string => u.trim().replace(/\/+$/, '');
+
+/**
+ * What a failed check of the dedicated credentials means. Only a 401 says the parent rejects the
+ * token itself; a 403 is a valid token that lacks a permission (e.g. while the controller-manager
+ * recreates the ClusterRole `clusternet-<id>`), so the credentials stay; anything else (the parent
+ * unreachable, a 5xx) says nothing about them.
+ */
+export type CredentialCheckVerdict = 'revoked' | 'lackingPermission' | 'inconclusive';
+
+export function credentialCheckVerdict(failure: FailureKind): CredentialCheckVerdict {
+  switch (failure) {
+    case 'unauthorized':
+      return 'revoked';
+    case 'forbidden':
+      return 'lackingPermission';
+    default:
+      return 'inconclusive';
+  }
+}
 
 const nameAlphabet = 'bcdfghjklmnpqrstvwxz2456789';
 

@@ -1,14 +1,15 @@
 // The registration lifecycle (spec §2–§3): cluster identity → stored credentials or bootstrap token →
-// ClusterRegistrationRequest → approval (watch, with a poll as fallback) → credentials stored in the
-// child → verified with TLS against the approved CA → registered; and back to the bootstrap path when
-// the parent rejects the dedicated credentials, at start-up or later.
+// ClusterRegistrationRequest → approval (read with GET, quickly at first, as the hub's RBAC grants only
+// get/create) → credentials stored in the child → verified with TLS against the approved CA →
+// registered; and back to the bootstrap path when the parent rejects the dedicated credentials, at
+// start-up or later.
 //
 // Pure: every effect is an actor or delay provided from src/ (or by tests) with `.provide()`. Secrets
 // (tokens, CA) never enter the context or events; src/ keeps them beside the actors.
 
-import { assign, fromCallback, fromPromise, sendParent, setup } from 'xstate';
+import { assign, fromPromise, sendParent, setup } from 'xstate';
 import { errorOf, failureKind, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
-import { credentialsUsable, type StoredCredentialsView } from './decisions.ts';
+import { credentialCheckVerdict, credentialsUsable, type StoredCredentialsView } from './decisions.ts';
 
 /** The ClusterRegistrationRequest as the machine sees it (no token, no CA). */
 export interface RequestView {
@@ -37,18 +38,16 @@ export interface RegistrationContext {
   readonly credentialSource: CredentialSource;
   /** Consecutive failures of the current step; drives the backoff. */
   readonly attempt: number;
-  /** The parent forbids watching the request (the hub's RBAC grants only get/create): poll instead. */
-  readonly watchForbidden: boolean;
   /** Reads of the request so far while waiting; drives the polling interval. */
   readonly polls: number;
   readonly lastFailure: string | undefined;
 }
 
-export type RegistrationEvent =
-  | { readonly type: 'registration.observed'; readonly request: RequestView }
-  | { readonly type: 'registration.watchFailed'; readonly kind: string; readonly message: string }
-  /** Another component (heartbeat, tunnel) was refused by the parent with the dedicated credentials. */
-  | { readonly type: 'credentials.rejected'; readonly message: string };
+/** Another component (heartbeat, tunnel) was refused by the parent with the dedicated credentials. */
+export interface RegistrationEvent {
+  readonly type: 'credentials.rejected';
+  readonly message: string;
+}
 
 /** What the parent (the agent) hears. */
 export type RegistrationReport =
@@ -78,10 +77,9 @@ export interface StoreInput {
   readonly dedicatedNamespace: string;
 }
 
-/** The request view of a done event (readRequest) or of registration.observed. */
+/** The request view of a readRequest done event. */
 function requestOf(event: unknown): RequestView {
-  const e = event as { output?: RequestView; request?: RequestView };
-  return e.output ?? e.request ?? emptyRequest;
+  return (event as { output?: RequestView }).output ?? emptyRequest;
 }
 
 const emptyRequest: RequestView = {
@@ -105,13 +103,13 @@ export function adoptRequest(context: RegistrationContext, r: RequestView): Part
   };
 }
 
-/** The request reads and watches address: this cluster's CRR, with the credentials in use. */
+/** What the request reads address: this cluster's CRR, with the credentials in use. */
 const requestInput = ({ context }: { context: RegistrationContext }): RequestInput => ({
   clusterId: context.clusterId ?? '',
   source: context.credentialSource,
 });
 
-/** An approved request, however it was seen: store its credentials. */
+/** An approved request: store its credentials. */
 const whenApproved = {
   guard: 'approved',
   target: '#registration.storingCredentials',
@@ -133,10 +131,8 @@ export const registrationMachine = setup({
     loadStoredCredentials: fromPromise<StoredCredentialsView | undefined>(notProvided('loadStoredCredentials')),
     /** Creates the CRR (AlreadyExists counts as success). */
     submitRequest: fromPromise<undefined, SubmitInput>(notProvided('submitRequest')),
-    /** Reads the CRR once; rejects with kind notFound when it is gone. */
+    /** Reads the CRR once (GET); rejects with kind notFound when it is gone. */
     readRequest: fromPromise<RequestView, RequestInput>(notProvided('readRequest')),
-    /** Watches the CRR: sends registration.observed, and registration.watchFailed when the watch ends. */
-    watchRequest: fromCallback<RegistrationEvent, RequestInput>(notProvided('watchRequest')),
     /** Writes the approved credentials into the child's `parent-cluster` Secret. */
     storeCredentials: fromPromise<undefined, StoreInput>(notProvided('storeCredentials')),
     /** One call to the parent with the dedicated credentials, TLS verified against the approved CA. */
@@ -147,17 +143,18 @@ export const registrationMachine = setup({
     retryDelay: notProvided('retryDelay'),
     /** How often the dedicated credentials are re-checked once registered. */
     credentialCheckInterval: notProvided('credentialCheckInterval'),
-    /** How often the CRR is re-read while a watch is running (belt and braces for missed events). */
+    /** How often a denied CRR is re-read. */
     approvalResync: notProvided('approvalResync'),
-    /** Interval between reads of the CRR when it cannot be watched (context.polls). */
+    /** Interval between reads of the CRR while waiting for approval (context.polls). */
     approvalPoll: notProvided('approvalPoll'),
   },
   guards: {
     usingStoredCredentials: ({ context }) => context.credentialSource === 'stored',
     rejected: ({ event }) => ['unauthorized', 'forbidden'].includes(failureKind(errorOf(event))),
-    unauthorized: ({ event }) => failureKind(errorOf(event)) === 'unauthorized',
-    forbidden: ({ event }) => failureKind(errorOf(event)) === 'forbidden',
-    watchForbidden: ({ context }) => context.watchForbidden,
+    /** A check of the dedicated credentials got a 401: the parent rejects the token. */
+    credentialsRevoked: ({ event }) => credentialCheckVerdict(failureKind(errorOf(event))) === 'revoked',
+    /** A check of the dedicated credentials got a 403: the token is valid but lacks a permission. */
+    lackingPermission: ({ event }) => credentialCheckVerdict(failureKind(errorOf(event))) === 'lackingPermission',
     requestInvalid: ({ event }) => failureKind(errorOf(event)) === 'invalid',
     requestGone: ({ event }) => failureKind(errorOf(event)) === 'notFound',
     approved: ({ event }) => isApproved(requestOf(event)),
@@ -180,6 +177,8 @@ export const registrationMachine = setup({
     })),
     /** Tells the parent that the dedicated credentials no longer work: the registered components stop. */
     reportRevoked: sendParent({ type: 'registration.revoked' }),
+    /** Says (a warning) that the parent refused the valid dedicated credentials a permission (context.lastFailure). */
+    warnLackingPermission: notProvided('warnLackingPermission'),
   },
 }).createMachine({
   id: 'registration',
@@ -191,7 +190,6 @@ export const registrationMachine = setup({
     managedClusterName: undefined,
     credentialSource: 'bootstrap',
     attempt: 0,
-    watchForbidden: false,
     polls: 0,
     lastFailure: undefined,
   }),
@@ -284,48 +282,19 @@ export const registrationMachine = setup({
     requestVanished: { after: { retryDelay: 'requesting' } },
     parentUnreachable: { after: { retryDelay: 'requesting' } },
 
+    /**
+     * Reads the CRR (GET) until it is approved: the hub grants the bootstrap token and the dedicated
+     * credentials only get/create on it, so a watch would only put a 403 in the parent's audit log.
+     */
     awaitingApproval: {
-      initial: 'watching',
+      initial: 'polling',
       entry: assign({ polls: 0 }),
-      on: {
-        'registration.observed': [
-          {
-            guard: 'approved',
-            target: 'storingCredentials',
-            actions: ['adopt', 'resetAttempts'],
-          },
-          {
-            guard: 'denied',
-            target: 'denied',
-            actions: 'adopt',
-          },
-          { actions: 'adopt' },
-        ],
-      },
       states: {
-        watching: {
-          invoke: {
-            id: 'watchRequest',
-            src: 'watchRequest',
-            input: requestInput,
-          },
-          on: {
-            'registration.watchFailed': [
-              { guard: 'unauthorized', target: '#registration.rejected', actions: 'recordFailure' },
-              // Not allowed to watch (get/create only, as the hub grants): read it instead.
-              { guard: 'forbidden', target: 'polling', actions: assign({ watchForbidden: true }) },
-              { target: 'polling' },
-            ],
-          },
-          after: { approvalResync: 'polling' },
-        },
-        /** Reads the CRR directly: at every resync, and as the fallback when the watch fails. */
         polling: {
           invoke: {
             id: 'readRequest',
             src: 'readRequest',
             input: requestInput,
-            // Otherwise always wait before the next read or watch: a failing watch can never spin.
             onDone: [
               whenApproved,
               { guard: 'denied', target: '#registration.denied', actions: 'adopt' },
@@ -338,13 +307,10 @@ export const registrationMachine = setup({
             ],
           },
         },
-        /**
-         * Between reads: short at first, then backing off. The watch is tried again from here unless the
-         * parent forbids it (the hub's RBAC grants only get/create), in which case reading goes on.
-         */
+        /** Between reads: short at first (approval takes about a second), then backing off to a cap. */
         waitingToPoll: {
           entry: assign({ polls: ({ context }) => context.polls + 1 }),
-          after: { approvalPoll: [{ guard: 'watchForbidden', target: 'polling' }, { target: 'watching' }] },
+          after: { approvalPoll: 'polling' },
         },
         parentUnreachable: { after: { retryDelay: 'polling' } },
       },
@@ -402,9 +368,15 @@ export const registrationMachine = setup({
         onDone: { target: 'registered', actions: ['resetAttempts', 'reportRegistered'] },
         onError: [
           {
-            guard: 'rejected',
+            guard: 'credentialsRevoked',
             target: 'approvedCredentialsRejected',
             actions: 'recordFailure',
+          },
+          // A 403: the token works but its ClusterRole is not (yet) there; check again after a pause.
+          {
+            guard: 'lackingPermission',
+            target: 'verificationFailed',
+            actions: ['recordFailure', 'warnLackingPermission'],
           },
           { target: 'verificationFailed', actions: 'recordFailure' },
         ],
@@ -424,8 +396,9 @@ export const registrationMachine = setup({
     registered: {
       after: { credentialCheckInterval: 'checkingCredentials' },
       // A component was refused by the parent: check the credentials now. Only the parent rejecting
-      // them here revokes them; a refusal for another reason (e.g. the tunnel's 403 when the hub grants
-      // no `sockets` rule) must not send a healthy cluster back to the bootstrap token in a loop.
+      // the token here (401) revokes them; a refusal of a permission (403: the tunnel's when the hub
+      // grants no `sockets` rule, anyone's while the ClusterRole is recreated) must not send a healthy
+      // cluster back to the bootstrap token in a loop.
       on: { 'credentials.rejected': { target: 'checkingCredentials', actions: 'recordFailure' } },
     },
     checkingCredentials: {
@@ -433,13 +406,15 @@ export const registrationMachine = setup({
         id: 'verifyCredentials',
         src: 'verifyCredentials',
         input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: 'stored' }),
-        onDone: 'registered',
+        onDone: { target: 'registered', actions: 'resetAttempts' },
         onError: [
           {
-            guard: 'rejected',
+            guard: 'credentialsRevoked',
             target: 'credentialsRevoked',
             actions: 'recordFailure',
           },
+          // A valid token lacking a permission: keep serving, say so, check again at the next interval.
+          { guard: 'lackingPermission', target: 'registered', actions: ['recordFailure', 'warnLackingPermission'] },
           // The parent being unreachable does not invalidate the credentials: keep them.
           { target: 'registered' },
         ],

@@ -4,6 +4,7 @@
 import type { VersionFormat } from '../config/config.ts';
 import { flagSpecs, sectionOrder, type FlagSpec } from '../config/flags.ts';
 import type { VersionInfo } from '../version.ts';
+import { goYamlObject } from './go-yaml.ts';
 
 const typeName: Readonly<Record<FlagSpec['kind'], string>> = {
   string: 'string',
@@ -55,8 +56,6 @@ export function formatVersion(info: VersionInfo, format: VersionFormat): string 
     case 'json':
       return `${JSON.stringify(info, null, 2)}\n`;
     case 'yaml':
-      return Object.entries(info)
-        .map(([k, v]) => `${k}: ${JSON.stringify(v)}\n`)
-        .join('');
+      return goYamlObject(Object.entries(info));
   }
 }

@@ -27,7 +27,7 @@ function main(argv: readonly string[]): number | undefined {
       process.stderr.write("Run 'clusternet-agent --help' for usage.\n");
       return exitUsage;
     case 'run':
-      run(inv.config, argv).catch((err: unknown) => {
+      run(inv.config, argv, inv.warnings).catch((err: unknown) => {
         process.stderr.write(`clusternet-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
         process.exit(1);
       });
@@ -39,9 +39,10 @@ function main(argv: readonly string[]): number | undefined {
  * Runs the agent until it stops. The first SIGTERM/SIGINT stops the work and releases the Lease, then
  * exits 0; a second signal exits 1 at once (spec §9.3). An unexpected failure exits 1.
  */
-async function run(config: AgentConfig, argv: readonly string[]): Promise<void> {
+async function run(config: AgentConfig, argv: readonly string[], warnings: readonly string[]): Promise<void> {
   const log = createRootLogger(config.logging.verbosity, undefined, config.logging.format);
   log.info({ version: versionInfo(process.env).gitVersion, flags: describeFlags(argv) }, 'starting clusternet-agent');
+  for (const w of warnings) log.warn(w);
   const exit = (code: number): never => {
     log.flush();
     process.exit(code);

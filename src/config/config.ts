@@ -13,7 +13,13 @@ export type VersionFormat = 'short' | 'json' | 'yaml';
 
 export interface AgentConfig {
   readonly registration: {
+    /** `--cluster-reg-parent-url` without trailing slashes: the base of every request to the parent. */
     readonly parentUrl: string;
+    /**
+     * `--cluster-reg-parent-url` as given (surrounding blanks trimmed): what the `parent-cluster` Secret
+     * records as `apiserver-advertise-url`, so a Go agent taking over compares equal (spec §3.5).
+     */
+    readonly parentUrlAsGiven: string;
     /** Bootstrap token or ServiceAccount token. A secret: never logged. */
     readonly token: string;
     readonly clusterName: string | undefined;
@@ -50,6 +56,8 @@ export interface AgentConfig {
     readonly certDir: string;
     readonly tlsCertFile: string;
     readonly tlsPrivateKeyFile: string;
+    /** `--tls-min-version` as Node names it (empty flag: TLS 1.2, Go's default for servers). */
+    readonly tlsMinVersion: TlsMinVersion;
     /** `--insecure-serving`: plain HTTP, for local development. */
     readonly insecure: boolean;
   };
@@ -67,10 +75,22 @@ export interface AgentConfig {
   };
 }
 
+export type TlsMinVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+/** The Go names of `--tls-min-version` (k8s serving options), as Node names them. */
+export const tlsVersions: Readonly<Record<string, TlsMinVersion>> = {
+  '': 'TLSv1.2',
+  VersionTLS10: 'TLSv1',
+  VersionTLS11: 'TLSv1.1',
+  VersionTLS12: 'TLSv1.2',
+  VersionTLS13: 'TLSv1.3',
+};
+
 export type Invocation =
   | { readonly kind: 'help' }
   | { readonly kind: 'version'; readonly format: VersionFormat }
-  | { readonly kind: 'run'; readonly config: AgentConfig }
+  /** `warnings`: what was accepted as the Go agent accepts it, but deserves a word (logged at start-up). */
+  | { readonly kind: 'run'; readonly config: AgentConfig; readonly warnings: readonly string[] }
   | { readonly kind: 'invalid'; readonly errors: readonly string[] };
 
 // Maximum lengths are those of the CRD fields the values end up in (ClusterRegistrationRequest spec).
@@ -97,11 +117,50 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     };
   }
   const errors: string[] = [];
-  const config = buildConfig(parsed, errors);
-  return errors.length > 0 ? { kind: 'invalid', errors } : { kind: 'run', config: deepFreeze(config) };
+  const warnings: string[] = [];
+  const config = buildConfig(parsed, errors, warnings);
+  return errors.length > 0
+    ? { kind: 'invalid', errors }
+    : { kind: 'run', config: deepFreeze(config), warnings: Object.freeze(warnings) };
 }
 
-function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
+/**
+ * `--cluster-labels` (`k1=v1,k2=v2`): as the Go agent, an item without exactly one `=` is skipped with a
+ * warning. Keys and values must be valid label keys and values (the Go agent does not check them, but
+ * the approver copies them onto the ManagedCluster, which the apiserver then refuses: registration would
+ * wait forever).
+ */
+export function parseClusterLabels(text: string): {
+  labels: Record<string, string>;
+  errors: string[];
+  warnings: string[];
+} {
+  const labels: Record<string, string> = {};
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  for (const item of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const parts = item.split('=');
+    const [key = '', value = ''] = parts;
+    if (parts.length !== 2) {
+      warnings.push(`--cluster-labels: ${JSON.stringify(item)} is not key=value; skipped`);
+    } else if (
+      !labelKey.test(key) ||
+      (key.split('/').at(-1) ?? '').length > 63 ||
+      !labelValue.test(value) ||
+      value.length > 63
+    ) {
+      errors.push(`--cluster-labels: ${JSON.stringify(item)} is not a valid Kubernetes label`);
+    } else {
+      labels[key] = value;
+    }
+  }
+  return { labels, errors, warnings };
+}
+
+function buildConfig(parsed: ParsedArgv, errors: string[], warnings: string[]): AgentConfig {
   const str = (name: string): string => String(flagValue(parsed, name));
   const num = (name: string): number => Number(flagValue(parsed, name));
   const bool = (name: string): boolean => flagValue(parsed, name) === true;
@@ -112,6 +171,7 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
 
   const gates = parseFeatureGates(str('feature-gates'), defaultFeatureGates);
   errors.push(...gates.errors);
+  warnings.push(...gates.warnings);
 
   // Registration.
   const parentUrl = str('cluster-reg-parent-url').trim();
@@ -175,25 +235,10 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
     syncMode !== 'Push' || gates.gates.AppPusher,
     '--cluster-sync-mode=Push requires the feature gate AppPusher=true',
   );
-  const clusterLabels: Record<string, string> = {};
-  for (const item of str('cluster-labels')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
-    const parts = item.split('=');
-    const [key = '', value = ''] = parts;
-    if (
-      parts.length !== 2 ||
-      !labelKey.test(key) ||
-      (key.split('/').at(-1) ?? '').length > 63 ||
-      !labelValue.test(value) ||
-      value.length > 63
-    ) {
-      errors.push(`--cluster-labels: ${JSON.stringify(item)} is not a valid key=value label`);
-    } else {
-      clusterLabels[key] = value;
-    }
-  }
+  const labels = parseClusterLabels(str('cluster-labels'));
+  errors.push(...labels.errors);
+  warnings.push(...labels.warnings);
+  const clusterLabels = labels.labels;
 
   // Management, status, predictor.
   const threshold = num('labels-aggregate-threshold');
@@ -233,11 +278,11 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
     renew > 1.2 * retry,
     `--leader-elect-renew-deadline (${formatGoDuration(renew)}) must be greater than 1.2 × --leader-elect-retry-period (${formatGoDuration(retry)})`,
   );
+  // Hidden and ignored by the Go agent, which always uses a Lease: so do we, saying so.
   const lock = str('leader-elect-resource-lock');
-  check(
-    lock === 'lease' || lock === 'leases',
-    `--leader-elect-resource-lock: only "lease" is supported, not ${JSON.stringify(lock)}`,
-  );
+  if (lock !== 'lease' && lock !== 'leases') {
+    warnings.push(`--leader-elect-resource-lock=${lock} is ignored: a Lease is always used, as by the Go agent`);
+  }
   const leaseName = str('leader-elect-resource-name');
   check(
     dns1123Subdomain.test(leaseName) && leaseName.length <= 253,
@@ -269,9 +314,10 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
     `--statechart-inspector must be a ws:// or wss:// URL, not ${JSON.stringify(inspector)}`,
   );
   const tlsMin = str('tls-min-version');
+  const tlsMinVersion = tlsVersions[tlsMin];
   check(
-    ['', 'VersionTLS12', 'VersionTLS13'].includes(tlsMin),
-    `--tls-min-version must be VersionTLS12 or VersionTLS13, not ${JSON.stringify(tlsMin)}`,
+    tlsMinVersion !== undefined,
+    `--tls-min-version: unknown tls version ${JSON.stringify(tlsMin)}: one of VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13`,
   );
   const verbosity = num('v');
   check(verbosity >= 0, `-v must not be negative, not ${String(verbosity)}`);
@@ -288,6 +334,7 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
   return {
     registration: {
       parentUrl: parentUrl.replace(/\/+$/, ''),
+      parentUrlAsGiven: parentUrl,
       token,
       clusterName: clusterName === '' ? undefined : clusterName,
       clusterNamePrefix: prefix,
@@ -319,6 +366,7 @@ function buildConfig(parsed: ParsedArgv, errors: string[]): AgentConfig {
       certDir: str('cert-dir'),
       tlsCertFile: tlsCert,
       tlsPrivateKeyFile: tlsKey,
+      tlsMinVersion: tlsMinVersion ?? 'TLSv1.2',
       insecure: bool('insecure-serving'),
     },
     logging: { verbosity, format: format as 'text' | 'json' },

@@ -1,5 +1,6 @@
 // --feature-gates: the Clusternet gates (all alpha, default false), plus the generic Kubernetes gates
-// the Go agent's process-wide gate also registers (accepted, no effect here).
+// the Go agent's process-wide gate also registers (accepted with a warning: no effect here). A name
+// that is neither is an error, as in Go.
 
 import { parseGoBool } from './argv.ts';
 
@@ -19,14 +20,65 @@ export const clusternetGates = [
 ] as const;
 export type ClusternetGate = (typeof clusternetGates)[number];
 
-const genericGates: readonly string[] = [
+/**
+ * The Kubernetes gates in the Go agent's process-wide gate: component-base's AllAlpha/AllBeta, its
+ * logging gates and ComponentSLIs, and those of k8s.io/apiserver (the union of v0.30, which Clusternet
+ * v0.18.1 builds with, and v0.32, which later releases build with).
+ */
+export const kubernetesGates: ReadonlySet<string> = new Set([
+  // component-base
   'AllAlpha',
   'AllBeta',
   'ComponentSLIs',
   'ContextualLogging',
   'LoggingAlphaOptions',
   'LoggingBetaOptions',
-];
+  // k8s.io/apiserver v0.30 and v0.32
+  'APIListChunking',
+  'APIPriorityAndFairness',
+  'APIResponseCompression',
+  'APIServerIdentity',
+  'APIServerTracing',
+  'APIServingWithRoutine',
+  'AdmissionWebhookMatchConditions',
+  'AggregatedDiscoveryEndpoint',
+  'AllowUnsafeMalformedObjectDeletion',
+  'AnonymousAuthConfigurableEndpoints',
+  'AuthorizeWithSelectors',
+  'BtreeWatchCache',
+  'CBORServingAndStorage',
+  'ConcurrentWatchObjectDecode',
+  'ConsistentListFromCache',
+  'CoordinatedLeaderElection',
+  'CustomResourceValidationExpressions',
+  'EfficientWatchResumption',
+  'InPlacePodVerticalScaling',
+  'KMSv1',
+  'KMSv2',
+  'KMSv2KDF',
+  'MutatingAdmissionPolicy',
+  'OpenAPIEnums',
+  'RemainingItemCount',
+  'RemoteRequestHeaderUID',
+  'ResilientWatchCacheInitialization',
+  'RetryGenerateName',
+  'SeparateCacheWatchRPC',
+  'ServerSideApply',
+  'ServerSideFieldValidation',
+  'StorageVersionAPI',
+  'StorageVersionHash',
+  'StrictCostEnforcementForVAP',
+  'StrictCostEnforcementForWebhooks',
+  'StructuredAuthenticationConfiguration',
+  'StructuredAuthorizationConfiguration',
+  'UnauthenticatedHTTP2DOSMitigation',
+  'ValidatingAdmissionPolicy',
+  'WatchBookmark',
+  'WatchCacheInitializationPostStartHook',
+  'WatchFromStorageWithoutResourceVersion',
+  'WatchList',
+  'ZeroLimitedNominalConcurrencyShares',
+]);
 
 export type FeatureGates = Readonly<Record<ClusternetGate, boolean>>;
 
@@ -35,10 +87,17 @@ export const defaultFeatureGates: FeatureGates = Object.fromEntries(clusternetGa
   boolean
 >;
 
-/** Parses `Key=bool,Key2=bool` onto `base`; returns the gates and one message per bad item. */
-export function parseFeatureGates(text: string, base: FeatureGates): { gates: FeatureGates; errors: string[] } {
+/**
+ * Parses `Key=bool,Key2=bool` onto `base`; returns the gates, one error per bad item and one warning
+ * per Kubernetes gate (accepted, no effect).
+ */
+export function parseFeatureGates(
+  text: string,
+  base: FeatureGates,
+): { gates: FeatureGates; errors: string[]; warnings: string[] } {
   const gates: Record<string, boolean> = { ...base };
   const errors: string[] = [];
+  const warnings: string[] = [];
   for (const item of text
     .split(',')
     .map((s) => s.trim())
@@ -55,9 +114,13 @@ export function parseFeatureGates(text: string, base: FeatureGates): { gates: Fe
       );
     } else if ((clusternetGates as readonly string[]).includes(key)) {
       gates[key] = bool;
-    } else if (!genericGates.includes(key)) {
+    } else if (kubernetesGates.has(key)) {
+      warnings.push(
+        `--feature-gates: ${key}=${String(bool)} is a Kubernetes feature gate; it has no effect on this agent`,
+      );
+    } else {
       errors.push(`--feature-gates: unrecognized feature gate: ${key}`);
     }
   }
-  return { gates: gates as FeatureGates, errors };
+  return { gates: gates as FeatureGates, errors, warnings };
 }

@@ -204,7 +204,13 @@ export const flagSpecs: readonly FlagSpec[] = [
     'File containing the default x509 private key matching --tls-cert-file',
   ),
   f(serving, 'tls-cipher-suites', 'stringSlice', [], 'Comma-separated list of cipher suites for the server'),
-  f(serving, 'tls-min-version', 'string', '', 'Minimum TLS version supported: VersionTLS12 or VersionTLS13'),
+  f(
+    serving,
+    'tls-min-version',
+    'string',
+    '',
+    'Minimum TLS version supported. Possible values: VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13',
+  ),
   f(
     serving,
     'tls-sni-cert-key',

@@ -5,7 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { fromCallback, fromPromise } from 'xstate';
 import { nextDelay, type BackoffPolicy } from '../../machines/backoff.ts';
 import { failureKind, failureMessage } from '../../machines/failure.ts';
-import type { AgentFacts } from '../../machines/heartbeat/decisions.ts';
+import { predictorFacts, type AgentFacts } from '../../machines/heartbeat/decisions.ts';
 import {
   heartbeatMachine,
   type HeartbeatEvent,
@@ -27,7 +27,7 @@ export const watchRetryPolicy: BackoffPolicy = { initialMs: 500, factor: 2, maxM
 /** At most one report per this period, however often the status changes. */
 export const reportSpacingMs = 10_000;
 export const changeDebounceMs = 1_000;
-/** How long the first collection waits for the node list (a big cluster's list takes seconds). */
+/** When a first node list still missing is worth a warning (a big cluster's list takes seconds). */
 export const nodeSyncTimeoutMs = 30_000;
 
 export interface HeartbeatDeps {
@@ -60,8 +60,10 @@ export function agentFacts(config: AgentConfig, apiserverUrl: string): AgentFact
     kubeQps: config.child.qps,
     kubeBurst: config.child.burst,
     heartbeatFrequencySeconds: Math.floor(config.status.updateFrequencyMs / 1000),
-    // The built-in predictor is not implemented: never advertise one the scheduler could not reach.
-    predictor: { enabled: false, address: '', directAccess: config.predictor.directAccess },
+    // An external predictor (--predictor-addr) is published as the Go agent does; the built-in one is
+    // not implemented, and never advertised.
+    predictor: predictorFacts(config.featureGates.Predictor, config.predictor.addr, config.predictor.directAccess)
+      .facts,
   };
 }
 
@@ -110,8 +112,10 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
       log.info({ labels: patch }, 'updated the aggregated node labels of the ManagedCluster');
     },
   });
-  if (config.featureGates.Predictor) {
-    log.warn('feature gate Predictor is on but the built-in predictor is not implemented; it is not advertised');
+  if (predictorFacts(config.featureGates.Predictor, config.predictor.addr, false).builtInSuppressed) {
+    log.warn(
+      'feature gate Predictor is on without --predictor-addr, but the built-in predictor is not implemented; it is not advertised',
+    );
   }
 
   return heartbeatMachine.provide({
@@ -166,6 +170,12 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
     actions: {
       notifyCredentialsRejected: ({ context }) => {
         deps.onCredentialsRejected?.(context.lastFailure ?? 'the parent refused the dedicated credentials');
+      },
+      warnNodesNotSynced: ({ context }) => {
+        log.warn(
+          { err: context.lastFailure, waitedSeconds: Math.round(timing.nodeSyncTimeoutMs / 1000) },
+          'the nodes of the child cluster are not listed yet: the first status report waits for them, as the Go agent waits for its informers',
+        );
       },
     },
   });

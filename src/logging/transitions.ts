@@ -14,7 +14,7 @@ export interface TransitionRecord {
   readonly lastFailure?: string;
 }
 
-/** Dotted form of an xstate state value: `awaitingApproval.watching`. */
+/** Dotted form of an xstate state value: `awaitingApproval.polling`. */
 export function stateName(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value !== null && typeof value === 'object') {

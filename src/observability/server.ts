@@ -16,6 +16,19 @@ import type { Logger } from '../logging/logger.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { selfSignedCertificate, type SelfSignedPair } from './self-signed.ts';
 
+/**
+ * The TLS options for `--tls-min-version`. OpenSSL 3 refuses TLS 1.0 and 1.1 at its default security
+ * level; an operator who asks for them (Go's serving options allow them) gets security level 0.
+ */
+export function tlsVersionOptions(min: AgentConfig['serving']['tlsMinVersion']): {
+  minVersion: AgentConfig['serving']['tlsMinVersion'];
+  ciphers?: string;
+} {
+  return min === 'TLSv1' || min === 'TLSv1.1'
+    ? { minVersion: min, ciphers: 'DEFAULT@SECLEVEL=0' }
+    : { minVersion: min };
+}
+
 /** Why the agent is or is not ready, as /readyz reports it. */
 export interface Readiness {
   readonly ready: boolean;
@@ -100,7 +113,7 @@ export async function startHealthServer(opts: {
     server = createHttpServer(listener);
   } else {
     const { certPem, keyPem } = servingCertificate(serving, log);
-    server = createHttpsServer({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' }, listener);
+    server = createHttpsServer({ cert: certPem, key: keyPem, ...tlsVersionOptions(serving.tlsMinVersion) }, listener);
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -12,7 +12,7 @@ import {
   type KubeConfig,
   type V1Lease,
 } from '@kubernetes/client-node';
-import { fromCallback, fromPromise } from 'xstate';
+import { fromPromise } from 'xstate';
 import { nextDelay, type BackoffPolicy } from '../../machines/backoff.ts';
 import {
   decideClusterId,
@@ -23,7 +23,6 @@ import {
 import {
   registrationMachine,
   type RegistrationContext,
-  type RegistrationEvent,
   type RequestInput,
   type StoreInput,
   type SubmitInput,
@@ -31,7 +30,6 @@ import {
 import type { AgentConfig } from '../config/config.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ProxyFunc } from '../kube/proxy.ts';
-import { watchObject } from '../kube/watch-object.ts';
 import { classifyParentError, dedicatedKubeConfig, parentKubeConfig, ParentFailure } from './parent-client.ts';
 import {
   approvedCredentials,
@@ -53,7 +51,7 @@ import {
 export const legacyLeaseName = 'self-cluster';
 
 export const retryPolicy: BackoffPolicy = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0.3 };
-/** Reading the request while it cannot be watched: quick at first (approval takes ~1 s), then 5 s. */
+/** Reading the request while waiting: quick at first (approval takes ~1 s), then every 5 s as Go. */
 export const approvalPollPolicy: BackoffPolicy = { initialMs: 250, factor: 2, maxMs: 5000, jitter: 0.2 };
 
 export interface RegistrationDeps {
@@ -63,6 +61,7 @@ export interface RegistrationDeps {
   /** The proxy for the parent (HTTPS_PROXY/NO_PROXY; see src/kube/proxy.ts). */
   readonly proxyFor: ProxyFunc;
   readonly random?: () => number;
+  /** How often a denied request is re-read (default 30 s). */
   readonly approvalResyncMs?: number;
 }
 
@@ -202,32 +201,6 @@ export function createRegistrationMachine(deps: RegistrationDeps): typeof regist
     }
   });
 
-  const watchRequest = fromCallback<RegistrationEvent, RequestInput>(({ input, sendBack }) => {
-    const name = requestName(input.clusterId);
-    return watchObject<RequestObject>(
-      parentConfig(input.source),
-      `/apis/${crrGroup}/${crrVersion}/${crrPlural}`,
-      name,
-      (phase, obj, end) => {
-        if (phase === 'DELETED') {
-          end(new ParentFailure('notFound', `ClusterRegistrationRequest ${name} was deleted`));
-          return;
-        }
-        if (phase === 'ADDED' || phase === 'MODIFIED') {
-          noteApproval(obj);
-          sendBack({ type: 'registration.observed', request: requestView(obj) });
-        }
-      },
-      (err) => {
-        const failure =
-          err === undefined || err === null
-            ? new ParentFailure('other', `watch of ${name} ended`)
-            : classifyParentError(err, `watching ${name}`);
-        sendBack({ type: 'registration.watchFailed', kind: failure.kind, message: failure.message });
-      },
-    );
-  });
-
   const storeCredentials = fromPromise<undefined, StoreInput>(async ({ input }) => {
     const creds = approved;
     if (creds === undefined) throw new ParentFailure('other', 'approved request carries no token');
@@ -236,7 +209,7 @@ export function createRegistrationMachine(deps: RegistrationDeps): typeof regist
       clusterId: input.clusterId,
       clusterName: input.clusterName,
       dedicatedNamespace: input.dedicatedNamespace,
-      parentUrl: reg.parentUrl,
+      parentUrl: reg.parentUrlAsGiven,
       credentials: creds,
     });
     try {
@@ -280,9 +253,16 @@ export function createRegistrationMachine(deps: RegistrationDeps): typeof regist
       loadStoredCredentials,
       submitRequest,
       readRequest,
-      watchRequest,
       storeCredentials,
       verifyCredentials,
+    },
+    actions: {
+      warnLackingPermission: ({ context }: { context: RegistrationContext }) => {
+        log.warn(
+          { err: context.lastFailure },
+          'the parent refuses the dedicated credentials a permission (403): they stay in use and are checked again later',
+        );
+      },
     },
     delays: {
       retryDelay: ({ context }: { context: RegistrationContext }) =>

@@ -7,9 +7,9 @@ import type { DedicatedCredentials } from './wire.ts';
 
 /**
  * A parent KubeConfig for a bearer token. With a CA, TLS is verified against it (host name from the
- * parent URL). Without one (the bootstrap phase: the agent has nothing to pin yet), TLS is not verified,
- * as with the Go agent. Requests go through the proxy `proxyFor` picks for the parent URL
- * (HTTPS_PROXY/NO_PROXY, as client-go's); `direct` when none is given.
+ * parent URL); with an empty one, against the system roots. Without one (the bootstrap phase: the agent
+ * has nothing to pin yet), TLS is not verified, as with the Go agent. Requests go through the proxy
+ * `proxyFor` picks for the parent URL (HTTPS_PROXY/NO_PROXY, as client-go's); `direct` when none is given.
  */
 export function parentKubeConfig(
   parentUrl: string,
@@ -25,7 +25,7 @@ export function parentKubeConfig(
         name: 'clusternet-cluster',
         server: parentUrl,
         skipTLSVerify: caPem === undefined,
-        ...(caPem === undefined ? {} : { caData: Buffer.from(caPem, 'utf8').toString('base64') }),
+        ...(caPem === undefined || caPem === '' ? {} : { caData: Buffer.from(caPem, 'utf8').toString('base64') }),
         ...(proxy === undefined ? {} : { proxyUrl: proxy.href }),
       },
     ],

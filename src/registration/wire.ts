@@ -86,17 +86,17 @@ export function requestView(crr: RequestObject): RequestView {
 /** Dedicated credentials: kept in src/, never in a machine's context. */
 export interface DedicatedCredentials {
   readonly token: string;
-  /** PEM; undefined when the parent sent none (then TLS is not verified, as the Go agent does). */
+  /**
+   * PEM. As with the Go agent (spec §3.1): undefined when the parent sent none (TLS is not verified);
+   * empty when the CA is there but empty (TLS is verified against the system roots).
+   */
   readonly caPem: string | undefined;
 }
 
 export function approvedCredentials(crr: RequestObject): DedicatedCredentials | undefined {
   const s = crr.status;
   if (s?.result !== 'Approved' || s.token === undefined || s.token === '') return undefined;
-  const ca =
-    s.caCertificate === undefined || s.caCertificate === ''
-      ? undefined
-      : Buffer.from(s.caCertificate, 'base64').toString('utf8');
+  const ca = s.caCertificate === undefined ? undefined : Buffer.from(s.caCertificate, 'base64').toString('utf8');
   return { token: Buffer.from(s.token, 'base64').toString('utf8'), caPem: ca };
 }
 
@@ -117,8 +117,8 @@ export function storedView(secret: V1Secret): StoredCredentialsView {
 export function storedCredentials(secret: V1Secret): DedicatedCredentials | undefined {
   const token = decode(secret, secretKeys.token);
   if (token === undefined || token === '') return undefined;
-  const ca = decode(secret, secretKeys.ca);
-  return { token, caPem: ca === '' ? undefined : ca };
+  // A `ca.crt` key that is present but empty means the system roots, not "skip verification".
+  return { token, caPem: decode(secret, secretKeys.ca) };
 }
 
 export interface SecretInput {
@@ -126,6 +126,7 @@ export interface SecretInput {
   readonly clusterId: string;
   readonly clusterName: string | undefined;
   readonly dedicatedNamespace: string;
+  /** `--cluster-reg-parent-url` as given: the Go agent compares it byte for byte. */
   readonly parentUrl: string;
   readonly credentials: DedicatedCredentials;
 }

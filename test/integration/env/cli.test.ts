@@ -63,7 +63,7 @@ describe('npm run demo (the README quick start)', () => {
     const { stdout } = await promisify(execFile)(process.execPath, [demo], { timeout: 100_000, killSignal: 'SIGTERM' });
     expect(stdout).toMatch(/parent https:\/\/127\.0\.0\.1:\d+ {2}Kubernetes v1\.\d+\.\d+/);
     expect(stdout).toMatch(/bootstrap token [a-z0-9]{6}\.\*{16} /);
-    expect(stdout).toMatch(/registration: awaitingApproval\.watching\n/);
+    expect(stdout).toMatch(/registration: awaitingApproval\.polling\n/);
     expect(stdout).toMatch(/registration: registered\n/);
     expect(stdout).toContain(
       'Secret clusternet-system/parent-cluster with keys apiserver-advertise-url, ca.crt, namespace, token',

@@ -36,6 +36,8 @@ interface ManagedCluster {
     allocatable?: Record<string, string>;
     nodeStatistics?: Record<string, number>;
     heartbeatFrequencySeconds?: number;
+    predictorEnabled?: boolean;
+    predictorAddress?: string;
     predictorDirectAccess?: boolean;
     clusterCIDR?: string;
     serviceCIDR?: string;
@@ -173,6 +175,8 @@ describe('heartbeat', () => {
     expect(s.kubeBurst).toBe(100);
     expect(s.heartbeatFrequencySeconds).toBe(180);
     expect(s.predictorDirectAccess).toBe(false);
+    expect(s.predictorEnabled).toBeUndefined();
+    expect(s.predictorAddress).toBeUndefined();
     expect(s.clusterCIDR).toBe('10.244.0.0/16');
     expect(s.serviceCIDR).toBe('10.96.0.0/12');
 
@@ -195,6 +199,22 @@ describe('heartbeat', () => {
     });
     // Label aggregation: two of the three worker nodes are in zone a (threshold 0.5 by default).
     expect(mc.metadata.labels?.['node.clusternet.io/zone']).toBe('a');
+  });
+
+  it('publishes an external predictor as the Go agent does', async () => {
+    const ns = await systemNamespace();
+    const a = agent(
+      ns,
+      '--feature-gates=Predictor=true',
+      '--predictor-addr=http://predictor.example:9000',
+      '--predictor-direct-access',
+    );
+    const mc = await reported(a, 'a report', (m) => m.status?.lastObservedTime !== undefined);
+    expect(mc.status).toMatchObject({
+      predictorEnabled: true,
+      predictorAddress: 'http://predictor.example:9000',
+      predictorDirectAccess: true,
+    });
   });
 
   it('reports node changes promptly, not at the next period, and keeps the hub conditions', async () => {

@@ -3,7 +3,13 @@
 // own Lease and cluster ID.
 
 import { randomBytes } from 'node:crypto';
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1Secret } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  RbacAuthorizationV1Api,
+  type V1Secret,
+} from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/approver.ts';
 import type { BootstrapToken } from '../../env/fixtures.ts';
@@ -53,8 +59,8 @@ const readSecret = (ns: string): Promise<V1Secret> =>
 const decoded = (s: V1Secret): Record<string, string> =>
   Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
 
-/** Watching is forbidden by the hub's RBAC, so waiting is a few reads: polling ⇄ waitingToPoll. */
-const waiting = new Set(['awaitingApproval.watching', 'awaitingApproval.polling', 'awaitingApproval.waitingToPoll']);
+/** Waiting is a few reads: polling ⇄ waitingToPoll (the hub's RBAC grants only get/create). */
+const waiting = new Set(['awaitingApproval.polling', 'awaitingApproval.waitingToPoll']);
 
 /** The trace is `prefix`, then only waiting states, then storing → verifying → registered. */
 function expectTrace(states: string[], prefix: string[]): void {
@@ -129,7 +135,7 @@ describe('registration', () => {
       'resolvingIdentity',
       'loadingStoredCredentials',
       'requesting',
-      'awaitingApproval.watching',
+      'awaitingApproval.polling',
     ]);
     // No credential ever reaches the log.
     expect(a.raw).not.toContain(token.secret);
@@ -154,7 +160,7 @@ describe('registration', () => {
       'resolvingIdentity',
       'loadingStoredCredentials',
       'requesting',
-      'awaitingApproval.watching',
+      'awaitingApproval.polling',
     ]);
     expect(second.lines.some((l) => l.msg === 'created ClusterRegistrationRequest')).toBe(false);
     const crrAfter = (await crrClient().getClusterCustomObject(crrRef(clusterId))) as { metadata: { uid: string } };
@@ -190,6 +196,40 @@ describe('registration', () => {
     expect(renewed.token).not.toBe(old.token);
     expect(renewed.namespace).toBe(old.namespace); // the approver reuses the namespace by cluster-id label
     expect(a.raw).not.toContain(renewed.token);
+  });
+
+  it('keeps the credentials when the parent refuses them a permission (403) at runtime', async () => {
+    const ns = await systemNamespace();
+    const a = agent(ns, '--parent-credentials-check-interval=1s');
+    await a.waitForState('registered');
+    const clusterId = await clusterIdOf(ns);
+    const before = decoded(await readSecret(ns));
+    // The controller-manager recreating the cluster's ClusterRole: for a moment the token is valid
+    // but may not even read its own request.
+    const rbac = env.adminClient('parent', RbacAuthorizationV1Api);
+    const role = await rbac.readClusterRole({ name: `clusternet-${clusterId}` });
+    await rbac.deleteClusterRole({ name: `clusternet-${clusterId}` });
+    try {
+      const warned = await a.waitForLine('a warning about the 403', (l) =>
+        String(l.msg).includes('refuses the dedicated credentials a permission'),
+      );
+      expect(String(warned.err)).toMatch(/403/);
+    } finally {
+      await rbac.createClusterRole({
+        body: { metadata: { name: role.metadata?.name ?? '' }, rules: role.rules ?? [] },
+      });
+    }
+    const since = a.lines.length;
+    await a.waitForLine(
+      'a passing check after the role is back',
+      (l) =>
+        l.transition?.from === 'checkingCredentials' &&
+        l.transition.lastFailure === undefined &&
+        a.lines.indexOf(l) >= since,
+    );
+    expect(a.states()).not.toContain('credentialsRevoked');
+    expect(a.states().filter((st) => st === 'requesting')).toHaveLength(1);
+    expect(decoded(await readSecret(ns))).toEqual(before);
   });
 
   it('reports a bootstrap token revoked while waiting for approval', async () => {
@@ -274,6 +314,27 @@ describe('registration', () => {
     expect(decoded(await readSecret(ns))['apiserver-advertise-url']).toBe(otherUrl);
   });
 
+  it('stores the parent URL exactly as given, as the Go agent compares it byte for byte', async () => {
+    const ns = await systemNamespace();
+    const withSlash = `${env.server('parent')}/`;
+    const first = AgentProcess.start([
+      `--cluster-reg-parent-url=${withSlash}`,
+      `--cluster-reg-token=${token.token}`,
+      `--kubeconfig=${env.adminKubeconfigPath('child')}`,
+      `--leader-elect-resource-namespace=${ns}`,
+      '--secure-port=0',
+    ]);
+    agents.push(first);
+    await first.waitForState('registered');
+    expect(decoded(await readSecret(ns))['apiserver-advertise-url']).toBe(withSlash);
+    first.kill('SIGTERM'); // releases the Lease: the next agent leads at once
+    expect((await first.exited).code).toBe(0);
+    // The same parent without the slash is still the same parent for us: no new registration.
+    const second = agent(ns);
+    await second.waitForState('registered');
+    expect(second.states()).not.toContain('parentUrlChanged');
+  });
+
   it('adopts the cluster ID of a v0.7.0 self-cluster Lease and records it', async () => {
     const ns = await systemNamespace();
     const coordination = env.adminClient('child', CoordinationV1Api);
@@ -291,7 +352,7 @@ describe('registration', () => {
 
   it('never loses or corrupts stored credentials when killed with SIGKILL at any step', async () => {
     const ns = await systemNamespace();
-    const steps = ['requesting', 'awaitingApproval.watching', 'storingCredentials.writing', 'verifying', 'registered'];
+    const steps = ['requesting', 'awaitingApproval.polling', 'storingCredentials.writing', 'verifying', 'registered'];
     let lastGood: Record<string, string> | undefined;
     // Each restarted agent waits for the killed one's Lease to expire: keep the lease short here.
     const shortLease = [

@@ -33,8 +33,23 @@ describe('version output', () => {
     expect(parsed.platform).toMatch(/^linux\/(amd64|arm64)$/);
   });
 
-  it('yaml has one key per line', () => {
-    expect(formatVersion(info, 'yaml').split('\n')).toContain(`gitVersion: "v${packageJson.version}"`);
+  it('yaml is what the Go agent prints: keys sorted, quoted only where YAML needs it', () => {
+    const [major = '', minor = ''] = packageJson.version.split('.');
+    expect(formatVersion({ ...info, gitTreeState: 'clean' }, 'yaml')).toBe(
+      [
+        'buildDate: "1970-01-01T00:00:00Z"',
+        'compiler: node',
+        'gitCommit: abc123',
+        'gitTreeState: clean',
+        `gitVersion: v${packageJson.version}`,
+        `goVersion: node${process.versions.node}`,
+        `major: "${major}"`,
+        `minor: "${minor}"`,
+        `platform: ${info.platform}`,
+        'programName: clusternet-agent',
+        '',
+      ].join('\n'),
+    );
   });
 });
 
@@ -76,6 +91,33 @@ describe('the clusternet-agent executable', () => {
     expect(lines[2]).toMatch(/Push requires the feature gate AppPusher=true/);
     expect(err.stderr).not.toContain(secret);
     expect(err.stderr).not.toContain('0123456789');
+  });
+});
+
+describe('warnings at start-up', () => {
+  it('logs what was accepted as the Go agent accepts it, before starting', async () => {
+    const main = fileURLToPath(new URL('../../../src/main.ts', import.meta.url));
+    // A kubeconfig that does not exist ends the agent right after the start-up lines.
+    const err = (await promisify(execFile)(process.execPath, [
+      main,
+      '--cluster-reg-parent-url=https://127.0.0.1:1',
+      '--cluster-reg-token=abcdef.0123456789abcdef',
+      '--kubeconfig=/nonexistent/kubeconfig',
+      '--secure-port=0',
+      '--leader-elect-resource-lock=configmaps',
+      '--cluster-labels=broken,env=prod',
+    ]).catch((e: unknown) => e)) as { code: number; stdout: string };
+    expect(err.code).toBe(1);
+    const warnings = err.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { level: string; msg: string })
+      .filter((l) => l.level === 'warn')
+      .map((l) => l.msg);
+    expect(warnings).toEqual([
+      '--cluster-labels: "broken" is not key=value; skipped',
+      '--leader-elect-resource-lock=configmaps is ignored: a Lease is always used, as by the Go agent',
+    ]);
   });
 });
 

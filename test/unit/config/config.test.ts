@@ -20,6 +20,7 @@ describe('parseCommandLine', () => {
     const c = config();
     expect(c.registration).toEqual({
       parentUrl: 'https://10.0.0.1:6443',
+      parentUrlAsGiven: 'https://10.0.0.1:6443',
       token,
       clusterName: undefined,
       clusterNamePrefix: 'clusternet-cluster',
@@ -92,11 +93,13 @@ describe('parseCommandLine', () => {
   });
 
   it.each([
-    [['--cluster-reg-parent-url=https://p.example/prefix/'], 'https://p.example/prefix'],
-    [['--cluster-reg-parent-url= https://p:6443 '], 'https://p:6443'],
-  ])('normalises the parent URL %j → %s', (argv, url) => {
+    [['--cluster-reg-parent-url=https://p.example/prefix/'], 'https://p.example/prefix', 'https://p.example/prefix/'],
+    [['--cluster-reg-parent-url=https://p:6443/'], 'https://p:6443', 'https://p:6443/'],
+    [['--cluster-reg-parent-url= https://p:6443 '], 'https://p:6443', 'https://p:6443'],
+  ])('normalises the parent URL %j → %s for requests, keeps %s to store', (argv, url, asGiven) => {
     const inv = parseCommandLine([`--cluster-reg-token=${token}`, ...argv]);
     expect(inv.kind === 'run' && inv.config.registration.parentUrl).toBe(url);
+    expect(inv.kind === 'run' && inv.config.registration.parentUrlAsGiven).toBe(asGiven);
   });
 
   it('accepts a ServiceAccount JWT as the token', () => {
@@ -130,8 +133,12 @@ describe('parseCommandLine', () => {
     [[...required, '--cluster-sync-mode=pull'], ['--cluster-sync-mode must be Push, Pull or Dual']],
     [[...required, '--cluster-sync-mode=Push'], ['--cluster-sync-mode=Push requires the feature gate AppPusher=true']],
     [
-      [...required, '--cluster-labels=a=b,broken,c=d=e,=x'],
-      ['"broken" is not a valid', '"c=d=e" is not a valid', '"=x" is not a valid'],
+      [...required, '--cluster-labels=a=b,=x,Bad Key=v,k=-v-'],
+      [
+        '"=x" is not a valid Kubernetes label',
+        '"Bad Key=v" is not a valid Kubernetes label',
+        '"k=-v-" is not a valid Kubernetes label',
+      ],
     ],
     [[...required, '--labels-aggregate-threshold=1.5'], ['--labels-aggregate-threshold must be between 0 and 1']],
     [
@@ -150,7 +157,6 @@ describe('parseCommandLine', () => {
       [...required, '--leader-elect-retry-period=9s'],
       ['--leader-elect-renew-deadline (10s) must be greater than 1.2 × --leader-elect-retry-period (9s)'],
     ],
-    [[...required, '--leader-elect-resource-lock=configmaps'], ['only "lease" is supported']],
     [
       [...required, '--leader-elect-resource-namespace=Bad_NS'],
       ['--leader-elect-resource-namespace "Bad_NS" is not a valid namespace name'],
@@ -160,6 +166,7 @@ describe('parseCommandLine', () => {
     [[...required, '--tls-cert-file=/a'], ['--tls-cert-file and --tls-private-key-file must be given together']],
     [[...required, '--logging-format=xml'], ['--logging-format must be text or json']],
     [[...required, '--feature-gates=Bogus=true'], ['--feature-gates: unrecognized feature gate: Bogus']],
+    [[...required, '--tls-min-version=VersionTLS14'], ['--tls-min-version: unknown tls version "VersionTLS14"']],
   ])('%j is rejected with one line per problem', (argv, fragments) => {
     const errs = errors(...argv);
     expect(errs).toHaveLength(fragments.length);
@@ -167,6 +174,50 @@ describe('parseCommandLine', () => {
       expect(errs[i]).toContain(frag);
     });
     for (const e of errs) expect(e).not.toContain('\n');
+  });
+
+  it.each([
+    // As the Go agent: items without exactly one '=' are skipped with a warning.
+    [
+      ['--cluster-labels=env=prod,broken,c=d=e,zone=a'],
+      ['--cluster-labels: "broken" is not key=value; skipped', '--cluster-labels: "c=d=e" is not key=value; skipped'],
+    ],
+    // The Go agent's process-wide gate knows the Kubernetes gates: accepted, without effect here.
+    [
+      ['--feature-gates=AppPusher=true,APIResponseCompression=true,LoggingBetaOptions=false,ComponentSLIs=true'],
+      [
+        '--feature-gates: APIResponseCompression=true is a Kubernetes feature gate; it has no effect on this agent',
+        '--feature-gates: LoggingBetaOptions=false is a Kubernetes feature gate; it has no effect on this agent',
+        '--feature-gates: ComponentSLIs=true is a Kubernetes feature gate; it has no effect on this agent',
+      ],
+    ],
+    // Hidden in the Go agent and ignored: a Lease is always used.
+    [
+      ['--leader-elect-resource-lock=configmaps'],
+      ['--leader-elect-resource-lock=configmaps is ignored: a Lease is always used, as by the Go agent'],
+    ],
+    [['--leader-elect-resource-lock=leases', '--cluster-labels=a=b', '--tls-min-version=VersionTLS10'], []],
+  ])('%j is accepted with the warnings %j', (argv, expected) => {
+    const inv = parseCommandLine([...required, ...argv]);
+    expect(inv.kind).toBe('run');
+    expect(inv.kind === 'run' ? inv.warnings : undefined).toEqual(expected);
+  });
+
+  it('keeps the labels that are key=value, and only those', () => {
+    expect(config('--cluster-labels=env=prod,broken,c=d=e,zone=a').registration.clusterLabels).toEqual({
+      env: 'prod',
+      zone: 'a',
+    });
+  });
+
+  it.each([
+    ['', 'TLSv1.2'],
+    ['VersionTLS10', 'TLSv1'],
+    ['VersionTLS11', 'TLSv1.1'],
+    ['VersionTLS12', 'TLSv1.2'],
+    ['VersionTLS13', 'TLSv1.3'],
+  ])('--tls-min-version=%s serves %s at least', (flag, node) => {
+    expect(config(`--tls-min-version=${flag}`).serving.tlsMinVersion).toBe(node);
   });
 
   it('reports all problems of one command line at once', () => {

@@ -29,6 +29,12 @@ describe('feature gates', () => {
     );
     expect(errors).toEqual([]);
     expect(gates).toMatchObject({ AppPusher: true, SocketConnection: true, ShadowAPI: false });
+    expect(
+      parseFeatureGates('LoggingBetaOptions=true,APIResponseCompression=false', defaultFeatureGates).warnings,
+    ).toEqual([
+      '--feature-gates: LoggingBetaOptions=true is a Kubernetes feature gate; it has no effect on this agent',
+      '--feature-gates: APIResponseCompression=false is a Kubernetes feature gate; it has no effect on this agent',
+    ]);
   });
 
   it('report each bad item', () => {

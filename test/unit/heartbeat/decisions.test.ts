@@ -4,6 +4,7 @@ import {
   computeClusterStatus,
   labelsPatch,
   mergeConditions,
+  predictorFacts,
   readyCondition,
   significantChange,
   type AgentFacts,
@@ -110,6 +111,39 @@ describe('computeClusterStatus (§4.2)', () => {
       predictorAddress: 'http://localhost:8080',
       predictorDirectAccess: true,
     });
+  });
+});
+
+describe('predictor fields (spec §4.2, §9.5)', () => {
+  // [gate, --predictor-addr, --predictor-direct-access] → the status fields, and whether the Go agent's
+  // built-in predictor (not implemented here) was left out.
+  it.each([
+    [false, '', false, { predictorDirectAccess: false }, false],
+    [false, '', true, { predictorDirectAccess: true }, false],
+    [false, 'http://p:9000', false, { predictorAddress: 'http://p:9000', predictorDirectAccess: false }, false],
+    [
+      true,
+      'https://predictor.example:8443',
+      false,
+      { predictorEnabled: true, predictorAddress: 'https://predictor.example:8443', predictorDirectAccess: false },
+      false,
+    ],
+    [
+      true,
+      'http://p:9000',
+      true,
+      { predictorEnabled: true, predictorAddress: 'http://p:9000', predictorDirectAccess: true },
+      false,
+    ],
+    // Built-in (Go: enabled, http://localhost:<port>): suppressed.
+    [true, '', false, { predictorDirectAccess: false }, true],
+    [true, '', true, { predictorDirectAccess: true }, true],
+  ])('gate %s, addr %j, direct %s → %j (built-in left out: %s)', (gate, addr, direct, fields, suppressed) => {
+    const p = predictorFacts(gate, addr, direct);
+    expect(p.builtInSuppressed).toBe(suppressed);
+    const s = computeClusterStatus(collected, { ...facts, predictor: p.facts });
+    const published = Object.fromEntries(Object.entries(s).filter(([k]) => k.startsWith('predictor')));
+    expect(published).toEqual(fields);
   });
 });
 

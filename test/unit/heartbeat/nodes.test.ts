@@ -1,5 +1,9 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { NodeStore, nodeTotals, summarizeNode } from '../../../src/heartbeat/nodes.ts';
+import type { HeartbeatEvent } from '../../../machines/heartbeat/machine.ts';
+import { NodeStore, nodeTotals, summarizeNode, watchNodes } from '../../../src/heartbeat/nodes.ts';
 
 const node = (name: string, ready: string | undefined, capacity: Record<string, string>, labels = {}) => ({
   metadata: { name, labels, resourceVersion: '1' },
@@ -73,5 +77,56 @@ describe('NodeStore', () => {
     store.replace(items, '1');
     expect(store.replace(items, '2')).toBe(false);
     expect(store.synced).toBe(true);
+  });
+});
+
+describe('a relist of the nodes', () => {
+  it('keeps the last full figures while it runs and when it fails', async () => {
+    // An apiserver whose node list hangs until the test answers it.
+    const listResponses: ServerResponse[] = [];
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/api/v1/nodes?') === true) listResponses.push(res);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [
+        {
+          name: 'c',
+          server: `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`,
+          skipTLSVerify: true,
+        },
+      ],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    try {
+      const store = new NodeStore(prefixes);
+      store.replace(
+        summaries(node('a', 'True', { cpu: '4', memory: '8Gi' }), node('b', 'True', { cpu: '2', memory: '4Gi' })).map(
+          (n, i) => [`n${String(i)}`, n],
+        ),
+        undefined, // as after a 410 Gone: the next run lists again
+      );
+      const before = nodeTotals(store.values());
+      const events: HeartbeatEvent[] = [];
+      const stop = watchNodes(kc, store, (e) => events.push(e));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(events).toEqual([]);
+      expect(listResponses).toHaveLength(1); // the relist is under way
+      expect(store.synced).toBe(true);
+      expect(nodeTotals(store.values())).toEqual(before);
+      listResponses[0]?.writeHead(503).end('{"message":"etcd is busy"}');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(events.map((e) => e.type)).toEqual(['nodes.watchEnded']);
+      expect(store.synced).toBe(true);
+      expect(nodeTotals(store.values())).toEqual(before);
+      stop();
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

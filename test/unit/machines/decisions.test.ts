@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { nextDelay } from '../../../machines/backoff.ts';
 import { failureKind, failureMessage } from '../../../machines/failure.ts';
-import { credentialsUsable, decideClusterId, generateClusterName } from '../../../machines/registration/decisions.ts';
+import {
+  credentialCheckVerdict,
+  credentialsUsable,
+  decideClusterId,
+  generateClusterName,
+} from '../../../machines/registration/decisions.ts';
 
 const uid = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
 const legacyUid = '11111111-2222-3333-4444-555555555555';
@@ -49,6 +54,20 @@ describe('credentialsUsable', () => {
     [{ parentUrl: url, hasToken: true, hasCa: false, namespace: undefined }, 'usable'],
   ])('%j → %s', (stored, verdict) => {
     expect(credentialsUsable(stored, url)).toBe(verdict);
+  });
+});
+
+describe('credentialCheckVerdict: only a 401 revokes the dedicated credentials', () => {
+  it.each([
+    ['unauthorized', 'revoked'],
+    ['forbidden', 'lackingPermission'],
+    ['unreachable', 'inconclusive'],
+    ['notFound', 'inconclusive'],
+    ['invalid', 'inconclusive'],
+    ['conflict', 'inconclusive'],
+    ['other', 'inconclusive'],
+  ] as const)('%s → %s', (kind, verdict) => {
+    expect(credentialCheckVerdict(kind)).toBe(verdict);
   });
 });
 

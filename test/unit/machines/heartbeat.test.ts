@@ -51,6 +51,7 @@ function start(opts: { outcomes?: Outcome[]; probes?: () => Collected['probes'] 
   const collections: number[] = [];
   const watches: ((e: HeartbeatEvent) => void)[] = [];
   const rejected: string[] = [];
+  const nodeWarnings: number[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
   let refreshes = 0;
@@ -89,6 +90,9 @@ function start(opts: { outcomes?: Outcome[]; probes?: () => Collected['probes'] 
       notifyCredentialsRejected: ({ context }) => {
         rejected.push(context.lastFailure ?? '');
       },
+      warnNodesNotSynced: () => {
+        nodeWarnings.push(clock.now());
+      },
     },
   });
   const actor = createActor(machine, { input: { clusterId: 'id', dedicatedNamespace: 'ns' }, clock });
@@ -116,6 +120,7 @@ function start(opts: { outcomes?: Outcome[]; probes?: () => Collected['probes'] 
     collections,
     watches,
     rejected,
+    nodeWarnings,
     advance,
     region,
     send,
@@ -142,13 +147,37 @@ describe('heartbeat statechart', () => {
     expect(h.context()).toMatchObject({ reports: 3, attempt: 0 });
   });
 
-  it('collects without the node list once nodeSyncTimeout passes', async () => {
+  it('never collects or reports before the first node list (as Go); warns once after nodeSyncTimeout', async () => {
     const h = start();
     await h.advance(29_900);
-    expect(h.collections).toEqual([]);
+    expect(h.nodeWarnings).toEqual([]);
     await h.advance(100);
-    expect(h.collections).toEqual([30_000]);
-    expect(h.reports.map((r) => r.at)).toEqual([30_000]);
+    expect(h.nodeWarnings).toEqual([30_000]);
+    // A failed list is retried; still nothing goes out without node figures.
+    h.send({ type: 'nodes.watchEnded', kind: 'failed', message: 'nodes is forbidden' });
+    await h.advance(120_000, 1000);
+    expect(h.collections).toEqual([]);
+    expect(h.reports).toEqual([]);
+    expect(h.nodeWarnings).toEqual([30_000]);
+    expect(h.region('collection')).toBe('waitingForNodes');
+    h.send({ type: 'nodes.synced' });
+    await h.advance(0);
+    expect(h.collections).toEqual([150_000]);
+    expect(h.reports.map((r) => r.at)).toEqual([150_000]);
+    expect(h.reports[0]?.status?.capacity).toEqual({ cpu: '8', memory: '16Gi' });
+  });
+
+  it('goes on collecting on the last node figures while the node watch relists or backs off', async () => {
+    const h = start();
+    h.send({ type: 'nodes.synced' });
+    await h.advance(0);
+    h.send({ type: 'nodes.watchEnded', kind: 'expired', message: '410 Gone' }); // relists
+    await h.advance(1_000);
+    h.send({ type: 'nodes.watchEnded', kind: 'failed', message: 'listing nodes: 503' });
+    await h.advance(60_000, 1000);
+    expect(h.region('collection')).not.toBe('waitingForNodes');
+    expect(h.collections).toEqual([0, 20_000, 40_000, 60_000]);
+    expect(h.nodeWarnings).toEqual([]);
   });
 
   it('reports a significant change early, but never within the spacing of the previous report', async () => {

@@ -1,10 +1,9 @@
-import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
+import { createActor, fromPromise, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { nextDelay } from '../../../machines/backoff.ts';
 import type { StoredCredentialsView } from '../../../machines/registration/decisions.ts';
 import {
   registrationMachine,
-  type RegistrationEvent,
   type RequestInput,
   type RequestView,
   type StoreInput,
@@ -40,7 +39,6 @@ interface Fakes {
   stored: () => Promise<StoredCredentialsView | undefined>;
   submit: (i: SubmitInput) => Promise<undefined>;
   read: (i: RequestInput) => Promise<RequestView>;
-  watch: (send: (e: RegistrationEvent) => void, i: RequestInput) => void;
   store: (i: StoreInput) => Promise<undefined>;
   verify: (i: RequestInput) => Promise<undefined>;
 }
@@ -51,9 +49,6 @@ const defaults: Fakes = {
   stored: () => Promise.resolve(undefined),
   submit: ok,
   read: () => Promise.resolve(approved),
-  watch: (send) => {
-    send({ type: 'registration.watchFailed', kind: 'forbidden', message: 'watch forbidden' });
-  },
   store: ok,
   verify: ok,
 };
@@ -68,6 +63,8 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
   };
   /** What the agent would hear (sendParent). */
   const reports: string[] = [];
+  /** The warnings the machine asked for (a 403 on a check of the dedicated credentials). */
+  const warnings: (string | undefined)[] = [];
   const machine = registrationMachine.provide({
     actors: {
       resolveIdentity: fromPromise(() => f.identity()),
@@ -79,9 +76,6 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
       readRequest: fromPromise<RequestView, RequestInput>(({ input }) => {
         calls.read.push(input);
         return f.read(input);
-      }),
-      watchRequest: fromCallback<RegistrationEvent, RequestInput>(({ sendBack, input }) => {
-        f.watch(sendBack, input);
       }),
       storeCredentials: fromPromise<undefined, StoreInput>(({ input }) => f.store(input)),
       verifyCredentials: fromPromise<undefined, RequestInput>(({ input }) => {
@@ -95,6 +89,9 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
       },
       reportRevoked: () => {
         reports.push('revoked');
+      },
+      warnLackingPermission: ({ context }) => {
+        warnings.push(context.lastFailure);
       },
     },
     delays: {
@@ -124,90 +121,69 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
       for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
     }
   };
-  return { actor, trace, advance, calls, reports, context: () => actor.getSnapshot().context };
+  return { actor, trace, advance, calls, reports, warnings, context: () => actor.getSnapshot().context };
 }
 
-const toApproval = ['resolvingIdentity', 'loadingStoredCredentials', 'requesting', 'awaitingApproval.watching'];
+const toApproval = ['resolvingIdentity', 'loadingStoredCredentials', 'requesting', 'awaitingApproval.polling'];
 const afterApproval = ['storingCredentials.writing', 'verifying', 'registered'];
 
 describe('registration statechart', () => {
-  it('registers a fresh cluster, polling when the watch is forbidden (250 ms, then doubling)', async () => {
+  it('registers a fresh cluster, reading the request at once and then after 250 ms, doubling', async () => {
     let reads = 0;
     const r = start({ read: () => Promise.resolve(++reads < 3 ? pending : approved) });
     await r.advance();
-    expect(r.trace).toEqual([...toApproval, 'awaitingApproval.polling', 'awaitingApproval.waitingToPoll']);
+    expect(r.trace).toEqual([...toApproval, 'awaitingApproval.waitingToPoll']);
     await r.advance(249);
     expect(r.trace.at(-1)).toBe('awaitingApproval.waitingToPoll');
     await r.advance(1); // 250 ms: second read (still pending), then 500 ms to the third
     await r.advance(500);
     expect(r.trace).toEqual([
       ...toApproval,
-      'awaitingApproval.polling',
       'awaitingApproval.waitingToPoll',
       'awaitingApproval.polling',
       'awaitingApproval.waitingToPoll',
       'awaitingApproval.polling',
       ...afterApproval,
     ]);
-    expect(r.context()).toMatchObject({
-      clusterName: 'c-1',
-      dedicatedNamespace: 'clusternet-abcde',
-      attempt: 0,
-      watchForbidden: true,
-    });
+    expect(r.context()).toMatchObject({ clusterName: 'c-1', dedicatedNamespace: 'clusternet-abcde', attempt: 0 });
     expect(r.calls.submit).toEqual([
       { clusterId: '11111111-2222-3333-4444-555555555555', clusterName: undefined, source: 'bootstrap' },
     ]);
+    expect(r.calls.read).toHaveLength(3);
     expect(r.calls.verify).toEqual([{ clusterId: '11111111-2222-3333-4444-555555555555', source: 'stored' }]);
   });
 
-  it('takes approval straight from the watch when watching is allowed', async () => {
-    const r = start({
-      watch: (send) => {
-        send({ type: 'registration.observed', request: approved });
-      },
-    });
+  it('reads a pending request ever more slowly, up to one read every 5 s', async () => {
+    const r = start({ read: () => Promise.resolve(pending) });
+    const readsAt: number[] = [];
+    let t = 0;
     await r.advance();
-    expect(r.trace).toEqual([...toApproval, ...afterApproval]);
-    expect(r.calls.read).toEqual([]);
+    readsAt.push(...r.calls.read.map(() => t));
+    for (let ms = 0; ms < 25_000; ms += 50) {
+      const before = r.calls.read.length;
+      await r.advance(50);
+      t += 50;
+      if (r.calls.read.length > before) readsAt.push(t);
+    }
+    const gaps = readsAt.slice(1).map((at, i) => at - (readsAt[i] ?? 0));
+    expect(gaps.slice(0, 8)).toEqual([250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
+    expect(r.trace.every((st) => !st.includes('watch'))).toBe(true);
   });
 
-  it('retries the watch after a poll delay when it fails for another reason (never spins)', async () => {
-    let watches = 0;
-    const r = start({
-      watch: (send) => {
-        watches += 1;
-        send({ type: 'registration.watchFailed', kind: 'unreachable', message: 'EOF' });
-      },
-      read: () => Promise.resolve(pending),
-    });
-    await r.advance();
-    expect(watches).toBe(1);
-    await r.advance(250);
-    expect(watches).toBe(2);
-    expect(r.trace.slice(4)).toEqual([
-      'awaitingApproval.polling',
-      'awaitingApproval.waitingToPoll',
-      'awaitingApproval.watching',
-      'awaitingApproval.polling',
-      'awaitingApproval.waitingToPoll',
+  it('has no watch of the request: the hub grants only get and create on it', () => {
+    expect(Object.keys(registrationMachine.implementations.actors).sort()).toEqual([
+      'loadStoredCredentials',
+      'readRequest',
+      'resolveIdentity',
+      'storeCredentials',
+      'submitRequest',
+      'verifyCredentials',
     ]);
-  });
-
-  it('re-reads the request every resync period while a watch runs', async () => {
-    const r = start({ watch: () => undefined, read: () => Promise.resolve(pending) });
-    await r.advance(29_999);
-    expect(r.calls.read).toHaveLength(0);
-    await r.advance(1);
-    expect(r.calls.read).toHaveLength(1);
   });
 
   it('uses stored credentials that match the parent URL', async () => {
     const r = start({
       stored: () => Promise.resolve(stored()),
-      watch: (send) => {
-        send({ type: 'registration.observed', request: approved });
-      },
     });
     await r.advance();
     expect(r.trace).toEqual([...toApproval, ...afterApproval]);
@@ -217,9 +193,6 @@ describe('registration statechart', () => {
   it('registers anew with the bootstrap token when the parent URL changed', async () => {
     const r = start({
       stored: () => Promise.resolve(stored('https://old:6443')),
-      watch: (send) => {
-        send({ type: 'registration.observed', request: approved });
-      },
     });
     await r.advance();
     expect(r.trace).toEqual([
@@ -227,7 +200,7 @@ describe('registration statechart', () => {
       'loadingStoredCredentials',
       'parentUrlChanged',
       'requesting',
-      'awaitingApproval.watching',
+      'awaitingApproval.polling',
       ...afterApproval,
     ]);
     expect(r.calls.submit[0]?.source).toBe('bootstrap');
@@ -237,14 +210,11 @@ describe('registration statechart', () => {
     const r = start({
       stored: () => Promise.resolve(stored()),
       submit: (i) => (i.source === 'stored' ? Promise.reject(fail('unauthorized', '401 Unauthorized')) : ok()),
-      watch: (send) => {
-        send({ type: 'registration.observed', request: approved });
-      },
     });
     await r.advance();
     expect(r.trace).toEqual([
       'resolvingIdentity', 'loadingStoredCredentials', 'requesting', 'rejected', 'storedCredentialsRejected',
-      'requesting', 'awaitingApproval.watching', ...afterApproval,
+      'requesting', 'awaitingApproval.polling', ...afterApproval,
     ]); // prettier-ignore
     expect(r.calls.submit.map((s) => s.source)).toEqual(['stored', 'bootstrap']);
   });
@@ -253,9 +223,6 @@ describe('registration statechart', () => {
     let rejections = 3;
     const r = start({
       submit: () => (rejections-- > 0 ? Promise.reject(fail('unauthorized', '401 token')) : ok()),
-      watch: (send) => {
-        send({ type: 'registration.observed', request: approved });
-      },
     });
     await r.advance();
     expect(r.trace.slice(-2)).toEqual(['rejected', 'bootstrapTokenRejected']);
@@ -281,9 +248,6 @@ describe('registration statechart', () => {
     let failures = 1;
     const r = start({
       submit: () => (failures-- > 0 ? Promise.reject(fail(kind)) : ok()),
-      watch: (send) => {
-        send({ type: 'registration.observed', request: approved });
-      },
     });
     await r.advance();
     expect(r.trace.at(-1)).toBe(state);
@@ -313,15 +277,10 @@ describe('registration statechart', () => {
     let reads = 0;
     const r = start({ read: () => (++reads === 1 ? Promise.reject(fail('notFound')) : Promise.resolve(approved)) });
     await r.advance();
-    expect(r.trace.slice(4)).toEqual(['awaitingApproval.polling', 'requestVanished']);
+    expect(r.trace.slice(3)).toEqual(['awaitingApproval.polling', 'requestVanished']);
     await r.advance(500);
     expect(r.calls.submit).toHaveLength(2);
-    expect(r.trace.slice(6)).toEqual([
-      'requesting',
-      'awaitingApproval.watching',
-      'awaitingApproval.polling',
-      ...afterApproval,
-    ]);
+    expect(r.trace.slice(5)).toEqual(['requesting', 'awaitingApproval.polling', ...afterApproval]);
   });
 
   it('stays denied, re-reading slowly, and requests again once the request is deleted', async () => {
@@ -342,12 +301,7 @@ describe('registration statechart', () => {
     await r.advance(30_000);
     expect(r.trace.slice(-2)).toEqual(['denied.rereading', 'requestVanished']);
     await r.advance(500);
-    expect(r.trace.slice(-4)).toEqual([
-      'requesting',
-      'awaitingApproval.watching',
-      'awaitingApproval.polling',
-      'requestVanished',
-    ]);
+    expect(r.trace.slice(-3)).toEqual(['requesting', 'awaitingApproval.polling', 'requestVanished']);
   });
 
   it('adopts the cluster name from the request label and uses it for the next request', async () => {
@@ -364,9 +318,6 @@ describe('registration statechart', () => {
     let failures = 2;
     const r = start({
       store: () => (failures-- > 0 ? Promise.reject(fail('other', 'secrets forbidden')) : ok()),
-      watch: (send) => {
-        send({ type: 'registration.observed', request: approved });
-      },
     });
     await r.advance();
     expect(r.trace.slice(-2)).toEqual(['storingCredentials.writing', 'storingCredentials.backingOff']);
@@ -379,9 +330,6 @@ describe('registration statechart', () => {
     let verifies = 0;
     const r = start({
       verify: () => (++verifies === 1 ? Promise.reject(fail('unauthorized', '401')) : ok()),
-      watch: (send) => {
-        send({ type: 'registration.observed', request: approved });
-      },
     });
     await r.advance();
     expect(r.trace.slice(-2)).toEqual(['verifying', 'approvedCredentialsRejected']);
@@ -401,9 +349,6 @@ describe('registration statechart', () => {
             ? Promise.reject(fail('unauthorized', '401'))
             : ok();
       },
-      watch: (send) => {
-        send({ type: 'registration.observed', request: approved });
-      },
     });
     await r.advance();
     expect(r.trace.at(-1)).toBe('registered');
@@ -416,17 +361,13 @@ describe('registration statechart', () => {
       'checkingCredentials',
       'credentialsRevoked',
       'requesting',
-      'awaitingApproval.watching',
+      'awaitingApproval.polling',
       ...afterApproval,
     ]);
   });
 
   it('checks the credentials when another component reports them rejected, and keeps them if they work', async () => {
-    const r = start({
-      watch: (send) => {
-        send({ type: 'registration.observed', request: approved });
-      },
-    });
+    const r = start({});
     await r.advance();
     r.actor.send({ type: 'credentials.rejected', message: 'tunnel: handshake: HTTP 403 Forbidden' });
     await r.advance();
@@ -437,9 +378,6 @@ describe('registration statechart', () => {
   it('re-registers when another component reports rejected credentials and the parent rejects them too', async () => {
     let verifies = 0;
     const r = start({
-      watch: (send) => {
-        send({ type: 'registration.observed', request: approved });
-      },
       // The first verification (after approval) passes; the re-check after the report is refused.
       verify: () => (++verifies === 2 ? Promise.reject(fail('unauthorized', '401')) : Promise.resolve(undefined)),
     });
@@ -451,11 +389,51 @@ describe('registration statechart', () => {
       'checkingCredentials',
       'credentialsRevoked',
       'requesting',
-      'awaitingApproval.watching',
+      'awaitingApproval.polling',
       ...afterApproval,
     ]);
     expect(r.reports).toEqual(['registered', 'revoked', 'registered']);
     expect(r.calls.submit.at(-1)?.source).toBe('bootstrap');
+  });
+
+  it('keeps serving when a periodic re-check gets a 403, warns, and checks again later', async () => {
+    let checks = 0;
+    const r = start({
+      // After approval: passes; first re-check: 403 (the ClusterRole is being recreated); then passes.
+      verify: () => (++checks === 2 ? Promise.reject(fail('forbidden', '403 forbidden')) : ok()),
+    });
+    await r.advance();
+    await r.advance(60_000);
+    expect(r.trace.slice(-3)).toEqual(['registered', 'checkingCredentials', 'registered']);
+    expect(r.warnings).toEqual(['403 forbidden']);
+    expect(r.reports).toEqual(['registered']);
+    await r.advance(60_000);
+    expect(r.calls.verify).toHaveLength(3);
+    expect(r.trace.slice(-2)).toEqual(['checkingCredentials', 'registered']);
+    expect(r.trace).not.toContain('credentialsRevoked');
+    expect(r.calls.submit).toHaveLength(1);
+  });
+
+  it('keeps serving when a component reports a refusal and the re-check gets a 403', async () => {
+    let checks = 0;
+    const r = start({ verify: () => (++checks === 2 ? Promise.reject(fail('forbidden', '403 sockets')) : ok()) });
+    await r.advance();
+    r.actor.send({ type: 'credentials.rejected', message: 'tunnel: handshake: HTTP 403 Forbidden' });
+    await r.advance();
+    expect(r.trace.slice(-3)).toEqual(['registered', 'checkingCredentials', 'registered']);
+    expect(r.warnings).toEqual(['403 sockets']);
+    expect(r.reports).toEqual(['registered']);
+  });
+
+  it('retries the verification after approval on a 403 instead of going back to the bootstrap token', async () => {
+    let checks = 0;
+    const r = start({ verify: () => (++checks === 1 ? Promise.reject(fail('forbidden', '403 no role yet')) : ok()) });
+    await r.advance();
+    expect(r.trace.slice(-2)).toEqual(['verifying', 'verificationFailed']);
+    expect(r.warnings).toEqual(['403 no role yet']);
+    await r.advance(500);
+    expect(r.trace.slice(-2)).toEqual(['verifying', 'registered']);
+    expect(r.calls.submit).toHaveLength(1);
   });
 
   it('retries reading the identity and the stored Secret', async () => {

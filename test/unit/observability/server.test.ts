@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, type SecureVersion } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -17,6 +18,7 @@ const serving = (over: Partial<AgentConfig['serving']> = {}): AgentConfig['servi
   certDir: '',
   tlsCertFile: '',
   tlsPrivateKeyFile: '',
+  tlsMinVersion: 'TLSv1.2',
   insecure: false,
   ...over,
 });
@@ -101,6 +103,45 @@ describe('health and metrics server', () => {
     expect(text).toMatch(/^clusternet_agent_leader_changes_total\{change="started"\} 1$/m);
     expect(text).toMatch(/^clusternet_agent_tunnel_bytes_total\{direction="sent"\} 42$/m);
     expect(text).toMatch(/^clusternet_agent_heartbeat_report_duration_seconds_count 1$/m);
+  });
+
+  it.each([
+    ['TLSv1', ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']],
+    ['TLSv1.1', ['TLSv1.1', 'TLSv1.2', 'TLSv1.3']],
+    ['TLSv1.2', ['TLSv1.2', 'TLSv1.3']],
+    ['TLSv1.3', ['TLSv1.3']],
+  ] as const)('with --tls-min-version %s, speaks %j', async (min, accepted) => {
+    server = await startHealthServer({
+      serving: serving({ tlsMinVersion: min }),
+      metrics: new AgentMetrics({ processMetrics: false }),
+      readiness: () => ({ ready: true, reasons: [] }),
+      log,
+    });
+    const port = Number(new URL(server.url).port);
+    const handshake = (v: SecureVersion): Promise<string> =>
+      new Promise((resolve) => {
+        // The client allows old versions too, so that only the server decides.
+        const c = connect(
+          {
+            host: '127.0.0.1',
+            port,
+            rejectUnauthorized: false,
+            minVersion: v,
+            maxVersion: v,
+            ciphers: 'DEFAULT@SECLEVEL=0',
+          },
+          () => {
+            resolve(c.getProtocol() ?? '');
+            c.end();
+          },
+        );
+        c.on('error', () => {
+          resolve('refused');
+        });
+      });
+    const all = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
+    const spoken = await Promise.all(all.map(handshake));
+    expect(spoken).toEqual(all.map((v) => ((accepted as readonly string[]).includes(v) ? v : 'refused')));
   });
 
   it('serves plain HTTP with --insecure-serving', async () => {

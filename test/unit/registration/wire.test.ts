@@ -1,5 +1,8 @@
-import { ApiException } from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { ApiException, VersionApi } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedCertificate } from '../../../src/observability/self-signed.ts';
 import { classifyParentError, parentKubeConfig } from '../../../src/registration/parent-client.ts';
 import {
   approvedCredentials,
@@ -80,6 +83,12 @@ describe('the ClusterRegistrationRequest', () => {
     expect(approvedCredentials({ status: { result: 'Approved', token: Buffer.from('t').toString('base64') } })).toEqual(
       { token: 't', caPem: undefined },
     );
+    // Present but empty: the system roots (spec §3.1), not "no CA".
+    expect(
+      approvedCredentials({
+        status: { result: 'Approved', token: Buffer.from('t').toString('base64'), caCertificate: '' },
+      }),
+    ).toEqual({ token: 't', caPem: '' });
   });
 });
 
@@ -110,6 +119,17 @@ describe('the parent-cluster Secret', () => {
       namespace: 'clusternet-x',
     });
     expect(storedCredentials(secret)).toEqual({ token: 'jwt.a.b', caPem: 'PEM' });
+  });
+
+  it.each([
+    [{ 'ca.crt': 'PEM' }, 'PEM'],
+    [{ 'ca.crt': '' }, ''], // present but empty: verified against the system roots, as the Go agent
+    [{}, undefined], // absent: not verified, as the Go agent
+  ])('reads ca.crt %j as %j', (ca, caPem) => {
+    const data = Object.fromEntries(
+      Object.entries({ token: 'jwt.a.b', ...ca }).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    );
+    expect(storedCredentials({ data })).toEqual({ token: 'jwt.a.b', caPem });
   });
 });
 
@@ -145,5 +165,39 @@ describe('parent clients', () => {
       caData: Buffer.from('PEM').toString('base64'),
     });
     expect(dedicated.getCurrentUser()?.token).toBe('jwt');
+    const systemRoots = parentKubeConfig('https://p:6443', 'jwt', '');
+    expect(systemRoots.getCurrentCluster()).toMatchObject({ skipTLSVerify: false });
+    expect(systemRoots.getCurrentCluster()?.caData).toBeUndefined();
+  });
+
+  describe('against a parent with a private CA', () => {
+    const pair = selfSignedCertificate('parent', ['127.0.0.1']);
+    const server = createServer({ cert: pair.certPem, key: pair.keyPem }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"gitVersion":"v1.35.4"}');
+    });
+    let url = '';
+    beforeAll(async () => {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      url = `https://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+    });
+    afterAll(() => {
+      server.close();
+    });
+    const version = (caPem: string | undefined) =>
+      parentKubeConfig(url, 'jwt', caPem).makeApiClient(VersionApi).getCode();
+
+    it('trusts it with its CA', async () => {
+      expect((await version(pair.certPem)).gitVersion).toBe('v1.35.4');
+    });
+    it('does not verify without a CA (as the Go agent)', async () => {
+      expect((await version(undefined)).gitVersion).toBe('v1.35.4');
+    });
+    it('verifies against the system roots with an empty CA, which do not know it', async () => {
+      const outcome = await version('').then(
+        () => 'trusted',
+        (err: unknown) => classifyParentError(err, 'GET /version').message,
+      );
+      expect(outcome).toMatch(/^GET \/version: DEPTH_ZERO_SELF_SIGNED_CERT /);
+    });
   });
 });

@@ -2,7 +2,7 @@
 // with the release stored in the child, the status written back to the HelmRelease and to its owner
 // Description, and which Descriptions a HelmChart change queues again. The helm binary runs in src/.
 
-import { lifecycleStep, type DescriptionStatus, type ObjectMeta } from './decisions.ts';
+import { lifecycleStep, type DescriptionStatus, type ObjectMeta, type WorkKind } from './decisions.ts';
 
 export interface OwnerReference {
   readonly apiVersion?: string;
@@ -58,8 +58,8 @@ export interface HelmChart {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Work keys: HelmReleases share the deployer's queue with Descriptions, their keys prefixed by the kind
-// (a namespace or a name never holds a colon).
+// Work keys: HelmReleases share the deployer's queue with Descriptions (each kind with workers of its
+// own), their keys prefixed by the kind (a namespace or a name never holds a colon).
 
 const helmReleasePrefix = 'HelmRelease:';
 
@@ -69,6 +69,10 @@ export const helmReleaseWorkKey = (key: string): string => `${helmReleasePrefix}
 export function helmReleaseOfWorkKey(workKey: string): string | undefined {
   return workKey.startsWith(helmReleasePrefix) ? workKey.slice(helmReleasePrefix.length) : undefined;
 }
+
+/** Which controller's workers a work key waits for. */
+export const workKindOf = (workKey: string): WorkKind =>
+  workKey.startsWith(helmReleasePrefix) ? 'HelmRelease' : 'Description';
 
 // ---------------------------------------------------------------------------------------------------
 // What a HelmRelease asks for

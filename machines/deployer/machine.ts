@@ -9,31 +9,42 @@
 //               a failed watch backs off (workloads stay as they are while the parent is unreachable);
 //     helm      the same for the HelmReleases (and the HelmCharts, which queue Descriptions again);
 //     drift     with Recovery, watches what was applied in the child; a change queues the owner again;
-//     work      a per-key, deduplicated work queue served by at most `concurrency` reconcile workers;
-//               a failed reconcile is queued again after a per-key backoff. HelmRelease keys share
-//               it, prefixed with their kind (helmReleaseWorkKey).
+//     work      a per-key, deduplicated work queue; HelmRelease keys share it, prefixed with their kind
+//               (helmReleaseWorkKey), but each kind has reconcile workers of its own (`workers`, 2
+//               each by default, spec §7.1.6), so slow helm runs never hold up Descriptions;
+//               a failed reconcile is queued again after a per-key backoff.
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
 import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
 import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
-import { deployerRole, emptyQueue, enqueue, finishWork, takeWork, type SyncMode, type WorkQueue } from './decisions.ts';
-import { helmReleaseWorkKey } from './helm-releases.ts';
+import {
+  defaultWorkerLimits,
+  deployerRole,
+  emptyQueue,
+  enqueue,
+  finishWork,
+  takeWork,
+  type SyncMode,
+  type WorkerLimits,
+  type WorkQueue,
+} from './decisions.ts';
+import { helmReleaseWorkKey, workKindOf } from './helm-releases.ts';
 
 export interface DeployerInput {
   readonly clusterId: string;
   readonly dedicatedNamespace: string;
   readonly syncMode: SyncMode;
   readonly appPusher: boolean;
-  /** Reconcile workers at most (default 4). */
-  readonly concurrency?: number;
+  /** Reconcile workers at most, per kind (default 2 each, spec §7.1.6). */
+  readonly workers?: Partial<WorkerLimits>;
 }
 
 export interface DeployerContext {
   readonly clusterId: string;
   readonly dedicatedNamespace: string;
   readonly deploys: boolean;
-  readonly concurrency: number;
+  readonly workers: WorkerLimits;
   readonly queue: WorkQueue;
   /** Consecutive failed reconciles per key; drives that key's backoff. */
   readonly failures: Readonly<Record<string, number>>;
@@ -144,7 +155,7 @@ const deployerSetup = setup({
       const key =
         event.type === 'helmRelease.changed' ? helmReleaseWorkKey(event.key) : 'key' in event ? event.key : undefined;
       const queued = key === undefined ? context.queue : enqueue(context.queue, key);
-      const { queue, started } = takeWork(queued, context.concurrency);
+      const { queue, started } = takeWork(queued, context.workers, workKindOf);
       q.assign({ queue });
       for (const k of started) {
         q.spawnChild('reconcile', {
@@ -161,7 +172,7 @@ const deployerSetup = setup({
       const failures: Record<string, number> = Object.fromEntries(others);
       if (event.type === 'work.done') q.cancel(`retry:${event.key}`);
       else failures[event.key] = (context.failures[event.key] ?? 0) + 1;
-      const { queue, started } = takeWork(finishWork(context.queue, event.key), context.concurrency);
+      const { queue, started } = takeWork(finishWork(context.queue, event.key), context.workers, workKindOf);
       q.assign({
         queue,
         failures,
@@ -226,7 +237,10 @@ export const deployerMachine = deployerSetup.createMachine({
     clusterId: input.clusterId,
     dedicatedNamespace: input.dedicatedNamespace,
     deploys: deployerRole(input.syncMode, input.appPusher).deploys,
-    concurrency: Math.max(1, input.concurrency ?? 4),
+    workers: {
+      Description: Math.max(1, input.workers?.Description ?? defaultWorkerLimits.Description),
+      HelmRelease: Math.max(1, input.workers?.HelmRelease ?? defaultWorkerLimits.HelmRelease),
+    },
     queue: emptyQueue,
     failures: {},
     attempt: 0,

@@ -1,6 +1,6 @@
 import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import type { SyncMode } from '../../../machines/deployer/decisions.ts';
+import type { SyncMode, WorkerLimits } from '../../../machines/deployer/decisions.ts';
 import {
   deployerMachine,
   type DeployerEvent,
@@ -17,7 +17,7 @@ function start(
   opts: {
     syncMode?: SyncMode;
     appPusher?: boolean;
-    concurrency?: number;
+    workers?: Partial<WorkerLimits>;
     credentials?: Outcome[];
     publish?: Outcome[];
   } = {},
@@ -92,7 +92,7 @@ function start(
       dedicatedNamespace: 'clusternet-x',
       syncMode: opts.syncMode ?? 'Pull',
       appPusher: opts.appPusher ?? false,
-      concurrency: opts.concurrency ?? 2,
+      ...(opts.workers === undefined ? {} : { workers: opts.workers }),
     },
     clock,
     inspect: (e) => {
@@ -190,8 +190,8 @@ describe('deployer statechart', () => {
     expect(d.context()).toMatchObject({ attempt: 0, lastFailure: undefined });
   });
 
-  it('runs at most `concurrency` reconciles, one per key, and queues a change of an active key once', async () => {
-    const d = start({ concurrency: 2 });
+  it('runs at most `workers` reconciles, one per key, and queues a change of an active key once', async () => {
+    const d = start({ workers: { Description: 2 } });
     await d.advance(0);
     for (const k of ['a', 'b', 'c', 'a', 'b', 'd']) d.send({ type: 'description.changed', key: k });
     await d.advance(0);
@@ -211,7 +211,7 @@ describe('deployer statechart', () => {
   });
 
   it('runs a key again when it changed while its only worker ran', async () => {
-    const d = start({ concurrency: 1 });
+    const d = start({ workers: { Description: 1, HelmRelease: 1 } });
     await d.advance(0);
     d.send({ type: 'description.changed', key: 'a' });
     await d.advance(0);
@@ -225,7 +225,7 @@ describe('deployer statechart', () => {
   });
 
   it('retries a failed key after its own growing backoff without blocking the others', async () => {
-    const d = start({ concurrency: 1 });
+    const d = start({ workers: { Description: 1, HelmRelease: 1 } });
     await d.advance(0);
     d.send({ type: 'description.changed', key: 'bad' });
     d.send({ type: 'description.changed', key: 'good' });
@@ -248,21 +248,45 @@ describe('deployer statechart', () => {
     expect(d.context().lastFailure).toBe('apply failed');
   });
 
-  it('queues HelmReleases in the same queue, prefixed with their kind, beside Descriptions', async () => {
-    const d = start({ concurrency: 1 });
+  it('queues HelmReleases in the same queue, prefixed with their kind, with workers of their own', async () => {
+    const d = start({ workers: { Description: 1, HelmRelease: 1 } });
     await d.advance(0);
     const helm = d.helmWatches[0]?.send;
     helm?.({ type: 'helmRelease.changed', key: 'ns/a' });
     // A HelmChart change queues Descriptions through the same watch.
     helm?.({ type: 'description.changed', key: 'ns/a' });
     helm?.({ type: 'helmRelease.changed', key: 'ns/a' });
+    helm?.({ type: 'helmRelease.changed', key: 'ns/b' });
     await d.advance(0);
-    expect(d.context().queue).toEqual({ pending: ['ns/a'], active: ['HelmRelease:ns/a'], dirty: ['HelmRelease:ns/a'] });
-    await d.finish('HelmRelease:ns/a');
+    // The HelmRelease worker is busy; the Description has a worker of its own.
+    expect(d.context().queue).toEqual({
+      pending: ['HelmRelease:ns/b'],
+      active: ['HelmRelease:ns/a', 'ns/a'],
+      dirty: ['HelmRelease:ns/a'],
+    });
     await d.finish('ns/a');
+    expect(d.started).toEqual(['HelmRelease:ns/a', 'ns/a']);
     await d.finish('HelmRelease:ns/a');
-    expect(d.started).toEqual(['HelmRelease:ns/a', 'ns/a', 'HelmRelease:ns/a']);
+    await d.finish('HelmRelease:ns/b');
+    await d.finish('HelmRelease:ns/a');
+    expect(d.started).toEqual(['HelmRelease:ns/a', 'ns/a', 'HelmRelease:ns/b', 'HelmRelease:ns/a']);
     expect(d.inputs.every((i) => i.deploys)).toBe(true);
+  });
+
+  it('keeps serving Descriptions while every HelmRelease worker runs a long helm (spec §7.1.6)', async () => {
+    const d = start();
+    await d.advance(0);
+    for (const k of ['h1', 'h2', 'h3', 'h4']) d.helmWatches[0]?.send({ type: 'helmRelease.changed', key: `ns/${k}` });
+    for (const k of ['a', 'b', 'c']) d.send({ type: 'description.changed', key: `ns/${k}` });
+    await d.advance(0);
+    expect(d.started).toEqual(['HelmRelease:ns/h1', 'HelmRelease:ns/h2', 'ns/a', 'ns/b']);
+    await d.finish('ns/a');
+    await d.finish('ns/b');
+    await d.finish('ns/c');
+    expect(d.started.slice(4)).toEqual(['ns/c']);
+    expect(d.context().queue.pending).toEqual(['HelmRelease:ns/h3', 'HelmRelease:ns/h4']);
+    await d.finish('HelmRelease:ns/h1');
+    expect(d.started.at(-1)).toBe('HelmRelease:ns/h3');
   });
 
   it('resumes an expired HelmRelease watch at once and backs off a failed one on its own counter', async () => {

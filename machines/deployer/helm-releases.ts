@@ -214,6 +214,25 @@ export function uninstallTarget(hr: HelmRelease): UninstallTarget | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// How long a helm run may take
+
+/**
+ * When an install, upgrade, rollback or uninstall is stopped (SIGTERM). helm's `--timeout` bounds each
+ * hook and the wait separately, and the chart download not at all, so a healthy run can take several
+ * times timeoutSeconds: room for four (pre-hooks, the wait, post-hooks, an atomic rollback's wait) and
+ * five minutes more. A leadership term that ends stops a run sooner.
+ */
+export const helmDeadlineMs = (timeoutSeconds: number): number => (4 * timeoutSeconds + 300) * 1000;
+
+/**
+ * After SIGTERM, how long helm has before SIGKILL: install and upgrade catch SIGTERM and mark the
+ * release failed (with atomic they then uninstall or roll back, bounded by the timeout); a SIGKILL would
+ * leave it pending-install / pending-upgrade, and every later operation fails "another operation is in
+ * progress".
+ */
+export const helmGraceMs = (timeoutSeconds: number): number => (timeoutSeconds + 30) * 1000;
+
+// ---------------------------------------------------------------------------------------------------
 // The stored release (helm's JSON: `helm status -o json`, `helm install/upgrade -o json`)
 
 export interface StoredRelease {

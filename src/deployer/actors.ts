@@ -159,24 +159,35 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
       }),
       reconcile: fromCallback<DeployerEvent, ReconcileInput>(({ input, sendBack }) => {
         const s = current();
+        // Aborted when the worker is stopped: at the end of the leadership term (the machine stops),
+        // pending child and parent writes are dropped and helm gets SIGTERM, so nothing is written
+        // while another replica leads. (Also aborted once the reconcile is over, to no effect.)
+        const stop = new AbortController();
         const helmRelease = helmReleaseOfWorkKey(input.key);
         // Standing by, Descriptions are the parent's (they are not watched then; this is a safeguard).
         const work =
           helmRelease !== undefined
-            ? s.helmReleases.reconcile(helmRelease, input.deploys)
+            ? s.helmReleases.reconcile(helmRelease, input.deploys, stop.signal)
             : input.deploys
-              ? s.reconciler.reconcile(input.key)
+              ? s.reconciler.reconcile(input.key, stop.signal)
               : Promise.resolve();
         work.then(
           () => {
             sendBack({ type: 'work.done', key: input.key });
           },
           (err: unknown) => {
+            if (stop.signal.aborted) {
+              log.debug({ key: input.key }, 'reconcile stopped with the deployer');
+              return;
+            }
             const message = err instanceof Error ? err.message : String(err);
             log.warn({ description: input.key, err: message }, 'reconcile failed; retrying with backoff');
             sendBack({ type: 'work.failed', key: input.key, message });
           },
         );
+        return () => {
+          stop.abort(new Error(`the reconcile of ${input.key} was stopped (the deployer stopped)`));
+        };
       }),
     },
     delays: {

@@ -151,7 +151,11 @@ export class HelmReleaseReconciler {
     });
   }
 
-  async reconcile(key: string, deploys: boolean): Promise<void> {
+  /**
+   * One reconcile. When `signal` aborts (the leadership term ended) it stops: helm gets SIGTERM, nothing
+   * more is written to the parent, and the interruption is not reported as a failure.
+   */
+  async reconcile(key: string, deploys: boolean, signal?: AbortSignal): Promise<void> {
     const decided = await this.releases.decide(
       key,
       (o) => decideHelmRelease(o, deploys),
@@ -163,24 +167,26 @@ export class HelmReleaseReconciler {
           `successfully inject finalizer ${finalizer} to HelmRelease ${key}`,
         );
       },
+      signal,
     );
     if (decided === undefined || decided.action === 'skip' || decided.action === 'injectFinalizer') return;
     const { object: hr, action } = decided;
     const decoded = action === 'deploy' ? decodeHelmRelease(hr, fromBase64) : undefined;
     if (decoded?.ok === false) {
       // Waits for a new spec: nothing to retry.
-      await this.report(hr, failedStatus(hr.status, decoded.error));
+      await this.report(hr, failedStatus(hr.status, decoded.error), signal);
       this.event(hr, 'Warning', 'FailedSynced', decoded.error);
       return;
     }
     try {
-      if (decoded === undefined) await this.uninstall(hr, uninstallTarget(hr));
-      else await this.deploy(hr, decoded.plan);
+      if (decoded === undefined) await this.uninstall(hr, uninstallTarget(hr), signal);
+      else await this.deploy(hr, decoded.plan, signal);
     } catch (err) {
+      signal?.throwIfAborted();
       // Reported in the status (and the owner's), then retried with backoff.
       const reason = message(err);
       const current = this.deps.stores.releases.get(key) ?? hr;
-      await this.report(current, failedStatus(current.status, reason));
+      await this.report(current, failedStatus(current.status, reason), signal);
       this.event(current, 'Warning', 'FailedSynced', reason);
       throw new Error(`FailedSynced HelmRelease ${key}: ${reason}`, { cause: err });
     }
@@ -191,55 +197,66 @@ export class HelmReleaseReconciler {
   }
 
   /** Spec §7.4 step 3: uninstalling, helm uninstall, then the finalizer goes (at once without a target). */
-  private async uninstall(hr: HelmRelease, target: UninstallTarget | undefined): Promise<void> {
+  private async uninstall(
+    hr: HelmRelease,
+    target: UninstallTarget | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     let current = hr;
     if (target !== undefined) {
-      current = await this.report(hr, phaseStatus(hr.status, 'uninstalling'));
-      await this.deps.helm.uninstall(target);
+      current = await this.report(hr, phaseStatus(hr.status, 'uninstalling'), signal);
+      await this.deps.helm.uninstall(target, signal);
     }
-    await this.releases.releaseFinalizer(current);
+    await this.releases.releaseFinalizer(current, signal);
   }
 
   /** Spec §7.4 steps 4–11. */
-  private async deploy(hr: HelmRelease, plan: ReleasePlan): Promise<void> {
+  private async deploy(hr: HelmRelease, plan: ReleasePlan, signal: AbortSignal | undefined): Promise<void> {
     const { helm } = this.deps;
-    const credentials = plan.pullSecret === undefined ? undefined : await this.pullCredentials(plan.pullSecret);
-    const stored = await helm.status(plan);
+    const credentials = plan.pullSecret === undefined ? undefined : await this.pullCredentials(plan.pullSecret, signal);
+    const stored = await helm.status(plan, signal);
     const step = decideRelease(plan, stored);
     let current = hr;
     if (step.kind === 'reinstall') {
-      current = await this.report(current, phaseStatus(current.status, 'uninstalling'));
-      await helm.uninstall(plan);
+      current = await this.report(current, phaseStatus(current.status, 'uninstalling'), signal);
+      await helm.uninstall(plan, signal);
     }
     let release = stored;
     if (step.kind === 'install' || step.kind === 'reinstall') {
-      current = await this.report(current, phaseStatus(current.status, 'pending-install'));
-      await this.replaceCrds(plan, credentials);
-      release = await helm.install(plan, credentials);
+      current = await this.report(current, phaseStatus(current.status, 'pending-install'), signal);
+      await this.replaceCrds(plan, credentials, signal);
+      release = await helm.install(plan, credentials, signal);
     } else if (step.kind === 'upgrade') {
-      current = await this.report(current, phaseStatus(current.status, 'pending-upgrade'));
-      await this.replaceCrds(plan, credentials);
-      release = await helm.upgrade(plan, credentials);
+      current = await this.report(current, phaseStatus(current.status, 'pending-upgrade'), signal);
+      await this.replaceCrds(plan, credentials, signal);
+      release = await helm.upgrade(plan, credentials, signal);
     }
     if (release === undefined) throw new Error(`release ${plan.releaseName} is missing after ${step.kind}`);
-    await this.report(current, releaseStatus(release));
+    await this.report(current, releaseStatus(release), signal);
     this.event(current, 'Normal', 'Synced', 'HelmRelease synced successfully');
   }
 
   /** replaceCRDs (and not skipCRDs): the chart's CRDs are applied before install or upgrade (step 8). */
-  private async replaceCrds(plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<void> {
+  private async replaceCrds(
+    plan: ReleasePlan,
+    credentials: RepoCredentials | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     if (!plan.replaceCRDs || plan.skipCRDs) return;
-    for (const doc of yamlDocuments(await this.deps.helm.chartCrds(plan, credentials))) {
+    for (const doc of yamlDocuments(await this.deps.helm.chartCrds(plan, credentials, signal))) {
       const [crd] = loadAllYaml(doc) as (KubeObject | null | undefined)[];
       if (crd?.kind !== 'CustomResourceDefinition') continue;
-      await this.deps.objects.apply(crd, doc);
+      await this.deps.objects.apply(crd, { yaml: doc, signal });
     }
   }
 
   /** Spec §7.4 step 4: `username` / `password` of the chartPullSecret, read in the parent. */
-  private async pullCredentials(ref: { name: string; namespace: string }): Promise<RepoCredentials> {
+  private async pullCredentials(
+    ref: { name: string; namespace: string },
+    signal: AbortSignal | undefined,
+  ): Promise<RepoCredentials> {
     const path = `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/secrets/${encodeURIComponent(ref.name)}`;
-    const res = await rawRequest(this.deps.parent, { method: 'GET', path });
+    const res = await rawRequest(this.deps.parent, { method: 'GET', path, signal });
     if (res.status !== 200) {
       throw new Error(
         `reading the chartPullSecret ${ref.namespace}/${ref.name}: ${String(res.status)} ${statusText(res)}`,
@@ -250,15 +267,19 @@ export class HelmReleaseReconciler {
   }
 
   /** Writes the HelmRelease status when it changed, then its owner Description's (step 12). */
-  private async report(hr: HelmRelease, status: HelmReleaseStatus): Promise<HelmRelease> {
-    const written = await this.releases.writeStatus(hr, (current) => nextHelmReleaseStatus(current, status));
+  private async report(
+    hr: HelmRelease,
+    status: HelmReleaseStatus,
+    signal: AbortSignal | undefined,
+  ): Promise<HelmRelease> {
+    const written = await this.releases.writeStatus(hr, (current) => nextHelmReleaseStatus(current, status), signal);
     const owner = ownerDescriptionKey(hr);
     // The Description watch may not have listed it yet: then it is read from the parent.
-    const d = owner === undefined ? undefined : await this.descriptions.get(owner.key);
+    const d = owner === undefined ? undefined : await this.descriptions.get(owner.key, signal);
     // The owner as the controller reference names it (same UID: not a newer namesake).
     if (d !== undefined && d.metadata.uid === owner?.uid) {
       const phase = ownerDescriptionStatus(status);
-      await this.descriptions.writeStatus(d, (current) => nextOwnerStatus(current, phase));
+      await this.descriptions.writeStatus(d, (current) => nextOwnerStatus(current, phase), signal);
     }
     return written ?? hr;
   }

@@ -4,14 +4,20 @@
 // Nothing secret goes on a command line (where /proc shows it): each run gets a private directory
 // (mkdtemp, 0700) holding a kubeconfig with the app-deployer token (0600), the values file, and for a
 // chartPullSecret a repositories file (or, for oci://, a registry login fed on stdin) with the chart
-// repository's credentials; the directory is removed when the run ends. A run that overruns the
-// HelmRelease's timeout (plus a grace period for helm's own cleanup) is killed.
+// repository's credentials; the directory is removed when the run ends, after helm has exited.
+//
+// A run ends with SIGTERM, never SIGKILL first: when its reconcile is stopped (the leadership term
+// ended), or when it overruns its deadline (helmDeadlineMs). helm install/upgrade catch SIGTERM and mark
+// the release failed rather than leave it pending; SIGKILL follows only after a grace period
+// (helmGraceMs).
 
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  helmDeadlineMs,
+  helmGraceMs,
   parseRelease,
   type ReleasePlan,
   type StoredRelease,
@@ -21,8 +27,10 @@ import type { AppDeployer } from './credentials.ts';
 
 /** Releases kept per name (`--history-max`, spec §7.4 step 2). */
 export const historyMax = 5;
-/** Beyond the HelmRelease timeout, how long helm gets to clean up before it is killed. */
-export const killGraceMs = 30_000;
+/** After SIGTERM, before SIGKILL, for the short runs (status, repository index, chart download, login). */
+export const shortGraceMs = 30_000;
+/** What helm may print at most (stdout or stderr); beyond, the run is stopped. */
+const maxOutputBytes = 64 * 1024 * 1024;
 /** Of the agent's environment, what helm gets besides its homes: proxies and the system CA bundle. */
 const passedThrough = [
   'HTTPS_PROXY',
@@ -49,8 +57,11 @@ export interface HelmOptions {
   readonly deployer: AppDeployer;
   /** The agent's environment: HELM_CACHE_HOME / HELM_CONFIG_HOME / HELM_DATA_HOME are passed on. */
   readonly env?: NodeJS.ProcessEnv;
-  /** Beyond timeoutSeconds, before a run is killed (default killGraceMs). */
-  readonly killGraceMs?: number;
+  /** Deadline and grace of the long runs (default helmDeadlineMs / helmGraceMs of the timeout). */
+  readonly limits?: {
+    readonly deadlineMs: (timeoutSeconds: number) => number;
+    readonly graceMs: (timeoutSeconds: number) => number;
+  };
 }
 
 /** A failed helm run, with helm's message on one line (for status notes). */
@@ -96,9 +107,21 @@ interface Workspace {
 }
 
 interface RunOptions {
-  readonly timeoutMs: number;
+  /** SIGTERM after this long. */
+  readonly deadlineMs: number;
+  /** SIGKILL this long after SIGTERM. */
+  readonly graceMs: number;
   readonly stdin?: string;
+  /** The reconcile's: SIGTERM when it aborts; the run then rejects with its reason (after helm exited). */
+  readonly signal?: AbortSignal | undefined;
 }
+
+/** Limits of a short run. */
+const short = (deadlineMs: number, signal: AbortSignal | undefined): RunOptions => ({
+  deadlineMs,
+  graceMs: shortGraceMs,
+  signal,
+});
 
 export class Helm {
   private readonly opts: HelmOptions;
@@ -108,13 +131,16 @@ export class Helm {
   }
 
   /** The stored release, or undefined when there is none. */
-  async status(plan: ReleasePlan): Promise<StoredRelease | undefined> {
+  async status(
+    plan: Pick<ReleasePlan, 'releaseName' | 'namespace'>,
+    signal?: AbortSignal,
+  ): Promise<StoredRelease | undefined> {
     return this.session(async (ws) => {
       try {
         const out = await this.run(
           ws,
           ['status', plan.releaseName, '--namespace', plan.namespace, '--output', 'json'],
-          { timeoutMs: 60_000 },
+          short(60_000, signal),
         );
         return this.release(out, 'helm status');
       } catch (err) {
@@ -124,12 +150,12 @@ export class Helm {
     });
   }
 
-  install(plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<StoredRelease> {
-    return this.deploy('install', plan, credentials);
+  install(plan: ReleasePlan, credentials: RepoCredentials | undefined, signal?: AbortSignal): Promise<StoredRelease> {
+    return this.deploy('install', plan, credentials, signal);
   }
 
-  upgrade(plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<StoredRelease> {
-    return this.deploy('upgrade', plan, credentials);
+  upgrade(plan: ReleasePlan, credentials: RepoCredentials | undefined, signal?: AbortSignal): Promise<StoredRelease> {
+    return this.deploy('upgrade', plan, credentials, signal);
   }
 
   /** install or upgrade, with the options of each (spec §7.4 steps 8, 9); the release helm printed. */
@@ -137,6 +163,7 @@ export class Helm {
     kind: 'install' | 'upgrade',
     plan: ReleasePlan,
     credentials: RepoCredentials | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<StoredRelease> {
     const own =
       kind === 'install'
@@ -154,9 +181,9 @@ export class Helm {
             ...(plan.force ? ['--force'] : []),
           ];
     return this.session(async (ws) => {
-      const chart = await this.locate(ws, plan, credentials);
+      const chart = await this.locate(ws, plan, credentials, signal);
       const args = [kind, plan.releaseName, ...chart, ...(await this.common(ws, plan)), ...own];
-      return this.release(await this.run(ws, args, { timeoutMs: this.timeoutMs(plan) }), `helm ${kind}`);
+      return this.release(await this.run(ws, args, this.long(plan, signal)), `helm ${kind}`);
     }).catch((err: unknown) => {
       // helm names the repository by its private name; the HelmRelease's reader knows its URL.
       if (!(err instanceof HelmError)) throw err;
@@ -165,7 +192,7 @@ export class Helm {
   }
 
   /** Uninstalls; a release that is not there counts as uninstalled. */
-  async uninstall(plan: UninstallTarget): Promise<void> {
+  async uninstall(plan: UninstallTarget, signal?: AbortSignal): Promise<void> {
     await this.session(async (ws) => {
       await this.run(
         ws,
@@ -179,21 +206,27 @@ export class Helm {
           `${String(plan.timeoutSeconds)}s`,
           ...(plan.wait ? ['--wait'] : []),
         ],
-        { timeoutMs: this.timeoutMs(plan) },
+        this.long(plan, signal),
       );
     });
   }
 
   /** The CRDs of the chart (`helm show crds`), for replaceCRDs. */
-  async chartCrds(plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<string> {
+  async chartCrds(plan: ReleasePlan, credentials: RepoCredentials | undefined, signal?: AbortSignal): Promise<string> {
     return this.session(async (ws) => {
-      const chart = await this.locate(ws, plan, credentials);
-      return this.run(ws, ['show', 'crds', ...chart, ...this.download(ws, plan)], { timeoutMs: 120_000 });
+      const chart = await this.locate(ws, plan, credentials, signal);
+      return this.run(ws, ['show', 'crds', ...chart, ...this.download(ws, plan)], short(120_000, signal));
     });
   }
 
-  private timeoutMs(plan: Pick<ReleasePlan, 'timeoutSeconds'>): number {
-    return plan.timeoutSeconds * 1000 + (this.opts.killGraceMs ?? killGraceMs);
+  /** Limits of an install, upgrade or uninstall: SIGTERM at the deadline, SIGKILL after the grace. */
+  private long(plan: Pick<ReleasePlan, 'timeoutSeconds'>, signal: AbortSignal | undefined): RunOptions {
+    const limits = this.opts.limits ?? { deadlineMs: helmDeadlineMs, graceMs: helmGraceMs };
+    return {
+      deadlineMs: limits.deadlineMs(plan.timeoutSeconds),
+      graceMs: limits.graceMs(plan.timeoutSeconds),
+      signal,
+    };
   }
 
   private release(stdout: string, what: string): StoredRelease {
@@ -249,7 +282,12 @@ export class Helm {
    * are credentials (password on stdin). Other repositories → `<name>/<chart>` of a private repositories
    * file (credentials in it), whose index is fetched afresh each time (step 10's "helm repo update").
    */
-  private async locate(ws: Workspace, plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<string[]> {
+  private async locate(
+    ws: Workspace,
+    plan: ReleasePlan,
+    credentials: RepoCredentials | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<string[]> {
     if (plan.oci) {
       await writeFile(join(ws.dir, 'registry.json'), '{"auths":{}}', { mode: 0o600 });
       if (credentials !== undefined) {
@@ -267,7 +305,7 @@ export class Helm {
             join(ws.dir, 'registry.json'),
             ...(plan.plainHTTP ? ['--plain-http'] : ['--insecure']),
           ],
-          { timeoutMs: 60_000, stdin: credentials.password },
+          { ...short(60_000, signal), stdin: credentials.password },
         );
       }
       return [`${plan.repo}/${plan.chart}`];
@@ -299,7 +337,7 @@ export class Helm {
         '--repository-cache',
         join(ws.dir, 'repository'),
       ],
-      { timeoutMs: 120_000 },
+      short(120_000, signal),
     );
     await update.catch((err: unknown) => {
       if (!(err instanceof HelmError)) throw err;
@@ -344,7 +382,11 @@ export class Helm {
     }
   }
 
-  /** Runs helm; its stdout, or a HelmError with its stderr on one line. */
+  /**
+   * Runs helm; its stdout, or a HelmError with its stderr on one line. Settles only once helm has exited
+   * (its workspace is removed afterwards). SIGTERM at the deadline or when `signal` aborts, SIGKILL after
+   * the grace period.
+   */
   private run(ws: Workspace, args: readonly string[], opts: RunOptions): Promise<string> {
     const env = this.opts.env ?? process.env;
     const home = (name: string): string => env[name] ?? join(ws.dir, name.toLowerCase());
@@ -359,35 +401,100 @@ export class Helm {
       ...Object.fromEntries(passedThrough.flatMap((k) => (env[k] === undefined ? [] : [[k, env[k]]]))),
     };
     const what = `helm ${args.slice(0, 2).join(' ')}`;
+    const { signal } = opts;
     return new Promise((resolve, reject) => {
-      const child = execFile(
-        this.opts.binary,
-        [...args, '--kubeconfig', ws.kubeconfig],
-        { env: childEnv, timeout: opts.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 },
-        (err, stdout, stderr) => {
-          if (err === null) {
-            resolve(stdout);
-            return;
-          }
-          const e = err as NodeJS.ErrnoException & { killed?: boolean };
-          if (e.code === 'ENOENT') {
-            reject(new HelmError(`the helm binary ${this.opts.binary} was not found (--helm-binary)`, ''));
-          } else if (e.killed === true) {
-            reject(
-              new HelmError(
-                `${what} did not end within ${String(opts.timeoutMs / 1000)}s and was killed`,
-                stderr,
-                stdout,
-              ),
-            );
-          } else {
-            reject(new HelmError(oneLine(stderr) || `${what} failed: ${e.message}`, stderr, stdout));
-          }
-        },
-      );
+      if (signal?.aborted === true) {
+        reject(signal.reason as Error);
+        return;
+      }
+      const child = spawn(this.opts.binary, [...args, '--kubeconfig', ws.kubeconfig], {
+        env: childEnv,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      const stdout = new Output();
+      const stderr = new Output();
+      let spawnError: NodeJS.ErrnoException | undefined;
+      let stopped: 'deadline' | 'aborted' | 'output' | undefined;
+      let killed = false;
+      let killTimer: NodeJS.Timeout | undefined;
+      const stop = (why: 'deadline' | 'aborted' | 'output'): void => {
+        if (stopped !== undefined || child.exitCode !== null || child.signalCode !== null) return;
+        stopped = why;
+        child.kill('SIGTERM');
+        killTimer = setTimeout(() => {
+          killed = child.kill('SIGKILL');
+        }, opts.graceMs);
+      };
+      const deadline = setTimeout(() => {
+        stop('deadline');
+      }, opts.deadlineMs);
+      const onAbort = (): void => {
+        stop('aborted');
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (!stdout.add(chunk)) stop('output');
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        if (!stderr.add(chunk)) stop('output');
+      });
+      child.on('error', (err: NodeJS.ErrnoException) => {
+        spawnError ??= err;
+      });
+      // 'close' comes after the exit (or after a failed spawn's 'error'), with stdio drained.
+      child.on('close', (code: number | null, exitSignal: NodeJS.Signals | null) => {
+        clearTimeout(deadline);
+        clearTimeout(killTimer);
+        signal?.removeEventListener('abort', onAbort);
+        const out = stdout.text();
+        const err = stderr.text();
+        if (spawnError?.code === 'ENOENT') {
+          reject(new HelmError(`the helm binary ${this.opts.binary} was not found (--helm-binary)`, ''));
+        } else if (stopped === 'aborted') {
+          reject(signal?.reason as Error);
+        } else if (stopped === 'deadline') {
+          const how = killed ? 'was killed (SIGKILL)' : 'was stopped (SIGTERM)';
+          const said = oneLine(err);
+          const detail = said === '' ? '' : `: ${said}`;
+          reject(
+            new HelmError(
+              `${what} did not end within ${String(opts.deadlineMs / 1000)}s and ${how}${detail}`,
+              err,
+              out,
+            ),
+          );
+        } else if (stopped === 'output') {
+          reject(new HelmError(`${what} printed more than ${String(maxOutputBytes)} bytes and was stopped`, err, out));
+        } else if (spawnError !== undefined) {
+          reject(new HelmError(`${what} failed: ${spawnError.message}`, err, out));
+        } else if (code === 0) {
+          resolve(out);
+        } else {
+          const status = code === null ? `signal ${String(exitSignal)}` : `exit status ${String(code)}`;
+          reject(new HelmError(oneLine(err) || `${what} failed (${status})`, err, out));
+        }
+      });
       // helm may end without reading its stdin (EPIPE): its exit status says how it went.
-      child.stdin?.on('error', () => undefined);
-      child.stdin?.end(opts.stdin ?? '');
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.stdin ?? '');
     });
+  }
+}
+
+/** What a helm run printed on one stream, up to maxOutputBytes. */
+class Output {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  /** False once the stream printed too much (the rest is dropped). */
+  add(chunk: Buffer): boolean {
+    this.size += chunk.length;
+    if (this.size > maxOutputBytes) return false;
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
   }
 }

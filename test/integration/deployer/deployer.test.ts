@@ -99,8 +99,9 @@ async function startDeployer(
   name: string,
   syncMode: 'Pull' | 'Dual',
   gates: string,
-): Promise<{ cluster: RegisteredCluster; logPath: string }> {
-  const started = await startDeployerFor(env, name, { syncMode, gates });
+  extraArgs: readonly string[] = [],
+): Promise<{ cluster: RegisteredCluster; logPath: string; actor: Actor<typeof deployerMachine> }> {
+  const started = await startDeployerFor(env, name, { syncMode, gates, extraArgs });
   actors.push(started.actor);
   return started;
 }
@@ -335,5 +336,34 @@ describe('deployer in Dual mode with AppPusher on', () => {
     expect(d.metadata.finalizers ?? []).not.toContain(finalizer);
     expect(await absent(() => readConfigMap('pushed-config'))).toBe(true);
     expect(actors.at(-1)?.getSnapshot().matches('standingBy')).toBe(true);
+  });
+});
+
+describe('deployer stopped in the middle of a reconcile (leadership term over)', () => {
+  it('sends none of the child writes still waiting for the rate limiter, and no status', async () => {
+    // One request a second to the child: the applies of this Description queue behind the limiter.
+    const { cluster, actor } = await startDeployer('stopped', 'Pull', '', ['--kube-api-qps=1', '--kube-api-burst=1']);
+    const ns = cluster.dedicatedNamespace;
+    const names = Array.from({ length: 8 }, (_, i) => `slow-${String(i)}`);
+    await createDescription(
+      ns,
+      'slow-generic',
+      names.map((n) => configMap(n, { n })),
+    );
+    const present = async (): Promise<number> => {
+      const list = await childCore().listNamespacedConfigMap({ namespace: appNs, labelSelector: 'app=demo' });
+      return list.items.filter((c) => names.includes(c.metadata?.name ?? '')).length;
+    };
+    await eventually('the first apply', async () => ((await present()) > 0 ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+    });
+    actor.stop();
+    const atStop = await present();
+    await new Promise((r) => setTimeout(r, 4_000));
+    // At one a second, four more would have gone out by now; at most the one in flight did.
+    expect(await present()).toBeLessThanOrEqual(atStop + 1);
+    expect(await present()).toBeLessThan(names.length);
+    expect((await readDescription(ns, 'slow-generic')).status).toBeUndefined();
   });
 });

@@ -62,13 +62,13 @@ ${behaviour}
 
 const ok = `case "$1" in install|upgrade) echo '${JSON.stringify(release)}';; esac; exit 0`;
 
-const helmWith = (binary: string, killGraceMs?: number): Helm =>
+const helmWith = (binary: string, limits?: { deadlineMs: number; graceMs: number }): Helm =>
   new Helm({
     binary,
     childUrl: 'https://127.0.0.1:6443',
     deployer: { token, caCrt: '-----BEGIN CERTIFICATE-----\n', serviceAccountName: 'x', serviceAccountUid: 'u' },
     env: { PATH: process.env.PATH ?? '', HELM_CACHE_HOME: homes, HTTPS_PROXY: 'http://proxy:3128', REG_TOKEN: 'x' },
-    ...(killGraceMs === undefined ? {} : { killGraceMs }),
+    ...(limits === undefined ? {} : { limits: { deadlineMs: () => limits.deadlineMs, graceMs: () => limits.graceMs } }),
   });
 
 const plan = (spec: HelmReleaseSpec): ReleasePlan => {
@@ -227,14 +227,56 @@ describe('Helm (the runner of the helm binary)', () => {
     expect((await calls())[0]).toMatch(/^CALL uninstall web --namespace apps --ignore-not-found --timeout 45s --wait /);
   });
 
-  it('kills a run that overruns the timeout', async () => {
-    const helm = helmWith(await fakeHelm('exec sleep 30'), 0);
+  // A helm that, like helm install/upgrade, turns SIGTERM into a failed release: it takes a moment to
+  // write it, then exits. `sleep` runs in the background so the shell handles the signal at once.
+  const failsOnTerm = (pause: string): string =>
+    `trap 'kill $! 2>/dev/null; sleep ${pause}; echo "EXITED" >> "${log}"; echo "Error: release web failed: context canceled" >&2; exit 1' TERM
+sleep 30 >/dev/null 2>&1 &
+wait $!`;
+
+  it('stops a run that overruns its deadline with SIGTERM, and lets helm fail the release itself', async () => {
+    const bin = await fakeHelm(failsOnTerm('0.2'));
+    const helm = helmWith(bin, { deadlineMs: 300, graceMs: 5_000 });
+    const started = Date.now();
+    await expect(helm.install(plan({ repo: 'oci://h/c', timeoutSeconds: 1 }), undefined)).rejects.toThrow(
+      'helm install web did not end within 0.3s and was stopped (SIGTERM): release web failed: context canceled',
+    );
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect((await readFile(log, 'utf8')).split('\n')).toContain('EXITED');
+    expect(await readdir(homes)).toEqual([]);
+  });
+
+  it('kills a run that ignores SIGTERM after the grace period', async () => {
+    const helm = helmWith(await fakeHelm(`trap '' TERM\nexec sleep 30`), { deadlineMs: 200, graceMs: 300 });
     const started = Date.now();
     await expect(helm.uninstall(plan({ repo: 'http://h/c', timeoutSeconds: 1 }))).rejects.toThrow(
-      /helm uninstall web did not end within 1s and was killed/,
+      /helm uninstall web did not end within 0.2s and was killed \(SIGKILL\)/,
     );
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
     expect(await readdir(homes)).toEqual([]);
+  });
+
+  it('stops helm when the reconcile is stopped, and settles only after helm exited and its directory is gone', async () => {
+    const helm = helmWith(await fakeHelm(failsOnTerm('0.3')));
+    const stop = new AbortController();
+    const run = helm.install(plan({ repo: 'oci://h/c' }), undefined, stop.signal);
+    // helm is running (its call is logged) before the term ends.
+    for (let i = 0; i < 100 && !(await readFile(log, 'utf8').catch(() => '')).includes('CALL install'); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    stop.abort(new Error('term over'));
+    await expect(run).rejects.toThrow('term over');
+    // By then helm had finished its own cleanup, and the workspace with the token was removed.
+    expect((await readFile(log, 'utf8')).split('\n')).toContain('EXITED');
+    expect(await readdir(homes)).toEqual([]);
+  });
+
+  it('does not start helm at all for a reconcile already stopped', async () => {
+    const helm = helmWith(await fakeHelm(ok));
+    const stop = new AbortController();
+    stop.abort(new Error('term over'));
+    await expect(helm.status(plan({ repo: 'http://h/c' }), stop.signal)).rejects.toThrow('term over');
+    expect(await readFile(log, 'utf8').catch(() => '')).toBe('');
   });
 
   it('turns helm errors into one clear line naming the repository by its URL', async () => {

@@ -292,16 +292,57 @@ const chartNameOf = (chart: string): string => chart.split('/').at(-1) ?? chart;
 export type ReleaseStep =
   /** Nothing stored: status pending-install, then install (step 8). */
   | { readonly kind: 'install' }
-  /** Atomic and the last release is not deployed: uninstall, then install afresh (step 7). */
+  /**
+   * Uninstall, then install afresh: atomic and the last release is not deployed (step 7), or a release
+   * stuck in pending-install (below).
+   */
   | { readonly kind: 'reinstall' }
   /** The release differs from the HelmRelease (step 9). */
   | { readonly kind: 'upgrade'; readonly why: string }
   /** Up to date: report the stored release. */
-  | { readonly kind: 'none' };
+  | { readonly kind: 'none' }
+  /** Pending, and a helm may still be running on it (an earlier leader's, or an operator's): later. */
+  | { readonly kind: 'busy'; readonly why: string }
+  /** Stuck in pending-upgrade / pending-rollback: back to the previous revision, then decide again. */
+  | { readonly kind: 'rollback' };
 
-/** Spec §7.4 steps 7–9. */
-export function decideRelease(plan: ReleasePlan, stored: StoredRelease | undefined): ReleaseStep {
+/**
+ * How long after its start an operation of ours can still be running (deadline, grace, a minute for
+ * clocks): beyond, a pending release is stuck (its helm was killed with the agent's container, or by
+ * SIGKILL), and no helm of any replica is still working on it.
+ */
+export const stuckAfterMs = (timeoutSeconds: number): number =>
+  helmDeadlineMs(timeoutSeconds) + helmGraceMs(timeoutSeconds) + 60_000;
+
+/**
+ * A release in pending-install / pending-upgrade / pending-rollback that no helm is working on any more:
+ * helm started the operation (`last_deployed`) longer ago than any run of ours may last. An unreadable
+ * time is never stuck (nothing is undone on a guess).
+ */
+export function stuckPending(stored: StoredRelease, timeoutSeconds: number, nowMs: number): boolean {
+  if (!stored.status.startsWith('pending-')) return false;
+  const started = Date.parse(stored.lastDeployed);
+  return Number.isFinite(started) && nowMs - started > stuckAfterMs(timeoutSeconds);
+}
+
+/**
+ * Spec §7.4 steps 7–9, and releases left pending. The Go agent leaves those alone (every upgrade then
+ * fails "another operation is in progress", forever); here one that is stuck is recovered as an operator
+ * would: a pending-install (nothing was ever deployed from it) is uninstalled and installed afresh, a
+ * pending-upgrade or pending-rollback is rolled back to the previous revision and then upgraded.
+ * One that may still be worked on waits.
+ */
+export function decideRelease(plan: ReleasePlan, stored: StoredRelease | undefined, nowMs: number): ReleaseStep {
   if (stored === undefined) return { kind: 'install' };
+  if (stored.status.startsWith('pending-')) {
+    if (!stuckPending(stored, plan.timeoutSeconds, nowMs)) {
+      return {
+        kind: 'busy',
+        why: `release ${stored.name} is ${stored.status} since ${stored.lastDeployed || 'an unknown time'}: another helm operation may still be running on it (it counts as stuck ${String(stuckAfterMs(plan.timeoutSeconds) / 1000)}s after it started)`,
+      };
+    }
+    return stored.status === 'pending-install' ? { kind: 'reinstall' } : { kind: 'rollback' };
+  }
   if (plan.atomic && stored.status !== 'deployed') return { kind: 'reinstall' };
   const why: string[] = [];
   if (stored.name !== plan.releaseName) why.push('release name');

@@ -130,6 +130,8 @@ export interface HelmReleaseReconcilerDeps {
   readonly objects: ChildObjects;
   /** Kubernetes Events about the HelmRelease (spec §7.4 steps 1, 13). */
   readonly onEvent?: (event: ObjectEvent) => void;
+  /** Wall-clock time (ms), to tell a release stuck in a pending state (default Date.now). */
+  readonly now?: () => number;
 }
 
 const fromBase64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
@@ -214,9 +216,19 @@ export class HelmReleaseReconciler {
   private async deploy(hr: HelmRelease, plan: ReleasePlan, signal: AbortSignal | undefined): Promise<void> {
     const { helm } = this.deps;
     const credentials = plan.pullSecret === undefined ? undefined : await this.pullCredentials(plan.pullSecret, signal);
-    const stored = await helm.status(plan, signal);
-    const step = decideRelease(plan, stored);
+    const now = this.deps.now ?? Date.now;
+    let stored = await helm.status(plan, signal);
+    let step = decideRelease(plan, stored, now());
     let current = hr;
+    if (step.kind === 'rollback') {
+      // Stuck in pending-upgrade / pending-rollback: back to the previous revision, then as usual.
+      current = await this.report(current, phaseStatus(current.status, 'pending-rollback'), signal);
+      await helm.rollback(plan, signal);
+      stored = await helm.status(plan, signal);
+      step = decideRelease(plan, stored, now());
+      if (step.kind === 'rollback') throw new Error(`release ${plan.releaseName} is still pending after a rollback`);
+    }
+    if (step.kind === 'busy') throw new Error(step.why);
     if (step.kind === 'reinstall') {
       current = await this.report(current, phaseStatus(current.status, 'uninstalling'), signal);
       await helm.uninstall(plan, signal);

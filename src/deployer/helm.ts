@@ -211,6 +211,28 @@ export class Helm {
     });
   }
 
+  /** Back to the previous revision (a release stuck in pending-upgrade or pending-rollback). */
+  async rollback(plan: ReleasePlan, signal?: AbortSignal): Promise<void> {
+    await this.session(async (ws) => {
+      await this.run(
+        ws,
+        [
+          'rollback',
+          plan.releaseName,
+          '--namespace',
+          plan.namespace,
+          '--history-max',
+          String(historyMax),
+          '--timeout',
+          `${String(plan.timeoutSeconds)}s`,
+          ...(plan.wait ? ['--wait'] : []),
+          ...(plan.wait && plan.waitForJob ? ['--wait-for-jobs'] : []),
+        ],
+        this.long(plan, signal),
+      );
+    });
+  }
+
   /** The CRDs of the chart (`helm show crds`), for replaceCRDs. */
   async chartCrds(plan: ReleasePlan, credentials: RepoCredentials | undefined, signal?: AbortSignal): Promise<string> {
     return this.session(async (ws) => {

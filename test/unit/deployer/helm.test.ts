@@ -227,19 +227,28 @@ describe('Helm (the runner of the helm binary)', () => {
     expect((await calls())[0]).toMatch(/^CALL uninstall web --namespace apps --ignore-not-found --timeout 45s --wait /);
   });
 
+  it('rolls a stuck release back to its previous revision with the history limit and the timeout', async () => {
+    const helm = helmWith(await fakeHelm(ok));
+    await helm.rollback(plan({ repo: 'http://h/c', wait: true, timeoutSeconds: 45 }));
+    expect((await calls())[0]).toMatch(
+      /^CALL rollback web --namespace apps --history-max 5 --timeout 45s --wait --kubeconfig /,
+    );
+  });
+
   // A helm that, like helm install/upgrade, turns SIGTERM into a failed release: it takes a moment to
   // write it, then exits. `sleep` runs in the background so the shell handles the signal at once.
   const failsOnTerm = (pause: string): string =>
     `trap 'kill $! 2>/dev/null; sleep ${pause}; echo "EXITED" >> "${log}"; echo "Error: release web failed: context canceled" >&2; exit 1' TERM
+echo "TRAPPED" >> "${log}"
 sleep 30 >/dev/null 2>&1 &
 wait $!`;
 
   it('stops a run that overruns its deadline with SIGTERM, and lets helm fail the release itself', async () => {
     const bin = await fakeHelm(failsOnTerm('0.2'));
-    const helm = helmWith(bin, { deadlineMs: 300, graceMs: 5_000 });
+    const helm = helmWith(bin, { deadlineMs: 1_000, graceMs: 5_000 });
     const started = Date.now();
     await expect(helm.install(plan({ repo: 'oci://h/c', timeoutSeconds: 1 }), undefined)).rejects.toThrow(
-      'helm install web did not end within 0.3s and was stopped (SIGTERM): release web failed: context canceled',
+      'helm install web did not end within 1s and was stopped (SIGTERM): release web failed: context canceled',
     );
     expect(Date.now() - started).toBeLessThan(4_000);
     expect((await readFile(log, 'utf8')).split('\n')).toContain('EXITED');
@@ -260,8 +269,8 @@ wait $!`;
     const helm = helmWith(await fakeHelm(failsOnTerm('0.3')));
     const stop = new AbortController();
     const run = helm.install(plan({ repo: 'oci://h/c' }), undefined, stop.signal);
-    // helm is running (its call is logged) before the term ends.
-    for (let i = 0; i < 100 && !(await readFile(log, 'utf8').catch(() => '')).includes('CALL install'); i++) {
+    // helm is running (and handles SIGTERM) before the term ends.
+    for (let i = 0; i < 100 && !(await readFile(log, 'utf8').catch(() => '')).includes('TRAPPED'); i++) {
       await new Promise((r) => setTimeout(r, 20));
     }
     stop.abort(new Error('term over'));

@@ -35,7 +35,7 @@ import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
 import type { ChildObjects } from './child-objects.ts';
 import { descriptionsPath, type DescriptionStore } from './descriptions.ts';
-import type { Helm, RepoCredentials } from './helm.ts';
+import { ChartLocateError, type Helm, type LocatedChart, type RepoCredentials } from './helm.ts';
 import { eventAbout, ParentObjects } from './parent-writes.ts';
 import { keyOf, watchObjects, WatchedObjects } from './watched-objects.ts';
 
@@ -122,12 +122,15 @@ export function watchHelm(
   };
 }
 
+/** What the reconcile asks of helm (the Helm runner; tests give a fake). */
+export type HelmRunner = Pick<Helm, 'status' | 'uninstall' | 'rollback' | 'withChart'>;
+
 export interface HelmReleaseReconcilerDeps {
   readonly parent: KubeConfig;
   readonly stores: HelmStores;
-  readonly helm: Helm;
+  readonly helm: HelmRunner;
   /** For replaceCRDs: the chart's CRDs are applied (server-side apply) before install or upgrade. */
-  readonly objects: ChildObjects;
+  readonly objects: Pick<ChildObjects, 'apply'>;
   /** Kubernetes Events about the HelmRelease (spec §7.4 steps 1, 13). */
   readonly onEvent?: (event: ObjectEvent) => void;
   /** Wall-clock time (ms), to tell a release stuck in a pending state (default Date.now). */
@@ -158,19 +161,28 @@ export class HelmReleaseReconciler {
    * more is written to the parent, and the interruption is not reported as a failure.
    */
   async reconcile(key: string, deploys: boolean, signal?: AbortSignal): Promise<void> {
-    const decided = await this.releases.decide(
-      key,
-      (o) => decideHelmRelease(o, deploys),
-      (o) => {
-        this.event(
-          o,
-          'Normal',
-          'FinalizerInjected',
-          `successfully inject finalizer ${finalizer} to HelmRelease ${key}`,
-        );
-      },
-      signal,
-    );
+    const decided = await this.releases
+      .decide(
+        key,
+        (o) => decideHelmRelease(o, deploys),
+        (o) => {
+          this.event(
+            o,
+            'Normal',
+            'FinalizerInjected',
+            `successfully inject finalizer ${finalizer} to HelmRelease ${key}`,
+          );
+        },
+        signal,
+      )
+      .catch((err: unknown) => {
+        // Only the finalizer PUT can fail here (spec §7.4 step 1); as Go, no FailedSynced then.
+        signal?.throwIfAborted();
+        const hr = this.deps.stores.releases.get(key);
+        const text = `failed to inject finalizer ${finalizer} to HelmRelease ${key}: ${message(err)}`;
+        if (hr !== undefined) this.event(hr, 'Warning', 'FailedInjectingFinalizer', text);
+        throw new Error(text, { cause: err });
+      });
     if (decided === undefined || decided.action === 'skip' || decided.action === 'injectFinalizer') return;
     const { object: hr, action } = decided;
     const decoded = action === 'deploy' ? decodeHelmRelease(hr, fromBase64) : undefined;
@@ -229,19 +241,27 @@ export class HelmReleaseReconciler {
       if (step.kind === 'rollback') throw new Error(`release ${plan.releaseName} is still pending after a rollback`);
     }
     if (step.kind === 'busy') throw new Error(step.why);
-    if (step.kind === 'reinstall') {
-      current = await this.report(current, phaseStatus(current.status, 'uninstalling'), signal);
-      await helm.uninstall(plan, signal);
-    }
     let release = stored;
-    if (step.kind === 'install' || step.kind === 'reinstall') {
-      current = await this.report(current, phaseStatus(current.status, 'pending-install'), signal);
-      await this.replaceCrds(plan, credentials, signal);
-      release = await helm.install(plan, credentials, signal);
-    } else if (step.kind === 'upgrade') {
-      current = await this.report(current, phaseStatus(current.status, 'pending-upgrade'), signal);
-      await this.replaceCrds(plan, credentials, signal);
-      release = await helm.upgrade(plan, credentials, signal);
+    if (step.kind !== 'none') {
+      const { kind } = step;
+      // The chart is fetched first: one that cannot be located uninstalls nothing and is never pending.
+      release = await helm
+        .withChart(plan, credentials, signal, async (chart) => {
+          if (kind === 'reinstall') {
+            current = await this.report(current, phaseStatus(current.status, 'uninstalling'), signal);
+            await helm.uninstall(plan, signal);
+          }
+          const phase = kind === 'upgrade' ? 'pending-upgrade' : 'pending-install';
+          current = await this.report(current, phaseStatus(current.status, phase), signal);
+          await this.replaceCrds(plan, chart, signal);
+          return kind === 'upgrade' ? chart.upgrade() : chart.install();
+        })
+        .catch((err: unknown) => {
+          if (err instanceof ChartLocateError && signal?.aborted !== true) {
+            this.event(current, 'Warning', 'ChartLocateFailure', err.message);
+          }
+          throw err;
+        });
     }
     if (release === undefined) throw new Error(`release ${plan.releaseName} is missing after ${step.kind}`);
     await this.report(current, releaseStatus(release), signal);
@@ -249,13 +269,9 @@ export class HelmReleaseReconciler {
   }
 
   /** replaceCRDs (and not skipCRDs): the chart's CRDs are applied before install or upgrade (step 8). */
-  private async replaceCrds(
-    plan: ReleasePlan,
-    credentials: RepoCredentials | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<void> {
+  private async replaceCrds(plan: ReleasePlan, chart: LocatedChart, signal: AbortSignal | undefined): Promise<void> {
     if (!plan.replaceCRDs || plan.skipCRDs) return;
-    for (const doc of yamlDocuments(await this.deps.helm.chartCrds(plan, credentials, signal))) {
+    for (const doc of yamlDocuments(await chart.crds())) {
       const [crd] = loadAllYaml(doc) as (KubeObject | null | undefined)[];
       if (crd?.kind !== 'CustomResourceDefinition') continue;
       await this.deps.objects.apply(crd, { yaml: doc, signal });

@@ -12,7 +12,7 @@
 // (helmGraceMs).
 
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -101,6 +101,17 @@ export function oneLine(stderr: string): string {
   return text.length > 1000 ? `${text.slice(0, 999)}…` : text;
 }
 
+/** The chart could not be fetched: repository index, registry login or download (spec §7.4 step 5). */
+export class ChartLocateError extends HelmError {}
+
+/** A chart fetched into a run's workspace (Helm.withChart). */
+export interface LocatedChart {
+  /** `helm show crds` of the archive, for replaceCRDs. */
+  crds(): Promise<string>;
+  install(): Promise<StoredRelease>;
+  upgrade(): Promise<StoredRelease>;
+}
+
 interface Workspace {
   readonly dir: string;
   readonly kubeconfig: string;
@@ -150,19 +161,34 @@ export class Helm {
     });
   }
 
-  install(plan: ReleasePlan, credentials: RepoCredentials | undefined, signal?: AbortSignal): Promise<StoredRelease> {
-    return this.deploy('install', plan, credentials, signal);
-  }
-
-  upgrade(plan: ReleasePlan, credentials: RepoCredentials | undefined, signal?: AbortSignal): Promise<StoredRelease> {
-    return this.deploy('upgrade', plan, credentials, signal);
-  }
-
-  /** install or upgrade, with the options of each (spec §7.4 steps 8, 9); the release helm printed. */
-  private deploy(
-    kind: 'install' | 'upgrade',
+  /**
+   * Fetches the chart once (`helm pull` into a private workspace, spec §7.4 step 5) and gives `fn` that
+   * one archive: its CRDs (replaceCRDs) and the install or upgrade come from the same chart version,
+   * even when spec.version is empty and the repository publishes a new one meanwhile. A chart that
+   * cannot be fetched (index, registry login, download) is a ChartLocateError.
+   */
+  async withChart<T>(
     plan: ReleasePlan,
     credentials: RepoCredentials | undefined,
+    signal: AbortSignal | undefined,
+    fn: (chart: LocatedChart) => Promise<T>,
+  ): Promise<T> {
+    return this.session(async (ws) => {
+      const archive = await this.pull(ws, plan, credentials, signal);
+      return fn({
+        crds: () => this.run(ws, ['show', 'crds', archive], short(120_000, signal)),
+        install: () => this.deploy(ws, 'install', archive, plan, signal),
+        upgrade: () => this.deploy(ws, 'upgrade', archive, plan, signal),
+      });
+    });
+  }
+
+  /** install or upgrade from the archive, with the options of each (spec §7.4 steps 8, 9). */
+  private async deploy(
+    ws: Workspace,
+    kind: 'install' | 'upgrade',
+    archive: string,
+    plan: ReleasePlan,
     signal: AbortSignal | undefined,
   ): Promise<StoredRelease> {
     const own =
@@ -180,15 +206,8 @@ export class Helm {
             ...(plan.upgradeAtomic ? ['--atomic'] : []),
             ...(plan.force ? ['--force'] : []),
           ];
-    return this.session(async (ws) => {
-      const chart = await this.locate(ws, plan, credentials, signal);
-      const args = [kind, plan.releaseName, ...chart, ...(await this.common(ws, plan)), ...own];
-      return this.release(await this.run(ws, args, this.long(plan, signal)), `helm ${kind}`);
-    }).catch((err: unknown) => {
-      // helm names the repository by its private name; the HelmRelease's reader knows its URL.
-      if (!(err instanceof HelmError)) throw err;
-      throw new HelmError(err.message.replaceAll(`${repoName} `, `${plan.repo} `), err.stderr, err.stdout);
-    });
+    const args = [kind, plan.releaseName, archive, ...(await this.common(ws, plan)), ...own];
+    return this.release(await this.run(ws, args, this.long(plan, signal)), `helm ${kind}`);
   }
 
   /** Uninstalls; a release that is not there counts as uninstalled. */
@@ -233,14 +252,6 @@ export class Helm {
     });
   }
 
-  /** The CRDs of the chart (`helm show crds`), for replaceCRDs. */
-  async chartCrds(plan: ReleasePlan, credentials: RepoCredentials | undefined, signal?: AbortSignal): Promise<string> {
-    return this.session(async (ws) => {
-      const chart = await this.locate(ws, plan, credentials, signal);
-      return this.run(ws, ['show', 'crds', ...chart, ...this.download(ws, plan)], short(120_000, signal));
-    });
-  }
-
   /** Limits of an install, upgrade or uninstall: SIGTERM at the deadline, SIGKILL after the grace. */
   private long(plan: Pick<ReleasePlan, 'timeoutSeconds'>, signal: AbortSignal | undefined): RunOptions {
     const limits = this.opts.limits ?? { deadlineMs: helmDeadlineMs, graceMs: helmGraceMs };
@@ -280,7 +291,6 @@ export class Helm {
       ...(plan.wait && plan.waitForJob ? ['--wait-for-jobs'] : []),
       ...(plan.skipCRDs ? ['--skip-crds'] : []),
       ...(plan.disableHooks ? ['--no-hooks'] : []),
-      ...this.download(ws, plan),
     ];
   }
 
@@ -300,6 +310,31 @@ export class Helm {
   }
 
   /**
+   * The chart archive in the workspace (`helm pull`), or a ChartLocateError naming the repository by its
+   * URL (helm names it by its private name).
+   */
+  private async pull(
+    ws: Workspace,
+    plan: ReleasePlan,
+    credentials: RepoCredentials | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
+    const into = join(ws.dir, 'chart');
+    try {
+      const ref = await this.locate(ws, plan, credentials, signal);
+      await this.run(ws, ['pull', ref, '--destination', into, ...this.download(ws, plan)], short(300_000, signal));
+      const archives = (await readdir(into)).filter((f) => f.endsWith('.tgz'));
+      if (archives.length !== 1 || archives[0] === undefined) {
+        throw new HelmError(`helm pull ${ref} left ${String(archives.length)} chart archives`, '');
+      }
+      return join(into, archives[0]);
+    } catch (err) {
+      if (!(err instanceof HelmError)) throw err;
+      throw new ChartLocateError(err.message.replaceAll(`${repoName} `, `${plan.repo} `), err.stderr, err.stdout);
+    }
+  }
+
+  /**
    * The chart reference (spec §7.4 step 5). oci:// → `<repo>/<chart>`, after a registry login when there
    * are credentials (password on stdin). Other repositories → `<name>/<chart>` of a private repositories
    * file (credentials in it), whose index is fetched afresh each time (step 10's "helm repo update").
@@ -309,7 +344,7 @@ export class Helm {
     plan: ReleasePlan,
     credentials: RepoCredentials | undefined,
     signal: AbortSignal | undefined,
-  ): Promise<string[]> {
+  ): Promise<string> {
     if (plan.oci) {
       await writeFile(join(ws.dir, 'registry.json'), '{"auths":{}}', { mode: 0o600 });
       if (credentials !== undefined) {
@@ -330,7 +365,7 @@ export class Helm {
           { ...short(60_000, signal), stdin: credentials.password },
         );
       }
-      return [`${plan.repo}/${plan.chart}`];
+      return `${plan.repo}/${plan.chart}`;
     }
     const repositories = {
       apiVersion: '',
@@ -366,7 +401,7 @@ export class Helm {
       const reason = repoUpdateReason(err.stdout) ?? err.message;
       throw new HelmError(`fetching the index of chart repository ${plan.repo}: ${reason}`, err.stderr, err.stdout);
     });
-    return [`${repoName}/${plan.chart}`];
+    return `${repoName}/${plan.chart}`;
   }
 
   /** A private directory with the app-deployer kubeconfig, removed when `fn` ends. */

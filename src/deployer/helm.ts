@@ -320,6 +320,8 @@ export class Helm {
     signal: AbortSignal | undefined,
   ): Promise<string> {
     const into = join(ws.dir, 'chart');
+    // helm pull writes into --destination, which must exist.
+    await mkdir(into, { mode: 0o700 });
     try {
       const ref = await this.locate(ws, plan, credentials, signal);
       await this.run(ws, ['pull', ref, '--destination', into, ...this.download(ws, plan)], short(300_000, signal));

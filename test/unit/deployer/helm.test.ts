@@ -70,7 +70,8 @@ ${behaviour}
 /** `helm pull`: the chart archive appears in --destination. */
 const pullOk = `if [ "$1" = pull ]; then
   while [ $# -gt 0 ]; do [ "$1" = --destination ] && dest="$2"; shift; done
-  mkdir -p "$dest" && : > "$dest/hello-0.1.0.tgz"; exit 0
+  [ -d "$dest" ] || { echo "Error: $dest: no such file or directory" >&2; exit 1; }
+  : > "$dest/hello-0.1.0.tgz"; exit 0
 fi`;
 const ok = `${pullOk}
 case "$1" in install|upgrade) echo '${JSON.stringify(release)}';; esac; exit 0`;

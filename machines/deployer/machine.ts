@@ -3,7 +3,8 @@
 //   publishing          publish them to the parent as Secret child-cluster-deployer (§7.1.2, every mode:
 //                       the controller-manager pushes and prunes with them);
 //   standingBy          Push, or Dual with AppPusher on: the parent deploys; the agent only watches the
-//                       HelmReleases to inject its finalizer (spec §7.4 step 1, every sync mode);
+//                       Descriptions and HelmReleases to inject its finalizer (spec §7.3 step 1, §7.4
+//                       step 1: every sync mode), writing nothing to the child and no status;
 //   deploying           Pull, or Dual with AppPusher off, four parallel regions:
 //     watch     lists and watches the Descriptions of the dedicated namespace; each change is queued;
 //               a failed watch backs off (workloads stay as they are while the parent is unreachable);
@@ -95,7 +96,7 @@ export interface ReconcileInput {
   /** A Description key `<ns>/<name>`, or a HelmRelease key (helmReleaseWorkKey). */
   readonly key: string;
   readonly dedicatedNamespace: string;
-  /** False when standing by: only the finalizer is injected. */
+  /** False when standing by: only the finalizer is injected (Descriptions and HelmReleases alike). */
   readonly deploys: boolean;
 }
 
@@ -145,6 +146,11 @@ const deployerSetup = setup({
       lastFailure: ({ event }) => failureMessage(errorOf(event)),
     }),
     resetAttempt: assign({ attempt: 0, lastFailure: undefined }),
+    recordWatchFailure: assign({
+      attempt: ({ context }) => context.attempt + 1,
+      lastFailure: ({ context, event }) =>
+        event.type === 'descriptions.watchEnded' ? event.message : context.lastFailure,
+    }),
     resetHelmAttempt: assign({ helmAttempt: 0 }),
     recordHelmWatchFailure: assign({
       helmAttempt: ({ context }) => context.helmAttempt + 1,
@@ -191,6 +197,29 @@ const deployerSetup = setup({
     }),
   },
 });
+
+/** The Description watch, resumed at once when it expires, backing off when it fails. */
+const watchRegion = {
+  initial: 'watching',
+  states: {
+    watching: {
+      invoke: {
+        id: 'watchDescriptions',
+        src: 'watchDescriptions',
+        input: ({ context }: { context: DeployerContext }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
+        onError: { target: 'backingOff' },
+      },
+      on: {
+        'descriptions.synced': { actions: 'resetAttempt' },
+        'descriptions.watchEnded': [
+          { guard: 'watchExpired', target: 'watching', reenter: true },
+          { target: 'backingOff', actions: 'recordWatchFailure' },
+        ],
+      },
+    },
+    backingOff: { after: { watchRetryDelay: 'watching' } },
+  },
+} as const;
 
 /** The HelmRelease (and HelmChart) watch, resumed at once when it expires, backing off when it fails. */
 const helmRegion = {
@@ -271,41 +300,15 @@ export const deployerMachine = deployerSetup.createMachine({
       },
     },
     waitingToPublish: { after: { prepareRetryDelay: 'publishing' } },
-    /** The parent deploys (Push, or Dual with AppPusher on); HelmReleases still get the finalizer. */
+    /** The parent deploys (Push, or Dual with AppPusher on); Descriptions and HelmReleases still get the finalizer. */
     standingBy: {
       type: 'parallel',
-      states: { helm: helmRegion, work: workRegion },
+      states: { watch: watchRegion, helm: helmRegion, work: workRegion },
     },
     deploying: {
       type: 'parallel',
       states: {
-        watch: {
-          initial: 'watching',
-          states: {
-            watching: {
-              invoke: {
-                id: 'watchDescriptions',
-                src: 'watchDescriptions',
-                input: ({ context }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
-                onError: { target: 'backingOff' },
-              },
-              on: {
-                'descriptions.synced': { actions: 'resetAttempt' },
-                'descriptions.watchEnded': [
-                  { guard: 'watchExpired', target: 'watching', reenter: true },
-                  {
-                    target: 'backingOff',
-                    actions: assign({
-                      attempt: ({ context }) => context.attempt + 1,
-                      lastFailure: ({ event }) => event.message,
-                    }),
-                  },
-                ],
-              },
-            },
-            backingOff: { after: { watchRetryDelay: 'watching' } },
-          },
-        },
+        watch: watchRegion,
         helm: helmRegion,
         drift: {
           invoke: {

@@ -105,8 +105,6 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
           objects,
           store,
           drift,
-          // Reconciles run only in the machine's `deploying` state, i.e. when the agent deploys.
-          deploys: true,
           onEvent: (e) => {
             const fields = { description: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
             if (e.type === 'Warning') log.warn(fields, e.reason);
@@ -164,13 +162,11 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
         // while another replica leads. (Also aborted once the reconcile is over, to no effect.)
         const stop = new AbortController();
         const helmRelease = helmReleaseOfWorkKey(input.key);
-        // Standing by, Descriptions are the parent's (they are not watched then; this is a safeguard).
+        // Standing by (deploys false), both only get the finalizer.
         const work =
           helmRelease !== undefined
             ? s.helmReleases.reconcile(helmRelease, input.deploys, stop.signal)
-            : input.deploys
-              ? s.reconciler.reconcile(input.key, stop.signal)
-              : Promise.resolve();
+            : s.reconciler.reconcile(input.key, input.deploys, stop.signal);
         work.then(
           () => {
             sendBack({ type: 'work.done', key: input.key });

@@ -33,7 +33,6 @@ export interface ReconcilerDeps {
   readonly store: DescriptionStore;
   /** Set when Recovery is on: applied kinds are watched and manifest statuses reported. */
   readonly drift: DriftWatches | undefined;
-  readonly deploys: boolean;
   /** Kubernetes Events about the Description, with the Go agent's reasons and messages (spec §7.3). */
   readonly onEvent?: (event: ObjectEvent) => void;
 }
@@ -62,13 +61,17 @@ export class DescriptionReconciler {
     this.deps.onEvent?.(eventAbout(descriptionApiVersion, 'Description', d, type, reason, text));
   }
 
-  /** One reconcile, then the event `Synced`, or `FailedSynced` with the error (thrown again). */
-  async reconcile(key: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * One reconcile, then the event `Synced`, or `FailedSynced` with the error (thrown again). When the
+   * agent does not deploy (`deploys` false: Push, Dual with AppPusher) only the finalizer is injected
+   * (spec §7.3 step 1, every sync mode): nothing is written to the child, and no status.
+   */
+  async reconcile(key: string, deploys: boolean, signal?: AbortSignal): Promise<void> {
     const d = this.deps.store.get(key);
     if (d === undefined) return;
     let failure: string | undefined;
     try {
-      failure = await this.sync(d, signal);
+      failure = await this.sync(d, deploys, signal);
     } catch (err) {
       signal?.throwIfAborted();
       if (!(err instanceof FinalizerError))
@@ -81,8 +84,11 @@ export class DescriptionReconciler {
   }
 
   /** Throws what is worth retrying; returns a failure that waits for a new spec. */
-  private async sync(desc: Description, signal: AbortSignal | undefined): Promise<string | undefined> {
-    const { deploys } = this.deps;
+  private async sync(
+    desc: Description,
+    deploys: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<string | undefined> {
     let d: Description | undefined = desc;
     let action = decideDescription(d, deploys);
     if (action === 'injectFinalizer') {

@@ -323,19 +323,23 @@ describe('deployer in Pull mode with Recovery', () => {
 });
 
 describe('deployer in Dual mode with AppPusher on', () => {
-  it('publishes the Secret and leaves Descriptions to the parent', async () => {
-    const { cluster } = await startDeployer('dual', 'Dual', 'AppPusher=true,Recovery=true');
+  it('publishes the Secret, injects the finalizer (every sync mode) and leaves Descriptions to the parent', async () => {
+    const { cluster, actor } = await startDeployer('dual', 'Dual', 'AppPusher=true,Recovery=true');
     const ns = cluster.dedicatedNamespace;
     await eventually('child-cluster-deployer', () =>
       env.adminClient('parent', CoreV1Api).readNamespacedSecret({ name: 'child-cluster-deployer', namespace: ns }),
     );
     await createDescription(ns, 'pushed-generic', [configMap('pushed-config', { by: 'hub' })]);
+    // Spec §7.3 step 1: the finalizer goes on in every sync mode.
+    await eventually('the finalizer on the pushed Description', async () => {
+      const d = await readDescription(ns, 'pushed-generic');
+      return d.metadata.finalizers?.includes(finalizer) === true ? d : undefined;
+    });
     await new Promise((r) => setTimeout(r, 3_000));
-    const d = await readDescription(ns, 'pushed-generic');
-    expect(d.status).toBeUndefined();
-    expect(d.metadata.finalizers ?? []).not.toContain(finalizer);
+    // Nothing else: no status, nothing in the child.
+    expect((await readDescription(ns, 'pushed-generic')).status).toBeUndefined();
     expect(await absent(() => readConfigMap('pushed-config'))).toBe(true);
-    expect(actors.at(-1)?.getSnapshot().matches('standingBy')).toBe(true);
+    expect(actor.getSnapshot().matches('standingBy')).toBe(true);
   });
 });
 

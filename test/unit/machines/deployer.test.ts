@@ -158,14 +158,21 @@ describe('deployer statechart', () => {
   ])('in %s mode with AppPusher=%s publishes the secret and stands by', async (syncMode, appPusher) => {
     const d = start({ syncMode, appPusher });
     await d.advance(60_000, 1000);
-    expect(d.log.map((l) => l.what)).toEqual(['load', 'publish', 'watchHelm']);
-    expect(d.trace.at(-1)).toBe('standingBy.helm.watching,work');
-    expect(d.watches).toHaveLength(0);
-    // HelmReleases only get the finalizer (spec §7.4 step 1): the reconcile is told it does not deploy.
+    expect(d.log.map((l) => l.what)).toEqual(['load', 'publish', 'watch', 'watchHelm']);
+    expect(d.trace.at(-1)).toBe('standingBy.watch.watching,helm.watching,work');
+    // Descriptions and HelmReleases only get the finalizer (spec §7.3, §7.4 step 1: every sync mode):
+    // the reconcile is told it does not deploy.
+    expect(d.watches).toHaveLength(1);
     expect(d.helmWatches[0]?.input).toEqual({ dedicatedNamespace: 'clusternet-x', deploys: false });
     d.helmWatches[0]?.send({ type: 'helmRelease.changed', key: 'ns/hr' });
+    d.send({ type: 'description.changed', key: 'ns/d' });
     await d.advance(0);
-    expect(d.inputs).toEqual([{ key: 'HelmRelease:ns/hr', dedicatedNamespace: 'clusternet-x', deploys: false }]);
+    expect(d.inputs).toEqual([
+      { key: 'HelmRelease:ns/hr', dedicatedNamespace: 'clusternet-x', deploys: false },
+      { key: 'ns/d', dedicatedNamespace: 'clusternet-x', deploys: false },
+    ]);
+    // No Recovery drift watch while standing by.
+    expect(d.drift).toHaveLength(0);
   });
 
   it('deploys in Dual mode with AppPusher off', async () => {

@@ -391,9 +391,13 @@ export function releaseStatus(r: StoredRelease): HelmReleaseStatus {
   };
 }
 
-/** The status of a failed reconcile: phase failed, the error as notes; what is known of the release stays. */
-export function failedStatus(current: HelmReleaseStatus | undefined, error: string): HelmReleaseStatus {
-  return { ...current, phase: 'failed', notes: error };
+/**
+ * The status of a failed reconcile (spec §7.4 steps 5, 11): `{phase: failed, notes: <error>}` and nothing
+ * else, as the Go agent replaces the whole status (the revision and times of an older release would
+ * describe a release that is not the outcome).
+ */
+export function failedStatus(error: string): HelmReleaseStatus {
+  return { phase: 'failed', notes: error };
 }
 
 /** An intermediate phase (pending-install, pending-upgrade, uninstalling), the rest kept. */

@@ -188,7 +188,7 @@ export class HelmReleaseReconciler {
     const decoded = action === 'deploy' ? decodeHelmRelease(hr, fromBase64) : undefined;
     if (decoded?.ok === false) {
       // Waits for a new spec: nothing to retry.
-      await this.report(hr, failedStatus(hr.status, decoded.error), signal);
+      await this.report(hr, failedStatus(decoded.error), signal);
       this.event(hr, 'Warning', 'FailedSynced', decoded.error);
       return;
     }
@@ -200,7 +200,7 @@ export class HelmReleaseReconciler {
       // Reported in the status (and the owner's), then retried with backoff.
       const reason = message(err);
       const current = this.deps.stores.releases.get(key) ?? hr;
-      await this.report(current, failedStatus(current.status, reason), signal);
+      await this.report(current, failedStatus(reason), signal);
       this.event(current, 'Warning', 'FailedSynced', reason);
       throw new Error(`FailedSynced HelmRelease ${key}: ${reason}`, { cause: err });
     }

@@ -350,7 +350,8 @@ describe('HelmReleases in Pull mode', () => {
     });
     const broken = await helmReleaseWith('gone-helm-default-hello', 'failed', (h) => h.status?.phase === 'failed');
     expect(broken.status?.notes).toMatch(/^spec.overrides is not JSON/);
-    expect(broken.status?.version).toBe(1);
+    // The whole status is the failure (spec §7.4 step 11), as the Go agent writes it.
+    expect(broken.status).toEqual({ phase: 'failed', notes: broken.status?.notes });
     await parentObjects().deleteNamespacedCustomObject({
       ...inDedicated('helmreleases'),
       name: 'gone-helm-default-hello',

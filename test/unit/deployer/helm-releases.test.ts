@@ -397,6 +397,17 @@ describe('HelmReleaseReconciler (spec §7.4)', () => {
     expect(t.reasons()).toEqual(['Warning/FailedSynced']);
   });
 
+  it('a failed upgrade: the whole status is the failure, nothing of the release before stays (spec §7.4 step 11)', async () => {
+    const t = setup({
+      ...helmRelease({ overrides: b64({ greeting: 'bonjour' }) }),
+      status: { phase: 'deployed', version: 1, description: 'Install complete', notes: 'web says hi.' },
+    });
+    t.helm.stored = deployed();
+    t.helm.failOn.upgrade = new HelmError('UPGRADE FAILED: boom', '');
+    await expect(t.reconcile()).rejects.toThrow(/UPGRADE FAILED: boom/);
+    expect(parent.objects.get(t.hrPath)?.status).toEqual({ phase: 'failed', notes: 'UPGRADE FAILED: boom' });
+  });
+
   it('a release stuck in pending-upgrade is rolled back, then upgraded', async () => {
     const t = setup(helmRelease(), owner, Date.parse('2026-11-24T12:00:00Z'));
     t.helm.stored = deployed({ status: 'pending-upgrade', version: 3, lastDeployed: '2026-11-24T07:00:00Z' });

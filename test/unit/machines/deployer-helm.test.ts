@@ -304,10 +304,11 @@ describe('statuses', () => {
       description: 'Upgrade complete',
       notes: '',
     });
-    expect(failedStatus({ phase: 'deployed', version: 3 }, 'chart not found')).toEqual({
+    // Nothing of the release before stays (Go replaces the whole status).
+    expect(failedStatus('chart not found')).toEqual({ phase: 'failed', notes: 'chart not found' });
+    expect(nextHelmReleaseStatus(releaseStatus(stored()), failedStatus('boom'))).toEqual({
       phase: 'failed',
-      version: 3,
-      notes: 'chart not found',
+      notes: 'boom',
     });
   });
 

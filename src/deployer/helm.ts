@@ -245,7 +245,7 @@ export class Helm {
           '--timeout',
           `${String(plan.timeoutSeconds)}s`,
           ...(plan.wait ? ['--wait'] : []),
-          ...(plan.wait && plan.waitForJob ? ['--wait-for-jobs'] : []),
+          ...(plan.waitForJob ? ['--wait-for-jobs'] : []),
         ],
         this.long(plan, signal),
       );
@@ -288,7 +288,9 @@ export class Helm {
       '--timeout',
       `${String(plan.timeoutSeconds)}s`,
       ...(plan.wait ? ['--wait'] : []),
-      ...(plan.wait && plan.waitForJob ? ['--wait-for-jobs'] : []),
+      // helm waits for Jobs whenever it waits: with --wait, and with --atomic, which implies it (as the
+      // Go agent's Atomic does); without either the flag does nothing.
+      ...(plan.waitForJob ? ['--wait-for-jobs'] : []),
       ...(plan.skipCRDs ? ['--skip-crds'] : []),
       ...(plan.disableHooks ? ['--no-hooks'] : []),
     ];

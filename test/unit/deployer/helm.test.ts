@@ -204,6 +204,20 @@ describe('Helm (the runner of the helm binary)', () => {
     expect(upgraded).not.toContain('--create-namespace');
   });
 
+  // atomic implies wait (helm's and the Go agent's Atomic), and helm then waits for Jobs too.
+  it.each<[string, HelmReleaseSpec, 'install' | 'upgrade']>([
+    ['install, atomic without wait', { atomic: true, waitForJob: true }, 'install'],
+    ['upgrade, upgradeAtomic without wait', { upgradeAtomic: true, waitForJob: true }, 'upgrade'],
+  ])('waits for Jobs on %s', async (_, spec, kind) => {
+    const helm = helmWith(await fakeHelm(ok));
+    const p = plan({ repo: 'http://h/c', ...spec });
+    await (kind === 'install' ? install(helm, p) : upgrade(helm, p));
+    const run = (await calls()).find((c) => c.startsWith(`CALL ${kind} `)) ?? '';
+    expect(run).toContain('--atomic');
+    expect(run).toContain('--wait-for-jobs');
+    expect(run).not.toMatch(/--wait(?!-)/);
+  });
+
   it('addresses oci charts as <repo>/<chart>, logging in with the password on stdin', async () => {
     const helm = helmWith(await fakeHelm(ok));
     await install(helm, plan({ repo: 'oci://127.0.0.1:5000/charts', plainHTTP: true, version: '1.0.0' }), {

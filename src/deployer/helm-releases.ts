@@ -125,6 +125,11 @@ export function watchHelm(
 /** What the reconcile asks of helm (the Helm runner; tests give a fake). */
 export type HelmRunner = Pick<Helm, 'status' | 'uninstall' | 'rollback' | 'withChart'>;
 
+/** The HelmRelease as the reconcile last wrote it (status, finalizer). */
+interface Progress {
+  hr: HelmRelease;
+}
+
 export interface HelmReleaseReconcilerDeps {
   readonly parent: KubeConfig;
   readonly stores: HelmStores;
@@ -185,24 +190,33 @@ export class HelmReleaseReconciler {
       });
     if (decided === undefined || decided.action === 'skip' || decided.action === 'injectFinalizer') return;
     const { object: hr, action } = decided;
+    // The HelmRelease as last written by this reconcile: the store may hold an older copy meanwhile
+    // (a watch event of an earlier write), and a status write from that one would only conflict.
+    const progress: Progress = { hr };
     const decoded = action === 'deploy' ? decodeHelmRelease(hr, fromBase64) : undefined;
     if (decoded?.ok === false) {
-      // Waits for a new spec: nothing to retry.
-      await this.report(hr, failedStatus(decoded.error), signal);
+      // Waits for a new spec: nothing to retry (unless the failure cannot be reported).
       this.event(hr, 'Warning', 'FailedSynced', decoded.error);
+      await this.report(progress, failedStatus(decoded.error), signal);
       return;
     }
     try {
-      if (decoded === undefined) await this.uninstall(hr, uninstallTarget(hr), signal);
-      else await this.deploy(hr, decoded.plan, signal);
+      if (decoded === undefined) await this.uninstall(progress, uninstallTarget(hr), signal);
+      else await this.deploy(progress, decoded.plan, signal);
     } catch (err) {
       signal?.throwIfAborted();
-      // Reported in the status (and the owner's), then retried with backoff.
+      // Reported as an event and in the status (and the owner's), then retried with backoff. The event
+      // goes first, so that a parent refusing the status write still hears why.
       const reason = message(err);
-      const current = this.deps.stores.releases.get(key) ?? hr;
-      await this.report(current, failedStatus(reason), signal);
-      this.event(current, 'Warning', 'FailedSynced', reason);
-      throw new Error(`FailedSynced HelmRelease ${key}: ${reason}`, { cause: err });
+      this.event(progress.hr, 'Warning', 'FailedSynced', reason);
+      const unreported = await this.report(progress, failedStatus(reason), signal).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      signal?.throwIfAborted();
+      const also =
+        unreported === undefined ? '' : ` (nor could the failure be written to its status: ${message(unreported)})`;
+      throw new Error(`FailedSynced HelmRelease ${key}: ${reason}${also}`, { cause: err });
     }
   }
 
@@ -212,29 +226,28 @@ export class HelmReleaseReconciler {
 
   /** Spec §7.4 step 3: uninstalling, helm uninstall, then the finalizer goes (at once without a target). */
   private async uninstall(
-    hr: HelmRelease,
+    progress: Progress,
     target: UninstallTarget | undefined,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    let current = hr;
     if (target !== undefined) {
-      current = await this.report(hr, phaseStatus(hr.status, 'uninstalling'), signal);
+      await this.report(progress, phaseStatus(progress.hr.status, 'uninstalling'), signal);
       await this.deps.helm.uninstall(target, signal);
     }
-    await this.releases.releaseFinalizer(current, signal);
+    await this.releases.releaseFinalizer(progress.hr, signal);
   }
 
   /** Spec §7.4 steps 4–11. */
-  private async deploy(hr: HelmRelease, plan: ReleasePlan, signal: AbortSignal | undefined): Promise<void> {
+  private async deploy(progress: Progress, plan: ReleasePlan, signal: AbortSignal | undefined): Promise<void> {
     const { helm } = this.deps;
     const credentials = plan.pullSecret === undefined ? undefined : await this.pullCredentials(plan.pullSecret, signal);
     const now = this.deps.now ?? Date.now;
     let stored = await helm.status(plan, signal);
     let step = decideRelease(plan, stored, now());
-    let current = hr;
+    const phase = (p: string): Promise<void> => this.report(progress, phaseStatus(progress.hr.status, p), signal);
     if (step.kind === 'rollback') {
       // Stuck in pending-upgrade / pending-rollback: back to the previous revision, then as usual.
-      current = await this.report(current, phaseStatus(current.status, 'pending-rollback'), signal);
+      await phase('pending-rollback');
       await helm.rollback(plan, signal);
       stored = await helm.status(plan, signal);
       step = decideRelease(plan, stored, now());
@@ -248,24 +261,23 @@ export class HelmReleaseReconciler {
       release = await helm
         .withChart(plan, credentials, signal, async (chart) => {
           if (kind === 'reinstall') {
-            current = await this.report(current, phaseStatus(current.status, 'uninstalling'), signal);
+            await phase('uninstalling');
             await helm.uninstall(plan, signal);
           }
-          const phase = kind === 'upgrade' ? 'pending-upgrade' : 'pending-install';
-          current = await this.report(current, phaseStatus(current.status, phase), signal);
+          await phase(kind === 'upgrade' ? 'pending-upgrade' : 'pending-install');
           await this.replaceCrds(plan, chart, signal);
           return kind === 'upgrade' ? chart.upgrade() : chart.install();
         })
         .catch((err: unknown) => {
           if (err instanceof ChartLocateError && signal?.aborted !== true) {
-            this.event(current, 'Warning', 'ChartLocateFailure', err.message);
+            this.event(progress.hr, 'Warning', 'ChartLocateFailure', err.message);
           }
           throw err;
         });
     }
     if (release === undefined) throw new Error(`release ${plan.releaseName} is missing after ${step.kind}`);
-    await this.report(current, releaseStatus(release), signal);
-    this.event(current, 'Normal', 'Synced', 'HelmRelease synced successfully');
+    await this.report(progress, releaseStatus(release), signal);
+    this.event(progress.hr, 'Normal', 'Synced', 'HelmRelease synced successfully');
   }
 
   /** replaceCRDs (and not skipCRDs): the chart's CRDs are applied before install or upgrade (step 8). */
@@ -295,12 +307,10 @@ export class HelmReleaseReconciler {
   }
 
   /** Writes the HelmRelease status when it changed, then its owner Description's (step 12). */
-  private async report(
-    hr: HelmRelease,
-    status: HelmReleaseStatus,
-    signal: AbortSignal | undefined,
-  ): Promise<HelmRelease> {
+  private async report(progress: Progress, status: HelmReleaseStatus, signal: AbortSignal | undefined): Promise<void> {
+    const { hr } = progress;
     const written = await this.releases.writeStatus(hr, (current) => nextHelmReleaseStatus(current, status), signal);
+    if (written !== undefined) progress.hr = written;
     const owner = ownerDescriptionKey(hr);
     // The Description watch may not have listed it yet: then it is read from the parent.
     const d = owner === undefined ? undefined : await this.descriptions.get(owner.key, signal);
@@ -309,7 +319,6 @@ export class HelmReleaseReconciler {
       const phase = ownerDescriptionStatus(status);
       await this.descriptions.writeStatus(d, (current) => nextOwnerStatus(current, phase), signal);
     }
-    return written ?? hr;
   }
 }
 

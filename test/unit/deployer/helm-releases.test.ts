@@ -27,13 +27,19 @@ interface Write {
   readonly method: string;
   readonly path: string;
   readonly body: Record<string, unknown> | undefined;
+  /** What the fake answered. */
+  answered?: number;
 }
 
-/** A parent apiserver that keeps objects by path and answers GET / PUT; `fail` answers some requests. */
+/**
+ * A parent apiserver that keeps objects by path and answers GET / PUT (409 for a stale resourceVersion,
+ * as the real one); `fail` answers some requests.
+ */
 class FakeParent {
   readonly objects = new Map<string, Record<string, unknown>>();
   readonly writes: Write[] = [];
-  fail: (method: string, path: string) => number | undefined = () => undefined;
+  fail: (method: string, path: string, body: Record<string, unknown> | undefined) => number | undefined = () =>
+    undefined;
   private server: Server | undefined;
   private version = 100;
   url = '';
@@ -47,12 +53,14 @@ class FakeParent {
         const path = (req.url ?? '').split('?')[0] ?? '';
         const text = Buffer.concat(chunks).toString('utf8');
         const body = text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);
-        if (method !== 'GET') this.writes.push({ method, path, body });
+        const write: Write = { method, path, body };
+        if (method !== 'GET') this.writes.push(write);
         const answer = (status: number, o?: unknown): void => {
+          write.answered = status;
           res.writeHead(status, { 'content-type': 'application/json' });
           res.end(JSON.stringify(o ?? { kind: 'Status', message: `HTTP ${String(status)} from the fake parent` }));
         };
-        const failed = this.fail(method, path);
+        const failed = this.fail(method, path, body);
         const at = path.replace(/\/status$/, '');
         const known = this.objects.get(at);
         if (failed !== undefined) {
@@ -65,6 +73,12 @@ class FakeParent {
         }
         if (method !== 'PUT' || body === undefined) {
           answer(405);
+          return;
+        }
+        const rv = (o: Record<string, unknown>): unknown =>
+          (o.metadata as { resourceVersion?: string }).resourceVersion;
+        if (rv(body) !== rv(known)) {
+          answer(409);
           return;
         }
         const metadata = { ...(body.metadata as object), resourceVersion: String(++this.version) };
@@ -406,6 +420,31 @@ describe('HelmReleaseReconciler (spec §7.4)', () => {
     t.helm.failOn.upgrade = new HelmError('UPGRADE FAILED: boom', '');
     await expect(t.reconcile()).rejects.toThrow(/UPGRADE FAILED: boom/);
     expect(parent.objects.get(t.hrPath)?.status).toEqual({ phase: 'failed', notes: 'UPGRADE FAILED: boom' });
+  });
+
+  it('a parent that refuses the failed status still gets FailedSynced, and the error keeps the cause', async () => {
+    const t = setup(helmRelease());
+    t.helm.failOn.install = new HelmError('INSTALLATION FAILED: boom', '');
+    parent.fail = (method, path, body) =>
+      path === `${t.hrPath}/status` && (body?.status as { phase?: string }).phase === 'failed' ? 500 : undefined;
+    await expect(t.reconcile()).rejects.toThrow(
+      /^FailedSynced HelmRelease .*: INSTALLATION FAILED: boom \(nor could the failure be written to its status: writing the status of .*: 500/,
+    );
+    expect(t.reasons()).toEqual(['Warning/FailedSynced']);
+    expect(t.events[0]?.message).toBe('INSTALLATION FAILED: boom');
+  });
+
+  it('writes the failure from the HelmRelease it last wrote, not an older copy the watch brought meanwhile', async () => {
+    const hr = helmRelease();
+    const t = setup(hr);
+    t.helm.failOn.install = new HelmError('INSTALLATION FAILED: boom', '');
+    // While helm runs, the watch delivers the HelmRelease as it was before the pending-install write.
+    t.helm.onInstall = () => {
+      t.stores.releases.apply('MODIFIED', hr);
+    };
+    await expect(t.reconcile()).rejects.toThrow(/INSTALLATION FAILED: boom/);
+    expect(parent.writes.filter((w) => w.answered === 409)).toEqual([]);
+    expect(parent.objects.get(t.hrPath)?.status).toEqual({ phase: 'failed', notes: 'INSTALLATION FAILED: boom' });
   });
 
   it('a release stuck in pending-upgrade is rolled back, then upgraded', async () => {

@@ -146,15 +146,17 @@ const deployerSetup = setup({
       lastFailure: ({ event }) => failureMessage(errorOf(event)),
     }),
     resetAttempt: assign({ attempt: 0, lastFailure: undefined }),
+    /** A failed Description watch (it ended, or its actor failed): the next one backs off further. */
     recordWatchFailure: assign({
       attempt: ({ context }) => context.attempt + 1,
-      lastFailure: ({ context, event }) =>
-        event.type === 'descriptions.watchEnded' ? event.message : context.lastFailure,
+      // The message of the watchEnded event, or the error of the failed actor.
+      lastFailure: ({ event }) => failureMessage(errorOf(event)),
     }),
     resetHelmAttempt: assign({ helmAttempt: 0 }),
+    /** The same for the HelmRelease / HelmChart watch, on its own counter. */
     recordHelmWatchFailure: assign({
       helmAttempt: ({ context }) => context.helmAttempt + 1,
-      lastFailure: ({ context, event }) => (event.type === 'helm.watchEnded' ? event.message : context.lastFailure),
+      lastFailure: ({ event }) => failureMessage(errorOf(event)),
     }),
     /** Queues a key and starts workers while there is room. */
     queueAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
@@ -207,7 +209,7 @@ const watchRegion = {
         id: 'watchDescriptions',
         src: 'watchDescriptions',
         input: ({ context }: { context: DeployerContext }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
-        onError: { target: 'backingOff' },
+        onError: { target: 'backingOff', actions: 'recordWatchFailure' },
       },
       on: {
         'descriptions.synced': { actions: 'resetAttempt' },
@@ -233,7 +235,7 @@ const helmRegion = {
           dedicatedNamespace: context.dedicatedNamespace,
           deploys: context.deploys,
         }),
-        onError: { target: 'backingOff' },
+        onError: { target: 'backingOff', actions: 'recordHelmWatchFailure' },
       },
       on: {
         'helm.synced': { actions: 'resetHelmAttempt' },

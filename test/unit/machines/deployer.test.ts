@@ -20,6 +20,9 @@ function start(
     workers?: Partial<WorkerLimits>;
     credentials?: Outcome[];
     publish?: Outcome[];
+    /** How many Description / HelmRelease watch actors fail at start (throw) before one runs. */
+    watchThrows?: number;
+    helmWatchThrows?: number;
   } = {},
 ) {
   const clock = new SimulatedClock();
@@ -36,6 +39,8 @@ function start(
   const running = new Map<string, (outcome: Outcome) => void>();
   const started: string[] = [];
   let stoppedWatches = 0;
+  let watchThrows = opts.watchThrows ?? 0;
+  let helmWatchThrows = opts.helmWatchThrows ?? 0;
   const machine = deployerMachine.provide({
     actors: {
       loadCredentials: fromPromise(() => {
@@ -50,6 +55,7 @@ function start(
       }),
       watchDescriptions: fromCallback<DeployerEvent, WatchInput>(({ sendBack }) => {
         log.push({ at: clock.now(), what: 'watch' });
+        if (watchThrows-- > 0) throw new Error('descriptions: no parent credentials');
         watches.push(sendBack);
         return () => {
           stoppedWatches++;
@@ -57,6 +63,7 @@ function start(
       }),
       watchHelm: fromCallback<DeployerEvent, HelmWatchInput>(({ input, sendBack }) => {
         log.push({ at: clock.now(), what: 'watchHelm' });
+        if (helmWatchThrows-- > 0) throw new Error('helm: no parent credentials');
         helmWatches.push({ input, send: sendBack });
         return () => {
           stoppedHelmWatches++;
@@ -316,6 +323,23 @@ describe('deployer statechart', () => {
     // The Description watch was never disturbed.
     expect(d.watches).toHaveLength(1);
     expect(d.stoppedHelmWatches()).toBe(2);
+  });
+
+  it('backs off a watch whose actor fails further each time, and says why', async () => {
+    const d = start({ watchThrows: 2, helmWatchThrows: 3 });
+    await d.advance(0);
+    expect(d.context()).toMatchObject({ attempt: 1, helmAttempt: 1 });
+    expect(d.context().lastFailure).toMatch(/no parent credentials/);
+    const at = (what: string) => d.log.filter((l) => l.what === what).map((l) => l.at);
+    await d.advance(10_000);
+    // Description watch: 500 ms, then it runs; HelmRelease watch: 700 ms, 1400 ms, then it runs.
+    expect(at('watch')).toEqual([0, 500, 1500]);
+    expect(at('watchHelm')).toEqual([0, 700, 2100, 4900]);
+    expect(d.context()).toMatchObject({ attempt: 2, helmAttempt: 3, lastFailure: 'helm: no parent credentials' });
+    d.send({ type: 'descriptions.synced' });
+    d.helmWatches[0]?.send({ type: 'helm.synced' });
+    await d.advance(0);
+    expect(d.context()).toMatchObject({ attempt: 0, helmAttempt: 0 });
   });
 
   it('queues the owner again on drift', async () => {

@@ -104,6 +104,28 @@ export function oneLine(stderr: string): string {
 /** The chart could not be fetched: repository index, registry login or download (spec §7.4 step 5). */
 export class ChartLocateError extends HelmError {}
 
+const workspacePrefix = 'helmrelease-';
+const swept = new Map<string, Promise<void>>();
+
+/**
+ * Removes, once per process, the run directories an agent killed with SIGKILL (or OOM) left under
+ * HELM_CACHE_HOME, the chart's emptyDir, which survives container restarts: each holds a kubeconfig
+ * with the app-deployer token. The first run of a process has none of its own yet, and the emptyDir
+ * belongs to this pod alone. (The system temporary directory is the container's own and may be shared
+ * in development, so it is left alone.)
+ */
+function sweepLeftWorkspaces(base: string): Promise<void> {
+  let sweeping = swept.get(base);
+  if (sweeping === undefined) {
+    sweeping = readdir(base).then(async (names) => {
+      const left = names.filter((n) => n.startsWith(workspacePrefix));
+      await Promise.all(left.map((n) => rm(join(base, n), { recursive: true, force: true })));
+    });
+    swept.set(base, sweeping);
+  }
+  return sweeping;
+}
+
 /** A chart fetched into a run's workspace (Helm.withChart). */
 export interface LocatedChart {
   /** `helm show crds` of the archive, for replaceCRDs. */
@@ -414,7 +436,9 @@ export class Helm {
     // HELM_CACHE_HOME (the chart's emptyDir) may not exist yet; helm would create it too.
     const base = env.HELM_CACHE_HOME ?? tmpdir();
     await mkdir(base, { recursive: true, mode: 0o700 });
-    const dir = await mkdtemp(join(base, 'helmrelease-'));
+    // The emptyDir outlives the container: what a killed agent left there (tokens) goes first.
+    if (env.HELM_CACHE_HOME !== undefined) await sweepLeftWorkspaces(base);
+    const dir = await mkdtemp(join(base, workspacePrefix));
     try {
       const kubeconfig = join(dir, 'kubeconfig');
       const { childUrl, deployer } = this.opts;

@@ -3,7 +3,7 @@
 // removal, the password of an oci login on stdin, the kill of an overrunning run, one-line errors.
 // The real binary against real clusters: test/integration/deployer/helm.test.ts.
 
-import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -375,6 +375,22 @@ wait $!`;
     expect((err as Error).message).toBe(
       'fetching the index of chart repository http://h/c: failed to fetch http://h/c/index.yaml : 401 Unauthorized',
     );
+  });
+
+  it('removes the run directories a killed agent left in HELM_CACHE_HOME, once, before its first run', async () => {
+    await mkdir(join(homes, 'helmrelease-AbC123'), { recursive: true });
+    await writeFile(join(homes, 'helmrelease-AbC123', 'kubeconfig'), token);
+    await mkdir(join(homes, 'repository'));
+    const helm = helmWith(
+      await fakeHelm(
+        `[ "$1" = status ] && mkdir "$HELM_CACHE_HOME/helmrelease-running"; echo '${JSON.stringify(release)}'`,
+      ),
+    );
+    await helm.status(plan({ repo: 'http://h/c' }));
+    // helm's own cache stays; what this process makes afterwards is not swept again.
+    expect((await readdir(homes)).sort()).toEqual(['helmrelease-running', 'repository']);
+    await helm.status(plan({ repo: 'http://h/c' }));
+    expect((await readdir(homes)).sort()).toEqual(['helmrelease-running', 'repository']);
   });
 
   it('reports a missing binary clearly', async () => {

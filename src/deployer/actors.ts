@@ -14,6 +14,8 @@ import {
   type WatchInput,
 } from '../../machines/deployer/machine.ts';
 import type { AgentConfig } from '../config/config.ts';
+import { failureMessage } from '../../machines/failure.ts';
+import type { ObjectEvent } from '../kube/event-correlator.ts';
 import { apiEventSink, EventRecorder, type EventSink } from '../kube/event-recorder.ts';
 import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -83,6 +85,14 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
       log.debug({ reason: e.reason, object: `${e.involved.kind} ${e.involved.name}`, err: why }, 'event not recorded');
     },
   });
+  /** An Event about a Description or HelmRelease: logged (warnings at warn) and recorded in the parent. */
+  const onEvent = (e: ObjectEvent): void => {
+    const field = e.involved.kind === 'HelmRelease' ? 'helmRelease' : 'description';
+    const fields = { [field]: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
+    if (e.type === 'Warning') log.warn(fields, e.reason);
+    else log.debug(fields, e.reason);
+    recorder.record(e);
+  };
   const current = (): Session => {
     if (session === undefined) throw new Error('deployer: no credentials loaded');
     return session;
@@ -100,29 +110,13 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
               log.warn({ kind, err: message }, 'Recovery watch of the child ended; it starts again at the next apply');
             })
           : undefined;
-        const reconciler = new DescriptionReconciler({
-          parent,
-          objects,
-          store,
-          drift,
-          onEvent: (e) => {
-            const fields = { description: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
-            if (e.type === 'Warning') log.warn(fields, e.reason);
-            else log.debug(fields, e.reason);
-            recorder.record(e);
-          },
-        });
+        const reconciler = new DescriptionReconciler({ parent, objects, store, drift, onEvent });
         const helmReleases = new HelmReleaseReconciler({
           parent,
           stores: helmStores,
           objects,
           helm: new Helm({ binary: config.extensions.helmBinary, childUrl, deployer }),
-          onEvent: (e) => {
-            const fields = { helmRelease: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
-            if (e.type === 'Warning') log.warn(fields, e.reason);
-            else log.debug(fields, e.reason);
-            recorder.record(e);
-          },
+          onEvent,
         });
         // A new term starts from full lists: every Description and HelmRelease is reconciled once.
         store.reset();
@@ -176,8 +170,9 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
               log.debug({ key: input.key }, 'reconcile stopped with the deployer');
               return;
             }
-            const message = err instanceof Error ? err.message : String(err);
-            log.warn({ description: input.key, err: message }, 'reconcile failed; retrying with backoff');
+            const message = failureMessage(err);
+            const what = helmRelease === undefined ? { description: input.key } : { helmRelease };
+            log.warn({ ...what, err: message }, 'reconcile failed; retrying with backoff');
             sendBack({ type: 'work.failed', key: input.key, message });
           },
         );

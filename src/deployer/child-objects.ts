@@ -5,6 +5,7 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../../machines/deployer/decisions.ts';
+import { failureMessage } from '../../machines/failure.ts';
 import { rawRequest, statusText, type RawRequest, type RawResponse } from '../kube/raw-request.ts';
 import type { RequestLimiter } from '../kube/request-limiter.ts';
 
@@ -69,9 +70,7 @@ export class ChildObjects {
       } catch (err) {
         this.discovered.delete(apiVersion);
         throw new Error(
-          `please check whether the advertised apiserver of current child cluster is accessible. ${
-            err instanceof Error ? err.message : String(err)
-          }`,
+          `please check whether the advertised apiserver of current child cluster is accessible. ${failureMessage(err)}`,
           { cause: err },
         );
       }

@@ -6,6 +6,7 @@
 
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { ownerKey, type KubeObject } from '../../machines/deployer/decisions.ts';
+import { failureMessage } from '../../machines/failure.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
 import type { RequestLimiter } from '../kube/request-limiter.ts';
 import type { ChildObjects, ResourceRef } from './child-objects.ts';
@@ -59,7 +60,7 @@ export class DriftWatches {
     this.watch(id, ref, signal).catch((err: unknown) => {
       if (signal?.aborted === true) return;
       this.watches.delete(id);
-      this.onFailure(id, err instanceof Error ? err.message : String(err));
+      this.onFailure(id, failureMessage(err));
     });
   }
 

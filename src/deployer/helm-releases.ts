@@ -31,6 +31,7 @@ import {
   type UninstallTarget,
 } from '../../machines/deployer/helm-releases.ts';
 import type { DeployerEvent } from '../../machines/deployer/machine.ts';
+import { failureMessage } from '../../machines/failure.ts';
 import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
 import type { ChildObjects } from './child-objects.ts';
@@ -143,7 +144,6 @@ export interface HelmReleaseReconcilerDeps {
 }
 
 const fromBase64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
-const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export const helmReleaseApiVersion = 'apps.clusternet.io/v1alpha1';
 
@@ -184,7 +184,7 @@ export class HelmReleaseReconciler {
         // Only the finalizer PUT can fail here (spec §7.4 step 1); as Go, no FailedSynced then.
         signal?.throwIfAborted();
         const hr = this.deps.stores.releases.get(key);
-        const text = `failed to inject finalizer ${finalizer} to HelmRelease ${key}: ${message(err)}`;
+        const text = `failed to inject finalizer ${finalizer} to HelmRelease ${key}: ${failureMessage(err)}`;
         if (hr !== undefined) this.event(hr, 'Warning', 'FailedInjectingFinalizer', text);
         throw new Error(text, { cause: err });
       });
@@ -207,7 +207,7 @@ export class HelmReleaseReconciler {
       signal?.throwIfAborted();
       // Reported as an event and in the status (and the owner's), then retried with backoff. The event
       // goes first, so that a parent refusing the status write still hears why.
-      const reason = message(err);
+      const reason = failureMessage(err);
       this.event(progress.hr, 'Warning', 'FailedSynced', reason);
       const unreported = await this.report(progress, failedStatus(reason), signal).then(
         () => undefined,
@@ -215,7 +215,9 @@ export class HelmReleaseReconciler {
       );
       signal?.throwIfAborted();
       const also =
-        unreported === undefined ? '' : ` (nor could the failure be written to its status: ${message(unreported)})`;
+        unreported === undefined
+          ? ''
+          : ` (nor could the failure be written to its status: ${failureMessage(unreported)})`;
       throw new Error(`FailedSynced HelmRelease ${key}: ${reason}${also}`, { cause: err });
     }
   }

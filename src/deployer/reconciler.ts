@@ -21,6 +21,7 @@ import {
   type ManifestOutcome,
   type ManifestStatus,
 } from '../../machines/deployer/decisions.ts';
+import { failureMessage } from '../../machines/failure.ts';
 import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
 import type { ChildObjects } from './child-objects.ts';
 import { descriptionsPath, type DescriptionStore } from './descriptions.ts';
@@ -42,7 +43,6 @@ export const descriptionApiVersion = 'apps.clusternet.io/v1alpha1';
 const fromBase64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
 const refOf = (o: KubeObject): string =>
   `${o.kind} ${o.metadata.namespace === undefined ? '' : `${o.metadata.namespace}/`}${o.metadata.name ?? ''}`;
-const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const kobj = (d: Description): string => `${d.metadata.namespace ?? ''}/${d.metadata.name ?? ''}`;
 
 /** The finalizer could not be added: the Go agent reports that, and no Synced / FailedSynced. */
@@ -75,7 +75,7 @@ export class DescriptionReconciler {
     } catch (err) {
       signal?.throwIfAborted();
       if (!(err instanceof FinalizerError))
-        this.event(this.deps.store.get(key) ?? d, 'Warning', 'FailedSynced', message(err));
+        this.event(this.deps.store.get(key) ?? d, 'Warning', 'FailedSynced', failureMessage(err));
       throw err;
     }
     const latest = this.deps.store.get(key) ?? d;
@@ -96,7 +96,7 @@ export class DescriptionReconciler {
         d = await this.put(d, [...(d.metadata.finalizers ?? []), finalizer], 'adding the finalizer', signal);
       } catch (err) {
         signal?.throwIfAborted();
-        const text = `failed to inject finalizer ${finalizer} to Description ${kobj(desc)}: ${message(err)}`;
+        const text = `failed to inject finalizer ${finalizer} to Description ${kobj(desc)}: ${failureMessage(err)}`;
         this.event(desc, 'Warning', 'FailedInjectingFinalizer', text);
         throw new FinalizerError(text, { cause: err });
       }
@@ -133,7 +133,7 @@ export class DescriptionReconciler {
         objects.map((o) =>
           this.deps.objects.delete(o, signal).then(
             () => [],
-            (err: unknown) => [`deleting ${refOf(o)}: ${message(err)}`],
+            (err: unknown) => [`deleting ${refOf(o)}: ${failureMessage(err)}`],
           ),
         ),
       )
@@ -180,7 +180,7 @@ export class DescriptionReconciler {
           }
           return { ref };
         } catch (err) {
-          return { ref, error: `applying ${ref}: ${message(err)}` };
+          return { ref, error: `applying ${ref}: ${failureMessage(err)}` };
         }
       }),
     );

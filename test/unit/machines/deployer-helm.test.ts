@@ -182,7 +182,18 @@ describe('decideRelease (spec §7.4 steps 7–9)', () => {
   it.each<[string, ReleasePlan, StoredRelease | undefined, string]>([
     ['nothing stored', p, undefined, 'install'],
     ['the same chart, version and values', p, stored(), 'none'],
-    ['values in another key order', plan({ version: '1.0.0', overrides: b64('{"a":1}') }), stored(), 'none'],
+    [
+      'values in another key order',
+      plan({ version: '1.0.0', overrides: b64('{"b":2,"a":{"y":1,"x":[1,2]}}') }),
+      stored({ values: { a: { x: [1, 2], y: 1 }, b: 2 } }),
+      'none',
+    ],
+    [
+      'the same keys, a nested value differs',
+      plan({ version: '1.0.0', overrides: b64('{"b":2,"a":{"y":1,"x":[2,1]}}') }),
+      stored({ values: { a: { x: [1, 2], y: 1 }, b: 2 } }),
+      'upgrade:values',
+    ],
     ['other values', plan({ version: '1.0.0', overrides: b64('{"a":2}') }), stored(), 'upgrade:values'],
     ['another version', plan({ version: '1.1.0', overrides: b64('{"a":1}') }), stored(), 'upgrade:chart version'],
     ['no version (latest)', plan({ overrides: b64('{"a":1}') }), stored(), 'upgrade:chart version'],

@@ -232,12 +232,39 @@ export function enqueue(q: WorkQueue, key: string): WorkQueue {
   return { ...q, pending: [...q.pending, key] };
 }
 
-/** Moves keys from pending to active until `concurrency` are active; returns the started keys. */
-export function takeWork(q: WorkQueue, concurrency: number): { queue: WorkQueue; started: string[] } {
-  const free = Math.max(0, concurrency - q.active.length);
-  const started = q.pending.slice(0, free);
+/** What a work key is the work of: each controller has workers of its own (spec §7.1.6). */
+export type WorkKind = 'Description' | 'HelmRelease';
+
+/** Reconcile workers at most, per kind. */
+export type WorkerLimits = Readonly<Record<WorkKind, number>>;
+
+/** Spec §7.1.6: 2 workers for each of the Description and HelmRelease controllers. */
+export const defaultWorkerLimits: WorkerLimits = { Description: 2, HelmRelease: 2 };
+
+/**
+ * Moves keys from pending to active, in order, while their kind has a free worker (a slow helm run
+ * never holds up Descriptions, nor the other way round); returns the started keys.
+ */
+export function takeWork(
+  q: WorkQueue,
+  limits: WorkerLimits,
+  kindOf: (key: string) => WorkKind,
+): { queue: WorkQueue; started: string[] } {
+  const busy: Record<WorkKind, number> = { Description: 0, HelmRelease: 0 };
+  for (const k of q.active) busy[kindOf(k)]++;
+  const started: string[] = [];
+  for (const k of q.pending) {
+    const kind = kindOf(k);
+    if (busy[kind] >= limits[kind]) continue;
+    busy[kind]++;
+    started.push(k);
+  }
   if (started.length === 0) return { queue: q, started };
-  return { queue: { ...q, pending: q.pending.slice(started.length), active: [...q.active, ...started] }, started };
+  const taken = new Set(started);
+  return {
+    queue: { ...q, pending: q.pending.filter((k) => !taken.has(k)), active: [...q.active, ...started] },
+    started,
+  };
 }
 
 /** A worker finished `key`: it leaves active, and is queued again if it changed meanwhile. */

@@ -2,7 +2,7 @@
 // with the release stored in the child, the status written back to the HelmRelease and to its owner
 // Description, and which Descriptions a HelmChart change queues again. The helm binary runs in src/.
 
-import { lifecycleStep, type DescriptionStatus, type ObjectMeta } from './decisions.ts';
+import { lifecycleStep, type DescriptionStatus, type ObjectMeta, type WorkKind } from './decisions.ts';
 
 export interface OwnerReference {
   readonly apiVersion?: string;
@@ -58,8 +58,8 @@ export interface HelmChart {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Work keys: HelmReleases share the deployer's queue with Descriptions, their keys prefixed by the kind
-// (a namespace or a name never holds a colon).
+// Work keys: HelmReleases share the deployer's queue with Descriptions (each kind with workers of its
+// own), their keys prefixed by the kind (a namespace or a name never holds a colon).
 
 const helmReleasePrefix = 'HelmRelease:';
 
@@ -69,6 +69,10 @@ export const helmReleaseWorkKey = (key: string): string => `${helmReleasePrefix}
 export function helmReleaseOfWorkKey(workKey: string): string | undefined {
   return workKey.startsWith(helmReleasePrefix) ? workKey.slice(helmReleasePrefix.length) : undefined;
 }
+
+/** Which controller's workers a work key waits for. */
+export const workKindOf = (workKey: string): WorkKind =>
+  workKey.startsWith(helmReleasePrefix) ? 'HelmRelease' : 'Description';
 
 // ---------------------------------------------------------------------------------------------------
 // What a HelmRelease asks for
@@ -210,6 +214,25 @@ export function uninstallTarget(hr: HelmRelease): UninstallTarget | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// How long a helm run may take
+
+/**
+ * When an install, upgrade, rollback or uninstall is stopped (SIGTERM). helm's `--timeout` bounds each
+ * hook and the wait separately, and the chart download not at all, so a healthy run can take several
+ * times timeoutSeconds: room for four (pre-hooks, the wait, post-hooks, an atomic rollback's wait) and
+ * five minutes more. A leadership term that ends stops a run sooner.
+ */
+export const helmDeadlineMs = (timeoutSeconds: number): number => (4 * timeoutSeconds + 300) * 1000;
+
+/**
+ * After SIGTERM, how long helm has before SIGKILL: install and upgrade catch SIGTERM and mark the
+ * release failed (with atomic they then uninstall or roll back, bounded by the timeout); a SIGKILL would
+ * leave it pending-install / pending-upgrade, and every later operation fails "another operation is in
+ * progress".
+ */
+export const helmGraceMs = (timeoutSeconds: number): number => (timeoutSeconds + 30) * 1000;
+
+// ---------------------------------------------------------------------------------------------------
 // The stored release (helm's JSON: `helm status -o json`, `helm install/upgrade -o json`)
 
 export interface StoredRelease {
@@ -269,16 +292,57 @@ const chartNameOf = (chart: string): string => chart.split('/').at(-1) ?? chart;
 export type ReleaseStep =
   /** Nothing stored: status pending-install, then install (step 8). */
   | { readonly kind: 'install' }
-  /** Atomic and the last release is not deployed: uninstall, then install afresh (step 7). */
+  /**
+   * Uninstall, then install afresh: atomic and the last release is not deployed (step 7), or a release
+   * stuck in pending-install (below).
+   */
   | { readonly kind: 'reinstall' }
   /** The release differs from the HelmRelease (step 9). */
   | { readonly kind: 'upgrade'; readonly why: string }
   /** Up to date: report the stored release. */
-  | { readonly kind: 'none' };
+  | { readonly kind: 'none' }
+  /** Pending, and a helm may still be running on it (an earlier leader's, or an operator's): later. */
+  | { readonly kind: 'busy'; readonly why: string }
+  /** Stuck in pending-upgrade / pending-rollback: back to the previous revision, then decide again. */
+  | { readonly kind: 'rollback' };
 
-/** Spec §7.4 steps 7–9. */
-export function decideRelease(plan: ReleasePlan, stored: StoredRelease | undefined): ReleaseStep {
+/**
+ * How long after its start an operation of ours can still be running (deadline, grace, a minute for
+ * clocks): beyond, a pending release is stuck (its helm was killed with the agent's container, or by
+ * SIGKILL), and no helm of any replica is still working on it.
+ */
+export const stuckAfterMs = (timeoutSeconds: number): number =>
+  helmDeadlineMs(timeoutSeconds) + helmGraceMs(timeoutSeconds) + 60_000;
+
+/**
+ * A release in pending-install / pending-upgrade / pending-rollback that no helm is working on any more:
+ * helm started the operation (`last_deployed`) longer ago than any run of ours may last. An unreadable
+ * time is never stuck (nothing is undone on a guess).
+ */
+export function stuckPending(stored: StoredRelease, timeoutSeconds: number, nowMs: number): boolean {
+  if (!stored.status.startsWith('pending-')) return false;
+  const started = Date.parse(stored.lastDeployed);
+  return Number.isFinite(started) && nowMs - started > stuckAfterMs(timeoutSeconds);
+}
+
+/**
+ * Spec §7.4 steps 7–9, and releases left pending. The Go agent leaves those alone (every upgrade then
+ * fails "another operation is in progress", forever); here one that is stuck is recovered as an operator
+ * would: a pending-install (nothing was ever deployed from it) is uninstalled and installed afresh, a
+ * pending-upgrade or pending-rollback is rolled back to the previous revision and then upgraded.
+ * One that may still be worked on waits.
+ */
+export function decideRelease(plan: ReleasePlan, stored: StoredRelease | undefined, nowMs: number): ReleaseStep {
   if (stored === undefined) return { kind: 'install' };
+  if (stored.status.startsWith('pending-')) {
+    if (!stuckPending(stored, plan.timeoutSeconds, nowMs)) {
+      return {
+        kind: 'busy',
+        why: `release ${stored.name} is ${stored.status} since ${stored.lastDeployed || 'an unknown time'}: another helm operation may still be running on it (it counts as stuck ${String(stuckAfterMs(plan.timeoutSeconds) / 1000)}s after it started)`,
+      };
+    }
+    return stored.status === 'pending-install' ? { kind: 'reinstall' } : { kind: 'rollback' };
+  }
   if (plan.atomic && stored.status !== 'deployed') return { kind: 'reinstall' };
   const why: string[] = [];
   if (stored.name !== plan.releaseName) why.push('release name');
@@ -327,9 +391,13 @@ export function releaseStatus(r: StoredRelease): HelmReleaseStatus {
   };
 }
 
-/** The status of a failed reconcile: phase failed, the error as notes; what is known of the release stays. */
-export function failedStatus(current: HelmReleaseStatus | undefined, error: string): HelmReleaseStatus {
-  return { ...current, phase: 'failed', notes: error };
+/**
+ * The status of a failed reconcile (spec §7.4 steps 5, 11): `{phase: failed, notes: <error>}` and nothing
+ * else, as the Go agent replaces the whole status (the revision and times of an older release would
+ * describe a release that is not the outcome).
+ */
+export function failedStatus(error: string): HelmReleaseStatus {
+  return { phase: 'failed', notes: error };
 }
 
 /** An intermediate phase (pending-install, pending-upgrade, uninstalling), the rest kept. */

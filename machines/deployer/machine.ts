@@ -3,37 +3,49 @@
 //   publishing          publish them to the parent as Secret child-cluster-deployer (§7.1.2, every mode:
 //                       the controller-manager pushes and prunes with them);
 //   standingBy          Push, or Dual with AppPusher on: the parent deploys; the agent only watches the
-//                       HelmReleases to inject its finalizer (spec §7.4 step 1, every sync mode);
+//                       Descriptions and HelmReleases to inject its finalizer (spec §7.3 step 1, §7.4
+//                       step 1: every sync mode), writing nothing to the child and no status;
 //   deploying           Pull, or Dual with AppPusher off, four parallel regions:
 //     watch     lists and watches the Descriptions of the dedicated namespace; each change is queued;
 //               a failed watch backs off (workloads stay as they are while the parent is unreachable);
 //     helm      the same for the HelmReleases (and the HelmCharts, which queue Descriptions again);
 //     drift     with Recovery, watches what was applied in the child; a change queues the owner again;
-//     work      a per-key, deduplicated work queue served by at most `concurrency` reconcile workers;
-//               a failed reconcile is queued again after a per-key backoff. HelmRelease keys share
-//               it, prefixed with their kind (helmReleaseWorkKey).
+//     work      a per-key, deduplicated work queue; HelmRelease keys share it, prefixed with their kind
+//               (helmReleaseWorkKey), but each kind has reconcile workers of its own (`workers`, 2
+//               each by default, spec §7.1.6), so slow helm runs never hold up Descriptions;
+//               a failed reconcile is queued again after a per-key backoff.
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
 import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
 import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
-import { deployerRole, emptyQueue, enqueue, finishWork, takeWork, type SyncMode, type WorkQueue } from './decisions.ts';
-import { helmReleaseWorkKey } from './helm-releases.ts';
+import {
+  defaultWorkerLimits,
+  deployerRole,
+  emptyQueue,
+  enqueue,
+  finishWork,
+  takeWork,
+  type SyncMode,
+  type WorkerLimits,
+  type WorkQueue,
+} from './decisions.ts';
+import { helmReleaseWorkKey, workKindOf } from './helm-releases.ts';
 
 export interface DeployerInput {
   readonly clusterId: string;
   readonly dedicatedNamespace: string;
   readonly syncMode: SyncMode;
   readonly appPusher: boolean;
-  /** Reconcile workers at most (default 4). */
-  readonly concurrency?: number;
+  /** Reconcile workers at most, per kind (default 2 each, spec §7.1.6). */
+  readonly workers?: Partial<WorkerLimits>;
 }
 
 export interface DeployerContext {
   readonly clusterId: string;
   readonly dedicatedNamespace: string;
   readonly deploys: boolean;
-  readonly concurrency: number;
+  readonly workers: WorkerLimits;
   readonly queue: WorkQueue;
   /** Consecutive failed reconciles per key; drives that key's backoff. */
   readonly failures: Readonly<Record<string, number>>;
@@ -84,7 +96,7 @@ export interface ReconcileInput {
   /** A Description key `<ns>/<name>`, or a HelmRelease key (helmReleaseWorkKey). */
   readonly key: string;
   readonly dedicatedNamespace: string;
-  /** False when standing by: only the finalizer is injected. */
+  /** False when standing by: only the finalizer is injected (Descriptions and HelmReleases alike). */
   readonly deploys: boolean;
 }
 
@@ -134,17 +146,24 @@ const deployerSetup = setup({
       lastFailure: ({ event }) => failureMessage(errorOf(event)),
     }),
     resetAttempt: assign({ attempt: 0, lastFailure: undefined }),
+    /** A failed Description watch (it ended, or its actor failed): the next one backs off further. */
+    recordWatchFailure: assign({
+      attempt: ({ context }) => context.attempt + 1,
+      // The message of the watchEnded event, or the error of the failed actor.
+      lastFailure: ({ event }) => failureMessage(errorOf(event)),
+    }),
     resetHelmAttempt: assign({ helmAttempt: 0 }),
+    /** The same for the HelmRelease / HelmChart watch, on its own counter. */
     recordHelmWatchFailure: assign({
       helmAttempt: ({ context }) => context.helmAttempt + 1,
-      lastFailure: ({ context, event }) => (event.type === 'helm.watchEnded' ? event.message : context.lastFailure),
+      lastFailure: ({ event }) => failureMessage(errorOf(event)),
     }),
     /** Queues a key and starts workers while there is room. */
     queueAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
       const key =
         event.type === 'helmRelease.changed' ? helmReleaseWorkKey(event.key) : 'key' in event ? event.key : undefined;
       const queued = key === undefined ? context.queue : enqueue(context.queue, key);
-      const { queue, started } = takeWork(queued, context.concurrency);
+      const { queue, started } = takeWork(queued, context.workers, workKindOf);
       q.assign({ queue });
       for (const k of started) {
         q.spawnChild('reconcile', {
@@ -161,7 +180,7 @@ const deployerSetup = setup({
       const failures: Record<string, number> = Object.fromEntries(others);
       if (event.type === 'work.done') q.cancel(`retry:${event.key}`);
       else failures[event.key] = (context.failures[event.key] ?? 0) + 1;
-      const { queue, started } = takeWork(finishWork(context.queue, event.key), context.concurrency);
+      const { queue, started } = takeWork(finishWork(context.queue, event.key), context.workers, workKindOf);
       q.assign({
         queue,
         failures,
@@ -181,6 +200,29 @@ const deployerSetup = setup({
   },
 });
 
+/** The Description watch, resumed at once when it expires, backing off when it fails. */
+const watchRegion = {
+  initial: 'watching',
+  states: {
+    watching: {
+      invoke: {
+        id: 'watchDescriptions',
+        src: 'watchDescriptions',
+        input: ({ context }: { context: DeployerContext }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
+        onError: { target: 'backingOff', actions: 'recordWatchFailure' },
+      },
+      on: {
+        'descriptions.synced': { actions: 'resetAttempt' },
+        'descriptions.watchEnded': [
+          { guard: 'watchExpired', target: 'watching', reenter: true },
+          { target: 'backingOff', actions: 'recordWatchFailure' },
+        ],
+      },
+    },
+    backingOff: { after: { watchRetryDelay: 'watching' } },
+  },
+} as const;
+
 /** The HelmRelease (and HelmChart) watch, resumed at once when it expires, backing off when it fails. */
 const helmRegion = {
   initial: 'watching',
@@ -193,7 +235,7 @@ const helmRegion = {
           dedicatedNamespace: context.dedicatedNamespace,
           deploys: context.deploys,
         }),
-        onError: { target: 'backingOff' },
+        onError: { target: 'backingOff', actions: 'recordHelmWatchFailure' },
       },
       on: {
         'helm.synced': { actions: 'resetHelmAttempt' },
@@ -226,7 +268,10 @@ export const deployerMachine = deployerSetup.createMachine({
     clusterId: input.clusterId,
     dedicatedNamespace: input.dedicatedNamespace,
     deploys: deployerRole(input.syncMode, input.appPusher).deploys,
-    concurrency: Math.max(1, input.concurrency ?? 4),
+    workers: {
+      Description: Math.max(1, input.workers?.Description ?? defaultWorkerLimits.Description),
+      HelmRelease: Math.max(1, input.workers?.HelmRelease ?? defaultWorkerLimits.HelmRelease),
+    },
     queue: emptyQueue,
     failures: {},
     attempt: 0,
@@ -257,41 +302,15 @@ export const deployerMachine = deployerSetup.createMachine({
       },
     },
     waitingToPublish: { after: { prepareRetryDelay: 'publishing' } },
-    /** The parent deploys (Push, or Dual with AppPusher on); HelmReleases still get the finalizer. */
+    /** The parent deploys (Push, or Dual with AppPusher on); Descriptions and HelmReleases still get the finalizer. */
     standingBy: {
       type: 'parallel',
-      states: { helm: helmRegion, work: workRegion },
+      states: { watch: watchRegion, helm: helmRegion, work: workRegion },
     },
     deploying: {
       type: 'parallel',
       states: {
-        watch: {
-          initial: 'watching',
-          states: {
-            watching: {
-              invoke: {
-                id: 'watchDescriptions',
-                src: 'watchDescriptions',
-                input: ({ context }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
-                onError: { target: 'backingOff' },
-              },
-              on: {
-                'descriptions.synced': { actions: 'resetAttempt' },
-                'descriptions.watchEnded': [
-                  { guard: 'watchExpired', target: 'watching', reenter: true },
-                  {
-                    target: 'backingOff',
-                    actions: assign({
-                      attempt: ({ context }) => context.attempt + 1,
-                      lastFailure: ({ event }) => event.message,
-                    }),
-                  },
-                ],
-              },
-            },
-            backingOff: { after: { watchRetryDelay: 'watching' } },
-          },
-        },
+        watch: watchRegion,
         helm: helmRegion,
         drift: {
           invoke: {

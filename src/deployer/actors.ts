@@ -14,6 +14,8 @@ import {
   type WatchInput,
 } from '../../machines/deployer/machine.ts';
 import type { AgentConfig } from '../config/config.ts';
+import { failureMessage } from '../../machines/failure.ts';
+import type { ObjectEvent } from '../kube/event-correlator.ts';
 import { apiEventSink, EventRecorder, type EventSink } from '../kube/event-recorder.ts';
 import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -83,6 +85,14 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
       log.debug({ reason: e.reason, object: `${e.involved.kind} ${e.involved.name}`, err: why }, 'event not recorded');
     },
   });
+  /** An Event about a Description or HelmRelease: logged (warnings at warn) and recorded in the parent. */
+  const onEvent = (e: ObjectEvent): void => {
+    const field = e.involved.kind === 'HelmRelease' ? 'helmRelease' : 'description';
+    const fields = { [field]: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
+    if (e.type === 'Warning') log.warn(fields, e.reason);
+    else log.debug(fields, e.reason);
+    recorder.record(e);
+  };
   const current = (): Session => {
     if (session === undefined) throw new Error('deployer: no credentials loaded');
     return session;
@@ -100,31 +110,13 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
               log.warn({ kind, err: message }, 'Recovery watch of the child ended; it starts again at the next apply');
             })
           : undefined;
-        const reconciler = new DescriptionReconciler({
-          parent,
-          objects,
-          store,
-          drift,
-          // Reconciles run only in the machine's `deploying` state, i.e. when the agent deploys.
-          deploys: true,
-          onEvent: (e) => {
-            const fields = { description: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
-            if (e.type === 'Warning') log.warn(fields, e.reason);
-            else log.debug(fields, e.reason);
-            recorder.record(e);
-          },
-        });
+        const reconciler = new DescriptionReconciler({ parent, objects, store, drift, onEvent });
         const helmReleases = new HelmReleaseReconciler({
           parent,
           stores: helmStores,
           objects,
           helm: new Helm({ binary: config.extensions.helmBinary, childUrl, deployer }),
-          onEvent: (e) => {
-            const fields = { helmRelease: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
-            if (e.type === 'Warning') log.warn(fields, e.reason);
-            else log.debug(fields, e.reason);
-            recorder.record(e);
-          },
+          onEvent,
         });
         // A new term starts from full lists: every Description and HelmRelease is reconciled once.
         store.reset();
@@ -159,24 +151,34 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
       }),
       reconcile: fromCallback<DeployerEvent, ReconcileInput>(({ input, sendBack }) => {
         const s = current();
+        // Aborted when the worker is stopped: at the end of the leadership term (the machine stops),
+        // pending child and parent writes are dropped and helm gets SIGTERM, so nothing is written
+        // while another replica leads. (Also aborted once the reconcile is over, to no effect.)
+        const stop = new AbortController();
         const helmRelease = helmReleaseOfWorkKey(input.key);
-        // Standing by, Descriptions are the parent's (they are not watched then; this is a safeguard).
+        // Standing by (deploys false), both only get the finalizer.
         const work =
           helmRelease !== undefined
-            ? s.helmReleases.reconcile(helmRelease, input.deploys)
-            : input.deploys
-              ? s.reconciler.reconcile(input.key)
-              : Promise.resolve();
+            ? s.helmReleases.reconcile(helmRelease, input.deploys, stop.signal)
+            : s.reconciler.reconcile(input.key, input.deploys, stop.signal);
         work.then(
           () => {
             sendBack({ type: 'work.done', key: input.key });
           },
           (err: unknown) => {
-            const message = err instanceof Error ? err.message : String(err);
-            log.warn({ description: input.key, err: message }, 'reconcile failed; retrying with backoff');
+            if (stop.signal.aborted) {
+              log.debug({ key: input.key }, 'reconcile stopped with the deployer');
+              return;
+            }
+            const message = failureMessage(err);
+            const what = helmRelease === undefined ? { description: input.key } : { helmRelease };
+            log.warn({ ...what, err: message }, 'reconcile failed; retrying with backoff');
             sendBack({ type: 'work.failed', key: input.key, message });
           },
         );
+        return () => {
+          stop.abort(new Error(`the reconcile of ${input.key} was stopped (the deployer stopped)`));
+        };
       }),
     },
     delays: {

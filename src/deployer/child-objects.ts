@@ -1,9 +1,11 @@
 // Objects of Descriptions in the child, written with the app-deployer identity: server-side apply
 // with the agent's own field manager (forced, so drift made by others is taken back), deletion in the
-// background, and the discovery that maps a kind to its resource.
+// background, and the discovery that maps a kind to its resource. Writes take the reconcile's
+// AbortSignal: a write still waiting for the rate limiter when the leadership term ends is never sent.
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../../machines/deployer/decisions.ts';
+import { failureMessage } from '../../machines/failure.ts';
 import { rawRequest, statusText, type RawRequest, type RawResponse } from '../kube/raw-request.ts';
 import type { RequestLimiter } from '../kube/request-limiter.ts';
 
@@ -68,9 +70,7 @@ export class ChildObjects {
       } catch (err) {
         this.discovered.delete(apiVersion);
         throw new Error(
-          `please check whether the advertised apiserver of current child cluster is accessible. ${
-            err instanceof Error ? err.message : String(err)
-          }`,
+          `please check whether the advertised apiserver of current child cluster is accessible. ${failureMessage(err)}`,
           { cause: err },
         );
       }
@@ -98,7 +98,8 @@ export class ChildObjects {
    * text, sent as it is (client-node's YAML parser renames wire fields such as
    * `x-kubernetes-preserve-unknown-fields`, so parsed YAML only names the object).
    */
-  async apply(obj: KubeObject, yaml?: string): Promise<KubeObject> {
+  async apply(obj: KubeObject, opts: { yaml?: string; signal?: AbortSignal | undefined } = {}): Promise<KubeObject> {
+    const { yaml, signal } = opts;
     const { path, ref } = await this.objectPath(obj);
     const namespace = ref.namespaced ? (obj.metadata.namespace ?? 'default') : undefined;
     const body: KubeObject = namespace === undefined ? obj : { ...obj, metadata: { ...obj.metadata, namespace } };
@@ -112,6 +113,7 @@ export class ChildObjects {
         path: `${path}?fieldManager=${fieldManager}&force=true`,
         body: yaml ?? JSON.stringify(body),
         contentType: 'application/apply-patch+yaml',
+        signal,
       });
       if (res.status !== 200 && res.status !== 201) throw new Error(statusText(res));
       live = JSON.parse(res.body) as KubeObject;
@@ -143,7 +145,7 @@ export class ChildObjects {
   }
 
   /** Deletes with propagation Background; an object already gone counts as deleted. */
-  async delete(obj: KubeObject): Promise<void> {
+  async delete(obj: KubeObject, signal?: AbortSignal): Promise<void> {
     const { path, ref } = await this.objectPath(obj);
     const namespace = ref.namespaced ? (obj.metadata.namespace ?? 'default') : undefined;
     this.written.delete(
@@ -153,6 +155,7 @@ export class ChildObjects {
       method: 'DELETE',
       path,
       body: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' }),
+      signal,
     });
     if (res.status !== 200 && res.status !== 202 && res.status !== 404) throw new Error(statusText(res));
   }

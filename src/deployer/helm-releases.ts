@@ -31,11 +31,12 @@ import {
   type UninstallTarget,
 } from '../../machines/deployer/helm-releases.ts';
 import type { DeployerEvent } from '../../machines/deployer/machine.ts';
+import { failureMessage } from '../../machines/failure.ts';
 import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
 import type { ChildObjects } from './child-objects.ts';
 import { descriptionsPath, type DescriptionStore } from './descriptions.ts';
-import type { Helm, RepoCredentials } from './helm.ts';
+import { ChartLocateError, type Helm, type LocatedChart, type RepoCredentials } from './helm.ts';
 import { eventAbout, ParentObjects } from './parent-writes.ts';
 import { keyOf, watchObjects, WatchedObjects } from './watched-objects.ts';
 
@@ -122,18 +123,27 @@ export function watchHelm(
   };
 }
 
+/** What the reconcile asks of helm (the Helm runner; tests give a fake). */
+export type HelmRunner = Pick<Helm, 'status' | 'uninstall' | 'rollback' | 'withChart'>;
+
+/** The HelmRelease as the reconcile last wrote it (status, finalizer). */
+interface Progress {
+  hr: HelmRelease;
+}
+
 export interface HelmReleaseReconcilerDeps {
   readonly parent: KubeConfig;
   readonly stores: HelmStores;
-  readonly helm: Helm;
+  readonly helm: HelmRunner;
   /** For replaceCRDs: the chart's CRDs are applied (server-side apply) before install or upgrade. */
-  readonly objects: ChildObjects;
+  readonly objects: Pick<ChildObjects, 'apply'>;
   /** Kubernetes Events about the HelmRelease (spec §7.4 steps 1, 13). */
   readonly onEvent?: (event: ObjectEvent) => void;
+  /** Wall-clock time (ms), to tell a release stuck in a pending state (default Date.now). */
+  readonly now?: () => number;
 }
 
 const fromBase64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
-const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export const helmReleaseApiVersion = 'apps.clusternet.io/v1alpha1';
 
@@ -151,38 +161,64 @@ export class HelmReleaseReconciler {
     });
   }
 
-  async reconcile(key: string, deploys: boolean): Promise<void> {
-    const decided = await this.releases.decide(
-      key,
-      (o) => decideHelmRelease(o, deploys),
-      (o) => {
-        this.event(
-          o,
-          'Normal',
-          'FinalizerInjected',
-          `successfully inject finalizer ${finalizer} to HelmRelease ${key}`,
-        );
-      },
-    );
+  /**
+   * One reconcile. When `signal` aborts (the leadership term ended) it stops: helm gets SIGTERM, nothing
+   * more is written to the parent, and the interruption is not reported as a failure.
+   */
+  async reconcile(key: string, deploys: boolean, signal?: AbortSignal): Promise<void> {
+    const decided = await this.releases
+      .decide(
+        key,
+        (o) => decideHelmRelease(o, deploys),
+        (o) => {
+          this.event(
+            o,
+            'Normal',
+            'FinalizerInjected',
+            `successfully inject finalizer ${finalizer} to HelmRelease ${key}`,
+          );
+        },
+        signal,
+      )
+      .catch((err: unknown) => {
+        // Only the finalizer PUT can fail here (spec §7.4 step 1); as Go, no FailedSynced then.
+        signal?.throwIfAborted();
+        const hr = this.deps.stores.releases.get(key);
+        const text = `failed to inject finalizer ${finalizer} to HelmRelease ${key}: ${failureMessage(err)}`;
+        if (hr !== undefined) this.event(hr, 'Warning', 'FailedInjectingFinalizer', text);
+        throw new Error(text, { cause: err });
+      });
     if (decided === undefined || decided.action === 'skip' || decided.action === 'injectFinalizer') return;
     const { object: hr, action } = decided;
+    // The HelmRelease as last written by this reconcile: the store may hold an older copy meanwhile
+    // (a watch event of an earlier write), and a status write from that one would only conflict.
+    const progress: Progress = { hr };
     const decoded = action === 'deploy' ? decodeHelmRelease(hr, fromBase64) : undefined;
     if (decoded?.ok === false) {
-      // Waits for a new spec: nothing to retry.
-      await this.report(hr, failedStatus(hr.status, decoded.error));
+      // Waits for a new spec: nothing to retry (unless the failure cannot be reported).
       this.event(hr, 'Warning', 'FailedSynced', decoded.error);
+      await this.report(progress, failedStatus(decoded.error), signal);
       return;
     }
     try {
-      if (decoded === undefined) await this.uninstall(hr, uninstallTarget(hr));
-      else await this.deploy(hr, decoded.plan);
+      if (decoded === undefined) await this.uninstall(progress, uninstallTarget(hr), signal);
+      else await this.deploy(progress, decoded.plan, signal);
     } catch (err) {
-      // Reported in the status (and the owner's), then retried with backoff.
-      const reason = message(err);
-      const current = this.deps.stores.releases.get(key) ?? hr;
-      await this.report(current, failedStatus(current.status, reason));
-      this.event(current, 'Warning', 'FailedSynced', reason);
-      throw new Error(`FailedSynced HelmRelease ${key}: ${reason}`, { cause: err });
+      signal?.throwIfAborted();
+      // Reported as an event and in the status (and the owner's), then retried with backoff. The event
+      // goes first, so that a parent refusing the status write still hears why.
+      const reason = failureMessage(err);
+      this.event(progress.hr, 'Warning', 'FailedSynced', reason);
+      const unreported = await this.report(progress, failedStatus(reason), signal).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      signal?.throwIfAborted();
+      const also =
+        unreported === undefined
+          ? ''
+          : ` (nor could the failure be written to its status: ${failureMessage(unreported)})`;
+      throw new Error(`FailedSynced HelmRelease ${key}: ${reason}${also}`, { cause: err });
     }
   }
 
@@ -191,55 +227,78 @@ export class HelmReleaseReconciler {
   }
 
   /** Spec §7.4 step 3: uninstalling, helm uninstall, then the finalizer goes (at once without a target). */
-  private async uninstall(hr: HelmRelease, target: UninstallTarget | undefined): Promise<void> {
-    let current = hr;
+  private async uninstall(
+    progress: Progress,
+    target: UninstallTarget | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     if (target !== undefined) {
-      current = await this.report(hr, phaseStatus(hr.status, 'uninstalling'));
-      await this.deps.helm.uninstall(target);
+      await this.report(progress, phaseStatus(progress.hr.status, 'uninstalling'), signal);
+      await this.deps.helm.uninstall(target, signal);
     }
-    await this.releases.releaseFinalizer(current);
+    await this.releases.releaseFinalizer(progress.hr, signal);
   }
 
   /** Spec §7.4 steps 4–11. */
-  private async deploy(hr: HelmRelease, plan: ReleasePlan): Promise<void> {
+  private async deploy(progress: Progress, plan: ReleasePlan, signal: AbortSignal | undefined): Promise<void> {
     const { helm } = this.deps;
-    const credentials = plan.pullSecret === undefined ? undefined : await this.pullCredentials(plan.pullSecret);
-    const stored = await helm.status(plan);
-    const step = decideRelease(plan, stored);
-    let current = hr;
-    if (step.kind === 'reinstall') {
-      current = await this.report(current, phaseStatus(current.status, 'uninstalling'));
-      await helm.uninstall(plan);
+    const credentials = plan.pullSecret === undefined ? undefined : await this.pullCredentials(plan.pullSecret, signal);
+    const now = this.deps.now ?? Date.now;
+    let stored = await helm.status(plan, signal);
+    let step = decideRelease(plan, stored, now());
+    const phase = (p: string): Promise<void> => this.report(progress, phaseStatus(progress.hr.status, p), signal);
+    if (step.kind === 'rollback') {
+      // Stuck in pending-upgrade / pending-rollback: back to the previous revision, then as usual.
+      await phase('pending-rollback');
+      await helm.rollback(plan, signal);
+      stored = await helm.status(plan, signal);
+      step = decideRelease(plan, stored, now());
+      if (step.kind === 'rollback') throw new Error(`release ${plan.releaseName} is still pending after a rollback`);
     }
+    if (step.kind === 'busy') throw new Error(step.why);
     let release = stored;
-    if (step.kind === 'install' || step.kind === 'reinstall') {
-      current = await this.report(current, phaseStatus(current.status, 'pending-install'));
-      await this.replaceCrds(plan, credentials);
-      release = await helm.install(plan, credentials);
-    } else if (step.kind === 'upgrade') {
-      current = await this.report(current, phaseStatus(current.status, 'pending-upgrade'));
-      await this.replaceCrds(plan, credentials);
-      release = await helm.upgrade(plan, credentials);
+    if (step.kind !== 'none') {
+      const { kind } = step;
+      // The chart is fetched first: one that cannot be located uninstalls nothing and is never pending.
+      release = await helm
+        .withChart(plan, credentials, signal, async (chart) => {
+          if (kind === 'reinstall') {
+            await phase('uninstalling');
+            await helm.uninstall(plan, signal);
+          }
+          await phase(kind === 'upgrade' ? 'pending-upgrade' : 'pending-install');
+          await this.replaceCrds(plan, chart, signal);
+          return kind === 'upgrade' ? chart.upgrade() : chart.install();
+        })
+        .catch((err: unknown) => {
+          if (err instanceof ChartLocateError && signal?.aborted !== true) {
+            this.event(progress.hr, 'Warning', 'ChartLocateFailure', err.message);
+          }
+          throw err;
+        });
     }
     if (release === undefined) throw new Error(`release ${plan.releaseName} is missing after ${step.kind}`);
-    await this.report(current, releaseStatus(release));
-    this.event(current, 'Normal', 'Synced', 'HelmRelease synced successfully');
+    await this.report(progress, releaseStatus(release), signal);
+    this.event(progress.hr, 'Normal', 'Synced', 'HelmRelease synced successfully');
   }
 
   /** replaceCRDs (and not skipCRDs): the chart's CRDs are applied before install or upgrade (step 8). */
-  private async replaceCrds(plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<void> {
+  private async replaceCrds(plan: ReleasePlan, chart: LocatedChart, signal: AbortSignal | undefined): Promise<void> {
     if (!plan.replaceCRDs || plan.skipCRDs) return;
-    for (const doc of yamlDocuments(await this.deps.helm.chartCrds(plan, credentials))) {
+    for (const doc of yamlDocuments(await chart.crds())) {
       const [crd] = loadAllYaml(doc) as (KubeObject | null | undefined)[];
       if (crd?.kind !== 'CustomResourceDefinition') continue;
-      await this.deps.objects.apply(crd, doc);
+      await this.deps.objects.apply(crd, { yaml: doc, signal });
     }
   }
 
   /** Spec §7.4 step 4: `username` / `password` of the chartPullSecret, read in the parent. */
-  private async pullCredentials(ref: { name: string; namespace: string }): Promise<RepoCredentials> {
+  private async pullCredentials(
+    ref: { name: string; namespace: string },
+    signal: AbortSignal | undefined,
+  ): Promise<RepoCredentials> {
     const path = `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/secrets/${encodeURIComponent(ref.name)}`;
-    const res = await rawRequest(this.deps.parent, { method: 'GET', path });
+    const res = await rawRequest(this.deps.parent, { method: 'GET', path, signal });
     if (res.status !== 200) {
       throw new Error(
         `reading the chartPullSecret ${ref.namespace}/${ref.name}: ${String(res.status)} ${statusText(res)}`,
@@ -250,17 +309,18 @@ export class HelmReleaseReconciler {
   }
 
   /** Writes the HelmRelease status when it changed, then its owner Description's (step 12). */
-  private async report(hr: HelmRelease, status: HelmReleaseStatus): Promise<HelmRelease> {
-    const written = await this.releases.writeStatus(hr, (current) => nextHelmReleaseStatus(current, status));
+  private async report(progress: Progress, status: HelmReleaseStatus, signal: AbortSignal | undefined): Promise<void> {
+    const { hr } = progress;
+    const written = await this.releases.writeStatus(hr, (current) => nextHelmReleaseStatus(current, status), signal);
+    if (written !== undefined) progress.hr = written;
     const owner = ownerDescriptionKey(hr);
     // The Description watch may not have listed it yet: then it is read from the parent.
-    const d = owner === undefined ? undefined : await this.descriptions.get(owner.key);
+    const d = owner === undefined ? undefined : await this.descriptions.get(owner.key, signal);
     // The owner as the controller reference names it (same UID: not a newer namesake).
     if (d !== undefined && d.metadata.uid === owner?.uid) {
       const phase = ownerDescriptionStatus(status);
-      await this.descriptions.writeStatus(d, (current) => nextOwnerStatus(current, phase));
+      await this.descriptions.writeStatus(d, (current) => nextOwnerStatus(current, phase), signal);
     }
-    return written ?? hr;
   }
 }
 

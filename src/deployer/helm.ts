@@ -4,14 +4,20 @@
 // Nothing secret goes on a command line (where /proc shows it): each run gets a private directory
 // (mkdtemp, 0700) holding a kubeconfig with the app-deployer token (0600), the values file, and for a
 // chartPullSecret a repositories file (or, for oci://, a registry login fed on stdin) with the chart
-// repository's credentials; the directory is removed when the run ends. A run that overruns the
-// HelmRelease's timeout (plus a grace period for helm's own cleanup) is killed.
+// repository's credentials; the directory is removed when the run ends, after helm has exited.
+//
+// A run ends with SIGTERM, never SIGKILL first: when its reconcile is stopped (the leadership term
+// ended), or when it overruns its deadline (helmDeadlineMs). helm install/upgrade catch SIGTERM and mark
+// the release failed rather than leave it pending; SIGKILL follows only after a grace period
+// (helmGraceMs).
 
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  helmDeadlineMs,
+  helmGraceMs,
   parseRelease,
   type ReleasePlan,
   type StoredRelease,
@@ -21,8 +27,10 @@ import type { AppDeployer } from './credentials.ts';
 
 /** Releases kept per name (`--history-max`, spec §7.4 step 2). */
 export const historyMax = 5;
-/** Beyond the HelmRelease timeout, how long helm gets to clean up before it is killed. */
-export const killGraceMs = 30_000;
+/** After SIGTERM, before SIGKILL, for the short runs (status, repository index, chart download, login). */
+export const shortGraceMs = 30_000;
+/** What helm may print at most (stdout or stderr); beyond, the run is stopped. */
+const maxOutputBytes = 64 * 1024 * 1024;
 /** Of the agent's environment, what helm gets besides its homes: proxies and the system CA bundle. */
 const passedThrough = [
   'HTTPS_PROXY',
@@ -49,8 +57,11 @@ export interface HelmOptions {
   readonly deployer: AppDeployer;
   /** The agent's environment: HELM_CACHE_HOME / HELM_CONFIG_HOME / HELM_DATA_HOME are passed on. */
   readonly env?: NodeJS.ProcessEnv;
-  /** Beyond timeoutSeconds, before a run is killed (default killGraceMs). */
-  readonly killGraceMs?: number;
+  /** Deadline and grace of the long runs (default helmDeadlineMs / helmGraceMs of the timeout). */
+  readonly limits?: {
+    readonly deadlineMs: (timeoutSeconds: number) => number;
+    readonly graceMs: (timeoutSeconds: number) => number;
+  };
 }
 
 /** A failed helm run, with helm's message on one line (for status notes). */
@@ -90,15 +101,60 @@ export function oneLine(stderr: string): string {
   return text.length > 1000 ? `${text.slice(0, 999)}…` : text;
 }
 
+/** The chart could not be fetched: repository index, registry login or download (spec §7.4 step 5). */
+export class ChartLocateError extends HelmError {}
+
+const workspacePrefix = 'helmrelease-';
+const swept = new Map<string, Promise<void>>();
+
+/**
+ * Removes, once per process, the run directories an agent killed with SIGKILL (or OOM) left under
+ * HELM_CACHE_HOME, the chart's emptyDir, which survives container restarts: each holds a kubeconfig
+ * with the app-deployer token. The first run of a process has none of its own yet, and the emptyDir
+ * belongs to this pod alone. (The system temporary directory is the container's own and may be shared
+ * in development, so it is left alone.)
+ */
+function sweepLeftWorkspaces(base: string): Promise<void> {
+  let sweeping = swept.get(base);
+  if (sweeping === undefined) {
+    sweeping = readdir(base).then(async (names) => {
+      const left = names.filter((n) => n.startsWith(workspacePrefix));
+      await Promise.all(left.map((n) => rm(join(base, n), { recursive: true, force: true })));
+    });
+    swept.set(base, sweeping);
+  }
+  return sweeping;
+}
+
+/** A chart fetched into a run's workspace (Helm.withChart). */
+export interface LocatedChart {
+  /** `helm show crds` of the archive, for replaceCRDs. */
+  crds(): Promise<string>;
+  install(): Promise<StoredRelease>;
+  upgrade(): Promise<StoredRelease>;
+}
+
 interface Workspace {
   readonly dir: string;
   readonly kubeconfig: string;
 }
 
 interface RunOptions {
-  readonly timeoutMs: number;
+  /** SIGTERM after this long. */
+  readonly deadlineMs: number;
+  /** SIGKILL this long after SIGTERM. */
+  readonly graceMs: number;
   readonly stdin?: string;
+  /** The reconcile's: SIGTERM when it aborts; the run then rejects with its reason (after helm exited). */
+  readonly signal?: AbortSignal | undefined;
 }
+
+/** Limits of a short run. */
+const short = (deadlineMs: number, signal: AbortSignal | undefined): RunOptions => ({
+  deadlineMs,
+  graceMs: shortGraceMs,
+  signal,
+});
 
 export class Helm {
   private readonly opts: HelmOptions;
@@ -108,13 +164,16 @@ export class Helm {
   }
 
   /** The stored release, or undefined when there is none. */
-  async status(plan: ReleasePlan): Promise<StoredRelease | undefined> {
+  async status(
+    plan: Pick<ReleasePlan, 'releaseName' | 'namespace'>,
+    signal?: AbortSignal,
+  ): Promise<StoredRelease | undefined> {
     return this.session(async (ws) => {
       try {
         const out = await this.run(
           ws,
           ['status', plan.releaseName, '--namespace', plan.namespace, '--output', 'json'],
-          { timeoutMs: 60_000 },
+          short(60_000, signal),
         );
         return this.release(out, 'helm status');
       } catch (err) {
@@ -124,19 +183,35 @@ export class Helm {
     });
   }
 
-  install(plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<StoredRelease> {
-    return this.deploy('install', plan, credentials);
-  }
-
-  upgrade(plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<StoredRelease> {
-    return this.deploy('upgrade', plan, credentials);
-  }
-
-  /** install or upgrade, with the options of each (spec §7.4 steps 8, 9); the release helm printed. */
-  private deploy(
-    kind: 'install' | 'upgrade',
+  /**
+   * Fetches the chart once (`helm pull` into a private workspace, spec §7.4 step 5) and gives `fn` that
+   * one archive: its CRDs (replaceCRDs) and the install or upgrade come from the same chart version,
+   * even when spec.version is empty and the repository publishes a new one meanwhile. A chart that
+   * cannot be fetched (index, registry login, download) is a ChartLocateError.
+   */
+  async withChart<T>(
     plan: ReleasePlan,
     credentials: RepoCredentials | undefined,
+    signal: AbortSignal | undefined,
+    fn: (chart: LocatedChart) => Promise<T>,
+  ): Promise<T> {
+    return this.session(async (ws) => {
+      const archive = await this.pull(ws, plan, credentials, signal);
+      return fn({
+        crds: () => this.run(ws, ['show', 'crds', archive], short(120_000, signal)),
+        install: () => this.deploy(ws, 'install', archive, plan, signal),
+        upgrade: () => this.deploy(ws, 'upgrade', archive, plan, signal),
+      });
+    });
+  }
+
+  /** install or upgrade from the archive, with the options of each (spec §7.4 steps 8, 9). */
+  private async deploy(
+    ws: Workspace,
+    kind: 'install' | 'upgrade',
+    archive: string,
+    plan: ReleasePlan,
+    signal: AbortSignal | undefined,
   ): Promise<StoredRelease> {
     const own =
       kind === 'install'
@@ -153,19 +228,12 @@ export class Helm {
             ...(plan.upgradeAtomic ? ['--atomic'] : []),
             ...(plan.force ? ['--force'] : []),
           ];
-    return this.session(async (ws) => {
-      const chart = await this.locate(ws, plan, credentials);
-      const args = [kind, plan.releaseName, ...chart, ...(await this.common(ws, plan)), ...own];
-      return this.release(await this.run(ws, args, { timeoutMs: this.timeoutMs(plan) }), `helm ${kind}`);
-    }).catch((err: unknown) => {
-      // helm names the repository by its private name; the HelmRelease's reader knows its URL.
-      if (!(err instanceof HelmError)) throw err;
-      throw new HelmError(err.message.replaceAll(`${repoName} `, `${plan.repo} `), err.stderr, err.stdout);
-    });
+    const args = [kind, plan.releaseName, archive, ...(await this.common(ws, plan)), ...own];
+    return this.release(await this.run(ws, args, this.long(plan, signal)), `helm ${kind}`);
   }
 
   /** Uninstalls; a release that is not there counts as uninstalled. */
-  async uninstall(plan: UninstallTarget): Promise<void> {
+  async uninstall(plan: UninstallTarget, signal?: AbortSignal): Promise<void> {
     await this.session(async (ws) => {
       await this.run(
         ws,
@@ -179,21 +247,41 @@ export class Helm {
           `${String(plan.timeoutSeconds)}s`,
           ...(plan.wait ? ['--wait'] : []),
         ],
-        { timeoutMs: this.timeoutMs(plan) },
+        this.long(plan, signal),
       );
     });
   }
 
-  /** The CRDs of the chart (`helm show crds`), for replaceCRDs. */
-  async chartCrds(plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<string> {
-    return this.session(async (ws) => {
-      const chart = await this.locate(ws, plan, credentials);
-      return this.run(ws, ['show', 'crds', ...chart, ...this.download(ws, plan)], { timeoutMs: 120_000 });
+  /** Back to the previous revision (a release stuck in pending-upgrade or pending-rollback). */
+  async rollback(plan: ReleasePlan, signal?: AbortSignal): Promise<void> {
+    await this.session(async (ws) => {
+      await this.run(
+        ws,
+        [
+          'rollback',
+          plan.releaseName,
+          '--namespace',
+          plan.namespace,
+          '--history-max',
+          String(historyMax),
+          '--timeout',
+          `${String(plan.timeoutSeconds)}s`,
+          ...(plan.wait ? ['--wait'] : []),
+          ...(plan.waitForJob ? ['--wait-for-jobs'] : []),
+        ],
+        this.long(plan, signal),
+      );
     });
   }
 
-  private timeoutMs(plan: Pick<ReleasePlan, 'timeoutSeconds'>): number {
-    return plan.timeoutSeconds * 1000 + (this.opts.killGraceMs ?? killGraceMs);
+  /** Limits of an install, upgrade or uninstall: SIGTERM at the deadline, SIGKILL after the grace. */
+  private long(plan: Pick<ReleasePlan, 'timeoutSeconds'>, signal: AbortSignal | undefined): RunOptions {
+    const limits = this.opts.limits ?? { deadlineMs: helmDeadlineMs, graceMs: helmGraceMs };
+    return {
+      deadlineMs: limits.deadlineMs(plan.timeoutSeconds),
+      graceMs: limits.graceMs(plan.timeoutSeconds),
+      signal,
+    };
   }
 
   private release(stdout: string, what: string): StoredRelease {
@@ -222,10 +310,11 @@ export class Helm {
       '--timeout',
       `${String(plan.timeoutSeconds)}s`,
       ...(plan.wait ? ['--wait'] : []),
-      ...(plan.wait && plan.waitForJob ? ['--wait-for-jobs'] : []),
+      // helm waits for Jobs whenever it waits: with --wait, and with --atomic, which implies it (as the
+      // Go agent's Atomic does); without either the flag does nothing.
+      ...(plan.waitForJob ? ['--wait-for-jobs'] : []),
       ...(plan.skipCRDs ? ['--skip-crds'] : []),
       ...(plan.disableHooks ? ['--no-hooks'] : []),
-      ...this.download(ws, plan),
     ];
   }
 
@@ -245,11 +334,43 @@ export class Helm {
   }
 
   /**
+   * The chart archive in the workspace (`helm pull`), or a ChartLocateError naming the repository by its
+   * URL (helm names it by its private name).
+   */
+  private async pull(
+    ws: Workspace,
+    plan: ReleasePlan,
+    credentials: RepoCredentials | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
+    const into = join(ws.dir, 'chart');
+    // helm pull writes into --destination, which must exist.
+    await mkdir(into, { mode: 0o700 });
+    try {
+      const ref = await this.locate(ws, plan, credentials, signal);
+      await this.run(ws, ['pull', ref, '--destination', into, ...this.download(ws, plan)], short(300_000, signal));
+      const archives = (await readdir(into)).filter((f) => f.endsWith('.tgz'));
+      if (archives.length !== 1 || archives[0] === undefined) {
+        throw new HelmError(`helm pull ${ref} left ${String(archives.length)} chart archives`, '');
+      }
+      return join(into, archives[0]);
+    } catch (err) {
+      if (!(err instanceof HelmError)) throw err;
+      throw new ChartLocateError(err.message.replaceAll(`${repoName} `, `${plan.repo} `), err.stderr, err.stdout);
+    }
+  }
+
+  /**
    * The chart reference (spec §7.4 step 5). oci:// → `<repo>/<chart>`, after a registry login when there
    * are credentials (password on stdin). Other repositories → `<name>/<chart>` of a private repositories
    * file (credentials in it), whose index is fetched afresh each time (step 10's "helm repo update").
    */
-  private async locate(ws: Workspace, plan: ReleasePlan, credentials: RepoCredentials | undefined): Promise<string[]> {
+  private async locate(
+    ws: Workspace,
+    plan: ReleasePlan,
+    credentials: RepoCredentials | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
     if (plan.oci) {
       await writeFile(join(ws.dir, 'registry.json'), '{"auths":{}}', { mode: 0o600 });
       if (credentials !== undefined) {
@@ -267,10 +388,10 @@ export class Helm {
             join(ws.dir, 'registry.json'),
             ...(plan.plainHTTP ? ['--plain-http'] : ['--insecure']),
           ],
-          { timeoutMs: 60_000, stdin: credentials.password },
+          { ...short(60_000, signal), stdin: credentials.password },
         );
       }
-      return [`${plan.repo}/${plan.chart}`];
+      return `${plan.repo}/${plan.chart}`;
     }
     const repositories = {
       apiVersion: '',
@@ -299,14 +420,14 @@ export class Helm {
         '--repository-cache',
         join(ws.dir, 'repository'),
       ],
-      { timeoutMs: 120_000 },
+      short(120_000, signal),
     );
     await update.catch((err: unknown) => {
       if (!(err instanceof HelmError)) throw err;
       const reason = repoUpdateReason(err.stdout) ?? err.message;
       throw new HelmError(`fetching the index of chart repository ${plan.repo}: ${reason}`, err.stderr, err.stdout);
     });
-    return [`${repoName}/${plan.chart}`];
+    return `${repoName}/${plan.chart}`;
   }
 
   /** A private directory with the app-deployer kubeconfig, removed when `fn` ends. */
@@ -315,7 +436,9 @@ export class Helm {
     // HELM_CACHE_HOME (the chart's emptyDir) may not exist yet; helm would create it too.
     const base = env.HELM_CACHE_HOME ?? tmpdir();
     await mkdir(base, { recursive: true, mode: 0o700 });
-    const dir = await mkdtemp(join(base, 'helmrelease-'));
+    // The emptyDir outlives the container: what a killed agent left there (tokens) goes first.
+    if (env.HELM_CACHE_HOME !== undefined) await sweepLeftWorkspaces(base);
+    const dir = await mkdtemp(join(base, workspacePrefix));
     try {
       const kubeconfig = join(dir, 'kubeconfig');
       const { childUrl, deployer } = this.opts;
@@ -344,7 +467,11 @@ export class Helm {
     }
   }
 
-  /** Runs helm; its stdout, or a HelmError with its stderr on one line. */
+  /**
+   * Runs helm; its stdout, or a HelmError with its stderr on one line. Settles only once helm has exited
+   * (its workspace is removed afterwards). SIGTERM at the deadline or when `signal` aborts, SIGKILL after
+   * the grace period.
+   */
   private run(ws: Workspace, args: readonly string[], opts: RunOptions): Promise<string> {
     const env = this.opts.env ?? process.env;
     const home = (name: string): string => env[name] ?? join(ws.dir, name.toLowerCase());
@@ -359,35 +486,100 @@ export class Helm {
       ...Object.fromEntries(passedThrough.flatMap((k) => (env[k] === undefined ? [] : [[k, env[k]]]))),
     };
     const what = `helm ${args.slice(0, 2).join(' ')}`;
+    const { signal } = opts;
     return new Promise((resolve, reject) => {
-      const child = execFile(
-        this.opts.binary,
-        [...args, '--kubeconfig', ws.kubeconfig],
-        { env: childEnv, timeout: opts.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 },
-        (err, stdout, stderr) => {
-          if (err === null) {
-            resolve(stdout);
-            return;
-          }
-          const e = err as NodeJS.ErrnoException & { killed?: boolean };
-          if (e.code === 'ENOENT') {
-            reject(new HelmError(`the helm binary ${this.opts.binary} was not found (--helm-binary)`, ''));
-          } else if (e.killed === true) {
-            reject(
-              new HelmError(
-                `${what} did not end within ${String(opts.timeoutMs / 1000)}s and was killed`,
-                stderr,
-                stdout,
-              ),
-            );
-          } else {
-            reject(new HelmError(oneLine(stderr) || `${what} failed: ${e.message}`, stderr, stdout));
-          }
-        },
-      );
+      if (signal?.aborted === true) {
+        reject(signal.reason as Error);
+        return;
+      }
+      const child = spawn(this.opts.binary, [...args, '--kubeconfig', ws.kubeconfig], {
+        env: childEnv,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      const stdout = new Output();
+      const stderr = new Output();
+      let spawnError: NodeJS.ErrnoException | undefined;
+      let stopped: 'deadline' | 'aborted' | 'output' | undefined;
+      let killed = false;
+      let killTimer: NodeJS.Timeout | undefined;
+      const stop = (why: 'deadline' | 'aborted' | 'output'): void => {
+        if (stopped !== undefined || child.exitCode !== null || child.signalCode !== null) return;
+        stopped = why;
+        child.kill('SIGTERM');
+        killTimer = setTimeout(() => {
+          killed = child.kill('SIGKILL');
+        }, opts.graceMs);
+      };
+      const deadline = setTimeout(() => {
+        stop('deadline');
+      }, opts.deadlineMs);
+      const onAbort = (): void => {
+        stop('aborted');
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (!stdout.add(chunk)) stop('output');
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        if (!stderr.add(chunk)) stop('output');
+      });
+      child.on('error', (err: NodeJS.ErrnoException) => {
+        spawnError ??= err;
+      });
+      // 'close' comes after the exit (or after a failed spawn's 'error'), with stdio drained.
+      child.on('close', (code: number | null, exitSignal: NodeJS.Signals | null) => {
+        clearTimeout(deadline);
+        clearTimeout(killTimer);
+        signal?.removeEventListener('abort', onAbort);
+        const out = stdout.text();
+        const err = stderr.text();
+        if (spawnError?.code === 'ENOENT') {
+          reject(new HelmError(`the helm binary ${this.opts.binary} was not found (--helm-binary)`, ''));
+        } else if (stopped === 'aborted') {
+          reject(signal?.reason as Error);
+        } else if (stopped === 'deadline') {
+          const how = killed ? 'was killed (SIGKILL)' : 'was stopped (SIGTERM)';
+          const said = oneLine(err);
+          const detail = said === '' ? '' : `: ${said}`;
+          reject(
+            new HelmError(
+              `${what} did not end within ${String(opts.deadlineMs / 1000)}s and ${how}${detail}`,
+              err,
+              out,
+            ),
+          );
+        } else if (stopped === 'output') {
+          reject(new HelmError(`${what} printed more than ${String(maxOutputBytes)} bytes and was stopped`, err, out));
+        } else if (spawnError !== undefined) {
+          reject(new HelmError(`${what} failed: ${spawnError.message}`, err, out));
+        } else if (code === 0) {
+          resolve(out);
+        } else {
+          const status = code === null ? `signal ${String(exitSignal)}` : `exit status ${String(code)}`;
+          reject(new HelmError(oneLine(err) || `${what} failed (${status})`, err, out));
+        }
+      });
       // helm may end without reading its stdin (EPIPE): its exit status says how it went.
-      child.stdin?.on('error', () => undefined);
-      child.stdin?.end(opts.stdin ?? '');
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.stdin ?? '');
     });
+  }
+}
+
+/** What a helm run printed on one stream, up to maxOutputBytes. */
+class Output {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  /** False once the stream printed too much (the rest is dropped). */
+  add(chunk: Buffer): boolean {
+    this.size += chunk.length;
+    if (this.size > maxOutputBytes) return false;
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
   }
 }

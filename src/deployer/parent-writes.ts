@@ -1,7 +1,8 @@
 // Writes of the deployer to the objects of its dedicated namespace in the parent (Descriptions,
 // HelmReleases): a full PUT for the finalizer (as the Go agent), and PUT …/status only when the status
 // changed, with a fresh GET between conflicting attempts (at most 5, spec §7.3, §7.4 step 11). What was
-// written is kept in the kind's store until the watch brings it.
+// written is kept in the kind's store until the watch brings it. Every request takes the reconcile's
+// AbortSignal: once the leadership term ends nothing more is written (another replica may lead).
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { finalizer, type ObjectMeta } from '../../machines/deployer/decisions.ts';
@@ -65,22 +66,22 @@ export class ParentObjects<T extends Named & { readonly status?: S }, S> {
   }
 
   /** The stored copy of `<ns>/<name>`, else the parent's (GET); undefined when there is none. */
-  async get(key: string): Promise<T | undefined> {
+  async get(key: string, signal?: AbortSignal): Promise<T | undefined> {
     const known = this.kind.store.get(key);
     if (known !== undefined) return known;
     const [namespace = '', name = ''] = key.split('/');
     const path = `${this.kind.collection(namespace)}/${encodeURIComponent(name)}`;
-    const res = await rawRequest(this.kc, { method: 'GET', path });
+    const res = await rawRequest(this.kc, { method: 'GET', path, signal });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw new ParentWriteError(`reading ${path}`, res);
     return JSON.parse(res.body) as T;
   }
 
   /** PUT of the whole object with other finalizers; undefined when it is gone. */
-  async putFinalizers(o: T, finalizers: readonly string[], what: string): Promise<T | undefined> {
+  async putFinalizers(o: T, finalizers: readonly string[], what: string, signal?: AbortSignal): Promise<T | undefined> {
     const path = this.path(o);
     const body = JSON.stringify({ ...o, metadata: { ...o.metadata, finalizers } });
-    const res = await rawRequest(this.kc, { method: 'PUT', path, body });
+    const res = await rawRequest(this.kc, { method: 'PUT', path, body, signal });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw new ParentWriteError(`${what} of ${path}`, res);
     const updated = JSON.parse(res.body) as T;
@@ -89,9 +90,9 @@ export class ParentObjects<T extends Named & { readonly status?: S }, S> {
   }
 
   /** Removes our finalizer (after a deletion was carried out). */
-  async releaseFinalizer(o: T): Promise<void> {
+  async releaseFinalizer(o: T, signal?: AbortSignal): Promise<void> {
     const rest = (o.metadata.finalizers ?? []).filter((f) => f !== finalizer);
-    await this.putFinalizers(o, rest, 'removing the finalizer');
+    await this.putFinalizers(o, rest, 'removing the finalizer', signal);
   }
 
   /**
@@ -103,12 +104,18 @@ export class ParentObjects<T extends Named & { readonly status?: S }, S> {
     key: string,
     decide: (o: T) => A,
     injected?: (updated: T) => void,
+    signal?: AbortSignal,
   ): Promise<{ object: T; action: A } | undefined> {
     const o = this.kind.store.get(key);
     if (o === undefined) return undefined;
     const action = decide(o);
     if (action !== 'injectFinalizer') return { object: o, action };
-    const updated = await this.putFinalizers(o, [...(o.metadata.finalizers ?? []), finalizer], 'adding the finalizer');
+    const updated = await this.putFinalizers(
+      o,
+      [...(o.metadata.finalizers ?? []), finalizer],
+      'adding the finalizer',
+      signal,
+    );
     if (updated === undefined) return undefined;
     injected?.(updated);
     return { object: updated, action: decide(updated) };
@@ -118,7 +125,11 @@ export class ParentObjects<T extends Named & { readonly status?: S }, S> {
    * PUT …/status with `next(current.status)` when it says something new; on a conflict GET and try
    * again (at most 5 attempts). Returns the object as written, or undefined when nothing was written.
    */
-  async writeStatus(o: T, next: (current: S | undefined) => S | undefined): Promise<T | undefined> {
+  async writeStatus(
+    o: T,
+    next: (current: S | undefined) => S | undefined,
+    signal?: AbortSignal,
+  ): Promise<T | undefined> {
     let current: T = o;
     const path = this.path(o);
     for (let attempt = 1; attempt <= 5; attempt++) {
@@ -128,6 +139,7 @@ export class ParentObjects<T extends Named & { readonly status?: S }, S> {
         method: 'PUT',
         path: `${path}/status`,
         body: JSON.stringify({ ...current, status }),
+        signal,
       });
       if (res.status === 200) {
         const written = JSON.parse(res.body) as T;
@@ -136,7 +148,7 @@ export class ParentObjects<T extends Named & { readonly status?: S }, S> {
       }
       if (res.status === 404) return undefined;
       if (res.status !== 409 || attempt === 5) throw new ParentWriteError(`writing the status of ${path}`, res);
-      const fresh = await rawRequest(this.kc, { method: 'GET', path });
+      const fresh = await rawRequest(this.kc, { method: 'GET', path, signal });
       if (fresh.status === 404) return undefined;
       if (fresh.status !== 200) throw new ParentWriteError(`reading ${path}`, fresh);
       current = JSON.parse(fresh.body) as T;

@@ -4,6 +4,8 @@
 // has is left alone: its objects stay in the child (the parent may be mid-restore, or someone removed
 // the finalizer by hand; only a deletion the agent saw may remove workloads). Along the way it reports
 // the Go agent's Events (reasons and texts of its description controller and deployer) to `onEvent`.
+// A reconcile ends early when its AbortSignal aborts (the leadership term ended): nothing more is written
+// to either cluster, and no event or status reports the interruption.
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
@@ -19,6 +21,7 @@ import {
   type ManifestOutcome,
   type ManifestStatus,
 } from '../../machines/deployer/decisions.ts';
+import { failureMessage } from '../../machines/failure.ts';
 import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
 import type { ChildObjects } from './child-objects.ts';
 import { descriptionsPath, type DescriptionStore } from './descriptions.ts';
@@ -31,7 +34,6 @@ export interface ReconcilerDeps {
   readonly store: DescriptionStore;
   /** Set when Recovery is on: applied kinds are watched and manifest statuses reported. */
   readonly drift: DriftWatches | undefined;
-  readonly deploys: boolean;
   /** Kubernetes Events about the Description, with the Go agent's reasons and messages (spec §7.3). */
   readonly onEvent?: (event: ObjectEvent) => void;
 }
@@ -41,7 +43,6 @@ export const descriptionApiVersion = 'apps.clusternet.io/v1alpha1';
 const fromBase64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
 const refOf = (o: KubeObject): string =>
   `${o.kind} ${o.metadata.namespace === undefined ? '' : `${o.metadata.namespace}/`}${o.metadata.name ?? ''}`;
-const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const kobj = (d: Description): string => `${d.metadata.namespace ?? ''}/${d.metadata.name ?? ''}`;
 
 /** The finalizer could not be added: the Go agent reports that, and no Synced / FailedSynced. */
@@ -60,16 +61,21 @@ export class DescriptionReconciler {
     this.deps.onEvent?.(eventAbout(descriptionApiVersion, 'Description', d, type, reason, text));
   }
 
-  /** One reconcile, then the event `Synced`, or `FailedSynced` with the error (thrown again). */
-  async reconcile(key: string): Promise<void> {
+  /**
+   * One reconcile, then the event `Synced`, or `FailedSynced` with the error (thrown again). When the
+   * agent does not deploy (`deploys` false: Push, Dual with AppPusher) only the finalizer is injected
+   * (spec §7.3 step 1, every sync mode): nothing is written to the child, and no status.
+   */
+  async reconcile(key: string, deploys: boolean, signal?: AbortSignal): Promise<void> {
     const d = this.deps.store.get(key);
     if (d === undefined) return;
     let failure: string | undefined;
     try {
-      failure = await this.sync(d);
+      failure = await this.sync(d, deploys, signal);
     } catch (err) {
+      signal?.throwIfAborted();
       if (!(err instanceof FinalizerError))
-        this.event(this.deps.store.get(key) ?? d, 'Warning', 'FailedSynced', message(err));
+        this.event(this.deps.store.get(key) ?? d, 'Warning', 'FailedSynced', failureMessage(err));
       throw err;
     }
     const latest = this.deps.store.get(key) ?? d;
@@ -78,15 +84,19 @@ export class DescriptionReconciler {
   }
 
   /** Throws what is worth retrying; returns a failure that waits for a new spec. */
-  private async sync(desc: Description): Promise<string | undefined> {
-    const { deploys } = this.deps;
+  private async sync(
+    desc: Description,
+    deploys: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<string | undefined> {
     let d: Description | undefined = desc;
     let action = decideDescription(d, deploys);
     if (action === 'injectFinalizer') {
       try {
-        d = await this.put(d, [...(d.metadata.finalizers ?? []), finalizer], 'adding the finalizer');
+        d = await this.put(d, [...(d.metadata.finalizers ?? []), finalizer], 'adding the finalizer', signal);
       } catch (err) {
-        const text = `failed to inject finalizer ${finalizer} to Description ${kobj(desc)}: ${message(err)}`;
+        signal?.throwIfAborted();
+        const text = `failed to inject finalizer ${finalizer} to Description ${kobj(desc)}: ${failureMessage(err)}`;
         this.event(desc, 'Warning', 'FailedInjectingFinalizer', text);
         throw new FinalizerError(text, { cause: err });
       }
@@ -101,10 +111,10 @@ export class DescriptionReconciler {
     }
     if (action === 'skip') return undefined;
     if (action === 'offload') {
-      await this.offload(d);
+      await this.offload(d, signal);
       return undefined;
     }
-    return this.apply(d);
+    return this.apply(d, signal);
   }
 
   /** The manifests, with the event FailedMarshalingResource for each one that does not decode. */
@@ -116,18 +126,19 @@ export class DescriptionReconciler {
     return decoded;
   }
 
-  private async offload(d: Description): Promise<void> {
+  private async offload(d: Description, signal: AbortSignal | undefined): Promise<void> {
     const objects = this.decode(d).flatMap((m) => (m.ok ? [m.object] : []));
     const errors = (
       await Promise.all(
         objects.map((o) =>
-          this.deps.objects.delete(o).then(
+          this.deps.objects.delete(o, signal).then(
             () => [],
-            (err: unknown) => [`deleting ${refOf(o)}: ${message(err)}`],
+            (err: unknown) => [`deleting ${refOf(o)}: ${failureMessage(err)}`],
           ),
         ),
       )
     ).flat();
+    signal?.throwIfAborted();
     if (errors.length > 0) {
       this.event(
         d,
@@ -141,10 +152,11 @@ export class DescriptionReconciler {
       d,
       (d.metadata.finalizers ?? []).filter((f) => f !== finalizer),
       'removing the finalizer',
+      signal,
     );
   }
 
-  private async apply(d: Description): Promise<string | undefined> {
+  private async apply(d: Description, signal: AbortSignal | undefined): Promise<string | undefined> {
     const { objects, drift } = this.deps;
     const ns = d.metadata.namespace ?? '';
     const name = d.metadata.name ?? '';
@@ -155,7 +167,7 @@ export class DescriptionReconciler {
         if (!m.ok) return { ref: `manifest ${String(m.index)}`, error: m.error };
         const ref = refOf(m.object);
         try {
-          const live = await objects.apply(prepareManifest(m.object, ns, name));
+          const live = await objects.apply(prepareManifest(m.object, ns, name), { signal });
           if (drift !== undefined) {
             drift.ensure(await objects.resource(m.object.apiVersion, m.object.kind));
             observed.push({
@@ -168,17 +180,19 @@ export class DescriptionReconciler {
           }
           return { ref };
         } catch (err) {
-          return { ref, error: `applying ${ref}: ${message(err)}` };
+          return { ref, error: `applying ${ref}: ${failureMessage(err)}` };
         }
       }),
     );
+    // Stopped meanwhile: the failures are the interruption's, not the Description's.
+    signal?.throwIfAborted();
     const phase = descriptionPhase(outcomes);
     if (phase.phase === 'Success') {
       this.event(d, 'Normal', 'SuccessfullyDeployed', `Description ${kobj(d)} is deployed successfully`);
     } else {
       this.event(d, 'Warning', 'UnSuccessfullyDeployed', `failed to deploying Description ${kobj(d)}: ${phase.reason}`);
     }
-    await this.writeStatus(d, phase, drift === undefined ? undefined : observed);
+    await this.writeStatus(d, phase, drift === undefined ? undefined : observed, signal);
     // Decode errors wait for a new spec; failed applies are tried again with backoff.
     const failedApplies = outcomes.filter((o, i) => o.error !== undefined && decoded[i]?.ok === true).length;
     if (failedApplies > 0) throw new Error(phase.reason);
@@ -186,8 +200,13 @@ export class DescriptionReconciler {
   }
 
   /** PUT of the whole Description with other finalizers; undefined when it is gone. */
-  private put(d: Description, finalizers: string[], what: string): Promise<Description | undefined> {
-    return this.descriptions.putFinalizers(d, finalizers, what);
+  private put(
+    d: Description,
+    finalizers: string[],
+    what: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Description | undefined> {
+    return this.descriptions.putFinalizers(d, finalizers, what, signal);
   }
 
   /** PUT …/status only if it changed (at most 5 attempts). */
@@ -195,7 +214,8 @@ export class DescriptionReconciler {
     d: Description,
     phase: { phase: string; reason: string },
     observed: readonly ManifestStatus[] | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<void> {
-    await this.descriptions.writeStatus(d, (current) => nextDescriptionStatus(current, phase, observed));
+    await this.descriptions.writeStatus(d, (current) => nextDescriptionStatus(current, phase, observed), signal);
   }
 }

@@ -50,7 +50,7 @@ const actor = createActor(machine, {
     dedicatedNamespace: args.dedicatedNamespace,
     syncMode: 'Pull',
     appPusher: false,
-    concurrency: args.concurrency,
+    workers: { Description: args.concurrency },
   },
 });
 actor.subscribe({

@@ -99,8 +99,9 @@ async function startDeployer(
   name: string,
   syncMode: 'Pull' | 'Dual',
   gates: string,
-): Promise<{ cluster: RegisteredCluster; logPath: string }> {
-  const started = await startDeployerFor(env, name, { syncMode, gates });
+  extraArgs: readonly string[] = [],
+): Promise<{ cluster: RegisteredCluster; logPath: string; actor: Actor<typeof deployerMachine> }> {
+  const started = await startDeployerFor(env, name, { syncMode, gates, extraArgs });
   actors.push(started.actor);
   return started;
 }
@@ -322,18 +323,51 @@ describe('deployer in Pull mode with Recovery', () => {
 });
 
 describe('deployer in Dual mode with AppPusher on', () => {
-  it('publishes the Secret and leaves Descriptions to the parent', async () => {
-    const { cluster } = await startDeployer('dual', 'Dual', 'AppPusher=true,Recovery=true');
+  it('publishes the Secret, injects the finalizer (every sync mode) and leaves Descriptions to the parent', async () => {
+    const { cluster, actor } = await startDeployer('dual', 'Dual', 'AppPusher=true,Recovery=true');
     const ns = cluster.dedicatedNamespace;
     await eventually('child-cluster-deployer', () =>
       env.adminClient('parent', CoreV1Api).readNamespacedSecret({ name: 'child-cluster-deployer', namespace: ns }),
     );
     await createDescription(ns, 'pushed-generic', [configMap('pushed-config', { by: 'hub' })]);
+    // Spec §7.3 step 1: the finalizer goes on in every sync mode.
+    await eventually('the finalizer on the pushed Description', async () => {
+      const d = await readDescription(ns, 'pushed-generic');
+      return d.metadata.finalizers?.includes(finalizer) === true ? d : undefined;
+    });
     await new Promise((r) => setTimeout(r, 3_000));
-    const d = await readDescription(ns, 'pushed-generic');
-    expect(d.status).toBeUndefined();
-    expect(d.metadata.finalizers ?? []).not.toContain(finalizer);
+    // Nothing else: no status, nothing in the child.
+    expect((await readDescription(ns, 'pushed-generic')).status).toBeUndefined();
     expect(await absent(() => readConfigMap('pushed-config'))).toBe(true);
-    expect(actors.at(-1)?.getSnapshot().matches('standingBy')).toBe(true);
+    expect(actor.getSnapshot().matches('standingBy')).toBe(true);
+  });
+});
+
+describe('deployer stopped in the middle of a reconcile (leadership term over)', () => {
+  it('sends none of the child writes still waiting for the rate limiter, and no status', async () => {
+    // One request a second to the child: the applies of this Description queue behind the limiter.
+    const { cluster, actor } = await startDeployer('stopped', 'Pull', '', ['--kube-api-qps=1', '--kube-api-burst=1']);
+    const ns = cluster.dedicatedNamespace;
+    const names = Array.from({ length: 8 }, (_, i) => `slow-${String(i)}`);
+    await createDescription(
+      ns,
+      'slow-generic',
+      names.map((n) => configMap(n, { n })),
+    );
+    const present = async (): Promise<number> => {
+      const list = await childCore().listNamespacedConfigMap({ namespace: appNs, labelSelector: 'app=demo' });
+      return list.items.filter((c) => names.includes(c.metadata?.name ?? '')).length;
+    };
+    await eventually('the first apply', async () => ((await present()) > 0 ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+    });
+    actor.stop();
+    const atStop = await present();
+    await new Promise((r) => setTimeout(r, 4_000));
+    // At one a second, four more would have gone out by now; at most the one in flight did.
+    expect(await present()).toBeLessThanOrEqual(atStop + 1);
+    expect(await present()).toBeLessThan(names.length);
+    expect((await readDescription(ns, 'slow-generic')).status).toBeUndefined();
   });
 });

@@ -10,11 +10,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, type V1ConfigMap } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, Watch, type V1ConfigMap } from '@kubernetes/client-node';
 import type { Actor } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finalizer, type Description } from '../../../machines/deployer/decisions.ts';
-import type { HelmRelease, HelmReleaseSpec } from '../../../machines/deployer/helm-releases.ts';
+import { configUidLabel, type HelmRelease, type HelmReleaseSpec } from '../../../machines/deployer/helm-releases.ts';
 import type { deployerMachine } from '../../../machines/deployer/machine.ts';
 import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/approver.ts';
 import { helm, helmBinary } from '../../chart/helm.ts';
@@ -192,8 +192,50 @@ afterAll(async () => {
     .catch(() => undefined);
 });
 
+/**
+ * The status phases an object of the dedicated namespace goes through, as a watch sees them (so the
+ * short-lived ones, pending-install or uninstalling, are seen too). Stop it with `stop()`.
+ */
+async function phasesOf(plural: string, name: string): Promise<{ seen: string[]; stop: () => void }> {
+  const seen: string[] = [];
+  const controller = await new Watch(env.adminKubeConfig('parent')).watch(
+    `/apis/${group}/${version}/namespaces/${ns()}/${plural}`,
+    { fieldSelector: `metadata.name=${name}` },
+    (_phase: string, o: { status?: { phase?: string } }) => {
+      const phase = o.status?.phase;
+      if (phase !== undefined && seen.at(-1) !== phase) seen.push(phase);
+    },
+    () => undefined,
+  );
+  return {
+    seen,
+    stop: () => {
+      controller.abort();
+    },
+  };
+}
+
+/** A Helm Description `<name>-helm` and its HelmRelease `<name>-helm-default-hello`, deployed. */
+async function deployed(name: string, spec: HelmReleaseSpec): Promise<{ owner: Description; hr: HelmRelease }> {
+  const owner = await createHelmDescription(`${name}-helm`);
+  await createHelmRelease(`${name}-helm-default-hello`, owner, spec);
+  const hr = await helmReleaseWith(`${name}-helm-default-hello`, 'deployed', (h) => h.status?.phase === 'deployed');
+  return { owner, hr };
+}
+
+async function replaceSpec(name: string, change: Partial<HelmReleaseSpec>): Promise<void> {
+  const hr = await readHelmRelease(name);
+  await parentObjects().replaceNamespacedCustomObject({
+    ...inDedicated('helmreleases'),
+    name,
+    body: { ...hr, spec: { ...hr.spec, ...change } },
+  });
+}
+
 describe('HelmReleases in Pull mode', () => {
-  it('installs a release: status deployed, version 1, owner Success, objects and release secret in the child', async () => {
+  it('installs a release: pending-install then deployed, owner Installing then Success, objects and release secret in the child', async () => {
+    const hrPhases = await phasesOf('helmreleases', 'web-helm-default-hello');
+    const ownerPhases = await phasesOf('descriptions', 'web-helm');
     const owner = await createHelmDescription('web-helm');
     await createHelmRelease('web-helm-default-hello', owner, {
       ...chartIn('open', 'hello', '0.1.0', 'web'),
@@ -210,6 +252,10 @@ describe('HelmReleases in Pull mode', () => {
       return d.status?.phase === 'Success' ? d : undefined;
     });
     expect(desc.status?.reason ?? '').toBe('');
+    hrPhases.stop();
+    ownerPhases.stop();
+    expect(hrPhases.seen).toEqual(['pending-install', 'deployed']);
+    expect(ownerPhases.seen).toEqual(['Installing', 'Success']);
     const cm = await readConfigMap('web-greeting');
     expect(cm.data).toEqual({ greeting: 'hi', chartVersion: '0.1.0' });
     expect(await releaseSecrets('web')).toEqual(['sh.helm.release.v1.web.v1']);
@@ -223,25 +269,31 @@ describe('HelmReleases in Pull mode', () => {
     expect(reasons).toEqual(expect.arrayContaining(['Normal/FinalizerInjected', 'Normal/Synced']));
   });
 
-  it('upgrades the release when the overrides change', async () => {
-    const hr = await readHelmRelease('web-helm-default-hello');
-    await parentObjects().replaceNamespacedCustomObject({
-      ...inDedicated('helmreleases'),
-      name: 'web-helm-default-hello',
-      body: { ...hr, spec: { ...hr.spec, overrides: b64({ greeting: 'bonjour' }) } },
-    });
+  it('upgrades the release when the overrides change: pending-upgrade, owner Upgrading', async () => {
+    await deployed('up', { ...chartIn('open', 'hello', '0.1.0', 'up'), overrides: b64({ greeting: 'hi' }) });
+    const hrPhases = await phasesOf('helmreleases', 'up-helm-default-hello');
+    const ownerPhases = await phasesOf('descriptions', 'up-helm');
+    await replaceSpec('up-helm-default-hello', { overrides: b64({ greeting: 'bonjour' }) });
     const upgraded = await helmReleaseWith(
-      'web-helm-default-hello',
+      'up-helm-default-hello',
       'at version 2',
       (h) => h.status?.version === 2 && h.status.phase === 'deployed',
     );
     expect(upgraded.status?.description).toBe('Upgrade complete');
-    expect((await readConfigMap('web-greeting')).data?.greeting).toBe('bonjour');
-    expect((await releaseSecrets('web')).sort()).toEqual(['sh.helm.release.v1.web.v1', 'sh.helm.release.v1.web.v2']);
-    expect((await readDescription('web-helm')).status?.phase).toBe('Success');
+    expect((await readConfigMap('up-greeting')).data?.greeting).toBe('bonjour');
+    expect((await releaseSecrets('up')).sort()).toEqual(['sh.helm.release.v1.up.v1', 'sh.helm.release.v1.up.v2']);
+    await eventually('the owner Success again', async () =>
+      (await readDescription('up-helm')).status?.phase === 'Success' ? true : undefined,
+    );
+    hrPhases.stop();
+    ownerPhases.stop();
+    expect(hrPhases.seen.slice(-2)).toEqual(['pending-upgrade', 'deployed']);
+    expect(ownerPhases.seen.slice(-2)).toEqual(['Upgrading', 'Success']);
   });
 
-  it('reports a chart that is not in the repository as failed, owner Failure, others unaffected', async () => {
+  it('reports a chart that is not in the repository as failed (ChartLocateFailure), owner Failure, others unaffected', async () => {
+    const fine = await createHelmDescription('fine-helm');
+    await createHelmRelease('fine-helm-default-hello', fine, chartIn('open', 'hello', '0.1.0', 'fine'));
     const owner = await createHelmDescription('bad-helm');
     await createHelmRelease('bad-helm-default-nope', owner, {
       ...chartIn('open', 'nope', '9.9.9', 'nope'),
@@ -254,38 +306,41 @@ describe('HelmReleases in Pull mode', () => {
       return d.status?.phase === 'Failure' ? d : undefined;
     });
     expect(desc.status?.reason).toBe(hr.status?.notes);
-    const failed = await eventually('the FailedSynced event', async () =>
-      (await eventsAbout(env, ns(), 'bad-helm-default-nope')).find((e) => e.reason === 'FailedSynced'),
-    );
-    expect(failed.type).toBe('Warning');
-    expect(failed.message).toBe(hr.status?.notes);
+    const events = await eventually('the ChartLocateFailure and FailedSynced events', async () => {
+      const all = await eventsAbout(env, ns(), 'bad-helm-default-nope');
+      const locate = all.find((e) => e.reason === 'ChartLocateFailure');
+      const failed = all.find((e) => e.reason === 'FailedSynced');
+      return locate !== undefined && failed !== undefined ? { locate, failed } : undefined;
+    });
+    expect(events.locate.type).toBe('Warning');
+    expect(events.locate.message).toBe(hr.status?.notes);
+    expect(events.failed.type).toBe('Warning');
+    expect(events.failed.message).toBe(hr.status?.notes);
     // A bad version of a good chart fails the same way.
     await createHelmRelease('bad-helm-default-hello', owner, {
       ...chartIn('open', 'hello', '7.0.0', 'badversion'),
     });
     const badVersion = await helmReleaseWith('bad-helm-default-hello', 'failed', (h) => h.status?.phase === 'failed');
     expect(badVersion.status?.notes).toMatch(/7\.0\.0/);
-    // The first release is untouched.
-    expect((await readHelmRelease('web-helm-default-hello')).status).toMatchObject({ phase: 'deployed', version: 2 });
-    expect((await readDescription('web-helm')).status?.phase).toBe('Success');
+    // The good release beside them is deployed.
+    await helmReleaseWith('fine-helm-default-hello', 'deployed', (h) => h.status?.phase === 'deployed');
+    expect((await readConfigMap('fine-greeting')).data?.chartVersion).toBe('0.1.0');
     expect(await absent(() => readConfigMap('nope-greeting'))).toBe(true);
   });
 
   it('with replaceCRDs, applies the chart CRDs first (helm itself leaves existing CRDs alone)', async () => {
     const crds = env.adminClient('child', ApiextensionsV1Api);
     const name = 'greetings.hello.example.test';
-    // Installed by helm with the first release (crds/ of the chart); changed behind its back.
+    // The chart's CRD is there once this release is (helm installs it, or replaceCRDs applies it).
+    await deployed('crds', { ...chartIn('open', 'hello', '0.1.0', 'crds'), replaceCRDs: true });
     const crd = await crds.readCustomResourceDefinition({ name });
     expect(crd.spec.names.shortNames).toEqual(['greet']);
+    // Changed behind helm's back; an upgrade with replaceCRDs puts the chart's back.
     crd.spec.names.shortNames = ['changed'];
     await crds.replaceCustomResourceDefinition({ name, body: crd });
     expect((await crds.readCustomResourceDefinition({ name })).spec.names.shortNames).toEqual(['changed']);
-    const owner = await createHelmDescription('crds-helm');
-    await createHelmRelease('crds-helm-default-hello', owner, {
-      ...chartIn('open', 'hello', '0.1.0', 'crds'),
-      replaceCRDs: true,
-    });
-    await helmReleaseWith('crds-helm-default-hello', 'deployed', (h) => h.status?.phase === 'deployed');
+    await replaceSpec('crds-helm-default-hello', { overrides: b64({ greeting: 'again' }) });
+    await helmReleaseWith('crds-helm-default-hello', 'upgraded', (h) => h.status?.version === 2);
     expect((await crds.readCustomResourceDefinition({ name })).spec.names.shortNames).toEqual(['greet']);
   });
 
@@ -322,26 +377,32 @@ describe('HelmReleases in Pull mode', () => {
     expect(refused).toBeGreaterThan(before);
   });
 
-  it('uninstalls on deletion and releases the finalizer', async () => {
+  it('uninstalls on deletion: uninstalling (owner Uninstalling), then the release and the finalizer go', async () => {
+    await deployed('bye', chartIn('open', 'hello', '0.1.0', 'bye'));
+    await deployed('stay', chartIn('open', 'hello', '0.1.0', 'stay'));
+    const hrPhases = await phasesOf('helmreleases', 'bye-helm-default-hello');
+    const ownerPhases = await phasesOf('descriptions', 'bye-helm');
     await parentObjects().deleteNamespacedCustomObject({
       ...inDedicated('helmreleases'),
-      name: 'web-helm-default-hello',
+      name: 'bye-helm-default-hello',
     });
     await eventually(
       `the HelmRelease gone (log ${logPath})`,
-      () => absent(() => readHelmRelease('web-helm-default-hello')),
+      () => absent(() => readHelmRelease('bye-helm-default-hello')),
       { timeoutMs: 60_000 },
     );
-    expect(await absent(() => readConfigMap('web-greeting'))).toBe(true);
-    expect(await releaseSecrets('web')).toEqual([]);
+    hrPhases.stop();
+    ownerPhases.stop();
+    expect(hrPhases.seen.slice(-1)).toEqual(['uninstalling']);
+    expect(ownerPhases.seen).toContain('Uninstalling');
+    expect(await absent(() => readConfigMap('bye-greeting'))).toBe(true);
+    expect(await releaseSecrets('bye')).toEqual([]);
     // The other release stays.
-    expect((await readConfigMap('private-greeting')).data?.greeting).toBe('psst');
+    expect((await readConfigMap('stay-greeting')).data?.chartVersion).toBe('0.1.0');
   });
 
   it('reports a spec it cannot use, and still uninstalls when such a HelmRelease is deleted', async () => {
-    const owner = await createHelmDescription('gone-helm');
-    await createHelmRelease('gone-helm-default-hello', owner, chartIn('open', 'hello', '0.2.0', 'gone'));
-    const hr = await helmReleaseWith('gone-helm-default-hello', 'deployed', (h) => h.status?.phase === 'deployed');
+    const { hr } = await deployed('gone', chartIn('open', 'hello', '0.2.0', 'gone'));
     expect((await readConfigMap('gone-greeting')).data?.chartVersion).toBe('0.2.0');
     await parentObjects().replaceNamespacedCustomObject({
       ...inDedicated('helmreleases'),
@@ -350,7 +411,8 @@ describe('HelmReleases in Pull mode', () => {
     });
     const broken = await helmReleaseWith('gone-helm-default-hello', 'failed', (h) => h.status?.phase === 'failed');
     expect(broken.status?.notes).toMatch(/^spec.overrides is not JSON/);
-    expect(broken.status?.version).toBe(1);
+    // The whole status is the failure (spec §7.4 step 11), as the Go agent writes it.
+    expect(broken.status).toEqual({ phase: 'failed', notes: broken.status?.notes });
     await parentObjects().deleteNamespacedCustomObject({
       ...inDedicated('helmreleases'),
       name: 'gone-helm-default-hello',
@@ -362,6 +424,62 @@ describe('HelmReleases in Pull mode', () => {
     );
     expect(await absent(() => readConfigMap('gone-greeting'))).toBe(true);
     expect(await releaseSecrets('gone')).toEqual([]);
+  });
+
+  it('queues the Descriptions of a HelmChart’s Base again when the HelmChart changes', async () => {
+    const base = `base-${suffix}`;
+    const owner = (await parentObjects().createNamespacedCustomObject({
+      ...inDedicated('descriptions'),
+      body: {
+        apiVersion: `${group}/${version}`,
+        kind: 'Description',
+        metadata: {
+          name: 'charted-helm',
+          namespace: ns(),
+          labels: { 'clusternet.io/created-by': 'clusternet-controller-manager', [configUidLabel]: base },
+        },
+        spec: { deployer: 'Helm', charts: [{ name: 'hello', namespace: ns() }] },
+      },
+    })) as Description;
+    const synced = async (): Promise<number> =>
+      (await eventsAbout(env, ns(), owner.metadata.name ?? '')).find((e) => e.reason === 'Synced')?.count ?? 0;
+    const after = async (what: string, n: number): Promise<number> =>
+      eventually(`the Description synced again (${what})`, async () => {
+        const now = await synced();
+        return now > n ? now : undefined;
+      });
+    const first = await after('its own reconcile', 0);
+    const chart = {
+      apiVersion: `${group}/${version}`,
+      kind: 'HelmChart',
+      metadata: { name: 'hello', namespace: ns(), labels: { [base]: 'Base' } },
+      spec: { repo: `${repoUrl}/open`, chart: 'hello', version: '0.1.0', targetNamespace: targetNs },
+    };
+    await parentObjects().createNamespacedCustomObject({ ...inDedicated('helmcharts'), body: chart });
+    const added = await after('the HelmChart added', first);
+    const current = (await parentObjects().getNamespacedCustomObject({
+      ...inDedicated('helmcharts'),
+      name: 'hello',
+    })) as typeof chart;
+    await parentObjects().replaceNamespacedCustomObject({
+      ...inDedicated('helmcharts'),
+      name: 'hello',
+      body: { ...current, spec: { ...current.spec, version: '0.2.0' } },
+    });
+    await after('the HelmChart spec changed', added);
+  });
+
+  // Last: it publishes a new chart version, which an empty spec.version then follows.
+  it('with an empty spec.version installs the latest chart, and upgrades to a newer one', async () => {
+    await deployed('latest', { ...chartIn('open', 'hello', '', 'latest'), replaceCRDs: true });
+    expect((await readConfigMap('latest-greeting')).data?.chartVersion).toBe('0.2.0');
+    const repoDir = join(scratch, 'repo');
+    await helmOk(['package', chartSource, '--version', '0.3.0', '--destination', repoDir]);
+    await helmOk(['repo', 'index', repoDir]);
+    await replaceSpec('latest-helm-default-hello', { overrides: b64({ greeting: 'newer' }) });
+    const upgraded = await helmReleaseWith('latest-helm-default-hello', 'at version 2', (h) => h.status?.version === 2);
+    expect(upgraded.status?.phase).toBe('deployed');
+    expect((await readConfigMap('latest-greeting')).data).toEqual({ greeting: 'newer', chartVersion: '0.3.0' });
   });
 });
 

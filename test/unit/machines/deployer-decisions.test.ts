@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   decideDescription,
+  defaultWorkerLimits,
   decodeManifests,
   deployerRole,
   descriptionNeedsWork,
@@ -16,10 +17,12 @@ import {
   ownerKey,
   prepareManifest,
   takeWork,
+  type WorkerLimits,
   type Description,
   type KubeObject,
   type SyncMode,
 } from '../../../machines/deployer/decisions.ts';
+import { workKindOf } from '../../../machines/deployer/helm-releases.ts';
 
 describe('deployerRole (spec §1.5)', () => {
   it.each<[SyncMode, boolean, boolean]>([
@@ -197,13 +200,16 @@ describe('status', () => {
 });
 
 describe('work queue', () => {
-  it('deduplicates, bounds concurrency, and requeues a key that changed while active', () => {
+  const one = defaultWorkerLimits;
+  const kindOf = workKindOf;
+
+  it('deduplicates, bounds the workers, and requeues a key that changed while active', () => {
     let q = ['a', 'b', 'a', 'c', 'b'].reduce(enqueue, emptyQueue);
     expect(q.pending).toEqual(['a', 'b', 'c']);
-    const t = takeWork(q, 2);
+    const t = takeWork(q, one, kindOf);
     expect(t.started).toEqual(['a', 'b']);
     q = t.queue;
-    expect(takeWork(q, 2).started).toEqual([]);
+    expect(takeWork(q, one, kindOf).started).toEqual([]);
     q = enqueue(q, 'a'); // changed while active
     q = enqueue(q, 'a');
     expect(q).toEqual({ pending: ['c'], active: ['a', 'b'], dirty: ['a'] });
@@ -211,6 +217,39 @@ describe('work queue', () => {
     expect(q).toEqual({ pending: ['c', 'a'], active: ['b'], dirty: [] });
     q = finishWork(q, 'b');
     expect(q).toEqual({ pending: ['c', 'a'], active: [], dirty: [] });
-    expect(takeWork(q, 5).started).toEqual(['c', 'a']);
+    expect(takeWork(q, { Description: 5, HelmRelease: 5 }, kindOf).started).toEqual(['c', 'a']);
+  });
+
+  // Spec §7.1.6: each controller has workers of its own; a kind without a free worker is passed over.
+  it.each<[string, WorkerLimits, string[], string[], string[]]>([
+    [
+      'busy HelmReleases leave room for Descriptions',
+      one,
+      ['HelmRelease:x', 'HelmRelease:y'],
+      ['HelmRelease:z', 'd'],
+      ['d'],
+    ],
+    ['busy Descriptions leave room for HelmReleases', one, ['a', 'b'], ['c', 'HelmRelease:x'], ['HelmRelease:x']],
+    [
+      'each kind up to its own limit, in order',
+      one,
+      [],
+      ['HelmRelease:x', 'HelmRelease:y', 'HelmRelease:z', 'a', 'b', 'c'],
+      ['HelmRelease:x', 'HelmRelease:y', 'a', 'b'],
+    ],
+    [
+      'limits of their own size',
+      { Description: 3, HelmRelease: 1 },
+      [],
+      ['HelmRelease:x', 'HelmRelease:y', 'a', 'b', 'c', 'd'],
+      ['HelmRelease:x', 'a', 'b', 'c'],
+    ],
+    ['nothing free', one, ['a', 'b', 'HelmRelease:x', 'HelmRelease:y'], ['c', 'HelmRelease:z'], []],
+  ])('%s', (_, limits, active, pending, started) => {
+    const q = { pending, active, dirty: [] };
+    const t = takeWork(q, limits, kindOf);
+    expect(t.started).toEqual(started);
+    expect(t.queue.active).toEqual([...active, ...started]);
+    expect(t.queue.pending).toEqual(pending.filter((k) => !started.includes(k)));
   });
 });

@@ -18,6 +18,7 @@ import {
   releaseNameOf,
   releaseStatus,
   sameJson,
+  stuckAfterMs,
   uninstallTarget,
   yamlDocuments,
   type HelmRelease,
@@ -181,7 +182,18 @@ describe('decideRelease (spec §7.4 steps 7–9)', () => {
   it.each<[string, ReleasePlan, StoredRelease | undefined, string]>([
     ['nothing stored', p, undefined, 'install'],
     ['the same chart, version and values', p, stored(), 'none'],
-    ['values in another key order', plan({ version: '1.0.0', overrides: b64('{"a":1}') }), stored(), 'none'],
+    [
+      'values in another key order',
+      plan({ version: '1.0.0', overrides: b64('{"b":2,"a":{"y":1,"x":[1,2]}}') }),
+      stored({ values: { a: { x: [1, 2], y: 1 }, b: 2 } }),
+      'none',
+    ],
+    [
+      'the same keys, a nested value differs',
+      plan({ version: '1.0.0', overrides: b64('{"b":2,"a":{"y":1,"x":[2,1]}}') }),
+      stored({ values: { a: { x: [1, 2], y: 1 }, b: 2 } }),
+      'upgrade:values',
+    ],
     ['other values', plan({ version: '1.0.0', overrides: b64('{"a":2}') }), stored(), 'upgrade:values'],
     ['another version', plan({ version: '1.1.0', overrides: b64('{"a":1}') }), stored(), 'upgrade:chart version'],
     ['no version (latest)', plan({ overrides: b64('{"a":1}') }), stored(), 'upgrade:chart version'],
@@ -201,8 +213,41 @@ describe('decideRelease (spec §7.4 steps 7–9)', () => {
     ['atomic, deployed', plan({ atomic: true, version: '1.0.0', overrides: b64('{"a":1}') }), stored(), 'none'],
     ['not atomic, last release failed', p, stored({ status: 'failed' }), 'none'],
   ])('%s → %s', (_, pl, s, expected) => {
-    const step = decideRelease(pl, s);
+    const step = decideRelease(pl, s, Date.parse('2026-11-24T07:05:00Z'));
     expect(step.kind === 'upgrade' ? `upgrade:${step.why}` : step.kind).toBe(expected);
+  });
+
+  // Stuck: pending longer than a run of ours may last (deadline 4t+300 s, grace t+30 s, one minute more).
+  const started = Date.parse('2026-11-24T07:00:00Z');
+  const after = (seconds: number): number => started + seconds * 1000;
+  const atomic = plan({ atomic: true, version: '1.0.0', overrides: b64('{"a":1}') });
+  const quick = plan({ timeoutSeconds: 60, version: '1.0.0', overrides: b64('{"a":1}') });
+  it.each<[string, ReleasePlan, StoredRelease, number, string]>([
+    ['pending-install, helm may still run', p, stored({ status: 'pending-install' }), after(60), 'busy'],
+    ['pending-upgrade, helm may still run, atomic', atomic, stored({ status: 'pending-upgrade' }), after(60), 'busy'],
+    [
+      'pending-upgrade, within the grace of a 300s timeout',
+      p,
+      stored({ status: 'pending-upgrade' }),
+      after(1890),
+      'busy',
+    ],
+    ['pending-install, stuck', p, stored({ status: 'pending-install' }), after(1891), 'reinstall'],
+    ['pending-upgrade, stuck', p, stored({ status: 'pending-upgrade' }), after(1891), 'rollback'],
+    ['pending-rollback, stuck', atomic, stored({ status: 'pending-rollback' }), after(4000), 'rollback'],
+    ['pending-upgrade, stuck at a 60s timeout', quick, stored({ status: 'pending-upgrade' }), after(691), 'rollback'],
+    ['pending, no readable start', p, stored({ status: 'pending-upgrade', lastDeployed: '' }), after(1e6), 'busy'],
+  ])('%s → %s', (_, pl, s, now, expected) => {
+    expect(decideRelease(pl, s, now).kind).toBe(expected);
+  });
+
+  it('says why a pending release waits', () => {
+    const step = decideRelease(p, stored({ status: 'pending-upgrade' }), after(60));
+    expect(step).toEqual({
+      kind: 'busy',
+      why: 'release base-helm-ns-web is pending-upgrade since 2026-11-24T07:00:00Z: another helm operation may still be running on it (it counts as stuck 1890s after it started)',
+    });
+    expect(stuckAfterMs(300)).toBe(1_890_000);
   });
 });
 
@@ -270,10 +315,11 @@ describe('statuses', () => {
       description: 'Upgrade complete',
       notes: '',
     });
-    expect(failedStatus({ phase: 'deployed', version: 3 }, 'chart not found')).toEqual({
+    // Nothing of the release before stays (Go replaces the whole status).
+    expect(failedStatus('chart not found')).toEqual({ phase: 'failed', notes: 'chart not found' });
+    expect(nextHelmReleaseStatus(releaseStatus(stored()), failedStatus('boom'))).toEqual({
       phase: 'failed',
-      version: 3,
-      notes: 'chart not found',
+      notes: 'boom',
     });
   });
 

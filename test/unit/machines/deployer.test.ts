@@ -1,6 +1,6 @@
 import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import type { SyncMode } from '../../../machines/deployer/decisions.ts';
+import type { SyncMode, WorkerLimits } from '../../../machines/deployer/decisions.ts';
 import {
   deployerMachine,
   type DeployerEvent,
@@ -17,9 +17,12 @@ function start(
   opts: {
     syncMode?: SyncMode;
     appPusher?: boolean;
-    concurrency?: number;
+    workers?: Partial<WorkerLimits>;
     credentials?: Outcome[];
     publish?: Outcome[];
+    /** How many Description / HelmRelease watch actors fail at start (throw) before one runs. */
+    watchThrows?: number;
+    helmWatchThrows?: number;
   } = {},
 ) {
   const clock = new SimulatedClock();
@@ -36,6 +39,8 @@ function start(
   const running = new Map<string, (outcome: Outcome) => void>();
   const started: string[] = [];
   let stoppedWatches = 0;
+  let watchThrows = opts.watchThrows ?? 0;
+  let helmWatchThrows = opts.helmWatchThrows ?? 0;
   const machine = deployerMachine.provide({
     actors: {
       loadCredentials: fromPromise(() => {
@@ -50,6 +55,7 @@ function start(
       }),
       watchDescriptions: fromCallback<DeployerEvent, WatchInput>(({ sendBack }) => {
         log.push({ at: clock.now(), what: 'watch' });
+        if (watchThrows-- > 0) throw new Error('descriptions: no parent credentials');
         watches.push(sendBack);
         return () => {
           stoppedWatches++;
@@ -57,6 +63,7 @@ function start(
       }),
       watchHelm: fromCallback<DeployerEvent, HelmWatchInput>(({ input, sendBack }) => {
         log.push({ at: clock.now(), what: 'watchHelm' });
+        if (helmWatchThrows-- > 0) throw new Error('helm: no parent credentials');
         helmWatches.push({ input, send: sendBack });
         return () => {
           stoppedHelmWatches++;
@@ -92,7 +99,7 @@ function start(
       dedicatedNamespace: 'clusternet-x',
       syncMode: opts.syncMode ?? 'Pull',
       appPusher: opts.appPusher ?? false,
-      concurrency: opts.concurrency ?? 2,
+      ...(opts.workers === undefined ? {} : { workers: opts.workers }),
     },
     clock,
     inspect: (e) => {
@@ -158,14 +165,21 @@ describe('deployer statechart', () => {
   ])('in %s mode with AppPusher=%s publishes the secret and stands by', async (syncMode, appPusher) => {
     const d = start({ syncMode, appPusher });
     await d.advance(60_000, 1000);
-    expect(d.log.map((l) => l.what)).toEqual(['load', 'publish', 'watchHelm']);
-    expect(d.trace.at(-1)).toBe('standingBy.helm.watching,work');
-    expect(d.watches).toHaveLength(0);
-    // HelmReleases only get the finalizer (spec §7.4 step 1): the reconcile is told it does not deploy.
+    expect(d.log.map((l) => l.what)).toEqual(['load', 'publish', 'watch', 'watchHelm']);
+    expect(d.trace.at(-1)).toBe('standingBy.watch.watching,helm.watching,work');
+    // Descriptions and HelmReleases only get the finalizer (spec §7.3, §7.4 step 1: every sync mode):
+    // the reconcile is told it does not deploy.
+    expect(d.watches).toHaveLength(1);
     expect(d.helmWatches[0]?.input).toEqual({ dedicatedNamespace: 'clusternet-x', deploys: false });
     d.helmWatches[0]?.send({ type: 'helmRelease.changed', key: 'ns/hr' });
+    d.send({ type: 'description.changed', key: 'ns/d' });
     await d.advance(0);
-    expect(d.inputs).toEqual([{ key: 'HelmRelease:ns/hr', dedicatedNamespace: 'clusternet-x', deploys: false }]);
+    expect(d.inputs).toEqual([
+      { key: 'HelmRelease:ns/hr', dedicatedNamespace: 'clusternet-x', deploys: false },
+      { key: 'ns/d', dedicatedNamespace: 'clusternet-x', deploys: false },
+    ]);
+    // No Recovery drift watch while standing by.
+    expect(d.drift).toHaveLength(0);
   });
 
   it('deploys in Dual mode with AppPusher off', async () => {
@@ -190,8 +204,8 @@ describe('deployer statechart', () => {
     expect(d.context()).toMatchObject({ attempt: 0, lastFailure: undefined });
   });
 
-  it('runs at most `concurrency` reconciles, one per key, and queues a change of an active key once', async () => {
-    const d = start({ concurrency: 2 });
+  it('runs at most `workers` reconciles, one per key, and queues a change of an active key once', async () => {
+    const d = start({ workers: { Description: 2 } });
     await d.advance(0);
     for (const k of ['a', 'b', 'c', 'a', 'b', 'd']) d.send({ type: 'description.changed', key: k });
     await d.advance(0);
@@ -211,7 +225,7 @@ describe('deployer statechart', () => {
   });
 
   it('runs a key again when it changed while its only worker ran', async () => {
-    const d = start({ concurrency: 1 });
+    const d = start({ workers: { Description: 1, HelmRelease: 1 } });
     await d.advance(0);
     d.send({ type: 'description.changed', key: 'a' });
     await d.advance(0);
@@ -225,7 +239,7 @@ describe('deployer statechart', () => {
   });
 
   it('retries a failed key after its own growing backoff without blocking the others', async () => {
-    const d = start({ concurrency: 1 });
+    const d = start({ workers: { Description: 1, HelmRelease: 1 } });
     await d.advance(0);
     d.send({ type: 'description.changed', key: 'bad' });
     d.send({ type: 'description.changed', key: 'good' });
@@ -248,21 +262,45 @@ describe('deployer statechart', () => {
     expect(d.context().lastFailure).toBe('apply failed');
   });
 
-  it('queues HelmReleases in the same queue, prefixed with their kind, beside Descriptions', async () => {
-    const d = start({ concurrency: 1 });
+  it('queues HelmReleases in the same queue, prefixed with their kind, with workers of their own', async () => {
+    const d = start({ workers: { Description: 1, HelmRelease: 1 } });
     await d.advance(0);
     const helm = d.helmWatches[0]?.send;
     helm?.({ type: 'helmRelease.changed', key: 'ns/a' });
     // A HelmChart change queues Descriptions through the same watch.
     helm?.({ type: 'description.changed', key: 'ns/a' });
     helm?.({ type: 'helmRelease.changed', key: 'ns/a' });
+    helm?.({ type: 'helmRelease.changed', key: 'ns/b' });
     await d.advance(0);
-    expect(d.context().queue).toEqual({ pending: ['ns/a'], active: ['HelmRelease:ns/a'], dirty: ['HelmRelease:ns/a'] });
-    await d.finish('HelmRelease:ns/a');
+    // The HelmRelease worker is busy; the Description has a worker of its own.
+    expect(d.context().queue).toEqual({
+      pending: ['HelmRelease:ns/b'],
+      active: ['HelmRelease:ns/a', 'ns/a'],
+      dirty: ['HelmRelease:ns/a'],
+    });
     await d.finish('ns/a');
+    expect(d.started).toEqual(['HelmRelease:ns/a', 'ns/a']);
     await d.finish('HelmRelease:ns/a');
-    expect(d.started).toEqual(['HelmRelease:ns/a', 'ns/a', 'HelmRelease:ns/a']);
+    await d.finish('HelmRelease:ns/b');
+    await d.finish('HelmRelease:ns/a');
+    expect(d.started).toEqual(['HelmRelease:ns/a', 'ns/a', 'HelmRelease:ns/b', 'HelmRelease:ns/a']);
     expect(d.inputs.every((i) => i.deploys)).toBe(true);
+  });
+
+  it('keeps serving Descriptions while every HelmRelease worker runs a long helm (spec §7.1.6)', async () => {
+    const d = start();
+    await d.advance(0);
+    for (const k of ['h1', 'h2', 'h3', 'h4']) d.helmWatches[0]?.send({ type: 'helmRelease.changed', key: `ns/${k}` });
+    for (const k of ['a', 'b', 'c']) d.send({ type: 'description.changed', key: `ns/${k}` });
+    await d.advance(0);
+    expect(d.started).toEqual(['HelmRelease:ns/h1', 'HelmRelease:ns/h2', 'ns/a', 'ns/b']);
+    await d.finish('ns/a');
+    await d.finish('ns/b');
+    await d.finish('ns/c');
+    expect(d.started.slice(4)).toEqual(['ns/c']);
+    expect(d.context().queue.pending).toEqual(['HelmRelease:ns/h3', 'HelmRelease:ns/h4']);
+    await d.finish('HelmRelease:ns/h1');
+    expect(d.started.at(-1)).toBe('HelmRelease:ns/h3');
   });
 
   it('resumes an expired HelmRelease watch at once and backs off a failed one on its own counter', async () => {
@@ -285,6 +323,23 @@ describe('deployer statechart', () => {
     // The Description watch was never disturbed.
     expect(d.watches).toHaveLength(1);
     expect(d.stoppedHelmWatches()).toBe(2);
+  });
+
+  it('backs off a watch whose actor fails further each time, and says why', async () => {
+    const d = start({ watchThrows: 2, helmWatchThrows: 3 });
+    await d.advance(0);
+    expect(d.context()).toMatchObject({ attempt: 1, helmAttempt: 1 });
+    expect(d.context().lastFailure).toMatch(/no parent credentials/);
+    const at = (what: string) => d.log.filter((l) => l.what === what).map((l) => l.at);
+    await d.advance(10_000);
+    // Description watch: 500 ms, then it runs; HelmRelease watch: 700 ms, 1400 ms, then it runs.
+    expect(at('watch')).toEqual([0, 500, 1500]);
+    expect(at('watchHelm')).toEqual([0, 700, 2100, 4900]);
+    expect(d.context()).toMatchObject({ attempt: 2, helmAttempt: 3, lastFailure: 'helm: no parent credentials' });
+    d.send({ type: 'descriptions.synced' });
+    d.helmWatches[0]?.send({ type: 'helm.synced' });
+    await d.advance(0);
+    expect(d.context()).toMatchObject({ attempt: 0, helmAttempt: 0 });
   });
 
   it('queues the owner again on drift', async () => {

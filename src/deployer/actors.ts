@@ -103,7 +103,7 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
       loadCredentials: fromPromise(async () => {
         const parent = (await parentAccess()).kubeConfig;
         const deployer = await appDeployer();
-        const childKc = appDeployerKubeConfig(childUrl, deployer);
+        const childKc = appDeployerKubeConfig(childUrl, deployer, child.getCurrentCluster()?.proxyUrl);
         const objects = new ChildObjects(childKc, limiter);
         const drift = recovery
           ? new DriftWatches(childKc, objects, limiter, (kind, message) => {

@@ -54,8 +54,11 @@ export async function readAppDeployer(child: KubeConfig, systemNamespace: string
   };
 }
 
-/** A client configuration for the child with the app-deployer token (TLS verified against its ca.crt). */
-export function appDeployerKubeConfig(childUrl: string, d: AppDeployer): KubeConfig {
+/**
+ * A client configuration for the child with the app-deployer token (TLS verified against its ca.crt),
+ * through the proxy the agent's own child configuration uses (`proxyUrl`, from HTTPS_PROXY/NO_PROXY).
+ */
+export function appDeployerKubeConfig(childUrl: string, d: AppDeployer, proxyUrl?: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [
@@ -63,6 +66,7 @@ export function appDeployerKubeConfig(childUrl: string, d: AppDeployer): KubeCon
         name: 'child',
         server: childUrl,
         ...(d.caCrt === '' ? {} : { caData: Buffer.from(d.caCrt).toString('base64') }),
+        ...(proxyUrl === undefined || proxyUrl === '' ? {} : { proxyUrl }),
         skipTLSVerify: false,
       },
     ],

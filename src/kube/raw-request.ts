@@ -70,7 +70,8 @@ export async function rawRequest(kc: KubeConfig, req: RawRequest): Promise<RawRe
   const { timeoutMs = 30_000, maxBodyBytes = 16 * 1024 * 1024 } = req;
   const server = kc.getCurrentCluster()?.server;
   if (server === undefined) throw new Error('the kubeconfig has no current cluster');
-  const url = new URL(req.path, server.endsWith('/') ? server : `${server}/`);
+  // Relative to the server URL, so a path prefix in it (a parent behind a path) is kept, as client-go keeps it.
+  const url = new URL(req.path.replace(/^\/+/, ''), server.endsWith('/') ? server : `${server}/`);
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (req.body !== undefined) {
     headers['Content-Type'] = req.contentType ?? 'application/json';

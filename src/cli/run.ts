@@ -7,6 +7,7 @@ import { AgentMetrics } from '../observability/metrics.ts';
 import { startHealthServer, type HealthServer } from '../observability/server.ts';
 import { formatVersion, renderUsage } from './output.ts';
 import { describeFlags, parseCommandLine } from '../config/config.ts';
+import { helmRunsEnded } from '../deployer/helm.ts';
 import { createRootLogger } from '../logging/logger.ts';
 import { versionInfo } from '../version.ts';
 
@@ -34,6 +35,9 @@ function main(argv: readonly string[]): number | undefined {
       return undefined;
   }
 }
+
+/** How long a stopped agent waits for its helm runs to exit (within the pod's default 30 s grace). */
+const helmExitWaitMs = 20_000;
 
 /**
  * Runs the agent until it stops. The first SIGTERM/SIGINT stops the work and releases the Lease, then
@@ -91,6 +95,8 @@ async function run(config: AgentConfig, argv: readonly string[], warnings: reado
       running.stop();
     });
   void running.exited.then(async ({ code }) => {
+    // The work is stopped: a helm still running got SIGTERM and marks its release failed, given time.
+    if (!(await helmRunsEnded(helmExitWaitMs))) log.warn('exiting while helm still runs: its release may stay pending');
     await health?.close();
     exit(code);
   });

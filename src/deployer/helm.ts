@@ -156,6 +156,30 @@ const short = (deadlineMs: number, signal: AbortSignal | undefined): RunOptions 
   signal,
 });
 
+/** The helm processes of this agent that have not exited yet (each entry settles when its process has). */
+const liveRuns = new Set<Promise<void>>();
+
+/**
+ * Resolves once every helm process of this agent has exited (true), or after `timeoutMs` (false).
+ * Before the process exits: a stopped reconcile sends its helm SIGTERM, and helm then marks the release
+ * failed instead of leaving it pending; exiting at once would take helm down with the container.
+ */
+export async function helmRunsEnded(timeoutMs: number): Promise<boolean> {
+  if (liveRuns.size === 0) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => {
+      resolve(false);
+    }, timeoutMs);
+  });
+  const all = Promise.all([...liveRuns]).then(() => true as const);
+  try {
+    return await Promise.race([all, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class Helm {
   private readonly opts: HelmOptions;
 
@@ -496,6 +520,13 @@ export class Helm {
         env: childEnv,
         stdio: ['pipe', 'pipe', 'pipe'],
       });
+      const exited = new Promise<void>((done) => {
+        child.once('close', () => {
+          done();
+        });
+      });
+      liveRuns.add(exited);
+      void exited.then(() => liveRuns.delete(exited));
       const stdout = new Output();
       const stderr = new Output();
       let spawnError: NodeJS.ErrnoException | undefined;

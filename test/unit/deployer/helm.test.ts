@@ -12,6 +12,7 @@ import {
   ChartLocateError,
   Helm,
   HelmError,
+  helmRunsEnded,
   oneLine,
   repoUpdateReason,
   type RepoCredentials,
@@ -317,6 +318,21 @@ wait $!`;
     // By then helm had finished its own cleanup, and the workspace with the token was removed.
     expect((await readFile(log, 'utf8')).split('\n')).toContain('EXITED');
     expect(await readdir(homes)).toEqual([]);
+  });
+
+  it('lets the process wait for helm runs to exit before it exits itself', async () => {
+    expect(await helmRunsEnded(10)).toBe(true); // none running
+    const helm = helmWith(await fakeHelm(failsOnTerm('0.3')));
+    const stop = new AbortController();
+    const run = install(helm, plan({ repo: 'oci://h/c' }), undefined, stop.signal);
+    for (let i = 0; i < 100 && !(await readFile(log, 'utf8').catch(() => '')).includes('TRAPPED'); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await helmRunsEnded(50)).toBe(false); // helm is still at work
+    stop.abort(new Error('term over'));
+    expect(await helmRunsEnded(5_000)).toBe(true); // helm handled SIGTERM and exited
+    expect((await readFile(log, 'utf8')).split('\n')).toContain('EXITED');
+    await expect(run).rejects.toThrow('term over');
   });
 
   it('does not start helm at all for a reconcile already stopped', async () => {

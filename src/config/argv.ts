@@ -13,6 +13,13 @@ export interface ParsedArgv {
 }
 
 /** Go's strconv.ParseBool: the spellings a Go flag accepts as true or false. */
+/** The items of a `a,b , c` flag value: trimmed, empty ones dropped. */
+export const commaItems = (text: string): string[] =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
 export const parseGoBool = (v: string): boolean | undefined =>
   /^(1|t|T|true|TRUE|True)$/.test(v) ? true : /^(0|f|F|false|FALSE|False)$/.test(v) ? false : undefined;
 

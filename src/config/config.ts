@@ -2,7 +2,7 @@
 // reported at once, one line each. The Go agent reads no configuration from the environment (its chart
 // passes `$(VAR)` references that the kubelet expands into the args), and neither do we.
 
-import { parseArgv, flagValue, type ParsedArgv } from './argv.ts';
+import { commaItems, parseArgv, flagValue, type ParsedArgv } from './argv.ts';
 import { defaultFeatureGates, parseFeatureGates, type FeatureGates } from './feature-gates.ts';
 import { flagSpecs } from './flags.ts';
 import { formatGoDuration } from './go-duration.ts';
@@ -138,10 +138,7 @@ export function parseClusterLabels(text: string): {
   const labels: Record<string, string> = {};
   const errors: string[] = [];
   const warnings: string[] = [];
-  for (const item of text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
+  for (const item of commaItems(text)) {
     const parts = item.split('=');
     const [key = '', value = ''] = parts;
     if (parts.length !== 2) {

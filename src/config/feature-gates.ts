@@ -2,7 +2,7 @@
 // the Go agent's process-wide gate also registers (accepted with a warning: no effect here). A name
 // that is neither is an error, as in Go.
 
-import { parseGoBool } from './argv.ts';
+import { commaItems, parseGoBool } from './argv.ts';
 
 export const clusternetGates = [
   'SocketConnection',
@@ -98,10 +98,7 @@ export function parseFeatureGates(
   const gates: Record<string, boolean> = { ...base };
   const errors: string[] = [];
   const warnings: string[] = [];
-  for (const item of text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
+  for (const item of commaItems(text)) {
     const [key = '', value, ...extra] = item.split('=');
     if (value === undefined || extra.length > 0) {
       errors.push(`--feature-gates: missing bool value for ${key}`);

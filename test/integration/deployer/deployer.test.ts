@@ -6,12 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, type V1ConfigMap } from '@kubernetes/client-node';
 import type { Actor } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  finalizer,
-  ownedByAnnotation,
-  type Description,
-  type KubeObject,
-} from '../../../machines/deployer/decisions.ts';
+import { finalizer, ownedByAnnotation, type KubeObject } from '../../../machines/deployer/decisions.ts';
 import type { deployerMachine } from '../../../machines/deployer/machine.ts';
 import { fieldManager } from '../../../src/deployer/child-objects.ts';
 import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/approver.ts';
@@ -19,7 +14,7 @@ import { eventually } from '../../env/eventually.ts';
 import { testEnv } from '../../env/vitest-env.ts';
 import {
   absent,
-  description,
+  parentDescriptions,
   startDeployer as startDeployerFor,
   type RegisteredCluster,
 } from '../helpers/deployer-harness.ts';
@@ -63,35 +58,8 @@ const widget = (name: string, size: number): KubeObject => ({
   spec: { size },
 });
 
-async function createDescription(ns: string, name: string, objects: readonly (KubeObject | string)[]): Promise<void> {
-  await parentObjects().createNamespacedCustomObject({
-    group,
-    version,
-    namespace: ns,
-    plural: 'descriptions',
-    body: description(ns, name, objects),
-  });
-}
-async function readDescription(ns: string, name: string): Promise<Description> {
-  return (await parentObjects().getNamespacedCustomObject({
-    group,
-    version,
-    namespace: ns,
-    plural: 'descriptions',
-    name,
-  })) as Description;
-}
-async function replaceRaw(ns: string, name: string, objects: readonly KubeObject[]): Promise<void> {
-  const d = await readDescription(ns, name);
-  await parentObjects().replaceNamespacedCustomObject({
-    group,
-    version,
-    namespace: ns,
-    plural: 'descriptions',
-    name,
-    body: { ...d, spec: (description(ns, name, objects) as { spec: unknown }).spec },
-  });
-}
+const descriptions = parentDescriptions(env);
+const { create: createDescription, read: readDescription, replaceRaw } = descriptions;
 const readConfigMap = (name: string): Promise<V1ConfigMap> =>
   childCore().readNamespacedConfigMap({ name, namespace: appNs });
 

@@ -2,7 +2,7 @@
 // the dedicated credentials, and the child rate limit (--kube-api-qps) spacing real requests.
 
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, CustomObjectsApi, type CoreV1Event } from '@kubernetes/client-node';
+import { CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
 import { createActor, type Actor } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Description, KubeObject } from '../../../machines/deployer/decisions.ts';
@@ -15,19 +15,16 @@ import { eventually } from '../../env/eventually.ts';
 import { testEnv } from '../../env/vitest-env.ts';
 import {
   agentConfig,
-  description,
   eventsAbout as eventsAboutIn,
   fileLogger,
   installAppDeployer,
+  parentDescriptions,
   registerCluster,
   type RegisteredCluster,
 } from '../helpers/deployer-harness.ts';
 
 const env = testEnv();
 const appNs = `events-${randomBytes(3).toString('hex')}`;
-const group = 'apps.clusternet.io';
-const version = 'v1alpha1';
-const parentObjects = () => env.adminClient('parent', CustomObjectsApi);
 const childCore = () => env.adminClient('child', CoreV1Api);
 let approver: TestApprover;
 let actor: Actor<typeof deployerMachine> | undefined;
@@ -41,39 +38,10 @@ const configMap = (name: string, data: Record<string, string>): KubeObject => ({
   data,
 });
 
-async function putDescription(name: string, objects: readonly (KubeObject | string)[]): Promise<void> {
-  const ns = cluster.dedicatedNamespace;
-  const body = description(ns, name, objects);
-  try {
-    const d = (await parentObjects().getNamespacedCustomObject({
-      group,
-      version,
-      namespace: ns,
-      plural: 'descriptions',
-      name,
-    })) as Description;
-    await parentObjects().replaceNamespacedCustomObject({
-      group,
-      version,
-      namespace: ns,
-      plural: 'descriptions',
-      name,
-      body: { ...d, spec: (body as { spec: unknown }).spec },
-    });
-  } catch (err) {
-    if ((err as { code?: number }).code !== 404) throw err;
-    await parentObjects().createNamespacedCustomObject({ group, version, namespace: ns, plural: 'descriptions', body });
-  }
-}
-
-const readDescription = async (name: string): Promise<Description> =>
-  (await parentObjects().getNamespacedCustomObject({
-    group,
-    version,
-    namespace: cluster.dedicatedNamespace,
-    plural: 'descriptions',
-    name,
-  })) as Description;
+const descriptions = parentDescriptions(env);
+const putDescription = (name: string, objects: readonly (KubeObject | string)[]): Promise<void> =>
+  descriptions.put(cluster.dedicatedNamespace, name, objects);
+const readDescription = (name: string): Promise<Description> => descriptions.read(cluster.dedicatedNamespace, name);
 
 /** The Events in the dedicated namespace about one Description. */
 const eventsAbout = (name: string): Promise<CoreV1Event[]> => eventsAboutIn(env, cluster.dedicatedNamespace, name);

@@ -15,7 +15,7 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import { createActor, type Actor } from 'xstate';
-import type { KubeObject } from '../../../machines/deployer/decisions.ts';
+import type { Description, KubeObject } from '../../../machines/deployer/decisions.ts';
 import type { deployerMachine } from '../../../machines/deployer/machine.ts';
 import { createDeployerMachine } from '../../../src/deployer/actors.ts';
 import { parseCommandLine, type AgentConfig, type SyncMode } from '../../../src/config/config.ts';
@@ -143,6 +143,38 @@ export function description(
       raw: objects.map((o) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64')),
     },
   };
+}
+
+/** Descriptions in the parent, written and read as the controller-manager does (admin credentials). */
+export function parentDescriptions(env: TestEnv) {
+  const api = () => env.adminClient('parent', CustomObjectsApi);
+  const at = (namespace: string) => ({
+    group: 'apps.clusternet.io',
+    version: 'v1alpha1',
+    namespace,
+    plural: 'descriptions',
+  });
+  const read = async (namespace: string, name: string): Promise<Description> =>
+    (await api().getNamespacedCustomObject({ ...at(namespace), name })) as Description;
+  const create = async (namespace: string, name: string, objects: readonly (KubeObject | string)[]): Promise<void> => {
+    await api().createNamespacedCustomObject({ ...at(namespace), body: description(namespace, name, objects) });
+  };
+  /** Replaces `spec.raw` of an existing Description. */
+  const replaceRaw = async (namespace: string, name: string, objects: readonly (KubeObject | string)[]) => {
+    const d = await read(namespace, name);
+    const { spec } = description(namespace, name, objects) as { spec: unknown };
+    await api().replaceNamespacedCustomObject({ ...at(namespace), name, body: { ...d, spec } });
+  };
+  /** Creates the Description, or replaces its `spec.raw` when it exists. */
+  const put = async (namespace: string, name: string, objects: readonly (KubeObject | string)[]): Promise<void> => {
+    try {
+      await replaceRaw(namespace, name, objects);
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+      await create(namespace, name, objects);
+    }
+  };
+  return { read, create, replaceRaw, put };
 }
 
 /**

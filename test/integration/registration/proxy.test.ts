@@ -4,7 +4,6 @@
 // loopback addresses, so the parent is reached at the test network namespace's own address (a SAN of
 // the apiserver's certificate), where a plain TCP forwarder passes direct connections on.
 
-import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { connect as netConnect, createServer as createTcpServer, type Socket } from 'node:net';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { rawRequest } from '../../../src/kube/raw-request.ts';
 import { eventually } from '../../env/eventually.ts';
 import { testEnv } from '../../env/vitest-env.ts';
 import type { AgentProcess } from '../helpers/agent-process.ts';
+import { startConnectProxy, type ConnectProxy } from '../helpers/connect-proxy.ts';
 import { registrationParent } from '../helpers/parent.ts';
 
 const env = testEnv();
@@ -31,33 +31,12 @@ const track = (s: Socket): Socket => {
   s.on('close', () => sockets.delete(s));
   return s;
 };
-const listening = async (server: { listen: (port: number, host: string, cb: () => void) => unknown }, host: string) =>
-  new Promise<void>((resolve) => server.listen(0, host, resolve));
 
 describe.skipIf(address === undefined)('API calls to the parent through HTTPS_PROXY', () => {
   const parentPort = Number(new URL(env.server('parent')).port);
   const parentUrl = `https://${address ?? ''}:${String(parentPort)}`;
-  /** CONNECT targets the proxy was asked for. */
-  const connects: string[] = [];
   /** Connections that reached the parent at `address` without the proxy. */
   let directConnections = 0;
-  const proxy = createHttpServer();
-  proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-    track(client);
-    connects.push(req.url ?? '');
-    // Only the parent is served; through to its loopback listener, not the direct forwarder below.
-    const port = Number((req.url ?? '').split(':').at(-1));
-    const upstream = track(
-      netConnect(port, '127.0.0.1', () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(client);
-        client.pipe(upstream);
-      }),
-    );
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
   const forwarder = createTcpServer((client) => {
     track(client);
     directConnections++;
@@ -67,21 +46,24 @@ describe.skipIf(address === undefined)('API calls to the parent through HTTPS_PR
     upstream.on('error', () => client.destroy());
     client.on('error', () => upstream.destroy());
   });
+  let proxy: ConnectProxy;
   let proxyUrl = '';
+  let connects: readonly string[] = [];
 
   beforeAll(async () => {
-    await listening(proxy, '127.0.0.1');
+    // Only the parent is served; through to its loopback listener, not the direct forwarder below.
+    proxy = await startConnectProxy((_host, port) => ({ host: '127.0.0.1', port }));
+    proxyUrl = proxy.url;
+    connects = proxy.connects;
     // The same port as the parent's, on the namespace's address: the parent URL works direct too.
     await new Promise<void>((resolve, reject) => {
       forwarder.once('error', reject);
       forwarder.listen(parentPort, address, resolve);
     });
-    const addr = proxy.address();
-    proxyUrl = `http://127.0.0.1:${String(typeof addr === 'object' && addr !== null ? addr.port : 0)}`;
   });
   afterAll(async () => {
     for (const s of sockets) s.destroy();
-    await Promise.all([new Promise((r) => proxy.close(r)), new Promise((r) => forwarder.close(r))]);
+    await Promise.all([proxy.close(), new Promise((r) => forwarder.close(r))]);
   });
 
   /** Registers an agent at `parentUrl` with `extraEnv`; resolves once the parent has its first report. */

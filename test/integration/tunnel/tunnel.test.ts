@@ -3,8 +3,7 @@
 // tunnel, as the hub does.
 
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
-import { connect as netConnect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { createServer as createTcpServer, type Server } from 'node:net';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proxyFromEnvironment } from '../../../src/kube/proxy.ts';
@@ -12,6 +11,7 @@ import { buildCredentialsSecret } from '../../../src/registration/wire.ts';
 import { eventually } from '../../env/eventually.ts';
 import { testEnv } from '../../env/vitest-env.ts';
 import { GoTunnelServer, remotedialerVersions } from '../../peers/remotedialer/peer.ts';
+import { startConnectProxy } from '../helpers/connect-proxy.ts';
 import { runTunnel, streamUntil, type RunningTunnel } from './harness.ts';
 
 const env = testEnv();
@@ -288,25 +288,8 @@ describe('tunnel handshake', () => {
     async () => {
       const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';
       const server = await GoTunnelServer.start({ version, token: 'right', listenHost: advertised ?? '' });
-      const connects: string[] = [];
-      const tunnels = new Set<Socket>();
-      const proxy = createHttpServer();
-      proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-        connects.push(req.url ?? '');
-        tunnels.add(client);
-        const at = (req.url ?? '').lastIndexOf(':');
-        const upstream = netConnect(Number((req.url ?? '').slice(at + 1)), (req.url ?? '').slice(0, at), () => {
-          client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-          upstream.write(head);
-          upstream.pipe(client);
-          client.pipe(upstream);
-        });
-        upstream.on('error', () => client.destroy());
-        client.on('error', () => upstream.destroy());
-      });
-      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-      const addr = proxy.address();
-      const proxyUrl = `http://127.0.0.1:${String(typeof addr === 'object' && addr !== null ? addr.port : 0)}`;
+      const proxy = await startConnectProxy();
+      const { connects, url: proxyUrl } = proxy;
       const clusterId = randomUUID();
       const run = (environment: Record<string, string>) =>
         runTunnel(
@@ -328,8 +311,7 @@ describe('tunnel handshake', () => {
         expect(connects).toHaveLength(1);
       } finally {
         tunnel.stop();
-        for (const t of tunnels) t.destroy();
-        await new Promise((r) => proxy.close(r));
+        await proxy.close();
         await server.stop();
       }
     },

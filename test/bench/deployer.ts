@@ -1,4 +1,4 @@
-// npm run bench:deployer [-- --descriptions 500 --objects 5 --concurrency 4,16 --recovery true --qps 50]
+// npm run bench:deployer [-- --descriptions 500 --objects 5 --concurrency 2,16 --recovery true --qps 50]
 // Writes N Generic Descriptions of M objects each (ConfigMaps, a Secret, a Service, a Deployment: API
 // objects, no kubelets) into the dedicated namespace of a cluster registered through the test
 // approver, then starts the real deployer in its own process and prints, per worker count: the time
@@ -22,7 +22,7 @@ const { values } = parseArgs({
   options: {
     descriptions: { type: 'string', default: '500' },
     objects: { type: 'string', default: '5' },
-    concurrency: { type: 'string', default: '4,16' },
+    concurrency: { type: 'string', default: '2,16' },
     recovery: { type: 'string', default: 'true' },
     // --kube-api-qps (burst twice that); 50 is the agent's default, as the Go agent's.
     qps: { type: 'string', default: '50' },

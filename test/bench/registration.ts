@@ -7,6 +7,7 @@
 import { median } from './stats.ts';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { bootstrapGroup, prepareParent, TestApprover } from '../approver/approver.ts';
@@ -20,11 +21,15 @@ if (!Number.isInteger(runs) || runs < 1 || runs > 50) {
   process.exit(2);
 }
 
-const sup = await startSupervisor();
-const env = new TestEnv(sup.descriptor);
 const main = fileURLToPath(
   new URL(process.argv.includes('--dist') ? '../../dist/src/main.js' : '../../src/main.ts', import.meta.url),
 );
+if (!existsSync(main)) {
+  process.stderr.write(`${main} does not exist: run \`npm run build\` first (--dist runs the compiled agent)\n`);
+  process.exit(2);
+}
+const sup = await startSupervisor();
+const env = new TestEnv(sup.descriptor);
 process.stdout.write(`agent entry point: ${main}\n`);
 try {
   await prepareParent(env.adminKubeConfig('parent'), () => env.installClusternetCrds());

@@ -120,11 +120,7 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
   let relay: StreamRelay | undefined;
   const closedBytes = { sent: 0, received: 0 };
   // The scheduler calls a published predictor it may not reach directly through the tunnel.
-  const predictor = predictorFacts(
-    config.featureGates.Predictor,
-    config.predictor.addr,
-    config.predictor.directAccess,
-  ).facts;
+  const predictor = predictorFacts(config.featureGates.Predictor, config.predictor.addr, config.predictor.directAccess);
   const predictorTarget = predictor.enabled && !predictor.directAccess ? serverAddress(predictor.address) : undefined;
   const socket = createSocketMachine({
     log: log.child({ component: 'tunnel' }),

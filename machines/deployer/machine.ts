@@ -141,17 +141,15 @@ const deployerSetup = setup({
       (event.type === 'descriptions.watchEnded' || event.type === 'helm.watchEnded') && event.kind === 'expired',
   },
   actions: {
+    /**
+     * A failed step: loading or publishing the credentials, or the Description watch (it ended, or its
+     * actor failed; the message of the watchEnded event or the actor's error): the next try backs off further.
+     */
     recordFailure: assign({
       attempt: ({ context }) => context.attempt + 1,
       lastFailure: ({ event }) => failureMessage(errorOf(event)),
     }),
     resetAttempt: assign({ attempt: 0, lastFailure: undefined }),
-    /** A failed Description watch (it ended, or its actor failed): the next one backs off further. */
-    recordWatchFailure: assign({
-      attempt: ({ context }) => context.attempt + 1,
-      // The message of the watchEnded event, or the error of the failed actor.
-      lastFailure: ({ event }) => failureMessage(errorOf(event)),
-    }),
     resetHelmAttempt: assign({ helmAttempt: 0 }),
     /** The same for the HelmRelease / HelmChart watch, on its own counter. */
     recordHelmWatchFailure: assign({
@@ -209,13 +207,13 @@ const watchRegion = {
         id: 'watchDescriptions',
         src: 'watchDescriptions',
         input: ({ context }: { context: DeployerContext }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
-        onError: { target: 'backingOff', actions: 'recordWatchFailure' },
+        onError: { target: 'backingOff', actions: 'recordFailure' },
       },
       on: {
         'descriptions.synced': { actions: 'resetAttempt' },
         'descriptions.watchEnded': [
           { guard: 'watchExpired', target: 'watching', reenter: true },
-          { target: 'backingOff', actions: 'recordWatchFailure' },
+          { target: 'backingOff', actions: 'recordFailure' },
         ],
       },
     },

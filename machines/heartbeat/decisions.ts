@@ -75,15 +75,11 @@ export interface PredictorFacts {
  * What the status says about the predictor. As the Go agent: `predictorEnabled` is the Predictor gate,
  * `predictorAddress` is `--predictor-addr`, `predictorDirectAccess` the flag. The Go agent serves a
  * built-in predictor at `http://localhost:<port>` when the gate is on and no address is given; this
- * agent has none, so it then advertises no predictor the scheduler could not reach (`builtInSuppressed`).
+ * agent has none, so it then advertises no predictor the scheduler could not reach.
  */
-export function predictorFacts(
-  gate: boolean,
-  addr: string,
-  directAccess: boolean,
-): { readonly facts: PredictorFacts; readonly builtInSuppressed: boolean } {
-  if (gate && addr === '') return { facts: { enabled: false, address: '', directAccess }, builtInSuppressed: true };
-  return { facts: { enabled: gate, address: addr, directAccess }, builtInSuppressed: false };
+export function predictorFacts(gate: boolean, addr: string, directAccess: boolean): PredictorFacts {
+  if (gate && addr === '') return { enabled: false, address: '', directAccess };
+  return { enabled: gate, address: addr, directAccess };
 }
 
 /** The agent's own, fixed contribution to every status. */

@@ -12,7 +12,6 @@ export interface ParsedArgv {
   readonly errors: readonly string[];
 }
 
-/** Go's strconv.ParseBool: the spellings a Go flag accepts as true or false. */
 /** The items of a `a,b , c` flag value: trimmed, empty ones dropped. */
 export const commaItems = (text: string): string[] =>
   text
@@ -20,6 +19,7 @@ export const commaItems = (text: string): string[] =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+/** Go's strconv.ParseBool: the spellings a Go flag accepts as true or false. */
 export const parseGoBool = (v: string): boolean | undefined =>
   /^(1|t|T|true|TRUE|True)$/.test(v) ? true : /^(0|f|F|false|FALSE|False)$/.test(v) ? false : undefined;
 

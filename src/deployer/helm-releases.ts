@@ -39,6 +39,7 @@ import { descriptionsPath, type DescriptionStore } from './descriptions.ts';
 import { ChartLocateError, type Helm, type LocatedChart, type RepoCredentials } from './helm.ts';
 import { eventAbout, ParentObjects } from './parent-writes.ts';
 import { keyOf, watchObjects, WatchedObjects } from './watched-objects.ts';
+import { wallNow, type Clock } from '../clock.ts';
 
 const apps = '/apis/apps.clusternet.io/v1alpha1';
 export const helmReleasesPath = (namespace: string): string => `${apps}/namespaces/${namespace}/helmreleases`;
@@ -139,8 +140,8 @@ export interface HelmReleaseReconcilerDeps {
   readonly objects: Pick<ChildObjects, 'apply'>;
   /** Kubernetes Events about the HelmRelease (spec §7.4 steps 1, 13). */
   readonly onEvent?: (event: ObjectEvent) => void;
-  /** Wall-clock time (ms), to tell a release stuck in a pending state (default Date.now). */
-  readonly now?: () => number;
+  /** Wall-clock time (ms), to tell a release stuck in a pending state (default wallNow). */
+  readonly now?: Clock;
 }
 
 const fromBase64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
@@ -243,7 +244,7 @@ export class HelmReleaseReconciler {
   private async deploy(progress: Progress, plan: ReleasePlan, signal: AbortSignal | undefined): Promise<void> {
     const { helm } = this.deps;
     const credentials = plan.pullSecret === undefined ? undefined : await this.pullCredentials(plan.pullSecret, signal);
-    const now = this.deps.now ?? Date.now;
+    const now = this.deps.now ?? wallNow;
     let stored = await helm.status(plan, signal);
     let step = decideRelease(plan, stored, now());
     const phase = (p: string): Promise<void> => this.report(progress, phaseStatus(progress.hr.status, p), signal);

@@ -298,7 +298,7 @@ export class Helm {
     });
   }
 
-  /** Limits of an install, upgrade or uninstall: SIGTERM at the deadline, SIGKILL after the grace. */
+  /** Limits of an install, upgrade, rollback or uninstall: SIGTERM at the deadline, SIGKILL after the grace. */
   private long(plan: Pick<ReleasePlan, 'timeoutSeconds'>, signal: AbortSignal | undefined): RunOptions {
     const limits = this.opts.limits ?? { deadlineMs: helmDeadlineMs, graceMs: helmGraceMs };
     return {

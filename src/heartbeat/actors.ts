@@ -62,8 +62,7 @@ export function agentFacts(config: AgentConfig, apiserverUrl: string): AgentFact
     heartbeatFrequencySeconds: Math.floor(config.status.updateFrequencyMs / 1000),
     // An external predictor (--predictor-addr) is published as the Go agent does; the built-in one is
     // not implemented, and never advertised.
-    predictor: predictorFacts(config.featureGates.Predictor, config.predictor.addr, config.predictor.directAccess)
-      .facts,
+    predictor: predictorFacts(config.featureGates.Predictor, config.predictor.addr, config.predictor.directAccess),
   };
 }
 
@@ -112,11 +111,6 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
       log.info({ labels: patch }, 'updated the aggregated node labels of the ManagedCluster');
     },
   });
-  if (predictorFacts(config.featureGates.Predictor, config.predictor.addr, false).builtInSuppressed) {
-    log.warn(
-      'feature gate Predictor is on without --predictor-addr, but the built-in predictor is not implemented; it is not advertised',
-    );
-  }
 
   return heartbeatMachine.provide({
     actors: {

@@ -17,6 +17,7 @@ import {
   type ObjectEvent,
 } from './event-correlator.ts';
 import { rawRequest, statusText } from './raw-request.ts';
+import { failureMessage } from '../../machines/failure.ts';
 
 export const agentComponent = 'clusternet-agent';
 
@@ -120,7 +121,7 @@ export class EventRecorder {
       try {
         await this.send(next);
       } catch (err) {
-        this.dropped(err instanceof Error ? err.message : String(err), next.event);
+        this.dropped(failureMessage(err), next.event);
       }
     }
     // Synchronously after finding the queue empty: a `record` from now on starts a new drain.

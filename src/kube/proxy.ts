@@ -10,10 +10,11 @@
 // The environment is read from what the caller passes (the agent's, at start), never at import. Left
 // out: the CGI guard (REQUEST_METHOD; the agent is never a CGI handler).
 
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4 } from 'node:net';
 import { domainToASCII } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { HttpsProxyAgent } from 'https-proxy-agent';
+import { ipBytes, splitHostPort } from '../net/address.ts';
 
 export type ProxyEnv = Readonly<Record<string, string | undefined>>;
 
@@ -45,30 +46,6 @@ function parseProxy(value: string): URL | undefined {
   return u === undefined || u.host === '' ? parse(`http://${value}`) : u;
 }
 
-/** An IP address as 4 (IPv4, also IPv4-mapped IPv6) or 16 bytes; undefined when not an IP. */
-export function ipBytes(text: string): number[] | undefined {
-  const s = text.replace(/%.*$/, ''); // an IPv6 zone
-  if (isIPv4(s)) return s.split('.').map(Number);
-  if (!isIPv6(s)) return undefined;
-  let hex = s;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s)?.[1];
-  if (v4 !== undefined) {
-    const [a = 0, b = 0, c = 0, d = 0] = v4.split('.').map(Number);
-    hex = `${s.slice(0, -v4.length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', tail] = hex.split('::');
-  const groups = (part: string): string[] => (part === '' ? [] : part.split(':'));
-  const left = groups(head);
-  const right = tail === undefined ? [] : groups(tail);
-  const all = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  const bytes = all.flatMap((g) => {
-    const n = parseInt(g, 16);
-    return [n >> 8, n & 0xff];
-  });
-  const mapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-  return mapped ? bytes.slice(12) : bytes;
-}
-
 const sameIp = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -80,18 +57,6 @@ function inCidr(ip: readonly number[], net: readonly number[], bits: number): bo
     if (((ip[i] ?? 0) & mask) !== ((net[i] ?? 0) & mask)) return false;
   }
   return true;
-}
-
-/** Go's net.SplitHostPort, enough for NO_PROXY entries: undefined when there is no port part. */
-function splitHostPort(s: string): { host: string; port: string } | undefined {
-  if (s.startsWith('[')) {
-    const end = s.indexOf(']');
-    if (end === -1 || s[end + 1] !== ':') return undefined;
-    return { host: s.slice(1, end), port: s.slice(end + 2) };
-  }
-  const colon = s.indexOf(':');
-  if (colon === -1 || s.includes(':', colon + 1)) return undefined;
-  return { host: s.slice(0, colon), port: s.slice(colon + 1) };
 }
 
 type Matcher =
@@ -117,9 +82,10 @@ function parseNoProxy(value: string): Matcher[] {
         continue;
       }
     }
+    // Go's httpproxy: an entry net.SplitHostPort cannot split is all host.
     const split = splitHostPort(p);
-    const host = split?.host ?? p;
-    const port = split?.port ?? '';
+    const host = 'error' in split ? p : split.host;
+    const port = 'error' in split ? '' : split.port;
     const ip = ipBytes(host);
     if (ip !== undefined) {
       matchers.push({ kind: 'ip', ip, port });
@@ -205,19 +171,24 @@ export function withProxy(kc: KubeConfig, proxyFor: ProxyFunc): KubeConfig {
 }
 
 /**
- * An agent for a websocket (or any https request) to `url` through the proxy `proxyFor` picks, or
- * undefined to connect directly; `ws:`/`wss:` URLs are looked up as `http:`/`https:`. TLS options of
- * the request (CA, server name) apply to the server behind the proxy. Only HTTP(S) proxies (CONNECT).
+ * An agent whose connections are CONNECT tunnels through the HTTP(S) proxy `proxy`; TLS options of the
+ * request (CA, server name) apply to the server behind it. A SOCKS proxy is refused, never bypassed.
  */
-export function proxyAgentFor(
-  url: string,
-  proxyFor: ProxyFunc,
+export function connectProxyAgent(
+  proxy: URL,
   opts: { readonly keepAlive?: boolean; readonly maxSockets?: number } = {},
-): HttpsProxyAgent<string> | undefined {
-  const proxy = proxyFor(url.replace(/^ws(s?):/, 'http$1:'));
-  if (proxy === undefined) return undefined;
+): HttpsProxyAgent<string> {
   if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') {
     throw new Error(`proxy ${describeProxy(proxy)}: only http and https proxies are supported here`);
   }
   return new HttpsProxyAgent(proxy.href, opts);
+}
+
+/**
+ * An agent for a websocket (or any https request) to `url` through the proxy `proxyFor` picks, or
+ * undefined to connect directly; `ws:`/`wss:` URLs are looked up as `http:`/`https:`.
+ */
+export function proxyAgentFor(url: string, proxyFor: ProxyFunc): HttpsProxyAgent<string> | undefined {
+  const proxy = proxyFor(url.replace(/^ws(s?):/, 'http$1:'));
+  return proxy === undefined ? undefined : connectProxyAgent(proxy);
 }

@@ -5,8 +5,8 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { RequestLimiter } from './request-limiter.ts';
+import { connectProxyAgent } from './proxy.ts';
 
 /** Connections per cluster identity at most; requests beyond wait for a free one (keep-alive). */
 export const maxSocketsPerCluster = 16;
@@ -27,7 +27,7 @@ function agentFor(kc: KubeConfig, url: URL, tls: https.RequestOptions): http.Age
   }
   let agent = agents.get(kc);
   if (agent === undefined && connectProxy) {
-    agent = new HttpsProxyAgent(proxyUrl, { keepAlive: true, maxSockets: maxSocketsPerCluster });
+    agent = connectProxyAgent(new URL(proxyUrl), { keepAlive: true, maxSockets: maxSocketsPerCluster });
     agents.set(kc, agent);
   }
   if (agent === undefined) {

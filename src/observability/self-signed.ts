@@ -4,6 +4,7 @@
 
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { isIP } from 'node:net';
+import { ipBytes } from '../net/address.ts';
 
 // --- DER (X.690), just what a certificate needs -----------------------------------------------------
 
@@ -55,16 +56,6 @@ function time(d: Date): Buffer {
     : tlv(0x18, Buffer.from(`${iso}Z`, 'ascii'));
 }
 
-function ipBytes(ip: string): Buffer {
-  if (isIP(ip) === 4) return Buffer.from(ip.split('.').map(Number));
-  // IPv6: expand "::" and write 8 groups of 16 bits.
-  const [head = '', tail] = ip.split('::');
-  const h = head === '' ? [] : head.split(':');
-  const t = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return Buffer.concat(groups.map((g) => Buffer.from(parseInt(g, 16).toString(16).padStart(4, '0'), 'hex')));
-}
-
 const ecdsaWithSha256 = seq(oid('1.2.840.10045.4.3.2'));
 
 export interface SelfSignedPair {
@@ -76,7 +67,11 @@ export interface SelfSignedPair {
 export function selfSignedCertificate(commonName: string, hosts: readonly string[], now = new Date()): SelfSignedPair {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const name = seq(set(seq(oid('2.5.4.3'), utf8(commonName))));
-  const san = seq(...hosts.map((h) => (isIP(h) === 0 ? tlv(0x82, Buffer.from(h, 'ascii')) : tlv(0x87, ipBytes(h)))));
+  const san = seq(
+    ...hosts.map((h) =>
+      isIP(h) === 0 ? tlv(0x82, Buffer.from(h, 'ascii')) : tlv(0x87, Buffer.from(ipBytes(h) ?? [])),
+    ),
+  );
   const extensions = seq(
     // basicConstraints: not a CA (critical)
     seq(oid('2.5.29.19'), bool(true), octets(seq())),

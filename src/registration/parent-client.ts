@@ -2,7 +2,7 @@
 
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import type { Failure, FailureKind } from '../../machines/failure.ts';
-import { direct, type ProxyFunc } from '../kube/proxy.ts';
+import { direct, withProxy, type ProxyFunc } from '../kube/proxy.ts';
 import type { DedicatedCredentials } from './wire.ts';
 
 /**
@@ -17,7 +17,6 @@ export function parentKubeConfig(
   caPem: string | undefined,
   proxyFor: ProxyFunc = direct,
 ): KubeConfig {
-  const proxy = proxyFor(parentUrl);
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [
@@ -26,14 +25,13 @@ export function parentKubeConfig(
         server: parentUrl,
         skipTLSVerify: caPem === undefined,
         ...(caPem === undefined || caPem === '' ? {} : { caData: Buffer.from(caPem, 'utf8').toString('base64') }),
-        ...(proxy === undefined ? {} : { proxyUrl: proxy.href }),
       },
     ],
     users: [{ name: 'clusternet', token }],
     contexts: [{ name: 'clusternet@clusternet-cluster', cluster: 'clusternet-cluster', user: 'clusternet' }],
     currentContext: 'clusternet@clusternet-cluster',
   });
-  return kc;
+  return withProxy(kc, proxyFor);
 }
 
 export const dedicatedKubeConfig = (

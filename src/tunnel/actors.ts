@@ -30,6 +30,7 @@ import { loadParentAccess } from '../registration/dedicated-credentials.ts';
 import type { DedicatedCredentials } from '../registration/wire.ts';
 import { dialAllowList } from './dial-allow-list.ts';
 import { defaultRelayLimits, StreamRelay, type RelayLimits } from './stream-relay.ts';
+import { failureMessage } from '../../machines/failure.ts';
 
 /** Largest websocket message accepted from the parent; larger ones end the session (close 1009). */
 export const maxMessageBytes = 16 * 1024 * 1024;
@@ -235,11 +236,11 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
         } catch (err) {
           // A bad HTTPS_PROXY, say: new HttpsProxyAgent and new WebSocket throw on what they cannot use.
           ws?.terminate();
-          end(`cannot open the tunnel: ${err instanceof Error ? err.message : String(err)}`);
+          end(`cannot open the tunnel: ${failureMessage(err)}`);
         }
       },
       (err: unknown) => {
-        end(`dedicated credentials unavailable: ${err instanceof Error ? err.message : String(err)}`);
+        end(`dedicated credentials unavailable: ${failureMessage(err)}`);
       },
     );
     return () => {

@@ -5,6 +5,7 @@
 // Error for that stream, never a throw.
 
 import { isIP } from 'node:net';
+import { splitHostPort } from '../net/address.ts';
 
 export interface DialAllowList {
   readonly all: boolean;
@@ -15,35 +16,6 @@ export interface DialAllowList {
 export type DialTarget =
   | { readonly ok: true; readonly host: string; readonly port: number; readonly family: 4 | 6 | undefined }
   | { readonly ok: false; readonly reason: string; readonly kind: 'not-allowed' | 'bad-address' };
-
-/**
- * `host:port` split as Go's `net.SplitHostPort` does: the host may be bracketed (IPv6), the port is
- * after the last colon; the error texts are Go's.
- */
-export function splitHostPort(address: string): { host: string; port: string } | { error: string } {
-  const bad = (why: string): { error: string } => ({ error: `address ${address}: ${why}` });
-  const colon = address.lastIndexOf(':');
-  if (colon < 0) return bad('missing port in address');
-  let host: string;
-  let rest: number; // where brackets may no longer appear
-  if (address.startsWith('[')) {
-    const close = address.indexOf(']');
-    if (close < 0) return bad("missing ']' in address");
-    if (close + 1 === address.length) return bad('missing port in address');
-    if (close + 1 !== colon)
-      return bad(address[close + 1] === ':' ? 'too many colons in address' : 'missing port in address');
-    host = address.slice(1, close);
-    rest = close + 1;
-    if (address.includes('[', 1)) return bad("unexpected '[' in address");
-  } else {
-    host = address.slice(0, colon);
-    if (host.includes(':')) return bad('too many colons in address');
-    if (address.includes('[')) return bad("unexpected '[' in address");
-    rest = 0;
-  }
-  if (address.includes(']', rest)) return bad("unexpected ']' in address");
-  return { host, port: address.slice(colon + 1) };
-}
 
 /** A port as Go's dialer reads it: decimal 1–65535 (0 and names are not dialed here). */
 function parsePort(network: string, port: string): number | string {
@@ -93,16 +65,21 @@ const families: Readonly<Record<string, 4 | 6 | undefined>> = { tcp: undefined, 
  * unless the list is `*`, only addresses Go could dial; `tcp4`/`tcp6` pin the address family.
  */
 export function dialTarget(list: DialAllowList, network: string, address: string): DialTarget {
-  if (!Object.hasOwn(families, network)) return { ok: false, reason: 'connect not allowed', kind: 'not-allowed' };
-  if (!list.all) {
-    const n = normaliseAddress(address);
-    if (n === undefined || !list.addresses.has(n))
-      return { ok: false, reason: 'connect not allowed', kind: 'not-allowed' };
-  }
+  const notAllowed: DialTarget = { ok: false, reason: 'connect not allowed', kind: 'not-allowed' };
+  if (!Object.hasOwn(families, network)) return notAllowed;
+  // Parsed once, as it will be dialed: the allow-list is asked about exactly that host and port.
   const split = splitHostPort(address);
+  const port = 'error' in split ? undefined : parsePort(network, split.port);
+  if (!list.all) {
+    const listed =
+      !('error' in split) &&
+      split.host !== '' &&
+      typeof port === 'number' &&
+      list.addresses.has(`${split.host.toLowerCase()}:${String(port)}`);
+    if (!listed) return notAllowed;
+  }
   if ('error' in split) return { ok: false, reason: `dial ${network}: ${split.error}`, kind: 'bad-address' };
-  const port = parsePort(network, split.port);
-  if (typeof port === 'string') return { ok: false, reason: port, kind: 'bad-address' };
+  if (typeof port !== 'number') return { ok: false, reason: port ?? 'invalid port', kind: 'bad-address' };
   const family = families[network];
   const literal = isIP(split.host);
   if (family !== undefined && literal !== 0 && literal !== family) {

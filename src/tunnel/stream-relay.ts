@@ -37,6 +37,7 @@ import {
   type MalformedReason,
   writeHeaderBefore,
 } from './frame-codec.ts';
+import { failureMessage } from '../../machines/failure.ts';
 
 /**
  * What is logged once: a fixed set of kinds, never a value from the parent (an address, a type code),
@@ -363,7 +364,7 @@ export class StreamRelay {
       });
     } catch (err) {
       // Node refuses some hosts synchronously (a NUL byte, say): a refusal like any other.
-      refuse(`dial ${network} ${address}: ${err instanceof Error ? err.message : String(err)}`, 'connect-throw', {
+      refuse(`dial ${network} ${address}: ${failureMessage(err)}`, 'connect-throw', {
         network,
         address,
       });

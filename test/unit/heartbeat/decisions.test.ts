@@ -115,33 +115,29 @@ describe('computeClusterStatus (§4.2)', () => {
 });
 
 describe('predictor fields (spec §4.2, §9.5)', () => {
-  // [gate, --predictor-addr, --predictor-direct-access] → the status fields, and whether the Go agent's
-  // built-in predictor (not implemented here) was left out.
+  // [gate, --predictor-addr, --predictor-direct-access] → the status fields; the Go agent's built-in
+  // predictor (gate on, no address; not implemented here) is left out.
   it.each([
-    [false, '', false, { predictorDirectAccess: false }, false],
-    [false, '', true, { predictorDirectAccess: true }, false],
-    [false, 'http://p:9000', false, { predictorAddress: 'http://p:9000', predictorDirectAccess: false }, false],
+    [false, '', false, { predictorDirectAccess: false }],
+    [false, '', true, { predictorDirectAccess: true }],
+    [false, 'http://p:9000', false, { predictorAddress: 'http://p:9000', predictorDirectAccess: false }],
     [
       true,
       'https://predictor.example:8443',
       false,
       { predictorEnabled: true, predictorAddress: 'https://predictor.example:8443', predictorDirectAccess: false },
-      false,
     ],
     [
       true,
       'http://p:9000',
       true,
       { predictorEnabled: true, predictorAddress: 'http://p:9000', predictorDirectAccess: true },
-      false,
     ],
     // Built-in (Go: enabled, http://localhost:<port>): suppressed.
-    [true, '', false, { predictorDirectAccess: false }, true],
-    [true, '', true, { predictorDirectAccess: true }, true],
-  ])('gate %s, addr %j, direct %s → %j (built-in left out: %s)', (gate, addr, direct, fields, suppressed) => {
-    const p = predictorFacts(gate, addr, direct);
-    expect(p.builtInSuppressed).toBe(suppressed);
-    const s = computeClusterStatus(collected, { ...facts, predictor: p.facts });
+    [true, '', false, { predictorDirectAccess: false }],
+    [true, '', true, { predictorDirectAccess: true }],
+  ])('gate %s, addr %j, direct %s → %j', (gate, addr, direct, fields) => {
+    const s = computeClusterStatus(collected, { ...facts, predictor: predictorFacts(gate, addr, direct) });
     const published = Object.fromEntries(Object.entries(s).filter(([k]) => k.startsWith('predictor')));
     expect(published).toEqual(fields);
   });

@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest';
 import {
   describeProxy,
   direct,
-  ipBytes,
   proxyAgentFor,
   proxyFromEnvironment,
   withProxy,
   type ProxyEnv,
 } from '../../../src/kube/proxy.ts';
+import { ipBytes } from '../../../src/net/address.ts';
 
 const proxyOf = (env: ProxyEnv, url: string): string => proxyFromEnvironment(env)(url)?.href ?? '<nil>';
 

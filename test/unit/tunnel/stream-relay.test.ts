@@ -1,7 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dialAllowList, dialTarget, normaliseAddress, splitHostPort } from '../../../src/tunnel/dial-allow-list.ts';
+import { splitHostPort } from '../../../src/net/address.ts';
+import { dialAllowList, dialTarget, normaliseAddress } from '../../../src/tunnel/dial-allow-list.ts';
 import { decodeFrame, encodeFrame, errorText, MessageType } from '../../../src/tunnel/frame-codec.ts';
 import {
   defaultRelayLimits,
@@ -90,7 +91,10 @@ describe('dial allow-list', () => {
     ['10.0.0.1:6443', false],
     ['extra.example:8080', true],
     ['[::1]:9000', true],
+    ['[::1]:09000', true],
     ['garbage', false],
+    [' 127.0.0.1:6443', false], // dialed as given: the host " 127.0.0.1" is not the listed one
+    ['127.0.0.1:6443 ', false],
   ])('child apiserver + extras: %s → %s', (address, allowed) => {
     const list = dialAllowList('https://127.0.0.1:6443', ['extra.example:8080', '[::1]:9000']);
     expect(dialTarget(list, 'tcp', address).ok).toBe(allowed);

@@ -29,6 +29,22 @@ interface FakeSession {
   send: (e: SocketEvent) => void;
 }
 
+/** How long (ms, in 100 ms steps) the machine waited before each of the next `n` sessions. */
+function waitsBetweenSessions(r: { readonly sessions: readonly unknown[]; advance: (ms: number) => void }, n: number) {
+  const waits: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const before = r.sessions.length;
+    let waited = 0;
+    while (r.sessions.length === before) {
+      if (waited >= 60_000) throw new Error(`no session ${String(i + 1)} within 60 s`);
+      r.advance(100);
+      waited += 100;
+    }
+    waits.push(waited);
+  }
+  return waits;
+}
+
 function start(
   onStart: (s: FakeSession) => void = (s) => {
     s.send({ type: 'tunnel.opened' });
@@ -171,16 +187,7 @@ describe('socket statechart', () => {
       s.send({ type: 'tunnel.opened' });
       s.send({ type: 'tunnel.closed', reason: 'closed by the parent (1006)' });
     });
-    const waits: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const before = r.sessions.length;
-      let waited = 0;
-      while (r.sessions.length === before) {
-        r.advance(100);
-        waited += 100;
-      }
-      waits.push(waited);
-    }
+    const waits = waitsBetweenSessions(r, 5);
     expect(waits).toEqual([200, 400, 800, 1500, 1500]);
     expect(r.context()).toMatchObject({ attempt: 6, sessions: 6 });
   });
@@ -221,16 +228,7 @@ describe('socket statechart', () => {
     const r = start((s) => {
       s.send(up ? { type: 'tunnel.opened' } : { type: 'tunnel.closed', reason: 'connect ECONNREFUSED' });
     });
-    const waits: number[] = [];
-    for (let i = 0; i < 6; i++) {
-      const before = r.sessions.length;
-      let waited = 0;
-      while (r.sessions.length === before) {
-        r.advance(100);
-        waited += 100;
-      }
-      waits.push(waited);
-    }
+    const waits = waitsBetweenSessions(r, 6);
     expect(waits).toEqual([200, 400, 800, 1500, 1500, 1500]);
     expect(r.context()).toMatchObject({ attempt: 7, lastFailure: 'connect ECONNREFUSED' });
     up = true;

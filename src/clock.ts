@@ -89,3 +89,30 @@ export interface TimerClock<H> {
   setTimeout(fn: (...args: unknown[]) => void, ms: number): H;
   clearTimeout(handle: H): void;
 }
+
+interface CheckedTimer<H> {
+  handle: H | undefined;
+  cancelled: boolean;
+}
+
+/**
+ * `base` with `check` run before every timer's callback; a timer cancelled by what `check` did (its
+ * actor stopped) does not run. The agent's check asks leadership whether its term is over, so no work
+ * timer can act after the leader's deadline, whatever order overdue timers fire in after a pause.
+ */
+export function checkBeforeTimers<H>(base: TimerClock<H>, check: () => void): TimerClock<CheckedTimer<H>> {
+  return {
+    setTimeout: (fn, ms) => {
+      const timer: CheckedTimer<H> = { handle: undefined, cancelled: false };
+      timer.handle = base.setTimeout(() => {
+        check();
+        if (!timer.cancelled) fn();
+      }, ms);
+      return timer;
+    },
+    clearTimeout: (timer) => {
+      timer.cancelled = true;
+      if (timer.handle !== undefined) base.clearTimeout(timer.handle);
+    },
+  };
+}

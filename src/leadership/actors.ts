@@ -17,6 +17,7 @@ import { fromCallback, fromPromise } from 'xstate';
 import { releasedRecord, type LeaseRecord } from '../../machines/leadership/decisions.ts';
 import {
   leadershipMachine,
+  termGuards,
   type LeadershipEvent,
   type LeaseRead,
   type WriteInput,
@@ -177,5 +178,8 @@ export function createLeadershipMachine(deps: LeadershipDeps): typeof leadership
     ),
   );
 
-  return leadershipMachine.provide({ actors: { readLease, writeLease, watchLease, releaseLease } });
+  return leadershipMachine.provide({
+    actors: { readLease, writeLease, watchLease, releaseLease },
+    guards: termGuards(now),
+  });
 }

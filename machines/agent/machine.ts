@@ -150,13 +150,17 @@ export const agentMachine = setup({
           on: {
             'registration.registered': {
               target: 'serving',
-              actions: assign({
-                registered: ({ event }) => ({
-                  clusterId: event.clusterId,
-                  clusterName: event.clusterName,
-                  dedicatedNamespace: event.dedicatedNamespace,
+              actions: [
+                // A Lease deleted while leading is recreated under this ID (issue 13 #8, spec §2).
+                sendTo('leadership', ({ event }) => ({ type: 'identity.known', clusterId: event.clusterId })),
+                assign({
+                  registered: ({ event }) => ({
+                    clusterId: event.clusterId,
+                    clusterName: event.clusterName,
+                    dedicatedNamespace: event.dedicatedNamespace,
+                  }),
                 }),
-              }),
+              ],
             },
           },
         },

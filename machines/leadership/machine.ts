@@ -8,6 +8,7 @@
 
 import { assign, fromCallback, fromPromise, sendParent, setup } from 'xstate';
 import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
+import { newLeaseAnnotations } from '../registration/decisions.ts';
 import {
   decideLease,
   observeLease,
@@ -39,6 +40,11 @@ export interface LeaseRead {
 
 export interface WriteInput {
   readonly action: 'create' | 'update';
+  /**
+   * Metadata annotations of a Lease this write creates: the known cluster ID as legacy-cluster-id, so
+   * a Lease deleted while leading is recreated under the same identity (see newLeaseAnnotations).
+   */
+  readonly annotations: Readonly<Record<string, string>>;
   readonly record: LeaseRecord;
   /** Optimistic concurrency: the update fails with a conflict if the Lease changed since. */
   readonly resourceVersion: string | undefined;
@@ -69,6 +75,8 @@ export interface LeadershipContext {
   readonly leaderUntil: number;
   readonly attempt: number;
   readonly lastFailure: string | undefined;
+  /** The cluster ID, once registration knows it (identity.known): a Lease we create carries it. */
+  readonly clusterId: string | undefined;
 }
 
 export type LeadershipEvent =
@@ -76,7 +84,9 @@ export type LeadershipEvent =
   /** The Lease changed (seen by the watch while following): read it now rather than at the next period. */
   | { readonly type: 'lease.changed' }
   /** Sent before leader-only work runs: if the term is over, stop leading now (see termOver). */
-  | { readonly type: 'lease.check' };
+  | { readonly type: 'lease.check' }
+  /** The cluster ID registration settled on (spec §2): kept if the Lease has to be created again. */
+  | { readonly type: 'identity.known'; readonly clusterId: string };
 
 /** What the parent hears. */
 export type LeadershipReport = { readonly type: 'lease.acquired' } | { readonly type: 'lease.lost' };
@@ -196,9 +206,13 @@ export const leadershipMachine = setup({
     leaderUntil: 0,
     attempt: 0,
     lastFailure: undefined,
+    clusterId: undefined,
   }),
   initial: 'starting',
-  on: { 'lease.release': '.released' },
+  on: {
+    'lease.release': '.released',
+    'identity.known': { actions: assign({ clusterId: ({ event }) => event.clusterId }) },
+  },
   states: {
     starting: {
       always: [{ guard: 'electionDisabled', target: 'unelected' }, { target: 'following' }],
@@ -321,5 +335,10 @@ export const leadershipMachine = setup({
 function writeInput(context: LeadershipContext): WriteInput {
   const d = context.pending;
   if (d === undefined || d.action === 'wait') throw new Error('leadership: nothing to write');
-  return { action: d.action, record: d.record, resourceVersion: context.resourceVersion };
+  return {
+    action: d.action,
+    annotations: d.action === 'create' ? newLeaseAnnotations(context.clusterId) : {},
+    record: d.record,
+    resourceVersion: context.resourceVersion,
+  };
 }

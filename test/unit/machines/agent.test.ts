@@ -257,6 +257,18 @@ describe('agent machine', () => {
     actor.stop();
   });
 
+  it('tells leadership the registered cluster ID, which a recreated Lease carries', async () => {
+    const clock = new SimulatedClock();
+    const store = new FakeLeaseStore(clock);
+    const a = replica(clock, store, 'a');
+    await settle(clock, 1500); // registered at 1000
+    expect(a.snapshot().matches({ leading: 'serving' })).toBe(true);
+    store.record = undefined;
+    await settle(clock, 2000);
+    expect(store.annotations).toEqual({ 'legacy-cluster-id': registered.clusterId });
+    expect(a.snapshot().matches({ leading: 'serving' })).toBe(true);
+  });
+
   it('ends failed, with the reason, when a child fails unexpectedly', async () => {
     const clock = new SimulatedClock();
     const store = new FakeLeaseStore(clock);

@@ -270,6 +270,21 @@ describe('leadership machine', () => {
     expect(a.reports.at(-1)).toEqual({ type: 'lease.lost', at: 12_000 });
   });
 
+  it('a Lease deleted while leading is created again with the known cluster ID as legacy-cluster-id', async () => {
+    const clock = new SimulatedClock();
+    const store = new FakeLeaseStore(clock);
+    const a = replica(clock, store, 'a');
+    await settle(clock, 1000);
+    expect(store.annotations).toEqual({}); // the first Lease: the ID is its UID, nothing to carry
+    a.actor.send({ type: 'identity.known', clusterId: '11111111-2222-3333-4444-555555555555' });
+    store.record = undefined; // kubectl delete lease
+    await settle(clock, 2000);
+    expect(a.leading()).toBe(true);
+    expect(a.reports).toHaveLength(1); // it went on leading: the Lease was created again
+    expect(store.record).toMatchObject({ holderIdentity: 'a' });
+    expect(store.annotations).toEqual({ 'legacy-cluster-id': '11111111-2222-3333-4444-555555555555' });
+  });
+
   it('does not touch a Lease it does not hold when stopped', async () => {
     const clock = new SimulatedClock();
     const store = new FakeLeaseStore(clock);

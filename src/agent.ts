@@ -32,6 +32,7 @@ import { createHeartbeatMachine } from './heartbeat/actors.ts';
 import { routineCollectionStates } from '../machines/heartbeat/machine.ts';
 import { predictorFacts } from '../machines/heartbeat/decisions.ts';
 import { createSocketMachine } from './tunnel/actors.ts';
+import { actorClock, checkBeforeTimers } from './clock.ts';
 import { serverAddress } from './tunnel/dial-allow-list.ts';
 import type { StreamRelay } from './tunnel/stream-relay.ts';
 
@@ -200,6 +201,12 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     inspect: (ev) => {
       for (const i of inspectors) i(ev);
     },
+    // Every delay of every machine (children share the root's clock) waits as long as asked, even
+    // past Node's 2^31 ms limit (a 600h period); and before any of them acts, leadership checks its
+    // work deadline (lease.check), so after a pause no work runs past it, whatever timer fires first.
+    clock: checkBeforeTimers(actorClock, () => {
+      actor.send({ type: 'lease.check' });
+    }),
   });
 
   // rxjs at the edge: snapshots of the root actor.

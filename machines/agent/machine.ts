@@ -66,6 +66,11 @@ export type AgentEvent =
   | { readonly type: 'agent.stop' }
   | { readonly type: 'lease.acquired' }
   | { readonly type: 'lease.lost' }
+  /**
+   * Sent (by the clock, before any timer's work) to have leadership check its work deadline: after a
+   * pause, work timers due before the deadline fire after it, possibly before the deadline's own timer.
+   */
+  | { readonly type: 'lease.check' }
   | ({ readonly type: 'registration.registered' } & Registered)
   | { readonly type: 'registration.revoked' }
   /** A registered component (heartbeat, tunnel) was refused by the parent: registration re-checks. */
@@ -97,6 +102,7 @@ export const agentMachine = setup({
   actions: {
     noteFailure: assign({ failure: ({ event }) => failureOf(event) }),
     requestRelease: sendTo('leadership', { type: 'lease.release' }),
+    checkTerm: sendTo('leadership', { type: 'lease.check' }),
     forwardToRegistration: sendTo('registration', ({ event }) => event),
   },
 }).createMachine({
@@ -117,7 +123,7 @@ export const agentMachine = setup({
     onDone: '.stopped',
     onError: failed,
   },
-  on: { 'agent.stop': '.stopping' },
+  on: { 'agent.stop': '.stopping', 'lease.check': { actions: 'checkTerm' } },
   initial: 'standby',
   states: {
     /** Not the leader: nothing runs but the election (and the health server, outside the machine). */
@@ -144,13 +150,17 @@ export const agentMachine = setup({
           on: {
             'registration.registered': {
               target: 'serving',
-              actions: assign({
-                registered: ({ event }) => ({
-                  clusterId: event.clusterId,
-                  clusterName: event.clusterName,
-                  dedicatedNamespace: event.dedicatedNamespace,
+              actions: [
+                // A Lease deleted while leading is recreated under this ID (issue 13 #8, spec §2).
+                sendTo('leadership', ({ event }) => ({ type: 'identity.known', clusterId: event.clusterId })),
+                assign({
+                  registered: ({ event }) => ({
+                    clusterId: event.clusterId,
+                    clusterName: event.clusterName,
+                    dedicatedNamespace: event.dedicatedNamespace,
+                  }),
                 }),
-              }),
+              ],
             },
           },
         },

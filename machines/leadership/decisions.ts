@@ -117,3 +117,12 @@ export function releasedRecord(held: LeaseRecord, wallNow: number): LeaseRecord 
 export function workDeadline(sentAt: number, now: number, timing: ElectionTiming): number {
   return Math.max(0, timing.renewDeadlineMs - Math.max(0, now - sentAt));
 }
+
+/**
+ * Whether a leader's term is over at `now` (steady time): its work deadline, `leaderUntil`, has come.
+ * Asked before every renewal and, through `lease.check`, before other leader-only work runs: after a
+ * pause (SIGSTOP, a stalled VM) timers due before the deadline fire after it, in any order.
+ */
+export function termOver(leaderUntil: number, now: number): boolean {
+  return now >= leaderUntil;
+}

@@ -8,9 +8,11 @@
 
 import { assign, fromCallback, fromPromise, sendParent, setup } from 'xstate';
 import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
+import { newLeaseAnnotations } from '../registration/decisions.ts';
 import {
   decideLease,
   observeLease,
+  termOver,
   workDeadline,
   type ElectionTiming,
   type LeaseDecision,
@@ -38,6 +40,11 @@ export interface LeaseRead {
 
 export interface WriteInput {
   readonly action: 'create' | 'update';
+  /**
+   * Metadata annotations of a Lease this write creates: the known cluster ID as legacy-cluster-id, so
+   * a Lease deleted while leading is recreated under the same identity (see newLeaseAnnotations).
+   */
+  readonly annotations: Readonly<Record<string, string>>;
   readonly record: LeaseRecord;
   /** Optimistic concurrency: the update fails with a conflict if the Lease changed since. */
   readonly resourceVersion: string | undefined;
@@ -64,14 +71,22 @@ export interface LeadershipContext {
   readonly readAt: number;
   /** How long work may go on after the last successful write (see workDeadline). */
   readonly deadlineMs: number;
+  /** The same deadline as a steady time: the term is over from then on (see termOver). */
+  readonly leaderUntil: number;
   readonly attempt: number;
   readonly lastFailure: string | undefined;
+  /** The cluster ID, once registration knows it (identity.known): a Lease we create carries it. */
+  readonly clusterId: string | undefined;
 }
 
 export type LeadershipEvent =
   | { readonly type: 'lease.release' }
   /** The Lease changed (seen by the watch while following): read it now rather than at the next period. */
-  | { readonly type: 'lease.changed' };
+  | { readonly type: 'lease.changed' }
+  /** Sent before leader-only work runs: if the term is over, stop leading now (see termOver). */
+  | { readonly type: 'lease.check' }
+  /** The cluster ID registration settled on (spec §2): kept if the Lease has to be created again. */
+  | { readonly type: 'identity.known'; readonly clusterId: string };
 
 /** What the parent hears. */
 export type LeadershipReport = { readonly type: 'lease.acquired' } | { readonly type: 'lease.lost' };
@@ -84,6 +99,16 @@ const readOf = (event: unknown): LeaseRead => (event as { output: LeaseRead }).o
 export function decisionAfterRead(context: LeadershipContext, read: LeaseRead): LeaseDecision {
   const observation = read.record === undefined ? undefined : observeLease(context.observation, read.record, read.at);
   return decideLease(read.record, context.identity, read.at, context.timing, observation, read.wallAt);
+}
+
+/**
+ * The guards that read the steady clock, for `provide`: src passes steadyNow, tests their simulated
+ * clock. The decision is termOver's; only the reading of the clock comes from outside.
+ */
+export function termGuards(now: () => number) {
+  return {
+    termOver: ({ context }: { context: LeadershipContext }) => termOver(context.leaderUntil, now()),
+  };
 }
 
 export const leadershipMachine = setup({
@@ -124,6 +149,8 @@ export const leadershipMachine = setup({
   guards: {
     electionDisabled: ({ context }) => !context.enabled,
     mayTakeLease: ({ context, event }) => decisionAfterRead(context, readOf(event)).action !== 'wait',
+    /** Whether the work deadline has passed (see termGuards); must be provided. */
+    termOver: notProvided('termOver guard (see termGuards)'),
   },
   actions: {
     reportLeading: sendParent({ type: 'lease.acquired' }),
@@ -147,6 +174,7 @@ export const leadershipMachine = setup({
         observation: written === undefined ? context.observation : { record: written, at: out.at },
         holder: context.identity,
         deadlineMs: workDeadline(out.sentAt, out.at, context.timing),
+        leaderUntil: out.at + workDeadline(out.sentAt, out.at, context.timing),
         attempt: 0,
         lastFailure: undefined,
       };
@@ -175,11 +203,16 @@ export const leadershipMachine = setup({
     holder: undefined,
     readAt: 0,
     deadlineMs: 0,
+    leaderUntil: 0,
     attempt: 0,
     lastFailure: undefined,
+    clusterId: undefined,
   }),
   initial: 'starting',
-  on: { 'lease.release': '.released' },
+  on: {
+    'lease.release': '.released',
+    'identity.known': { actions: assign({ clusterId: ({ event }) => event.clusterId }) },
+  },
   states: {
     starting: {
       always: [{ guard: 'electionDisabled', target: 'unelected' }, { target: 'following' }],
@@ -228,7 +261,12 @@ export const leadershipMachine = setup({
 
     leading: {
       entry: 'reportLeading',
-      on: { 'lease.release': '#leadership.releasing' },
+      on: {
+        'lease.release': '#leadership.releasing',
+        // Leader-only work is about to run: it must not if the deadline has passed, whatever timer
+        // (the deadline's own included) has not fired yet.
+        'lease.check': { guard: 'termOver', target: '#leadership.lost' },
+      },
       initial: 'term',
       states: {
         /** Re-entered at each successful renewal, which restarts the work deadline. */
@@ -236,12 +274,17 @@ export const leadershipMachine = setup({
           after: { workDeadline: '#leadership.lost' },
           initial: 'holding',
           states: {
-            holding: { after: { retryPeriod: 'renewing' } },
+            // Every renewal first asks the clock: a retry timer that fires late (after a pause) must not
+            // renew a term that is over; the deadline timer may not have fired yet.
+            holding: {
+              after: { retryPeriod: [{ guard: 'termOver', target: '#leadership.lost' }, { target: 'renewing' }] },
+            },
             renewing: {
               invoke: {
                 id: 'readLease',
                 src: 'readLease',
                 onDone: [
+                  { guard: 'termOver', target: '#leadership.lost', actions: 'observe' },
                   { guard: 'mayTakeLease', target: 'writing', actions: 'observe' },
                   // Someone else holds it now (deleted and taken, or overwritten): stop at once.
                   { target: '#leadership.lost', actions: 'observe' },
@@ -292,5 +335,10 @@ export const leadershipMachine = setup({
 function writeInput(context: LeadershipContext): WriteInput {
   const d = context.pending;
   if (d === undefined || d.action === 'wait') throw new Error('leadership: nothing to write');
-  return { action: d.action, record: d.record, resourceVersion: context.resourceVersion };
+  return {
+    action: d.action,
+    annotations: d.action === 'create' ? newLeaseAnnotations(context.clusterId) : {},
+    record: d.record,
+    resourceVersion: context.resourceVersion,
+  };
 }

@@ -13,20 +13,44 @@ export interface LeaseView {
 
 export interface IdentityDecision {
   readonly clusterId: string;
-  /** Set when a v0.7.0 `self-cluster` Lease's UID is adopted: write it as the legacy annotation. */
+  /** Write this as the Lease's legacy-cluster-id annotation (an adopted or kept ID). */
   readonly annotate?: string;
+  /**
+   * Set when the Lease is not the one the cluster was registered with (deleted and recreated): its UID,
+   * which is not used, so that the child stays one cluster for the parent. Worth a warning.
+   */
+  readonly replacedLeaseUid?: string;
 }
 
 /**
- * The cluster ID (§2): the `legacy-cluster-id` annotation of the agent's Lease if present, else the UID
- * of a v0.7.0-era `self-cluster` Lease (adopted, so an existing cluster keeps its identity), else the
- * Lease's own UID.
+ * The cluster ID (§2): the `legacy-cluster-id` annotation of the agent's Lease if present; else the ID
+ * this child was registered with (`known`: the cluster-id label of the `parent-cluster` Secret) when
+ * the Lease's UID differs from it, kept and written as the annotation, so a deleted and recreated Lease
+ * never makes the child a second cluster; else the UID of a v0.7.0-era `self-cluster` Lease (adopted,
+ * so an existing cluster keeps its identity); else the Lease's own UID.
  */
-export function decideClusterId(lease: LeaseView, legacy: LeaseView | undefined): IdentityDecision {
+export function decideClusterId(lease: LeaseView, legacy: LeaseView | undefined, known?: string): IdentityDecision {
   const annotated = lease.annotations[legacyClusterIdAnnotation];
   if (annotated !== undefined && uuid.test(annotated)) return { clusterId: annotated };
+  const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+  if (known !== undefined && uuid.test(known) && !same(known, lease.uid)) {
+    // Registered under the v0.7.0 Lease's UID: the ordinary adoption below, nothing was replaced.
+    if (legacy !== undefined && same(legacy.uid, known)) return { clusterId: legacy.uid, annotate: legacy.uid };
+    return { clusterId: known, annotate: known, replacedLeaseUid: lease.uid };
+  }
   if (legacy !== undefined && uuid.test(legacy.uid)) return { clusterId: legacy.uid, annotate: legacy.uid };
   return { clusterId: lease.uid };
+}
+
+/**
+ * The annotations a leader gives the Lease it creates: none before the cluster ID is known; once it is
+ * (registered this term), the ID as legacy-cluster-id, so a Lease deleted while leading is recreated
+ * under the same identity (decideClusterId then reads the annotation).
+ */
+export function newLeaseAnnotations(knownClusterId: string | undefined): Readonly<Record<string, string>> {
+  return knownClusterId !== undefined && uuid.test(knownClusterId)
+    ? { [legacyClusterIdAnnotation]: knownClusterId }
+    : {};
 }
 
 /** The stored `parent-cluster` Secret, decoded. */

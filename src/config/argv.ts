@@ -4,7 +4,7 @@
 
 import { isIP } from 'node:net';
 import { lookupFlag, lookupShorthand, flagSpecs, type FlagSpec, type FlagValue } from './flags.ts';
-import { parseGoDuration } from './go-duration.ts';
+import { nsToMs, parseGoDuration, parseGoDurationNs } from './go-duration.ts';
 
 export interface ParsedArgv {
   /** Values of the flags that were given, converted to their types (durations in ms). */
@@ -44,8 +44,9 @@ export function convertFlagValue(spec: FlagSpec, text: string): FlagValue | { er
     case 'float':
       return /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text) ? Number(text) : bad('must be a number');
     case 'duration': {
-      const ms = parseGoDuration(text);
-      return ms ?? bad('must be a duration such as 20s, 3m0s or 1h30m');
+      // Go's own message, as pflag shows it: `time: invalid duration "9999999999999h"`.
+      const d = parseGoDurationNs(text);
+      return 'ns' in d ? nsToMs(d.ns) : bad(d.error);
     }
     case 'ip':
       return isIP(text) !== 0 ? text : bad('must be an IP address');

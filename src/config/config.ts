@@ -7,6 +7,9 @@ import { defaultFeatureGates, parseFeatureGates, type FeatureGates } from './fea
 import { flagSpecs } from './flags.ts';
 import { formatGoDuration } from './go-duration.ts';
 
+/** The longest lease duration a Lease can hold: 2^31-1 whole seconds. */
+const leaseDurationLimitMs = (2 ** 31 - 1) * 1000;
+
 export type SyncMode = 'Pull' | 'Push' | 'Dual';
 export type ClusterType = 'StandardCluster' | 'EdgeCluster';
 export type VersionFormat = 'short' | 'json' | 'yaml';
@@ -276,6 +279,11 @@ function buildConfig(parsed: ParsedArgv, errors: string[], warnings: string[]): 
     `--leader-elect-lease-duration (${formatGoDuration(lease)}) must be greater than --leader-elect-renew-deadline (${formatGoDuration(renew)})`,
   );
   check(retry > 0, '--leader-elect-retry-period must be a positive duration');
+  // The Lease holds the duration in whole seconds as an int32; client-go would write a wrapped value.
+  check(
+    lease <= leaseDurationLimitMs,
+    `--leader-elect-lease-duration (${formatGoDuration(lease)}) must be at most ${formatGoDuration(leaseDurationLimitMs)} (the Lease's leaseDurationSeconds is an int32)`,
+  );
   check(
     renew > 1.2 * retry,
     `--leader-elect-renew-deadline (${formatGoDuration(renew)}) must be greater than 1.2 × --leader-elect-retry-period (${formatGoDuration(retry)})`,

@@ -23,6 +23,7 @@ import {
   type StoredRelease,
   type UninstallTarget,
 } from '../../machines/deployer/helm-releases.ts';
+import { clearLongTimeout, longTimeout, type LongTimer } from '../clock.ts';
 import type { AppDeployer } from './credentials.ts';
 
 /** Releases kept per name (`--history-max`, spec §7.4 step 2). */
@@ -166,9 +167,9 @@ const liveRuns = new Set<Promise<void>>();
  */
 export async function helmRunsEnded(timeoutMs: number): Promise<boolean> {
   if (liveRuns.size === 0) return true;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => {
+    timer = longTimeout(() => {
       resolve(false);
     }, timeoutMs);
   });
@@ -176,7 +177,7 @@ export async function helmRunsEnded(timeoutMs: number): Promise<boolean> {
   try {
     return await Promise.race([all, timedOut]);
   } finally {
-    clearTimeout(timer);
+    clearLongTimeout(timer);
   }
 }
 
@@ -532,16 +533,17 @@ export class Helm {
       let spawnError: NodeJS.ErrnoException | undefined;
       let stopped: 'deadline' | 'aborted' | 'output' | undefined;
       let killed = false;
-      let killTimer: NodeJS.Timeout | undefined;
+      let killTimer: LongTimer | undefined;
       const stop = (why: 'deadline' | 'aborted' | 'output'): void => {
         if (stopped !== undefined || child.exitCode !== null || child.signalCode !== null) return;
         stopped = why;
         child.kill('SIGTERM');
-        killTimer = setTimeout(() => {
+        killTimer = longTimeout(() => {
           killed = child.kill('SIGKILL');
         }, opts.graceMs);
       };
-      const deadline = setTimeout(() => {
+      // The deadline comes from the HelmRelease's timeout (the parent's value): never early, however long.
+      const deadline = longTimeout(() => {
         stop('deadline');
       }, opts.deadlineMs);
       const onAbort = (): void => {
@@ -559,8 +561,8 @@ export class Helm {
       });
       // 'close' comes after the exit (or after a failed spawn's 'error'), with stdio drained.
       child.on('close', (code: number | null, exitSignal: NodeJS.Signals | null) => {
-        clearTimeout(deadline);
-        clearTimeout(killTimer);
+        deadline.cancel();
+        clearLongTimeout(killTimer);
         signal?.removeEventListener('abort', onAbort);
         const out = stdout.text();
         const err = stderr.text();

@@ -4,7 +4,7 @@
 // limiter each, as the Go agent's separate clients have. A watch waits for its token once, when it
 // starts; its events are not limited. A wait ends early when the caller's work is stopped.
 
-import { setTimeout as sleep } from 'node:timers/promises';
+import { longSleep } from '../clock.ts';
 import { clientRate, fullBucket, giveBack, reserve, type BucketRate, type TokenBucket } from './token-bucket.ts';
 
 export interface RequestLimiter {
@@ -23,7 +23,8 @@ export interface LimiterClock {
 
 const realClock: LimiterClock = {
   now: () => performance.now(),
-  sleep: (ms, signal) => sleep(ms, undefined, signal === undefined ? {} : { signal }),
+  // A tiny --kube-api-qps can ask for a wait past Node's timer limit: longSleep honours it.
+  sleep: longSleep,
 };
 
 export class TokenBucketLimiter implements RequestLimiter {

@@ -15,8 +15,10 @@ import {
 } from '@kubernetes/client-node';
 import { fromCallback, fromPromise } from 'xstate';
 import { releasedRecord, type LeaseRecord } from '../../machines/leadership/decisions.ts';
+import { legacyClusterIdAnnotation } from '../../machines/registration/decisions.ts';
 import {
   leadershipMachine,
+  termGuards,
   type LeadershipEvent,
   type LeaseRead,
   type WriteInput,
@@ -124,18 +126,24 @@ export function createLeadershipMachine(deps: LeadershipDeps): typeof leadership
     const sentAt = now();
     let written: V1Lease;
     if (input.action === 'create') {
+      const carried = input.annotations[legacyClusterIdAnnotation];
       written = await api
         .createNamespacedLease({
           namespace,
           body: {
             apiVersion: 'coordination.k8s.io/v1',
             kind: 'Lease',
-            metadata: { name, namespace },
+            metadata: { name, namespace, ...(carried === undefined ? {} : { annotations: input.annotations }) },
             spec: leaseSpec(input.record),
           },
         })
         .catch(failed('creating'));
-      log.info({ lease: where, uid: written.metadata?.uid }, 'created the Lease');
+      if (carried === undefined) log.info({ lease: where, uid: written.metadata?.uid }, 'created the Lease');
+      else
+        log.warn(
+          { lease: where, uid: written.metadata?.uid, clusterId: carried },
+          `the Lease was deleted while leading: created it again with ${legacyClusterIdAnnotation}=${carried}, so the cluster keeps its ID`,
+        );
     } else {
       written = await api
         .replaceNamespacedLease({
@@ -177,5 +185,8 @@ export function createLeadershipMachine(deps: LeadershipDeps): typeof leadership
     ),
   );
 
-  return leadershipMachine.provide({ actors: { readLease, writeLease, watchLease, releaseLease } });
+  return leadershipMachine.provide({
+    actors: { readLease, writeLease, watchLease, releaseLease },
+    guards: termGuards(now),
+  });
 }

@@ -38,6 +38,7 @@ import {
   crrGroup,
   crrPlural,
   crrVersion,
+  labels,
   parentCredentialsSecret,
   requestName,
   requestView,
@@ -110,7 +111,20 @@ export function createRegistrationMachine(deps: RegistrationDeps): typeof regist
           `Lease ${ns}/${leaseName} not found (leader election creates it; with --leader-elect=false it must exist)`,
         );
       const legacy = leaseName === legacyLeaseName ? undefined : await readLease(legacyLeaseName);
-      const decision = decideClusterId(leaseView(lease), legacy === undefined ? undefined : leaseView(legacy));
+      // The ID this child was registered with, if it was: a recreated Lease must not make a second cluster.
+      const known = await core
+        .readNamespacedSecret({ name: parentCredentialsSecret, namespace: ns })
+        .then((s) => s.metadata?.labels?.[labels.clusterId])
+        .catch((err: unknown) => {
+          if (isStatus(err, 404)) return undefined;
+          throw err;
+        });
+      const decision = decideClusterId(leaseView(lease), legacy === undefined ? undefined : leaseView(legacy), known);
+      if (decision.replacedLeaseUid !== undefined)
+        log.warn(
+          { clusterId: decision.clusterId, leaseUid: decision.replacedLeaseUid },
+          `Lease ${ns}/${leaseName} is not the one this cluster registered with (deleted and recreated?): keeping cluster ID ${decision.clusterId}, recorded as its ${legacyClusterIdAnnotation} annotation`,
+        );
       if (decision.annotate !== undefined) {
         await coordination.patchNamespacedLease(
           {
@@ -120,10 +134,11 @@ export function createRegistrationMachine(deps: RegistrationDeps): typeof regist
           },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         );
-        log.info(
-          { clusterId: decision.clusterId },
-          `adopted the cluster ID of the v0.7.0 Lease ${ns}/${legacyLeaseName}`,
-        );
+        if (decision.replacedLeaseUid === undefined)
+          log.info(
+            { clusterId: decision.clusterId },
+            `adopted the cluster ID of the v0.7.0 Lease ${ns}/${legacyLeaseName}`,
+          );
       }
       return { clusterId: decision.clusterId };
     } catch (err) {

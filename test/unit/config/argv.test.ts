@@ -43,7 +43,7 @@ describe('parseArgv (pflag semantics)', () => {
     [['--kube-api-qps=fast'], 'invalid argument "fast" for "--kube-api-qps" flag: must be a number'],
     [
       ['--cluster-status-collect-frequency=20'],
-      'invalid argument "20" for "--cluster-status-collect-frequency" flag: must be a duration such as 20s, 3m0s or 1h30m',
+      'invalid argument "20" for "--cluster-status-collect-frequency" flag: time: missing unit in duration "20"',
     ],
     [['--bind-address=localhost'], 'invalid argument "localhost" for "--bind-address" flag: must be an IP address'],
   ])('%j → %s', (argv, message) => {

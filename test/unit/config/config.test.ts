@@ -102,6 +102,24 @@ describe('parseCommandLine', () => {
     expect(inv.kind === 'run' && inv.config.registration.parentUrlAsGiven).toBe(asGiven);
   });
 
+  it('accepts durations of hundreds of hours, as Go does (the issue 13 command lines)', () => {
+    const c = config(
+      '--cluster-status-collect-frequency=600h',
+      '--cluster-status-update-frequency=700h',
+      '--parent-credentials-check-interval=600h',
+      '--leader-elect-lease-duration=2000h',
+      '--leader-elect-renew-deadline=1500h',
+      '--leader-elect-retry-period=1000h',
+    );
+    expect(c.status.collectFrequencyMs).toBe(600 * 3_600_000);
+    expect(c.status.updateFrequencyMs).toBe(700 * 3_600_000);
+    expect(c.leaderElection).toMatchObject({
+      leaseDurationMs: 2000 * 3_600_000,
+      renewDeadlineMs: 1500 * 3_600_000,
+      retryPeriodMs: 1000 * 3_600_000,
+    });
+  });
+
   it('accepts a ServiceAccount JWT as the token', () => {
     expect(
       errors('--cluster-reg-parent-url=https://p', '--cluster-reg-token=eyJhbGciOi.eyJpc3MiOi.c2lnbmF0dXJl'),
@@ -160,6 +178,22 @@ describe('parseCommandLine', () => {
     [
       [...required, '--leader-elect-resource-namespace=Bad_NS'],
       ['--leader-elect-resource-namespace "Bad_NS" is not a valid namespace name'],
+    ],
+    [
+      [...required, '--cluster-status-collect-frequency=9999999999999h'],
+      [
+        'invalid argument "9999999999999h" for "--cluster-status-collect-frequency" flag: time: invalid duration "9999999999999h"',
+      ],
+    ],
+    [[...required, '--parent-credentials-check-interval=2562048h'], ['flag: time: invalid duration "2562048h"']],
+    [
+      [
+        ...required,
+        '--leader-elect-lease-duration=600000h',
+        '--leader-elect-renew-deadline=1500h',
+        '--leader-elect-retry-period=1000h',
+      ],
+      ["--leader-elect-lease-duration (600000h0m0s) must be at most 596523h14m7s (the Lease's leaseDurationSeconds"],
     ],
     [[...required, '--secure-port=70000'], ['--secure-port must be between 0 and 65535']],
     [[...required, '--kube-api-qps=-1'], ['--kube-api-qps must not be negative']],

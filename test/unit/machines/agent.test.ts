@@ -1,7 +1,8 @@
-import { createActor, fromCallback, fromPromise, sendParent, setup, SimulatedClock } from 'xstate';
+import { createActor, fromCallback, fromPromise, sendParent, setup, SimulatedClock, type Actor } from 'xstate';
+import { checkBeforeTimers } from '../../../src/clock.ts';
 import { describe, expect, it } from 'vitest';
 import { agentMachine } from '../../../machines/agent/machine.ts';
-import { leadershipMachine } from '../../../machines/leadership/machine.ts';
+import { leadershipMachine, termGuards } from '../../../machines/leadership/machine.ts';
 import { registrationMachine } from '../../../machines/registration/machine.ts';
 import type { heartbeatMachine } from '../../../machines/heartbeat/machine.ts';
 import type { socketMachine } from '../../../machines/socket/machine.ts';
@@ -61,7 +62,7 @@ function replica(
     });
   const machine = agentMachine.provide({
     actors: {
-      leadership: leadershipMachine.provide({ actors: store.actors() }),
+      leadership: leadershipMachine.provide({ actors: store.actors(), guards: termGuards(() => clock.now()) }),
       registration: registration as unknown as typeof registrationMachine,
       heartbeat: component('heartbeat') as unknown as typeof heartbeatMachine,
       socket: component('socket') as unknown as typeof socketMachine,
@@ -200,12 +201,80 @@ describe('agent machine', () => {
     expect(a.snapshot().context.registered).toBeUndefined();
   });
 
+  // After SIGSTOP past the deadline and SIGCONT, every overdue timer fires at once, in the order they
+  // were due: a work timer (the deployer's periodic read) due before the deadline fires before the
+  // deadline's timer. With the agent's clock (src/agent.ts), leadership checks its deadline before any
+  // timer acts, so that work never runs; with a bare clock it does (the control row).
+  it.each([
+    ['a bare clock (control: the work runs after the deadline)', false, 1],
+    ['the agent clock: leadership checks its deadline before any timer', true, 0],
+  ])('a leader frozen past its deadline, with %s', async (_name, checked, lateWork) => {
+    const clock = new SimulatedClock();
+    const store = new FakeLeaseStore(clock);
+    const work: number[] = [];
+    // The deployer stand-in: a leader-only read every 1.5 s, on a machine delay.
+    const deployer = setup({ delays: { period: 1500 } }).createMachine({
+      initial: 'idle',
+      states: {
+        idle: {
+          after: { period: { target: 'idle', reenter: true, actions: () => work.push(clock.now()) } },
+        },
+      },
+    });
+    const registration = setup({}).createMachine({
+      initial: 'registering',
+      states: { registering: { after: { 500: 'registered' } }, registered: { entry: sendParent(registered) } },
+    });
+    const machine = agentMachine.provide({
+      actors: {
+        leadership: leadershipMachine.provide({ actors: store.actors(), guards: termGuards(() => clock.now()) }),
+        registration: registration as unknown as typeof registrationMachine,
+        heartbeat: fromCallback(() => undefined) as unknown as typeof heartbeatMachine,
+        socket: fromCallback(() => undefined) as unknown as typeof socketMachine,
+        deployer: deployer as unknown as typeof deployerMachine,
+      },
+    });
+    const actor: Actor<typeof machine> = createActor(machine, {
+      input: {
+        leadership: { identity: 'a', enabled: true, timing },
+        registration: { parentUrl: 'https://parent:6443', clusterName: undefined },
+        tunnel: { enabled: false, parentUrl: 'https://parent:6443', childServer: 'https://child:6443' },
+        deployer: { syncMode: 'Dual', appPusher: true },
+      },
+      clock: checked
+        ? checkBeforeTimers(clock, () => {
+            actor.send({ type: 'lease.check' });
+          })
+        : clock,
+    });
+    actor.start();
+    await settle(clock, 3000); // serving from 500; renewed at 2000: leading until 12000; work at 2000
+    expect(actor.getSnapshot().matches({ leading: 'serving' })).toBe(true);
+    expect(work).toEqual([2000]);
+    clock.increment(20_000);
+    await settle(clock);
+    expect(work.filter((at) => at > 12_000)).toHaveLength(lateWork);
+    actor.stop();
+  });
+
+  it('tells leadership the registered cluster ID, which a recreated Lease carries', async () => {
+    const clock = new SimulatedClock();
+    const store = new FakeLeaseStore(clock);
+    const a = replica(clock, store, 'a');
+    await settle(clock, 1500); // registered at 1000
+    expect(a.snapshot().matches({ leading: 'serving' })).toBe(true);
+    store.record = undefined;
+    await settle(clock, 2000);
+    expect(store.annotations).toEqual({ 'legacy-cluster-id': registered.clusterId });
+    expect(a.snapshot().matches({ leading: 'serving' })).toBe(true);
+  });
+
   it('ends failed, with the reason, when a child fails unexpectedly', async () => {
     const clock = new SimulatedClock();
     const store = new FakeLeaseStore(clock);
     const machine = agentMachine.provide({
       actors: {
-        leadership: leadershipMachine.provide({ actors: store.actors() }),
+        leadership: leadershipMachine.provide({ actors: store.actors(), guards: termGuards(() => clock.now()) }),
         registration: fromPromise(() => Promise.reject(new Error('boom'))) as unknown as typeof registrationMachine,
       },
     });

@@ -6,6 +6,7 @@ import {
   credentialsUsable,
   decideClusterId,
   generateClusterName,
+  newLeaseAnnotations,
 } from '../../../machines/registration/decisions.ts';
 
 const uid = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
@@ -40,6 +41,74 @@ describe('decideClusterId (spec §2)', () => {
     ],
   ])('%s', (_, lease, legacy, expected) => {
     expect(decideClusterId(lease, legacy)).toEqual(expected);
+  });
+
+  // Issue 13 #8: the known ID is the cluster-id label of the parent-cluster Secret (registered before).
+  const known = '99999999-8888-7777-6666-555555555555';
+  it.each([
+    [
+      'the known ID when the Lease is new (deleted and recreated), kept as the annotation',
+      { uid, annotations: {} },
+      undefined,
+      known,
+      { clusterId: known, annotate: known, replacedLeaseUid: uid },
+    ],
+    ['the UID when it is the known ID', { uid, annotations: {} }, undefined, uid, { clusterId: uid }],
+    [
+      'the UID when the known ID differs only in case',
+      { uid, annotations: {} },
+      undefined,
+      uid.toUpperCase(),
+      { clusterId: uid },
+    ],
+    [
+      'the annotation over the known ID',
+      { uid, annotations: { 'legacy-cluster-id': legacyUid } },
+      undefined,
+      known,
+      { clusterId: legacyUid },
+    ],
+    [
+      'the annotation when it is the known ID',
+      { uid, annotations: { 'legacy-cluster-id': known } },
+      undefined,
+      known,
+      { clusterId: known },
+    ],
+    [
+      'the known ID over a self-cluster UID',
+      { uid, annotations: {} },
+      { uid: legacyUid, annotations: {} },
+      known,
+      { clusterId: known, annotate: known, replacedLeaseUid: uid },
+    ],
+    [
+      'the self-cluster UID when it is the known ID',
+      { uid, annotations: {} },
+      { uid: legacyUid, annotations: {} },
+      legacyUid,
+      { clusterId: legacyUid, annotate: legacyUid },
+    ],
+    ['the UID when the known ID is not a UUID', { uid, annotations: {} }, undefined, 'junk', { clusterId: uid }],
+    [
+      'the UID when nothing is known (first registration)',
+      { uid, annotations: {} },
+      undefined,
+      undefined,
+      { clusterId: uid },
+    ],
+  ])('%s', (_, lease, legacy, knownId, expected) => {
+    expect(decideClusterId(lease, legacy, knownId)).toEqual(expected);
+  });
+});
+
+describe('newLeaseAnnotations', () => {
+  it.each([
+    [undefined, {}],
+    ['junk', {}],
+    [uid, { 'legacy-cluster-id': uid }],
+  ])('known %j → %j', (knownId, expected) => {
+    expect(newLeaseAnnotations(knownId)).toEqual(expected);
   });
 });
 

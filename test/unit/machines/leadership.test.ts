@@ -1,7 +1,7 @@
 import { createActor, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { releasedRecord } from '../../../machines/leadership/decisions.ts';
-import { leadershipMachine } from '../../../machines/leadership/machine.ts';
+import { leadershipMachine, termGuards } from '../../../machines/leadership/machine.ts';
 import { transitionRecorder } from '../../../src/logging/transitions.ts';
 import { FakeLeaseStore, settle } from './lease-store.ts';
 
@@ -13,6 +13,7 @@ function replica(clock: SimulatedClock, store: FakeLeaseStore, identity: string,
   const trace: string[] = [];
   const machine = leadershipMachine.provide({
     actors: store.actors(),
+    guards: termGuards(() => clock.now()),
     actions: {
       reportLeading: () => reports.push({ type: 'lease.acquired', at: clock.now() }),
       reportLost: () => reports.push({ type: 'lease.lost', at: clock.now() }),
@@ -230,6 +231,58 @@ describe('leadership machine', () => {
     expect(b.reports).toHaveLength(1);
     // One read and one write later, not a retry period later.
     expect((b.reports[0]?.at ?? Infinity) - changedAt).toBeLessThanOrEqual(250);
+  });
+
+  it('a leader frozen past its deadline does not renew when the retry timer fires before the deadline timer', async () => {
+    const clock = new SimulatedClock();
+    const store = new FakeLeaseStore(clock);
+    const a = replica(clock, store, 'a');
+    await settle(clock, 3000); // acquired at 0, renewed at 2000: leading until 12000
+    expect(a.context().leaderUntil).toBe(12_000);
+    const before = a.trace.length;
+    const writes = store.writes.length;
+    // SIGSTOP for 20 s, then SIGCONT: every overdue timer fires now (23000), in the order they were
+    // due: the renewal's (4000) before the deadline's (12000).
+    clock.increment(20_000);
+    await settle(clock);
+    expect(a.trace.slice(before, before + 2)).toEqual(['lost', 'following.reading']);
+    expect(a.trace.slice(before)).not.toContain('leading.term.renewing');
+    // It stops working first; then, as a follower, it finds its own Lease unclaimed and takes it again.
+    expect(a.reports.slice(-2)).toEqual([
+      { type: 'lease.lost', at: 23_000 },
+      { type: 'lease.acquired', at: 23_000 },
+    ]);
+    expect(store.writes.slice(writes).map((w) => w.at)).toEqual([23_000]);
+  });
+
+  it('lease.check: ends the term once its deadline has passed, and only then', async () => {
+    const clock = new SimulatedClock();
+    const store = new FakeLeaseStore(clock);
+    const a = replica(clock, store, 'a');
+    await settle(clock, 3000);
+    a.actor.send({ type: 'lease.check' });
+    expect(a.leading()).toBe(true);
+    store.paused = true; // renewals hang from now on
+    await settle(clock, 8900); // 11900: the deadline (12000) has not come
+    a.actor.send({ type: 'lease.check' });
+    expect(a.leading()).toBe(true);
+    clock.increment(100);
+    expect(a.reports.at(-1)).toEqual({ type: 'lease.lost', at: 12_000 });
+  });
+
+  it('a Lease deleted while leading is created again with the known cluster ID as legacy-cluster-id', async () => {
+    const clock = new SimulatedClock();
+    const store = new FakeLeaseStore(clock);
+    const a = replica(clock, store, 'a');
+    await settle(clock, 1000);
+    expect(store.annotations).toEqual({}); // the first Lease: the ID is its UID, nothing to carry
+    a.actor.send({ type: 'identity.known', clusterId: '11111111-2222-3333-4444-555555555555' });
+    store.record = undefined; // kubectl delete lease
+    await settle(clock, 2000);
+    expect(a.leading()).toBe(true);
+    expect(a.reports).toHaveLength(1); // it went on leading: the Lease was created again
+    expect(store.record).toMatchObject({ holderIdentity: 'a' });
+    expect(store.annotations).toEqual({ 'legacy-cluster-id': '11111111-2222-3333-4444-555555555555' });
   });
 
   it('does not touch a Lease it does not hold when stopped', async () => {

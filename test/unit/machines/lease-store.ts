@@ -12,6 +12,8 @@ export class FakeLeaseStore {
   latencyMs = 0;
   /** Every successful write: who wrote what, when. */
   readonly writes: { at: number; record: LeaseRecord }[] = [];
+  /** The annotations the Lease was last created with. */
+  annotations: Readonly<Record<string, string>> | undefined;
   readonly #clock: SimulatedClock;
   /** Watchers, told of every write (after the write's latency, like a watch event). */
   readonly #watchers = new Set<() => void>();
@@ -57,6 +59,7 @@ export class FakeLeaseStore {
       if (input.action === 'create' && this.record !== undefined) throw new Error('409 AlreadyExists');
       if (input.action === 'update' && input.resourceVersion !== String(this.version)) throw new Error('409 Conflict');
       this.record = input.record;
+      if (input.action === 'create') this.annotations = input.annotations;
       this.version += 1;
       this.writes.push({ at: this.#clock.now(), record: input.record });
       this.#notify();

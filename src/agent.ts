@@ -31,6 +31,7 @@ import { createDeployerMachine } from './deployer/actors.ts';
 import { createHeartbeatMachine } from './heartbeat/actors.ts';
 import { routineCollectionStates } from '../machines/heartbeat/machine.ts';
 import { predictorFacts } from '../machines/heartbeat/decisions.ts';
+import { redactUrls } from './logging/redact-url.ts';
 import { createSocketMachine } from './tunnel/actors.ts';
 import { serverAddress } from './tunnel/dial-allow-list.ts';
 import type { StreamRelay } from './tunnel/stream-relay.ts';
@@ -71,7 +72,7 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
   const env = opts.env ?? process.env;
   // API calls to the parent and the child honour HTTP(S)_PROXY/NO_PROXY as client-go's do (spec §1.3).
   const proxyFor = proxyFromEnvironment(env);
-  const child = childKubeConfig(config.child.kubeconfig, proxyFor);
+  const child = childKubeConfig(config.child.kubeconfig, proxyFor, env);
   const parentUrl = config.registration.parentUrl;
   for (const [cluster, url] of [
     ['parent', parentUrl],
@@ -240,7 +241,7 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
       .subscribe(([, r]) => {
         log.info(
           { clusterId: r?.clusterId, clusterName: r?.clusterName, dedicatedNamespace: r?.dedicatedNamespace },
-          `registered with ${config.registration.parentUrl} as cluster ${r?.clusterName ?? ''} (${r?.clusterId ?? ''})`,
+          `registered with ${redactUrls(config.registration.parentUrl)} as cluster ${r?.clusterName ?? ''} (${r?.clusterId ?? ''})`,
         );
       }),
   ];

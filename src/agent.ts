@@ -31,6 +31,9 @@ import { createDeployerMachine } from './deployer/actors.ts';
 import { createHeartbeatMachine } from './heartbeat/actors.ts';
 import { routineCollectionStates } from '../machines/heartbeat/machine.ts';
 import { predictorFacts } from '../machines/heartbeat/decisions.ts';
+import type { RegistrationContext } from '../machines/registration/machine.ts';
+import { describeProblem, type RegistrationProblem } from '../machines/registration/problems.ts';
+import { redactUrls } from './logging/redact-url.ts';
 import { createSocketMachine } from './tunnel/actors.ts';
 import { actorClock, checkBeforeTimers } from './clock.ts';
 import { serverAddress } from './tunnel/dial-allow-list.ts';
@@ -42,6 +45,12 @@ export type AgentSnapshot = ReturnType<Actor<typeof agentMachine>['getSnapshot']
 export interface AgentExit {
   readonly code: 0 | 1;
   readonly failure?: string;
+}
+
+/** Why registration is not getting on: /readyz says the message, the metric the reason. */
+export interface RegistrationHeldUp {
+  readonly reason: RegistrationProblem;
+  readonly message: string;
 }
 
 export interface RunningAgent {
@@ -72,7 +81,7 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
   const env = opts.env ?? process.env;
   // API calls to the parent and the child honour HTTP(S)_PROXY/NO_PROXY as client-go's do (spec §1.3).
   const proxyFor = proxyFromEnvironment(env);
-  const child = childKubeConfig(config.child.kubeconfig, proxyFor);
+  const child = childKubeConfig(config.child.kubeconfig, proxyFor, env);
   const parentUrl = config.registration.parentUrl;
   for (const [cluster, url] of [
     ['parent', parentUrl],
@@ -171,6 +180,20 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
       new Map([['heartbeat', new Set(routineCollectionStates)]]),
     ),
   ];
+  // What holds registration up, from its own snapshots (the root's do not change with a child's).
+  const registrationHeldUp = new BehaviorSubject<RegistrationHeldUp | undefined>(undefined);
+  inspectors.push((ev) => {
+    if (ev.type !== '@xstate.snapshot' || (ev.actorRef as { logic?: { id?: string } }).logic?.id !== 'registration')
+      return;
+    const context = (ev.snapshot as { context?: RegistrationContext }).context;
+    if (context === undefined) return;
+    const message = describeProblem(context);
+    registrationHeldUp.next(
+      context.problem === undefined || message === undefined
+        ? undefined
+        : { reason: context.problem, message: redactUrls(message) },
+    );
+  });
   const inspectorUrl = config.extensions.statechartInspector;
   if (inspectorUrl !== undefined) {
     const inspector = createWebSocketInspector({ url: inspectorUrl });
@@ -217,19 +240,39 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     distinctUntilChanged(),
   );
   const tunnelEnabled = config.featureGates.SocketConnection;
-  const compute = (serving: boolean, up: boolean): Readiness => {
+  // Registration runs while leading: once the term ends, nothing holds it up.
+  const heldUp$ = combineLatest([
+    snapshots$.pipe(
+      map((s) => s.matches('leading')),
+      startWith(false),
+    ),
+    registrationHeldUp,
+  ]).pipe(
+    map(([leading, held]) => (leading ? held : undefined)),
+    distinctUntilChanged((a, b) => a?.reason === b?.reason && a?.message === b?.message),
+  );
+  const compute = (serving: boolean, up: boolean, heldUp?: RegistrationHeldUp): Readiness => {
     const reasons = [
-      ...(serving ? [] : ['not registered (standing by, or registering)']),
+      ...(serving
+        ? []
+        : [
+            heldUp === undefined ? 'not registered (standing by, or registering)' : `not registered: ${heldUp.message}`,
+          ]),
       ...(tunnelEnabled && !up ? ['tunnel not connected'] : []),
     ];
     return { ready: reasons.length === 0, reasons };
   };
   let current: Readiness = compute(false, false);
-  const readiness$ = combineLatest([serving$, tunnelUp]).pipe(
-    map(([s, up]) => compute(s, up)),
+  const readiness$ = combineLatest([serving$, tunnelUp, heldUp$]).pipe(
+    map(([s, up, held]) => compute(s, up, held)),
     distinctUntilChanged((a, b) => a.ready === b.ready && a.reasons.join() === b.reasons.join()),
   );
   const subs: Subscription[] = [
+    // Said once each time the reason changes, not at every retry; the metric carries the reason.
+    heldUp$.pipe(distinctUntilChanged((a, b) => a?.reason === b?.reason)).subscribe((held) => {
+      metrics.setRegistrationProblem(held?.reason);
+      if (held !== undefined) log.warn({ component: 'registration', reason: held.reason }, held.message);
+    }),
     readiness$.subscribe((r) => {
       current = r;
     }),
@@ -247,7 +290,7 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
       .subscribe(([, r]) => {
         log.info(
           { clusterId: r?.clusterId, clusterName: r?.clusterName, dedicatedNamespace: r?.dedicatedNamespace },
-          `registered with ${config.registration.parentUrl} as cluster ${r?.clusterName ?? ''} (${r?.clusterId ?? ''})`,
+          `registered with ${redactUrls(config.registration.parentUrl)} as cluster ${r?.clusterName ?? ''} (${r?.clusterId ?? ''})`,
         );
       }),
   ];

@@ -100,3 +100,33 @@ export function generateClusterName(prefix: string, rand: () => number): string 
   for (let i = 0; i < 5; i++) suffix += nameAlphabet[Math.floor(rand() * nameAlphabet.length)] ?? 'b';
   return `${prefix}-${suffix}`;
 }
+
+/** What the `parent-cluster` Secret holds, as far as writing the credentials goes. */
+export interface SecretContent {
+  readonly type?: string | undefined;
+  readonly labels?: Readonly<Record<string, string>> | undefined;
+  /** Base64 values, as the API carries them. */
+  readonly data?: Readonly<Record<string, string>> | undefined;
+}
+
+export type CredentialsWrite = 'create' | 'replace' | 'unchanged';
+
+const sameRecord = (a: Readonly<Record<string, string>> = {}, b: Readonly<Record<string, string>> = {}): boolean => {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+};
+
+/**
+ * How to store the approved credentials (§3.5): create the Secret, replace it, or leave it when it
+ * already holds exactly what would be written (the same token again, e.g. while the parent rejects the
+ * credentials it approved and the agent loops back through the approved request).
+ */
+export function credentialsWrite(existing: SecretContent | undefined, desired: SecretContent): CredentialsWrite {
+  if (existing === undefined) return 'create';
+  const opaque = (t: string | undefined): string => (t === undefined || t === '' ? 'Opaque' : t);
+  return opaque(existing.type) === opaque(desired.type) &&
+    sameRecord(existing.labels, desired.labels) &&
+    sameRecord(existing.data, desired.data)
+    ? 'unchanged'
+    : 'replace';
+}

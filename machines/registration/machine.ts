@@ -10,6 +10,7 @@
 import { assign, fromPromise, sendParent, setup } from 'xstate';
 import { errorOf, failureKind, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import { credentialCheckVerdict, credentialsUsable, type StoredCredentialsView } from './decisions.ts';
+import type { RegistrationProblem } from './problems.ts';
 
 /** The ClusterRegistrationRequest as the machine sees it (no token, no CA). */
 export interface RequestView {
@@ -41,6 +42,13 @@ export interface RegistrationContext {
   /** Reads of the request so far while waiting; drives the polling interval. */
   readonly polls: number;
   readonly lastFailure: string | undefined;
+  /**
+   * Times in a row the parent rejected the credentials it approved. Unlike `attempt` it survives the
+   * loop back through the request (whose steps succeed), and is reset only when credentials verify.
+   */
+  readonly rejectedApprovals: number;
+  /** What holds registration up, set by the failure state entered; cleared by progress. */
+  readonly problem: RegistrationProblem | undefined;
 }
 
 /** Another component (heartbeat, tunnel) was refused by the parent with the dedicated credentials. */
@@ -116,6 +124,9 @@ const whenApproved = {
   actions: ['adopt', 'resetAttempts'],
 } as const;
 
+/** Entry action of a failure state: what /readyz and the metric say until registration gets on. */
+const problem = (p: RegistrationProblem) => ({ type: 'noteProblem', params: { problem: p } }) as const;
+
 const notProvided = notProvidedBy('registration');
 
 export const registrationMachine = setup({
@@ -143,6 +154,8 @@ export const registrationMachine = setup({
     retryDelay: notProvided('retryDelay'),
     /** How often the dedicated credentials are re-checked once registered. */
     credentialCheckInterval: notProvided('credentialCheckInterval'),
+    /** Backoff before re-reading the request after the parent rejected the credentials it approved. */
+    rejectedApprovalDelay: notProvided('rejectedApprovalDelay'),
     /** How often a denied CRR is re-read. */
     approvalResync: notProvided('approvalResync'),
     /** Interval between reads of the CRR while waiting for approval (context.polls). */
@@ -165,7 +178,16 @@ export const registrationMachine = setup({
       attempt: ({ context }) => context.attempt + 1,
       lastFailure: ({ event }) => failureMessage(errorOf(event)),
     }),
-    resetAttempts: assign({ attempt: 0, lastFailure: undefined }),
+    /** A step succeeded. A rejection of approved credentials still holds until credentials verify. */
+    resetAttempts: assign({
+      attempt: 0,
+      lastFailure: undefined,
+      problem: ({ context }) => (context.rejectedApprovals > 0 ? 'approvedCredentialsRejected' : undefined),
+    }),
+    noteProblem: assign((_, params: { problem: RegistrationProblem }) => ({ problem: params.problem })),
+    countRejectedApproval: assign({ rejectedApprovals: ({ context }) => context.rejectedApprovals + 1 }),
+    /** The credentials verified: every failure count starts over. */
+    credentialsVerified: assign({ attempt: 0, lastFailure: undefined, rejectedApprovals: 0, problem: undefined }),
     useBootstrapToken: assign({ credentialSource: 'bootstrap' as CredentialSource }),
     adopt: assign(({ context, event }) => adoptRequest(context, requestOf(event))),
     /** Tells the parent (the agent) that the registered components may run. */
@@ -192,6 +214,8 @@ export const registrationMachine = setup({
     attempt: 0,
     polls: 0,
     lastFailure: undefined,
+    rejectedApprovals: 0,
+    problem: undefined,
   }),
   initial: 'resolvingIdentity',
   states: {
@@ -209,7 +233,7 @@ export const registrationMachine = setup({
         },
       },
     },
-    identityUnavailable: { after: { retryDelay: 'resolvingIdentity' } },
+    identityUnavailable: { entry: problem('identityUnavailable'), after: { retryDelay: 'resolvingIdentity' } },
 
     loadingStoredCredentials: {
       invoke: {
@@ -233,7 +257,10 @@ export const registrationMachine = setup({
         },
       },
     },
-    storedCredentialsUnreadable: { after: { retryDelay: 'loadingStoredCredentials' } },
+    storedCredentialsUnreadable: {
+      entry: problem('storedCredentialsUnreadable'),
+      after: { retryDelay: 'loadingStoredCredentials' },
+    },
     /** The stored credentials were issued by another parent: register anew with the bootstrap token. */
     parentUrlChanged: { always: { target: 'requesting', actions: ['useBootstrapToken', 'resetAttempts'] } },
 
@@ -275,12 +302,13 @@ export const registrationMachine = setup({
     },
     /** The bootstrap token is revoked, expired or lacks permission: retry with backoff. */
     bootstrapTokenRejected: {
+      entry: problem('bootstrapTokenRejected'),
       after: { retryDelay: 'requesting' },
     },
-    requestInvalid: { after: { retryDelay: 'requesting' } },
+    requestInvalid: { entry: problem('requestInvalid'), after: { retryDelay: 'requesting' } },
     /** The request was deleted in the parent (e.g. by an operator): create it again, after a pause. */
     requestVanished: { after: { retryDelay: 'requesting' } },
-    parentUnreachable: { after: { retryDelay: 'requesting' } },
+    parentUnreachable: { entry: problem('parentUnreachable'), after: { retryDelay: 'requesting' } },
 
     /**
      * Reads the CRR (GET) until it is approved: the hub grants the bootstrap token and the dedicated
@@ -298,7 +326,7 @@ export const registrationMachine = setup({
             onDone: [
               whenApproved,
               { guard: 'denied', target: '#registration.denied', actions: 'adopt' },
-              { target: 'waitingToPoll', actions: 'adopt' },
+              { target: 'waitingToPoll', actions: ['adopt', 'resetAttempts'] },
             ],
             onError: [
               { guard: 'rejected', target: '#registration.rejected', actions: 'recordFailure' },
@@ -312,12 +340,13 @@ export const registrationMachine = setup({
           entry: assign({ polls: ({ context }) => context.polls + 1 }),
           after: { approvalPoll: 'polling' },
         },
-        parentUnreachable: { after: { retryDelay: 'polling' } },
+        parentUnreachable: { entry: problem('parentUnreachable'), after: { retryDelay: 'polling' } },
       },
     },
 
     /** The parent denied the request. Re-read it slowly: deleted → request again; approved → continue. */
     denied: {
+      entry: problem('requestDenied'),
       initial: 'waiting',
       states: {
         waiting: { after: { approvalResync: 'rereading' } },
@@ -355,7 +384,7 @@ export const registrationMachine = setup({
             },
           },
         },
-        backingOff: { after: { retryDelay: 'writing' } },
+        backingOff: { entry: problem('credentialsNotStored'), after: { retryDelay: 'writing' } },
       },
     },
 
@@ -365,12 +394,12 @@ export const registrationMachine = setup({
         id: 'verifyCredentials',
         src: 'verifyCredentials',
         input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: 'stored' }),
-        onDone: { target: 'registered', actions: ['resetAttempts', 'reportRegistered'] },
+        onDone: { target: 'registered', actions: ['credentialsVerified', 'reportRegistered'] },
         onError: [
           {
             guard: 'credentialsRevoked',
             target: 'approvedCredentialsRejected',
-            actions: 'recordFailure',
+            actions: ['recordFailure', 'countRejectedApproval'],
           },
           // A 403: the token works but its ClusterRole is not (yet) there; check again after a pause.
           {
@@ -384,14 +413,15 @@ export const registrationMachine = setup({
     },
     /**
      * The approved request carries credentials the parent itself rejects (their ServiceAccount was
-     * deleted; the approver never re-issues for an approved request). Retry from the request with
-     * backoff: once an operator deletes the request, a new one is created and approved.
+     * deleted; the approver never re-issues for an approved request). Only an operator deleting the
+     * request helps, so re-read it (no new POST: it exists) with a backoff that grows across these
+     * loops (`rejectedApprovals`); once it is gone, the read's 404 leads to a new request.
      */
     approvedCredentialsRejected: {
-      entry: 'useBootstrapToken',
-      after: { retryDelay: 'requesting' },
+      entry: ['useBootstrapToken', problem('approvedCredentialsRejected')],
+      after: { rejectedApprovalDelay: 'awaitingApproval' },
     },
-    verificationFailed: { after: { retryDelay: 'verifying' } },
+    verificationFailed: { entry: problem('credentialsNotVerified'), after: { retryDelay: 'verifying' } },
 
     registered: {
       after: { credentialCheckInterval: 'checkingCredentials' },

@@ -4,6 +4,7 @@
 import type { VersionFormat } from '../config/config.ts';
 import { flagSpecs, sectionOrder, type FlagSpec } from '../config/flags.ts';
 import type { VersionInfo } from '../version.ts';
+import { redactUrls } from '../logging/redact-url.ts';
 import { goYamlObject } from './go-yaml.ts';
 
 const typeName: Readonly<Record<FlagSpec['kind'], string>> = {
@@ -21,8 +22,8 @@ const typeName: Readonly<Record<FlagSpec['kind'], string>> = {
 function defaultText(spec: FlagSpec): string {
   const d = spec.default;
   if (spec.secret === true || d === '' || d === false || (Array.isArray(d) && d.length === 0)) return '';
-  if (spec.kind === 'string') return ` (default ${JSON.stringify(d)})`;
-  return ` (default ${Array.isArray(d) ? `[${d.join(',')}]` : String(d)})`;
+  if (spec.kind === 'string') return ` (default ${redactUrls(JSON.stringify(d))})`;
+  return ` (default ${redactUrls(Array.isArray(d) ? `[${d.join(',')}]` : String(d))})`;
 }
 
 function flagLine(spec: FlagSpec): [string, string] {

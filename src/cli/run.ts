@@ -9,6 +9,7 @@ import { formatVersion, renderUsage } from './output.ts';
 import { describeFlags, parseCommandLine } from '../config/config.ts';
 import { helmRunsEnded } from '../deployer/helm.ts';
 import { createRootLogger } from '../logging/logger.ts';
+import { redactUrls } from '../logging/redact-url.ts';
 import { versionInfo } from '../version.ts';
 
 /** Exit code for a bad command line: 1, as the Go agent (spec §9.3), so supervisors see the same. */
@@ -24,12 +25,14 @@ function main(argv: readonly string[]): number | undefined {
       process.stdout.write(formatVersion(versionInfo(process.env), inv.format));
       return 0;
     case 'invalid':
-      for (const e of inv.errors) process.stderr.write(`clusternet-agent: ${e}\n`);
+      for (const e of inv.errors) process.stderr.write(`clusternet-agent: ${redactUrls(e)}\n`);
       process.stderr.write("Run 'clusternet-agent --help' for usage.\n");
       return exitUsage;
     case 'run':
       run(inv.config, argv, inv.warnings).catch((err: unknown) => {
-        process.stderr.write(`clusternet-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        process.stderr.write(
+          `clusternet-agent: ${redactUrls(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`,
+        );
         process.exit(1);
       });
       return undefined;
@@ -74,7 +77,8 @@ async function run(config: AgentConfig, argv: readonly string[], warnings: reado
     running = startAgent(config, log, { metrics });
     agent = running;
   } catch (err) {
-    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
+    // One line that says what to do (e.g. "no in-cluster configuration …: pass --kubeconfig").
+    log.fatal(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
     exit(1);
     return;
   }

@@ -6,6 +6,7 @@ import { commaItems, parseArgv, flagValue, type ParsedArgv } from './argv.ts';
 import { defaultFeatureGates, parseFeatureGates, type FeatureGates } from './feature-gates.ts';
 import { flagSpecs } from './flags.ts';
 import { formatGoDuration } from './go-duration.ts';
+import { redactUrls } from '../logging/redact-url.ts';
 
 /** The longest lease duration a Lease can hold: 2^31-1 whole seconds. */
 const leaseDurationLimitMs = (2 ** 31 - 1) * 1000;
@@ -412,9 +413,7 @@ export function describeFlags(argv: readonly string[]): Record<string, string> {
           : '<redacted>'
         : spec.kind === 'duration'
           ? formatGoDuration(Number(v))
-          : Array.isArray(v)
-            ? `[${v.join(',')}]`
-            : String(v);
+          : redactUrls(Array.isArray(v) ? `[${v.join(',')}]` : String(v));
   }
   return out;
 }

@@ -3,10 +3,27 @@
 // service IP, e.g. with the service CIDR) unless the kubeconfig sets a `proxy-url` of its own.
 
 import { KubeConfig } from '@kubernetes/client-node';
-import { withProxy, type ProxyFunc } from './proxy.ts';
+import { withProxy, type ProxyEnv, type ProxyFunc } from './proxy.ts';
 
-export function childKubeConfig(kubeconfig: string | undefined, proxyFor: ProxyFunc): KubeConfig {
+/**
+ * Why the in-cluster configuration cannot be used (outside a pod: the kubelet sets both variables), or
+ * undefined. client-node would build `https://undefined:undefined` and fail later with "Invalid URL".
+ */
+export function inClusterUnavailable(env: ProxyEnv): string | undefined {
+  const missing = ['KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT'].filter((k) => (env[k] ?? '') === '');
+  return missing.length === 0
+    ? undefined
+    : `no in-cluster configuration (${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not set): pass --kubeconfig`;
+}
+
+export function childKubeConfig(
+  kubeconfig: string | undefined,
+  proxyFor: ProxyFunc,
+  env: ProxyEnv = process.env,
+): KubeConfig {
   const kc = new KubeConfig();
+  const outsideAPod = kubeconfig === undefined ? inClusterUnavailable(env) : undefined;
+  if (outsideAPod !== undefined) throw new Error(outsideAPod);
   try {
     if (kubeconfig === undefined) kc.loadFromCluster();
     else kc.loadFromFile(kubeconfig);

@@ -1,9 +1,10 @@
 // The one root logger: pino, a child per component, secrets redacted wherever they might appear
 // (tokens, Authorization headers, Secret data, kubeconfigs). `--logging-format=json` (the default) writes
 // pino's JSON lines; `text` (the Go agent's default) writes the same records as klog-like lines
-// (text-format.ts).
+// (text-format.ts). The userinfo of any URL in a message or field is redacted (redact-url.ts).
 
 import { pino, type Logger } from 'pino';
+import { redactUrlsIn } from './redact-url.ts';
 import { textDestination } from './text-format.ts';
 
 export const redactPaths = [
@@ -39,6 +40,11 @@ export function createRootLogger(
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args.map((a) => redactUrlsIn(a)) as Parameters<typeof method>);
+        },
+      },
     },
     format === 'text' ? textDestination(destination) : destination,
   );

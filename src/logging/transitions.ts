@@ -12,6 +12,8 @@ export interface TransitionRecord {
   readonly event: string;
   readonly attempt?: number;
   readonly lastFailure?: string;
+  /** Registration: times in a row the parent rejected the credentials it approved (when > 0). */
+  readonly rejectedApprovals?: number;
 }
 
 /** Dotted form of an xstate state value: `awaitingApproval.polling`. */
@@ -38,7 +40,10 @@ export function transitionRecorder(onTransition: (t: TransitionRecord) => void):
   const last = new Map<string, string>();
   return (ev) => {
     if (ev.type !== '@xstate.snapshot' && ev.type !== '@xstate.microstep') return;
-    const snapshot = ev.snapshot as { value?: unknown; context?: { attempt?: unknown; lastFailure?: unknown } };
+    const snapshot = ev.snapshot as {
+      value?: unknown;
+      context?: { attempt?: unknown; lastFailure?: unknown; rejectedApprovals?: unknown };
+    };
     if (snapshot.value === undefined) return; // not a machine (promise and callback actors)
     const id = ev.actorRef.sessionId;
     const machine = (ev.actorRef as { logic?: { id?: string } }).logic?.id ?? id;
@@ -54,6 +59,9 @@ export function transitionRecorder(onTransition: (t: TransitionRecord) => void):
       event: ev.event.type,
       ...(typeof ctx.attempt === 'number' && ctx.attempt > 0 ? { attempt: ctx.attempt } : {}),
       ...(typeof ctx.lastFailure === 'string' ? { lastFailure: ctx.lastFailure } : {}),
+      ...(typeof ctx.rejectedApprovals === 'number' && ctx.rejectedApprovals > 0
+        ? { rejectedApprovals: ctx.rejectedApprovals }
+        : {}),
     });
   };
 }
@@ -90,15 +98,36 @@ export function isRoutine(record: TransitionRecord, routine: RoutineStates): boo
   return changed;
 }
 
-/** The transition log: one pino line per state change; routine ones at debug. */
+/**
+ * Whether a transition repeats one already logged while the machine loops on the same failure (the
+ * parent rejecting the credentials it approved: `rejectedApprovals`): the first loop is logged at
+ * info, later loops at debug, so a machine backing off says each thing once, not at every retry.
+ * `seen` holds the transitions of the current streak per machine; a transition out of it clears it.
+ */
+export function isRepeat(record: TransitionRecord, seen: Map<string, Set<string>>): boolean {
+  if (record.rejectedApprovals === undefined) {
+    seen.delete(record.machine);
+    return false;
+  }
+  const key = `${record.from} → ${record.to}`;
+  const streak = seen.get(record.machine) ?? new Set<string>();
+  seen.set(record.machine, streak);
+  if (streak.has(key)) return true;
+  streak.add(key);
+  return false;
+}
+
+/** The transition log: one pino line per state change; routine ones and repeats at debug. */
 export function transitionLogger(
   log: Logger,
   onTransition?: (t: TransitionRecord) => void,
   routine: RoutineStates = new Map(),
 ): (ev: InspectionEvent) => void {
+  const streaks = new Map<string, Set<string>>();
   return transitionRecorder((record) => {
     const message = `${record.machine}: ${record.from === '' ? '(start)' : record.from} → ${record.to}`;
-    if (isRoutine(record, routine)) log.debug({ transition: record }, message);
+    const repeat = isRepeat(record, streaks);
+    if (repeat || isRoutine(record, routine)) log.debug({ transition: record }, message);
     else log.info({ transition: record }, message);
     onTransition?.(record);
   });

@@ -2,6 +2,7 @@
 // are fed from the transition log; heartbeat and tunnel metrics are objects their components feed.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registrationProblems } from '../../machines/registration/problems.ts';
 import type { TransitionRecord } from '../logging/transitions.ts';
 
 const prefix = 'clusternet_agent_';
@@ -46,6 +47,12 @@ export class AgentMetrics {
     name: `${prefix}registration_results_total`,
     help: 'Outcomes of registration steps: registered, denied, rejected, revoked, unreachable, invalid',
     labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly registrationProblem = new Gauge({
+    name: `${prefix}registration_problem`,
+    help: 'What holds registration up: 1 for the current reason (e.g. approvedCredentialsRejected), 0 for the others',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
   readonly registered = new Gauge({
@@ -126,6 +133,12 @@ export class AgentMetrics {
     this.leader.set(0);
     this.registered.set(0);
     this.tunnelUp.set(0);
+    this.setRegistrationProblem(undefined);
+  }
+
+  /** Sets the registration_problem gauge: 1 for `reason`, 0 for every other reason. */
+  setRegistrationProblem(reason: string | undefined): void {
+    for (const r of registrationProblems) this.registrationProblem.set({ reason: r }, r === reason ? 1 : 0);
   }
 
   /** States seen per machine, so a machine that starts over (or is stopped) shows no stale state. */

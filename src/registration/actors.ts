@@ -13,8 +13,8 @@ import {
   type V1Lease,
 } from '@kubernetes/client-node';
 import { fromPromise } from 'xstate';
-import { nextDelay, type BackoffPolicy } from '../../machines/backoff.ts';
 import {
+  credentialsWrite,
   decideClusterId,
   generateClusterName,
   legacyClusterIdAnnotation,
@@ -27,6 +27,7 @@ import {
   type StoreInput,
   type SubmitInput,
 } from '../../machines/registration/machine.ts';
+import { registrationDelays } from '../../machines/registration/timing.ts';
 import type { AgentConfig } from '../config/config.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ProxyFunc } from '../kube/proxy.ts';
@@ -50,10 +51,6 @@ import {
 
 /** The v0.7.0 agent's Lease: its UID is adopted as the cluster ID (§2). */
 export const legacyLeaseName = 'self-cluster';
-
-export const retryPolicy: BackoffPolicy = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0.3 };
-/** Reading the request while waiting: quick at first (approval takes ~1 s), then every 5 s as Go. */
-export const approvalPollPolicy: BackoffPolicy = { initialMs: 250, factor: 2, maxMs: 5000, jitter: 0.2 };
 
 export interface RegistrationDeps {
   readonly config: AgentConfig;
@@ -227,14 +224,29 @@ export function createRegistrationMachine(deps: RegistrationDeps): typeof regist
       parentUrl: reg.parentUrlAsGiven,
       credentials: creds,
     });
+    let write: ReturnType<typeof credentialsWrite>;
     try {
-      try {
-        await core.createNamespacedSecret({ namespace: ns, body });
-      } catch (err) {
-        if (!isStatus(err, 409)) throw err;
-        // One PUT replaces the whole Secret atomically: a crash never leaves half-written credentials.
-        await core.replaceNamespacedSecret({ name: parentCredentialsSecret, namespace: ns, body });
+      const existing = await core
+        .readNamespacedSecret({ name: parentCredentialsSecret, namespace: ns })
+        .catch((err: unknown) => {
+          if (isStatus(err, 404)) return undefined;
+          throw err;
+        });
+      write = credentialsWrite(
+        existing === undefined
+          ? undefined
+          : { type: existing.type, labels: existing.metadata?.labels, data: existing.data },
+        { type: body.type, labels: body.metadata?.labels, data: body.data },
+      );
+      if (write === 'create') {
+        await core.createNamespacedSecret({ namespace: ns, body }).catch((err: unknown) => {
+          if (!isStatus(err, 409)) throw err;
+          write = 'replace'; // created meanwhile: replace it as below
+        });
       }
+      // One PUT replaces the whole Secret atomically: a crash never leaves half-written credentials.
+      if (write === 'replace')
+        await core.replaceNamespacedSecret({ name: parentCredentialsSecret, namespace: ns, body });
     } catch (err) {
       throw new ParentFailure(
         'other',
@@ -243,10 +255,9 @@ export function createRegistrationMachine(deps: RegistrationDeps): typeof regist
       );
     }
     stored = creds;
-    log.info(
-      { secret: `${ns}/${parentCredentialsSecret}`, dedicatedNamespace: input.dedicatedNamespace },
-      'stored the parent credentials',
-    );
+    const fields = { secret: `${ns}/${parentCredentialsSecret}`, dedicatedNamespace: input.dedicatedNamespace };
+    if (write === 'unchanged') log.debug(fields, 'the parent credentials are stored already: not written again');
+    else log.info(fields, 'stored the parent credentials');
     return undefined;
   });
 
@@ -280,12 +291,10 @@ export function createRegistrationMachine(deps: RegistrationDeps): typeof regist
       },
     },
     delays: {
-      retryDelay: ({ context }: { context: RegistrationContext }) =>
-        nextDelay(Math.max(1, context.attempt), retryPolicy, random),
-      credentialCheckInterval: config.extensions.credentialCheckIntervalMs,
-      approvalResync: deps.approvalResyncMs ?? 30_000,
-      approvalPoll: ({ context }: { context: RegistrationContext }) =>
-        nextDelay(Math.max(1, context.polls), approvalPollPolicy, random),
+      ...registrationDelays(random, {
+        credentialCheckIntervalMs: config.extensions.credentialCheckIntervalMs,
+        ...(deps.approvalResyncMs === undefined ? {} : { approvalResyncMs: deps.approvalResyncMs }),
+      }),
     },
   });
 }

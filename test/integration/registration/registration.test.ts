@@ -3,6 +3,8 @@
 // own Lease and cluster ID.
 
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -14,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/approver.ts';
 import type { BootstrapToken } from '../../env/fixtures.ts';
 import { testEnv } from '../../env/vitest-env.ts';
-import { AgentProcess } from '../helpers/agent-process.ts';
+import { AgentProcess, type LogLine } from '../helpers/agent-process.ts';
 
 const env = testEnv();
 let token: BootstrapToken;
@@ -69,6 +71,31 @@ function expectTrace(states: string[], prefix: string[]): void {
   const firstNonWaiting = rest.findIndex((st) => !waiting.has(st));
   expect(rest.slice(firstNonWaiting)).toEqual(['storingCredentials.writing', 'verifying', 'registered']);
 }
+
+/** The agent's request totals (`request-counter.ts`): the last line it printed, by `origin METHOD path`. */
+function requestCounts(raw: string): Record<string, number> {
+  const lines = raw.split('\n').filter((l) => l.startsWith('{"requestCounts":'));
+  for (const line of lines.reverse()) {
+    try {
+      return (JSON.parse(line) as { requestCounts: Record<string, number> }).requestCounts;
+    } catch {
+      // a line cut by the other stream's output: take the one before
+    }
+  }
+  return {};
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => {
+        resolve(typeof address === 'object' && address !== null ? address.port : 0);
+      });
+    });
+  });
 
 const crrClient = () => env.adminClient('parent', CustomObjectsApi);
 const crrRef = (clusterId: string) => ({
@@ -197,6 +224,102 @@ describe('registration', () => {
     expect(renewed.namespace).toBe(old.namespace); // the approver reuses the namespace by cluster-id label
     expect(a.raw).not.toContain(renewed.token);
   });
+
+  it('backs off, says why in /readyz and the metric, while the parent rejects the credentials it approved', async () => {
+    const ns = await systemNamespace();
+    const port = await freePort();
+    // The agent counts its own HTTP requests (as the benchmarks do) and prints the totals each second.
+    const counter = fileURLToPath(new URL('../../bench/request-counter.ts', import.meta.url));
+    const a = AgentProcess.start(
+      [
+        `--cluster-reg-parent-url=${env.server('parent')}`,
+        `--cluster-reg-token=${token.token}`,
+        `--kubeconfig=${env.adminKubeconfigPath('child')}`,
+        `--leader-elect-resource-namespace=${ns}`,
+        '--parent-credentials-check-interval=1s',
+        '--insecure-serving',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${String(port)}`,
+      ],
+      { ...process.env, NODE_OPTIONS: `--import=${counter}` },
+    );
+    agents.push(a);
+    await a.waitForState('registered');
+    const clusterId = await clusterIdOf(ns);
+    const dedicated = decoded(await readSecret(ns)).namespace ?? '';
+    // The parent deletes the cluster's ServiceAccount (its token dies) but not the approved request:
+    // the approver never re-issues for it, so only an operator deleting the request helps.
+    const core = env.adminClient('parent', CoreV1Api);
+    const sas = await core.listNamespacedServiceAccount({
+      namespace: dedicated,
+      labelSelector: `clusters.clusternet.io/cluster-id=${clusterId}`,
+    });
+    for (const sa of sas.items)
+      await core.deleteNamespacedServiceAccount({ name: sa.metadata?.name ?? '', namespace: dedicated });
+    const first = await a.waitForState('approvedCredentialsRejected', 90_000);
+    // The counts of the first loop (its POST, its write) are printed within a second: start after them.
+    await new Promise((r) => setTimeout(r, 2000));
+    const start = { counts: requestCounts(a.raw), line: a.lines.indexOf(first) };
+
+    // A bounded window: the old chart looped about twice a second here (a POST of the request, a
+    // write of the Secret and a rejection each time); this one re-reads the request ever more slowly.
+    const windowMs = 40_000;
+    await new Promise((r) => setTimeout(r, windowMs - 2000));
+    const lines = a.lines.slice(start.line);
+    const counts = requestCounts(a.raw);
+    const delta = (pred: (key: string) => boolean): number =>
+      Object.entries(counts)
+        .filter(([k]) => pred(k))
+        .reduce((n, [k, v]) => n + v - (start.counts[k] ?? 0), 0);
+    const crrPosts = delta((k) => k.endsWith(' POST /apis/clusters.clusternet.io/v1beta1/clusterregistrationrequests'));
+    const secretWrites = delta(
+      (k) =>
+        k.includes(` PUT /api/v1/namespaces/${ns}/secrets/parent-cluster`) ||
+        k.endsWith(` POST /api/v1/namespaces/${ns}/secrets`),
+    );
+    const rejections = lines.filter((l) => l.transition?.to === 'approvedCredentialsRejected');
+    const at = (l: LogLine): number => Date.parse(l.time ?? '');
+    const gaps = rejections.slice(1).map((l, i) => at(l) - at(rejections[i] ?? l));
+    const infoOrAbove = lines.filter((l) => l.level !== 'debug' && l.level !== 'trace');
+    const warnings = lines.filter(
+      (l) => l.level === 'warn' && String(l.msg).includes('rejects the credentials it approved'),
+    );
+    console.log(
+      `in ${String(windowMs / 1000)} s while the parent rejects the approved credentials: ` +
+        `${String(rejections.length)} rejections (gaps ${gaps.join(', ')} ms), ${String(crrPosts)} request POSTs, ` +
+        `${String(secretWrites)} Secret writes, ${String(infoOrAbove.length)} log lines at info or above`,
+    );
+    expect(rejections.length).toBeGreaterThanOrEqual(3); // it does keep trying: 0, ≤ 5 s, ≤ 15 s, ≤ 35 s
+    expect(rejections.length).toBeLessThanOrEqual(5);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThan(gaps[i - 1] ?? 0);
+    expect(crrPosts).toBe(0); // the request exists: it is read, not created again
+    expect(secretWrites).toBe(0); // the same token is not written again
+    expect(warnings).toHaveLength(1); // said once, not at every retry
+    expect(infoOrAbove.length).toBeLessThanOrEqual(12);
+
+    // /readyz and the metric say why, and what to do.
+    const readyz = await fetch(`http://127.0.0.1:${String(port)}/readyz`);
+    expect(readyz.status).toBe(503);
+    expect(await readyz.text()).toContain(
+      `the parent rejects the credentials it approved (${String(rejections.length)} times in a row); ` +
+        `delete ClusterRegistrationRequest clusternet-${clusterId} in the parent to re-register`,
+    );
+    const metrics = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
+    expect(metrics).toMatch(/^clusternet_agent_registration_problem\{reason="approvedCredentialsRejected"\} 1$/m);
+
+    // The operator does what /readyz says: the agent registers again with new credentials.
+    const old = decoded(await readSecret(ns));
+    await crrClient().deleteClusterCustomObject(crrRef(clusterId));
+    const since = a.lines.length;
+    await a.waitForLine(
+      'registered again',
+      (l) => l.transition?.to === 'registered' && a.lines.indexOf(l) >= since,
+      120_000,
+    );
+    expect(decoded(await readSecret(ns)).token).not.toBe(old.token);
+    const after = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
+    expect(after).not.toMatch(/^clusternet_agent_registration_problem\{.*\} 1$/m);
+  }, 300_000);
 
   it('keeps the credentials when the parent refuses them a permission (403) at runtime', async () => {
     const ns = await systemNamespace();

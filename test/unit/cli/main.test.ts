@@ -139,3 +139,71 @@ describe('the built package', () => {
     }
   }, 60_000);
 });
+
+describe('URL userinfo and the in-cluster configuration at start-up', () => {
+  const main = fileURLToPath(new URL('../../../src/main.ts', import.meta.url));
+  interface Outcome {
+    readonly code: number;
+    readonly stdout: string;
+    readonly stderr: string;
+  }
+  const start = (args: string[], env: NodeJS.ProcessEnv): Promise<Outcome> =>
+    promisify(execFile)(process.execPath, [main, ...args], { env }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (e: unknown) => e as Outcome,
+    );
+  // Without the in-cluster variables: outside a pod.
+  const outsideAPod: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KUBERNETES_SERVICE_')) outsideAPod[k] = v;
+  const base = ['--cluster-reg-token=abcdef.0123456789abcdef', '--secure-port=0'];
+
+  it('never prints the password of --cluster-reg-parent-url: flags line, errors, text and JSON', async () => {
+    for (const format of ['json', 'text']) {
+      const r = await start(
+        [
+          '--cluster-reg-parent-url=https://admin:s3cret@127.0.0.1:1',
+          '--kubeconfig=/nonexistent',
+          `--logging-format=${format}`,
+          ...base,
+        ],
+        outsideAPod,
+      );
+      expect(r.code).toBe(1);
+      const out = r.stdout + r.stderr;
+      expect(out).toContain('"cluster-reg-parent-url":"https://<redacted>@127.0.0.1:1"');
+      expect(out).not.toContain('s3cret');
+      expect(out).not.toContain('admin');
+    }
+    const invalid = await start(['--cluster-reg-parent-url=ftp://admin:s3cret@x', ...base], outsideAPod);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain('--cluster-reg-parent-url "ftp://<redacted>@x" is not a valid URL');
+    expect(invalid.stderr).not.toContain('s3cret');
+  }, 60_000);
+
+  it('without --kubeconfig outside a pod: one line saying to pass --kubeconfig, exit 1', async () => {
+    const r = await start(
+      ['--cluster-reg-parent-url=https://127.0.0.1:1', '--logging-format=json', ...base],
+      outsideAPod,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('');
+    const lines = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { level: string; msg: string });
+    expect(lines.map((l) => l.msg)).toEqual([
+      'starting clusternet-agent',
+      'cannot start: no in-cluster configuration (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set): pass --kubeconfig',
+    ]);
+    expect(lines[1]?.level).toBe('fatal');
+    expect(r.stdout).not.toContain('Invalid URL');
+    const portOnly = await start(['--cluster-reg-parent-url=https://127.0.0.1:1', ...base], {
+      ...outsideAPod,
+      KUBERNETES_SERVICE_HOST: '10.96.0.1',
+    });
+    expect(portOnly.code).toBe(1);
+    expect(portOnly.stdout).toContain(
+      'cannot start: no in-cluster configuration (KUBERNETES_SERVICE_PORT is not set): pass --kubeconfig',
+    );
+  }, 60_000);
+});

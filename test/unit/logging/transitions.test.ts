@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { routineCollectionStates } from '../../../machines/heartbeat/machine.ts';
-import { isRoutine, type TransitionRecord } from '../../../src/logging/transitions.ts';
+import { isRepeat, isRoutine, type TransitionRecord } from '../../../src/logging/transitions.ts';
 
 const routine = new Map([['heartbeat', new Set(routineCollectionStates)]]);
 const record = (machine: string, from: string, to: string): TransitionRecord => ({ machine, from, to, event: 'x' });
@@ -35,5 +35,41 @@ describe('routine transitions (logged at debug)', () => {
 
   it('only for the machine the states belong to', () => {
     expect(isRoutine(record('socket', 'collection.idle', 'collection.collecting'), routine)).toBe(false);
+  });
+});
+
+describe('repeats of a loop on the same failure (logged at debug)', () => {
+  const reg = (from: string, to: string, rejectedApprovals?: number): TransitionRecord => ({
+    ...record('registration', from, to),
+    ...(rejectedApprovals === undefined ? {} : { rejectedApprovals }),
+  });
+  const loop = (n: number): TransitionRecord[] => [
+    reg('approvedCredentialsRejected', 'awaitingApproval.polling', n),
+    reg('awaitingApproval.polling', 'storingCredentials.writing', n),
+    reg('storingCredentials.writing', 'verifying', n),
+    reg('verifying', 'approvedCredentialsRejected', n + 1),
+  ];
+
+  it('logs the first loop at info, later ones at debug, and everything after it at info again', () => {
+    const seen = new Map<string, Set<string>>();
+    const repeats = (rs: TransitionRecord[]): boolean[] => rs.map((r) => isRepeat(r, seen));
+    expect(repeats([reg('storingCredentials.writing', 'verifying'), reg('verifying', 'approvedCredentialsRejected', 1)]))
+      .toEqual([false, false]); // prettier-ignore
+    expect(repeats(loop(1))).toEqual([false, false, false, true]);
+    expect(repeats(loop(2))).toEqual([true, true, true, true]);
+    // Something new in the loop (the bootstrap token rejected too) is said.
+    expect(repeats([reg('awaitingApproval.polling', 'rejected', 3)])).toEqual([false]);
+    // Registered: the streak ends; the next rejection is said again.
+    expect(repeats([reg('verifying', 'registered'), reg('verifying', 'approvedCredentialsRejected', 1)])).toEqual([
+      false,
+      false,
+    ]);
+  });
+
+  it('keeps a streak per machine', () => {
+    const seen = new Map<string, Set<string>>();
+    expect(isRepeat(reg('a', 'b', 1), seen)).toBe(false);
+    expect(isRepeat({ ...record('socket', 'a', 'b'), rejectedApprovals: 1 }, seen)).toBe(false);
+    expect(isRepeat(reg('a', 'b', 2), seen)).toBe(true);
   });
 });

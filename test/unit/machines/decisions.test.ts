@@ -4,10 +4,12 @@ import { failureKind, failureMessage } from '../../../machines/failure.ts';
 import {
   credentialCheckVerdict,
   credentialsUsable,
+  credentialsWrite,
   decideClusterId,
   generateClusterName,
   newLeaseAnnotations,
 } from '../../../machines/registration/decisions.ts';
+import { describeProblem } from '../../../machines/registration/problems.ts';
 
 const uid = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
 const legacyUid = '11111111-2222-3333-4444-555555555555';
@@ -185,5 +187,44 @@ describe('nextDelay', () => {
       expect(d).toBeLessThanOrEqual(30_000);
       expect(d).toBeGreaterThanOrEqual(Math.round(Math.min(30_000, 500 * 2 ** (a - 1)) * 0.7));
     }
+  });
+});
+
+describe('credentialsWrite: the parent-cluster Secret is written only when it would change', () => {
+  const labels = { 'clusters.clusternet.io/cluster-id': uid };
+  const data = { token: 'dG9rZW4=', 'ca.crt': 'Y2E=', namespace: 'bnM=', 'apiserver-advertise-url': 'dXJs' };
+  const desired = { labels, data };
+  it.each([
+    ['absent: create', undefined, 'create'],
+    ['the same token, CA, namespace, URL and labels: leave it', { type: 'Opaque', labels, data }, 'unchanged'],
+    ['no type is Opaque', { labels, data }, 'unchanged'],
+    ['another token', { type: 'Opaque', labels, data: { ...data, token: 'b3RoZXI=' } }, 'replace'],
+    ['a key missing', { type: 'Opaque', labels, data: { token: 'dG9rZW4=' } }, 'replace'],
+    ['a key more', { type: 'Opaque', labels, data: { ...data, extra: 'eA==' } }, 'replace'],
+    ['other labels', { type: 'Opaque', labels: { ...labels, x: 'y' }, data }, 'replace'],
+    ['another type', { type: 'kubernetes.io/tls', labels, data }, 'replace'],
+    ['no data', { type: 'Opaque', labels }, 'replace'],
+  ] as const)('%s', (_, existing, expected) => {
+    expect(credentialsWrite(existing, desired)).toBe(expected);
+  });
+});
+
+describe('describeProblem: what /readyz says while registration is held up', () => {
+  const base = { clusterId: uid, lastFailure: '401 Unauthorized', rejectedApprovals: 0 };
+  it.each([
+    [undefined, undefined],
+    ['bootstrapTokenRejected', 'the parent rejects the bootstrap token (--cluster-reg-token): 401 Unauthorized'],
+    [
+      'requestDenied',
+      `the parent denied ClusterRegistrationRequest clusternet-${uid}: 401 Unauthorized; delete it in the parent to request again`,
+    ],
+    ['parentUnreachable', 'the parent is unreachable: 401 Unauthorized'],
+  ] as const)('%s', (problem, expected) => {
+    expect(describeProblem({ ...base, problem })).toBe(expected);
+  });
+  it('names the request to delete when the parent rejects the credentials it approved', () => {
+    expect(describeProblem({ ...base, problem: 'approvedCredentialsRejected', rejectedApprovals: 3 })).toBe(
+      `the parent rejects the credentials it approved (3 times in a row); delete ClusterRegistrationRequest clusternet-${uid} in the parent to re-register`,
+    );
   });
 });

@@ -1,6 +1,5 @@
 import { createActor, fromPromise, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { nextDelay } from '../../../machines/backoff.ts';
 import type { StoredCredentialsView } from '../../../machines/registration/decisions.ts';
 import {
   registrationMachine,
@@ -9,6 +8,7 @@ import {
   type StoreInput,
   type SubmitInput,
 } from '../../../machines/registration/machine.ts';
+import { registrationDelays, rejectedApprovalPolicy } from '../../../machines/registration/timing.ts';
 import { transitionRecorder } from '../../../src/logging/transitions.ts';
 
 const parentUrl = 'https://parent:6443';
@@ -94,14 +94,8 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
         warnings.push(context.lastFailure);
       },
     },
-    delays: {
-      retryDelay: ({ context }) =>
-        nextDelay(Math.max(1, context.attempt), { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0 }, () => 0),
-      credentialCheckInterval: 60_000,
-      approvalResync: 30_000,
-      approvalPoll: ({ context }) =>
-        nextDelay(Math.max(1, context.polls), { initialMs: 250, factor: 2, maxMs: 5000, jitter: 0 }, () => 0),
-    },
+    // The shipped timing policy, without jitter.
+    delays: { ...registrationDelays(() => 0, { credentialCheckIntervalMs: 60_000 }) },
   });
   const clock = new SimulatedClock();
   const trace: string[] = [];
@@ -326,16 +320,62 @@ describe('registration statechart', () => {
     expect(r.trace.slice(-3)).toEqual(['storingCredentials.writing', 'verifying', 'registered']);
   });
 
-  it('handles approved credentials that the parent rejects by requesting again with backoff', async () => {
+  it('handles approved credentials that the parent rejects by re-reading the request after a pause', async () => {
     let verifies = 0;
     const r = start({
       verify: () => (++verifies === 1 ? Promise.reject(fail('unauthorized', '401')) : ok()),
     });
     await r.advance();
     expect(r.trace.slice(-2)).toEqual(['verifying', 'approvedCredentialsRejected']);
-    await r.advance(500);
-    expect(r.trace.slice(-3)).toEqual(afterApproval);
-    expect(r.calls.submit.map((s) => s.source)).toEqual(['bootstrap', 'bootstrap']);
+    expect(r.context()).toMatchObject({ rejectedApprovals: 1, problem: 'approvedCredentialsRejected' });
+    await r.advance(4999);
+    expect(r.trace.at(-1)).toBe('approvedCredentialsRejected');
+    await r.advance(1); // 5 s
+    expect(r.trace.slice(-4)).toEqual(['awaitingApproval.polling', ...afterApproval]);
+    // The request exists (it was just read): no new POST, and every count starts over once verified.
+    expect(r.calls.submit).toHaveLength(1);
+    expect(r.calls.read.map((i) => i.source)).toEqual(['bootstrap', 'bootstrap']);
+    expect(r.context()).toMatchObject({ rejectedApprovals: 0, problem: undefined, attempt: 0 });
+  });
+
+  it('backs off ever longer, across loops, while the parent keeps rejecting the credentials it approved', async () => {
+    const r = start({ verify: () => Promise.reject(fail('unauthorized', '401 Unauthorized')) });
+    await r.advance();
+    const cycle = [
+      'awaitingApproval.polling',
+      'storingCredentials.writing',
+      'verifying',
+      'approvedCredentialsRejected',
+    ];
+    expect(r.trace).toEqual([...toApproval, ...cycle.slice(1)]);
+    // Step the clock by 100 ms and note when each verification happens.
+    const verifiedAt: number[] = [0];
+    let now = 0;
+    while (now < 600_000) {
+      const before = r.calls.verify.length;
+      await r.advance(100);
+      now += 100;
+      if (r.calls.verify.length > before) verifiedAt.push(now);
+    }
+    const gaps = verifiedAt.slice(1).map((at, i) => at - (verifiedAt[i] ?? 0));
+    expect(gaps).toEqual([5000, 10_000, 20_000, 40_000, 80_000, 120_000, 120_000, 120_000]);
+    expect(gaps).toEqual(gaps.map((_, i) => Math.min(rejectedApprovalPolicy.maxMs, 5000 * 2 ** i)));
+    // The whole trace: the same loop, through the request's read, never a new POST.
+    expect(r.trace).toEqual([...toApproval, ...cycle.slice(1), ...Array.from({ length: 8 }, () => cycle).flat()]);
+    expect(r.calls.submit).toHaveLength(1);
+    expect(r.context()).toMatchObject({ rejectedApprovals: 9, problem: 'approvedCredentialsRejected' });
+  });
+
+  it('says what holds registration up until it gets on', async () => {
+    let reads = 0;
+    const r = start({
+      read: () => (++reads === 1 ? Promise.reject(fail('unreachable', 'ECONNREFUSED')) : Promise.resolve(pending)),
+    });
+    await r.advance();
+    expect(r.context()).toMatchObject({ problem: 'parentUnreachable', lastFailure: 'ECONNREFUSED' });
+    await r.advance(500); // read again: pending, so the parent is back
+    expect(r.trace.at(-1)).toBe('awaitingApproval.waitingToPoll');
+    expect(r.context()).toMatchObject({ problem: undefined, lastFailure: undefined });
   });
 
   it('re-checks credentials periodically; keeps them when the parent is unreachable, re-registers when rejected', async () => {

@@ -23,6 +23,19 @@ describe('statechart metrics', () => {
     expect(text).toMatch(/^clusternet_agent_machine_state\{machine="registration",state="registered"\} 0$/m);
   });
 
+  it('says what holds registration up: 1 for the current reason, 0 for the others', async () => {
+    const m = new AgentMetrics({ processMetrics: false });
+    let text = await m.text();
+    expect(text).toMatch(/^clusternet_agent_registration_problem\{reason="approvedCredentialsRejected"\} 0$/m);
+    m.setRegistrationProblem('approvedCredentialsRejected');
+    text = await m.text();
+    expect(text).toMatch(/^clusternet_agent_registration_problem\{reason="approvedCredentialsRejected"\} 1$/m);
+    expect(text.match(/^clusternet_agent_registration_problem\{.*\} 1$/gm)).toHaveLength(1);
+    m.setRegistrationProblem(undefined);
+    text = await m.text();
+    expect(text).not.toMatch(/^clusternet_agent_registration_problem\{.*\} 1$/m);
+  });
+
   it('counts a registration once, not each passing credentials check', async () => {
     const m = new AgentMetrics({ processMetrics: false });
     m.observeTransition(t('registration', 'verifying', 'registered'));

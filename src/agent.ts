@@ -85,6 +85,8 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     loadParentAccess(child, config.systemNamespace, parentUrl, proxyFor);
   const identity = electionIdentity();
   const tunnelUp = new BehaviorSubject(false);
+  /** Why the tunnel is down (its failure kind and the last reason), from the socket machine. */
+  const tunnelFailure = new BehaviorSubject<string | undefined>(undefined);
   const metrics = opts.metrics ?? new AgentMetrics();
   const le = config.leaderElection;
   const leadership = createLeadershipMachine({
@@ -132,6 +134,10 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     systemNamespace: config.systemNamespace,
     proxyFor,
     onCredentialsRejected: credentialsRejected,
+    onFailureKind: (kind, message) => {
+      tunnelFailure.next(kind === undefined ? undefined : `${kind}: ${message ?? ''}`);
+      metrics.setTunnelFailure(kind);
+    },
     onRelay: (next) => {
       if (relay !== undefined) {
         closedBytes.sent += relay.stats.bytesSent;
@@ -210,16 +216,18 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     distinctUntilChanged(),
   );
   const tunnelEnabled = config.featureGates.SocketConnection;
-  const compute = (serving: boolean, up: boolean): Readiness => {
+  const compute = (serving: boolean, up: boolean, failure: string | undefined): Readiness => {
     const reasons = [
       ...(serving ? [] : ['not registered (standing by, or registering)']),
-      ...(tunnelEnabled && !up ? ['tunnel not connected'] : []),
+      ...(tunnelEnabled && !up
+        ? [failure === undefined ? 'tunnel not connected' : `tunnel not connected (${failure})`]
+        : []),
     ];
     return { ready: reasons.length === 0, reasons };
   };
-  let current: Readiness = compute(false, false);
-  const readiness$ = combineLatest([serving$, tunnelUp]).pipe(
-    map(([s, up]) => compute(s, up)),
+  let current: Readiness = compute(false, false, undefined);
+  const readiness$ = combineLatest([serving$, tunnelUp, tunnelFailure]).pipe(
+    map(([s, up, failure]) => compute(s, up, failure)),
     distinctUntilChanged((a, b) => a.ready === b.ready && a.reasons.join() === b.reasons.join()),
   );
   const subs: Subscription[] = [
@@ -230,6 +238,8 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     serving$.pipe(filter((s) => !s)).subscribe(() => {
       tunnelUp.next(false);
       metrics.tunnelUp.set(0);
+      tunnelFailure.next(undefined);
+      metrics.setTunnelFailure(undefined);
     }),
     snapshots$
       .pipe(

@@ -3,6 +3,7 @@
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TransitionRecord } from '../logging/transitions.ts';
+import { tunnelFailureKinds, type TunnelFailureKind } from '../../machines/socket/decisions.ts';
 
 const prefix = 'clusternet_agent_';
 
@@ -90,6 +91,16 @@ export class AgentMetrics {
     help: 'Reconnections of the websocket tunnel',
     registers: [this.registry],
   });
+  readonly tunnelFailure = new Gauge({
+    name: `${prefix}tunnel_failure`,
+    help: 'Why the tunnel is down: 1 for the current failure kind (unreachable, status, unauthorized, forbidden, dropped, tls, other); all 0 while it works',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  /** Sets tunnel_failure: `kind` to 1, every other kind to 0 (all 0 for undefined). */
+  setTunnelFailure(kind: TunnelFailureKind | undefined): void {
+    for (const k of tunnelFailureKinds) this.tunnelFailure.set({ reason: k }, k === kind ? 1 : 0);
+  }
   /** Where the tunnel's counters come from (see observeTunnel). */
   #tunnel: () => RelayCounters = () => ({ streams: 0, bytesSent: 0, bytesReceived: 0 });
   /** What tunnel_bytes_total last exported. */
@@ -126,6 +137,7 @@ export class AgentMetrics {
     this.leader.set(0);
     this.registered.set(0);
     this.tunnelUp.set(0);
+    this.setTunnelFailure(undefined);
   }
 
   /** States seen per machine, so a machine that starts over (or is stopped) shows no stale state. */

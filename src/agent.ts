@@ -95,6 +95,8 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     loadParentAccess(child, config.systemNamespace, parentUrl, proxyFor);
   const identity = electionIdentity();
   const tunnelUp = new BehaviorSubject(false);
+  /** Why the tunnel is down (its failure kind and the last reason), from the socket machine. */
+  const tunnelFailure = new BehaviorSubject<string | undefined>(undefined);
   const metrics = opts.metrics ?? new AgentMetrics();
   const le = config.leaderElection;
   const leadership = createLeadershipMachine({
@@ -142,6 +144,10 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     systemNamespace: config.systemNamespace,
     proxyFor,
     onCredentialsRejected: credentialsRejected,
+    onFailureKind: (kind, message) => {
+      tunnelFailure.next(kind === undefined ? undefined : `${kind}: ${message ?? ''}`);
+      metrics.setTunnelFailure(kind);
+    },
     onRelay: (next) => {
       if (relay !== undefined) {
         closedBytes.sent += relay.stats.bytesSent;
@@ -251,20 +257,27 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     map(([leading, held]) => (leading ? held : undefined)),
     distinctUntilChanged((a, b) => a?.reason === b?.reason && a?.message === b?.message),
   );
-  const compute = (serving: boolean, up: boolean, heldUp?: RegistrationHeldUp): Readiness => {
+  const compute = (
+    serving: boolean,
+    up: boolean,
+    heldUp: RegistrationHeldUp | undefined,
+    failure: string | undefined,
+  ): Readiness => {
     const reasons = [
       ...(serving
         ? []
         : [
             heldUp === undefined ? 'not registered (standing by, or registering)' : `not registered: ${heldUp.message}`,
           ]),
-      ...(tunnelEnabled && !up ? ['tunnel not connected'] : []),
+      ...(tunnelEnabled && !up
+        ? [failure === undefined ? 'tunnel not connected' : `tunnel not connected (${failure})`]
+        : []),
     ];
     return { ready: reasons.length === 0, reasons };
   };
-  let current: Readiness = compute(false, false);
-  const readiness$ = combineLatest([serving$, tunnelUp, heldUp$]).pipe(
-    map(([s, up, held]) => compute(s, up, held)),
+  let current: Readiness = compute(false, false, undefined, undefined);
+  const readiness$ = combineLatest([serving$, tunnelUp, heldUp$, tunnelFailure]).pipe(
+    map(([s, up, held, failure]) => compute(s, up, held, failure)),
     distinctUntilChanged((a, b) => a.ready === b.ready && a.reasons.join() === b.reasons.join()),
   );
   const subs: Subscription[] = [
@@ -280,6 +293,8 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     serving$.pipe(filter((s) => !s)).subscribe(() => {
       tunnelUp.next(false);
       metrics.tunnelUp.set(0);
+      tunnelFailure.next(undefined);
+      metrics.setTunnelFailure(undefined);
     }),
     snapshots$
       .pipe(

@@ -10,7 +10,8 @@
 // is `stopped`. An error of any child ends the agent in `failed` (the process exits non-zero).
 //
 // `serving` invokes one named actor per registered component (heartbeat, socket, deployer). A component refused by the parent sends `credentials.rejected`, which is
-// forwarded to registration; if registration then revokes, `serving` is left and its children stop.
+// forwarded to registration; if registration then revokes, `serving` is left and its children stop; when
+// its re-check passes, its `credentials.confirmed` is forwarded to the socket (a tunnel refused with 403).
 
 import { assign, sendTo, setup } from 'xstate';
 import { deployerMachine } from '../deployer/machine.ts';
@@ -74,7 +75,9 @@ export type AgentEvent =
   | ({ readonly type: 'registration.registered' } & Registered)
   | { readonly type: 'registration.revoked' }
   /** A registered component (heartbeat, tunnel) was refused by the parent: registration re-checks. */
-  | { readonly type: 'credentials.rejected'; readonly message: string };
+  | { readonly type: 'credentials.rejected'; readonly message: string }
+  /** Registration re-checked the credentials and the parent accepts them: the tunnel may redial at once. */
+  | { readonly type: 'credentials.confirmed' };
 
 const failureOf = (event: unknown): string => {
   const e = event as { error?: unknown; actorId?: string };
@@ -104,6 +107,7 @@ export const agentMachine = setup({
     requestRelease: sendTo('leadership', { type: 'lease.release' }),
     checkTerm: sendTo('leadership', { type: 'lease.check' }),
     forwardToRegistration: sendTo('registration', ({ event }) => event),
+    forwardToSocket: sendTo('socket', ({ event }) => event),
   },
 }).createMachine({
   id: 'agent',
@@ -170,7 +174,10 @@ export const agentMachine = setup({
          * when the credentials are revoked or leadership ends.
          */
         serving: {
-          on: { 'registration.revoked': { target: 'registering', actions: assign({ registered: undefined }) } },
+          on: {
+            'registration.revoked': { target: 'registering', actions: assign({ registered: undefined }) },
+            'credentials.confirmed': { actions: 'forwardToSocket' },
+          },
           // The registered components, one actor each (the tunnel sits `disabled` without its gate; the
           // deployer only publishes the deployer Secret when the parent pushes).
           invoke: [

@@ -65,7 +65,9 @@ export type RegistrationReport =
       readonly clusterName: string | undefined;
       readonly dedicatedNamespace: string;
     }
-  | { readonly type: 'registration.revoked' };
+  | { readonly type: 'registration.revoked' }
+  /** A check of the dedicated credentials passed (e.g. one a component's `credentials.rejected` asked for). */
+  | { readonly type: 'credentials.confirmed' };
 
 export interface IdentityOutput {
   readonly clusterId: string;
@@ -199,6 +201,8 @@ export const registrationMachine = setup({
     })),
     /** Tells the parent that the dedicated credentials no longer work: the registered components stop. */
     reportRevoked: sendParent({ type: 'registration.revoked' }),
+    /** Tells the parent that the parent accepts the dedicated credentials: a tunnel refused with 403 redials. */
+    reportConfirmed: sendParent({ type: 'credentials.confirmed' } satisfies RegistrationReport),
     /** Says (a warning) that the parent refused the valid dedicated credentials a permission (context.lastFailure). */
     warnLackingPermission: notProvided('warnLackingPermission'),
   },
@@ -436,7 +440,7 @@ export const registrationMachine = setup({
         id: 'verifyCredentials',
         src: 'verifyCredentials',
         input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: 'stored' }),
-        onDone: { target: 'registered', actions: 'resetAttempts' },
+        onDone: { target: 'registered', actions: ['resetAttempts', 'reportConfirmed'] },
         onError: [
           {
             guard: 'credentialsRevoked',

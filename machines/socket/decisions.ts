@@ -1,7 +1,5 @@
 // Pure decisions of the socket (tunnel) lifecycle, called by the statechart and by src/tunnel.
 
-import type { BackoffPolicy } from '../backoff.ts';
-
 /** The path the hub serves the tunnel on (spec §5.1), relative to the parent URL's path. */
 export const socketsPath = 'apis/proxies.clusternet.io/v1alpha1/sockets';
 
@@ -19,25 +17,114 @@ export function socketUrl(parentUrl: string, clusterId: string): string {
   return `${scheme}//${u.host}${base}/${socketsPath}/${encodeURIComponent(clusterId)}`;
 }
 
-/** How a tunnel attempt or session ended, as the statechart sees it. */
-export type CloseKind =
-  /** The parent refused the dedicated credentials (HTTP 401/403 on the handshake). */
-  | 'rejected'
-  /** Anything else: dial failure, other HTTP status, TLS failure, read error, server close. */
-  | 'retry';
+/**
+ * Why the tunnel is down, as the statechart sees it: decides which wait comes before the next dial,
+ * and is what /readyz and the `tunnel_failure` metric name.
+ */
+export type TunnelFailureKind =
+  /** No answer from the parent: connection refused or reset, DNS, timeout; or a healthy session ended. */
+  | 'unreachable'
+  /** A live parent answered the handshake with an error status (404, 500, 503, …). */
+  | 'status'
+  /** 401 on the handshake: the parent rejects the dedicated token. */
+  | 'unauthorized'
+  /** 403 on the handshake: a hub still starting answers so briefly; RBAC without the `sockets` rule always. */
+  | 'forbidden'
+  /** The parent accepted the handshake, then ended the session before answering one of our pings. */
+  | 'dropped'
+  /** TLS failed: the parent's certificate is not one the approved CA (or the system roots) vouch for. */
+  | 'tls'
+  /** Anything else: the credentials could not be read, a proxy the agent cannot use, a bug in a peer. */
+  | 'other';
 
-/** 401 (token rejected) and 403 (RBAC: the `sockets` rule is missing) say the credentials do not work. */
-export function closeKind(handshakeStatus: number | undefined): CloseKind {
-  return handshakeStatus === 401 || handshakeStatus === 403 ? 'rejected' : 'retry';
+/** How the chart reacts to a failure kind. */
+export type FailureResponse =
+  /** Redial soon (within 2 s): the parent may be back any moment. */
+  | 'retrySoon'
+  /** Back off exponentially to a cap of a minute: a live parent says no, retrying faster changes nothing. */
+  | 'backOff'
+  /** Tell registration the parent rejects the credentials, back off (it re-registers if they are revoked). */
+  | 'rejected'
+  /** Ask registration to re-check the credentials; redial as soon as it says they are good. */
+  | 'recheck';
+
+/** What ended an attempt or a session. */
+export interface TunnelEnd {
+  /** The handshake's HTTP status, when the parent answered one other than 101. */
+  readonly status?: number | undefined;
+  /** The Node.js error code (`ECONNREFUSED`, `CERT_HAS_EXPIRED`, …), when an error ended it. */
+  readonly code?: string | undefined;
+  /** The handshake succeeded (HTTP 101) in this attempt. */
+  readonly opened: boolean;
+  /** A Pong answering our Ping came in this session: the parent was healthy. */
+  readonly proved: boolean;
+  /** The handshake got no answer within the handshake timeout. */
+  readonly timedOut?: boolean;
 }
 
-/**
- * Reconnect backoff: exponential from 200 ms, capped at 1.5 s, jittered downwards, so the tunnel is back
- * within 2 s of the parent becoming reachable again (the Go agent waits 10–11.5 s, without a cap).
- */
-export const reconnectPolicy: BackoffPolicy = { initialMs: 200, factor: 2, maxMs: 1500, jitter: 0.3 };
-/** After the parent refused the credentials: slower, the root machine is expected to re-register. */
-export const rejectedPolicy: BackoffPolicy = { initialMs: 5000, factor: 2, maxMs: 60_000, jitter: 0.3 };
+/** Error codes of a parent that is not there (or not reachable now): its return is worth waiting for. */
+const unreachableCodes: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+]);
+
+/** Node's codes for a certificate the client does not accept (tls.TLSSocket `authorizationError`). */
+const tlsCodePattern = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_|ERR_OSSL)/;
+
+/** Classifies how an attempt or session ended. */
+export function classifyEnd(end: TunnelEnd): TunnelFailureKind {
+  if (end.proved) return 'unreachable'; // a healthy session ended: the parent went away
+  if (end.status !== undefined) {
+    if (end.status === 401) return 'unauthorized';
+    if (end.status === 403) return 'forbidden';
+    return 'status';
+  }
+  if (end.opened) return 'dropped';
+  if (end.timedOut === true) return 'unreachable';
+  if (end.code !== undefined) {
+    if (unreachableCodes.has(end.code)) return 'unreachable';
+    if (tlsCodePattern.test(end.code)) return 'tls';
+  }
+  return 'other';
+}
+
+/** The chart's reaction to each failure kind. */
+export function failureResponse(kind: TunnelFailureKind): FailureResponse {
+  switch (kind) {
+    case 'unreachable':
+      return 'retrySoon';
+    case 'unauthorized':
+      return 'rejected';
+    case 'forbidden':
+      return 'recheck';
+    case 'status':
+    case 'dropped':
+    case 'tls':
+    case 'other':
+      return 'backOff';
+  }
+}
+
+/** Every failure kind, for metrics that export one series per kind. */
+export const tunnelFailureKinds: readonly TunnelFailureKind[] = [
+  'unreachable',
+  'status',
+  'unauthorized',
+  'forbidden',
+  'dropped',
+  'tls',
+  'other',
+];
 
 /** Keepalive (spec §5.6): a ping every 5 s; the peer is dead when nothing answers for this long. */
 export const pingIntervalMs = 5000;

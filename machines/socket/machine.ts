@@ -1,15 +1,31 @@
 // The socket-connection lifecycle (spec §5): the websocket tunnel to the parent, opened with the
-// dedicated token after registration, kept alive with pings, and reopened with a capped, jittered
-// exponential backoff whenever it ends. A 401/403 on the handshake is emitted as `credentials.rejected`
-// for the root machine to hand to registration.
+// dedicated token after registration, kept alive with pings, and reopened whenever it ends, after a wait
+// that depends on how it failed (classifyEnd, machines/socket/decisions.ts; policies in timing.ts):
+//
+//   unreachable (refused, reset, DNS, timeout) ─▶ backingOff: 0.2–2 s, then every 0.9–1.2 s
+//   error status (404, 503, …), dropped, TLS  ─▶ refused: 4 s doubling to 60 s
+//   401                                        ─▶ rejected: credentials.rejected, 5 s doubling to 60 s
+//   403                                        ─▶ recheckingCredentials: credentials.rejected; redial on
+//                                                 credentials.confirmed (at once the first time)
+//
+// Only a Pong answering our Ping proves the parent healthy and starts the count over; a Ping from the
+// parent only shows it is alive. The count is of failures of one kind in a row: a 403 after 503s is
+// the first 403.
 //
 // Pure: the session itself (websocket, stream relay) is the `session` actor provided from src/tunnel;
-// it reports `tunnel.opened`, `tunnel.pong` and `tunnel.closed` and takes `tunnel.ping`. Secrets never
-// enter the context or events.
+// it reports `tunnel.opened`, `tunnel.pong`, `tunnel.pinged` and `tunnel.closed` and takes
+// `tunnel.ping`. Secrets never enter the context or events.
 
-import { assign, emit, fromCallback, sendTo, setup } from 'xstate';
+import { assign, emit, enqueueActions, fromCallback, setup } from 'xstate';
 import { notProvided as notProvidedBy } from '../failure.ts';
-import { closeKind, socketUrl } from './decisions.ts';
+import {
+  classifyEnd,
+  failureResponse,
+  socketUrl,
+  type FailureResponse,
+  type TunnelEnd,
+  type TunnelFailureKind,
+} from './decisions.ts';
 
 export interface SocketInput {
   /** `--cluster-reg-parent-url`. */
@@ -30,11 +46,20 @@ export interface SocketContext {
   /** The websocket URL (spec §5.1); no secret in it. */
   readonly url: string;
   /**
-   * Consecutive failed attempts or sessions; drives the backoff. A session counts as failed until the
-   * parent has answered a ping, so a parent that accepts and drops at once is not redialled every 200 ms.
+   * Failed attempts or sessions in a row of the current failure kind; drives the waits. A session counts
+   * as failed until the parent has answered one of our pings, so a parent that accepts and drops at once
+   * is not redialled at once.
    */
   readonly attempt: number;
+  /** Why the tunnel is down (or was, until a Pong proves the parent healthy); undefined when healthy. */
+  readonly failure: TunnelFailureKind | undefined;
   readonly lastFailure: string | undefined;
+  /** This session got past the handshake (HTTP 101). */
+  readonly opened: boolean;
+  /** A Pong answered one of our pings in this session. */
+  readonly proved: boolean;
+  /** A ping of ours is waiting for its Pong. */
+  readonly pingOutstanding: boolean;
   /** Sessions opened so far. */
   readonly sessions: number;
   /**
@@ -57,30 +82,91 @@ export interface SessionInput {
 export type SocketEvent =
   /** The handshake succeeded (HTTP 101). */
   | { readonly type: 'tunnel.opened' }
-  /** A Pong (or Ping) came from the parent. */
+  /** A Pong came from the parent: proof of health when it answers a ping of ours. */
   | { readonly type: 'tunnel.pong' }
+  /** A Ping came from the parent: it is alive, which says nothing of whether it serves the tunnel. */
+  | { readonly type: 'tunnel.pinged' }
   /** The relay stopped reading the websocket (a parent without Pause outran a stream): no Pong can be read. */
   | { readonly type: 'tunnel.held' }
   /** The relay reads the websocket again. */
   | { readonly type: 'tunnel.released' }
-  /** The attempt or session ended; `status` is the handshake's HTTP status when it got that far. */
-  | { readonly type: 'tunnel.closed'; readonly reason: string; readonly status?: number };
+  /**
+   * The attempt or session ended; `status` is the handshake's HTTP status when it got that far, `code`
+   * the Node.js error code when an error ended it.
+   */
+  | { readonly type: 'tunnel.closed'; readonly reason: string; readonly status?: number; readonly code?: string }
+  /** Registration checked the dedicated credentials and the parent accepts them (from the root machine). */
+  | { readonly type: 'credentials.confirmed' };
 
 /** Sent to the session actor. */
 export interface SessionCommand {
   readonly type: 'tunnel.ping';
 }
 
-/** Emitted for the root machine (xstate `emit`): maps to registration's `credentials.rejected`. */
-export interface SocketEmitted {
-  readonly type: 'credentials.rejected';
-  readonly message: string;
-}
+/** Emitted by default (src/ provides actions that log and tell the agent instead). */
+export type SocketEmitted =
+  /** For the root machine: maps to registration's `credentials.rejected` (it re-checks them). */
+  | { readonly type: 'credentials.rejected'; readonly message: string }
+  /** The tunnel fails in a new way (first failure, or another kind than the one before). */
+  | { readonly type: 'tunnel.failing'; readonly kind: TunnelFailureKind; readonly message: string }
+  /** A Pong answered our ping after failures: the tunnel works again. */
+  | { readonly type: 'tunnel.recovered' };
 
 const notProvided = notProvidedBy('socket');
 
-const closedReason = ({ event }: { event: SocketEvent }): string =>
-  event.type === 'tunnel.closed' ? event.reason : event.type;
+interface Args {
+  readonly context: SocketContext;
+  readonly event: { readonly type: string };
+}
+
+/** How an attempt or session ended, from a `tunnel.closed` (or the session actor's error). */
+const closedEnd = ({ context, event }: Args): TunnelEnd => {
+  const e = event as SocketEvent;
+  return e.type === 'tunnel.closed'
+    ? { status: e.status, code: e.code, opened: context.opened, proved: context.proved }
+    : { opened: context.opened, proved: context.proved };
+};
+
+const closedReason = ({ event }: Args): string => {
+  if ('reason' in event && typeof event.reason === 'string') return event.reason;
+  return 'error' in event ? String(event.error) : event.type;
+};
+
+/** The wait states of each response, by the way the tunnel failed. */
+const waitState: Readonly<Record<FailureResponse, string>> = {
+  retrySoon: '#socket.backingOff',
+  backOff: '#socket.refused',
+  rejected: '#socket.rejected',
+  recheck: '#socket.recheckingCredentials',
+};
+
+/**
+ * The transitions out of a failed attempt or session: the failure is recorded, then the chart waits as
+ * failureResponse says for that kind (and asks registration to re-check on a 401 or 403).
+ */
+function failed(end: (a: Args) => TunnelEnd, reason: (a: Args) => string) {
+  const record = {
+    type: 'recordFailure',
+    params: (a: Args) => ({ kind: classifyEnd(end(a)), reason: reason(a) }),
+  } as const;
+  const announce = {
+    type: 'reportFailing',
+    params: (a: Args) => ({ kind: classifyEnd(end(a)), message: reason(a) }),
+  } as const;
+  const notify = { type: 'notifyCredentialsRejected', params: reason } as const;
+  return (['recheck', 'rejected', 'backOff', 'retrySoon'] as const).flatMap((response) => {
+    const responds = { type: 'respondsWith', params: (a: Args) => ({ response, end: end(a) }) } as const;
+    const respondsAnew = { type: 'respondsAnewWith', params: (a: Args) => ({ response, end: end(a) }) } as const;
+    const tell = response === 'recheck' || response === 'rejected' ? [notify] : [];
+    return [
+      { guard: respondsAnew, target: waitState[response], actions: [announce, record, ...tell] },
+      { guard: responds, target: waitState[response], actions: [record, ...tell] },
+    ];
+  });
+}
+
+/** A timer ended the attempt or session: how far it got decides the kind. */
+const timedOut = (a: Args): TunnelEnd => ({ opened: a.context.opened, proved: a.context.proved, timedOut: true });
 
 export const socketMachine = setup({
   types: {
@@ -92,15 +178,22 @@ export const socketMachine = setup({
   actors: {
     /**
      * One websocket session: connects, relays streams, answers `tunnel.ping` with a Ping, and reports
-     * `tunnel.opened` / `tunnel.pong` / `tunnel.closed` (exactly one, last). Stopping it closes the socket.
+     * `tunnel.opened` / `tunnel.pong` / `tunnel.pinged` / `tunnel.closed` (exactly one, last). Stopping it
+     * closes the socket.
      */
     session: fromCallback<SessionCommand, SessionInput>(notProvided('session')),
   },
   delays: {
-    /** Backoff before reconnecting (context.attempt ≥ 1). */
-    retryDelay: notProvided('retryDelay'),
-    /** Backoff after the parent refused the credentials. */
-    rejectedDelay: notProvided('rejectedDelay'),
+    /** Before redialling a parent that was unreachable (timing.ts unreachableDelay). */
+    unreachableRetry: notProvided('unreachableRetry'),
+    /** Before redialling a live parent that refused the handshake or dropped the session (refusedDelay). */
+    refusedRetry: notProvided('refusedRetry'),
+    /** Before redialling after a 401 (rejectedDelay). */
+    rejectedRetry: notProvided('rejectedRetry'),
+    /** After registration confirmed the credentials, before redialling after repeated 403s (recheckedDelay). */
+    recheckedRetry: notProvided('recheckedRetry'),
+    /** After a 403 with no confirmation from registration: redial anyway (recheckFallbackDelay). */
+    recheckFallback: notProvided('recheckFallback'),
     pingInterval: notProvided('pingInterval'),
     /** No Pong (or Ping) for this long while open: the peer is gone. */
     deadPeerTimeout: notProvided('deadPeerTimeout'),
@@ -110,20 +203,44 @@ export const socketMachine = setup({
     handshakeTimeout: notProvided('handshakeTimeout'),
   },
   guards: {
-    /** Failures are still counted: no Pong has come since the last one. */
-    recovering: ({ context }) => context.attempt > 0,
-    rejected: ({ event }) => event.type === 'tunnel.closed' && closeKind(event.status) === 'rejected',
+    /** How the chart responds to the way this attempt or session ended (failureResponse). */
+    respondsWith: (_, p: { readonly response: FailureResponse; readonly end: TunnelEnd }) =>
+      failureResponse(classifyEnd(p.end)) === p.response,
+    /** A Pong that answers a ping of ours (not an unsolicited one). */
+    answersOurPing: ({ context }) => context.pingOutstanding,
+    /** As respondsWith, and the tunnel fails in another way than before (or for the first time since it was healthy). */
+    respondsAnewWith: ({ context }, p: { readonly response: FailureResponse; readonly end: TunnelEnd }) =>
+      failureResponse(classifyEnd(p.end)) === p.response && classifyEnd(p.end) !== context.failure,
+    /** As answersOurPing, after failures: the tunnel works again. */
+    answersOurPingAfterFailures: ({ context }) => context.pingOutstanding && context.failure !== undefined,
+    /** The first 403 in a row: redial as soon as registration confirms. */
+    firstRecheck: ({ context }) => context.attempt <= 1,
   },
   actions: {
     /** Tells whoever runs the tunnel that the parent refused the dedicated credentials (by default: emits). */
     notifyCredentialsRejected: emit((_, message: string) => ({ type: 'credentials.rejected' as const, message })),
-    recordFailure: assign({
-      attempt: ({ context }) => context.attempt + 1,
-      lastFailure: (_, reason: string) => reason,
+    /** The tunnel fails in a new way: said once (a warning), not on every retry (by default: emits). */
+    reportFailing: emit((_, p: { readonly kind: TunnelFailureKind; readonly message: string }) => ({
+      type: 'tunnel.failing' as const,
+      kind: p.kind,
+      message: p.message,
+    })),
+    /** The tunnel works again after failures (by default: emits). */
+    reportRecovered: emit({ type: 'tunnel.recovered' as const }),
+    /** Counts the failure in its kind's run: a new kind starts a new count. */
+    recordFailure: assign(({ context }, p: { readonly kind: TunnelFailureKind; readonly reason: string }) => ({
+      failure: p.kind,
+      attempt: p.kind === context.failure ? context.attempt + 1 : 1,
+      lastFailure: p.reason,
+    })),
+    attemptStarted: assign({ opened: false, proved: false, pingOutstanding: false }),
+    opened: assign({ opened: true, lastFailure: undefined, sessions: ({ context }) => context.sessions + 1 }),
+    ping: enqueueActions(({ enqueue }) => {
+      enqueue.assign({ pingOutstanding: true });
+      enqueue.sendTo('session', { type: 'tunnel.ping' } satisfies SessionCommand);
     }),
-    opened: assign({ lastFailure: undefined, sessions: ({ context }) => context.sessions + 1 }),
-    /** A Pong came: the session works, the next failure backs off from the start again. */
-    provedHealthy: assign({ attempt: 0 }),
+    /** A Pong answered our ping: the session works, the next failure starts a new count. */
+    provedHealthy: assign({ attempt: 0, failure: undefined, proved: true, pingOutstanding: false }),
   },
 }).createMachine({
   id: 'socket',
@@ -134,7 +251,11 @@ export const socketMachine = setup({
     childServer: input.childServer,
     url: socketUrl(input.parentUrl, input.clusterId),
     attempt: 0,
+    failure: undefined,
     lastFailure: undefined,
+    opened: false,
+    proved: false,
+    pingOutstanding: false,
     sessions: 0,
     instance: self.sessionId,
   }),
@@ -146,6 +267,7 @@ export const socketMachine = setup({
     /** A websocket attempt and, once the handshake succeeds, the open session. */
     session: {
       initial: 'connecting',
+      entry: 'attemptStarted',
       invoke: {
         id: 'session',
         src: 'session',
@@ -156,47 +278,23 @@ export const socketMachine = setup({
           clusterId: context.clusterId,
           childServer: context.childServer,
         }),
-        onError: {
-          target: 'backingOff',
-          actions: { type: 'recordFailure', params: ({ event }) => String(event.error) },
-        },
+        onError: failed(closedEnd, closedReason),
       },
-      on: {
-        'tunnel.closed': [
-          {
-            guard: 'rejected',
-            target: 'rejected',
-            actions: [
-              { type: 'recordFailure', params: closedReason },
-              { type: 'notifyCredentialsRejected', params: closedReason },
-            ],
-          },
-          { target: 'backingOff', actions: { type: 'recordFailure', params: closedReason } },
-        ],
-      },
+      on: { 'tunnel.closed': failed(closedEnd, closedReason) },
       states: {
         connecting: {
           on: { 'tunnel.opened': 'open' },
-          after: {
-            handshakeTimeout: {
-              target: '#socket.backingOff',
-              actions: { type: 'recordFailure', params: 'handshake timed out' },
-            },
-          },
+          after: { handshakeTimeout: failed(timedOut, () => 'handshake timed out') },
         },
         reconnecting: {
           on: { 'tunnel.opened': 'open' },
-          after: {
-            handshakeTimeout: {
-              target: '#socket.backingOff',
-              actions: { type: 'recordFailure', params: 'handshake timed out' },
-            },
-          },
+          after: { handshakeTimeout: failed(timedOut, () => 'handshake timed out') },
         },
         /**
-         * Pinging every pingInterval; any Pong (or Ping) from the parent restarts the dead-peer timer.
-         * While the relay holds the reader no Pong can be read, so the dead-peer timer waits; the pings
-         * go on (they keep the hub's read deadline moving).
+         * Pinging every pingInterval; a Pong or a Ping from the parent restarts the dead-peer timer, and
+         * only a Pong answering our ping proves the session healthy. While the relay holds the reader no
+         * Pong can be read, so the dead-peer timer waits; the pings go on (they keep the hub's read
+         * deadline moving).
          */
         open: {
           entry: 'opened',
@@ -206,13 +304,7 @@ export const socketMachine = setup({
               initial: 'waiting',
               states: {
                 waiting: {
-                  after: {
-                    pingInterval: {
-                      target: 'waiting',
-                      reenter: true,
-                      actions: sendTo('session', { type: 'tunnel.ping' } satisfies SessionCommand),
-                    },
-                  },
+                  after: { pingInterval: { target: 'waiting', reenter: true, actions: 'ping' } },
                 },
               },
             },
@@ -223,29 +315,31 @@ export const socketMachine = setup({
                   on: {
                     'tunnel.pong': [
                       {
-                        guard: 'recovering',
+                        guard: 'answersOurPingAfterFailures',
                         target: 'alive',
                         reenter: true,
-                        actions: 'provedHealthy',
+                        actions: ['reportRecovered', 'provedHealthy'],
                       },
+                      { guard: 'answersOurPing', target: 'alive', reenter: true, actions: 'provedHealthy' },
                       { target: 'alive', reenter: true },
                     ],
+                    'tunnel.pinged': { target: 'alive', reenter: true },
                     'tunnel.held': 'held',
                   },
                   after: {
-                    deadPeerTimeout: {
-                      target: '#socket.backingOff',
-                      actions: { type: 'recordFailure', params: 'no pong from the parent' },
-                    },
+                    deadPeerTimeout: failed(
+                      ({ context }) => ({ opened: true, proved: context.proved }),
+                      () => 'no pong from the parent',
+                    ),
                   },
                 },
                 held: {
                   on: { 'tunnel.released': 'alive' },
                   after: {
-                    readerHeldTimeout: {
-                      target: '#socket.backingOff',
-                      actions: { type: 'recordFailure', params: 'the tunnel reader was held too long' },
-                    },
+                    readerHeldTimeout: failed(
+                      ({ context }) => ({ opened: true, proved: context.proved }),
+                      () => 'the tunnel reader was held too long',
+                    ),
                   },
                 },
               },
@@ -254,8 +348,31 @@ export const socketMachine = setup({
         },
       },
     },
-    backingOff: { after: { retryDelay: 'session.reconnecting' } },
-    /** The parent refused the credentials; `credentials.rejected` was emitted. Try again, slowly. */
-    rejected: { after: { rejectedDelay: 'session.reconnecting' } },
+    /** The parent was unreachable: redial soon. */
+    backingOff: { after: { unreachableRetry: 'session.reconnecting' } },
+    /** A live parent refused the handshake (an error status), dropped the session, or TLS failed. */
+    refused: { after: { refusedRetry: 'session.reconnecting' } },
+    /** The parent rejected the token (401); `credentials.rejected` was sent. Try again, slowly. */
+    rejected: { after: { rejectedRetry: 'session.reconnecting' } },
+    /**
+     * A 403 on the handshake; `credentials.rejected` was sent, so registration re-checks the credentials.
+     * Once it confirms them the tunnel is redialled: at once after the first 403 in a row (a hub still
+     * starting), later after a growing pause (a parent whose RBAC refuses the tunnel for good).
+     */
+    recheckingCredentials: {
+      initial: 'awaitingConfirmation',
+      after: { recheckFallback: 'session.reconnecting' },
+      states: {
+        awaitingConfirmation: {
+          on: {
+            'credentials.confirmed': [
+              { guard: 'firstRecheck', target: '#socket.session.reconnecting' },
+              { target: 'confirmed' },
+            ],
+          },
+        },
+        confirmed: { after: { recheckedRetry: '#socket.session.reconnecting' } },
+      },
+    },
   },
 });

@@ -4,6 +4,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { registrationProblems } from '../../machines/registration/problems.ts';
 import type { TransitionRecord } from '../logging/transitions.ts';
+import { tunnelFailureKinds, type TunnelFailureKind } from '../../machines/socket/decisions.ts';
 
 const prefix = 'clusternet_agent_';
 
@@ -97,6 +98,16 @@ export class AgentMetrics {
     help: 'Reconnections of the websocket tunnel',
     registers: [this.registry],
   });
+  readonly tunnelFailure = new Gauge({
+    name: `${prefix}tunnel_failure`,
+    help: 'Why the tunnel is down: 1 for the current failure kind (unreachable, status, unauthorized, forbidden, dropped, tls, other); all 0 while it works',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  /** Sets tunnel_failure: `kind` to 1, every other kind to 0 (all 0 for undefined). */
+  setTunnelFailure(kind: TunnelFailureKind | undefined): void {
+    for (const k of tunnelFailureKinds) this.tunnelFailure.set({ reason: k }, k === kind ? 1 : 0);
+  }
   /** Where the tunnel's counters come from (see observeTunnel). */
   #tunnel: () => RelayCounters = () => ({ streams: 0, bytesSent: 0, bytesReceived: 0 });
   /** What tunnel_bytes_total last exported. */
@@ -134,6 +145,7 @@ export class AgentMetrics {
     this.registered.set(0);
     this.tunnelUp.set(0);
     this.setRegistrationProblem(undefined);
+    this.setTunnelFailure(undefined);
   }
 
   /** Sets the registration_problem gauge: 1 for `reason`, 0 for every other reason. */

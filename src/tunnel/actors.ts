@@ -9,15 +9,14 @@ import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import WebSocket from 'ws';
 import { fromCallback } from 'xstate';
-import { nextDelay } from '../../machines/backoff.ts';
 import {
   deadPeerTimeoutMs,
   handshakeTimeoutMs,
   pingIntervalMs,
   readerHeldTimeoutMs,
-  reconnectPolicy,
-  rejectedPolicy,
+  type TunnelFailureKind,
 } from '../../machines/socket/decisions.ts';
+import { reconnectDelays } from '../../machines/socket/timing.ts';
 import {
   socketMachine,
   type SessionCommand,
@@ -58,6 +57,8 @@ export interface SocketDeps {
   readonly onRelay?: (relay: StreamRelay) => void;
   /** The parent refused the dedicated credentials (instead of the machine's `credentials.rejected` emit). */
   readonly onCredentialsRejected?: (message: string) => void;
+  /** Why the tunnel is down, each time that changes; undefined once it works again (readiness, metrics). */
+  readonly onFailureKind?: (kind: TunnelFailureKind | undefined, message: string | undefined) => void;
   /** HTTPS_PROXY/NO_PROXY as for the API calls (src/kube/proxy.ts); default: direct. */
   readonly proxyFor?: ProxyFunc;
 }
@@ -81,6 +82,17 @@ export function nonZeroMasks(fill: (pool: Buffer) => void = (pool) => randomFill
     } while (mask.readUInt32BE(0) === 0);
   };
 }
+
+/** What each failure kind means, for the warning. */
+const failureText: Readonly<Record<TunnelFailureKind, string>> = {
+  unreachable: 'the parent is unreachable; redialling every second or so',
+  status: 'the parent answers the handshake with an error status; backing off up to a minute',
+  unauthorized: 'the parent rejects the dedicated token (401); registration re-checks it',
+  forbidden: 'the parent refuses the tunnel (403); registration re-checks the credentials',
+  dropped: 'the parent ends each session before answering a ping; backing off up to a minute',
+  tls: 'TLS with the parent fails; backing off up to a minute',
+  other: 'backing off up to a minute',
+};
 
 /** The socket statechart with the real effects provided. */
 export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
@@ -116,11 +128,16 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
     const send = (e: SocketEvent): void => {
       if (!ended) sendBack(e);
     };
-    const end = (reason: string, status?: number): void => {
+    const end = (reason: string, status?: number, code?: string): void => {
       if (ended) return;
       relay?.close();
       if ((status === 401 || status === 403) && cached?.instance === input.instance) cached = undefined;
-      send(status === undefined ? { type: 'tunnel.closed', reason } : { type: 'tunnel.closed', reason, status });
+      send({
+        type: 'tunnel.closed',
+        reason,
+        ...(status === undefined ? {} : { status }),
+        ...(code === undefined ? {} : { code }),
+      });
       ended = true;
     };
 
@@ -207,11 +224,12 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
       socket.on('pong', () => {
         send({ type: 'tunnel.pong' });
       });
+      // The parent is alive; whether it serves the tunnel, only a Pong to our ping says (the chart decides).
       socket.on('ping', () => {
-        send({ type: 'tunnel.pong' });
+        send({ type: 'tunnel.pinged' });
       });
-      socket.on('error', (err) => {
-        end(err.message);
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        end(err.message, undefined, err.code);
       });
       socket.on('close', (code, reason) => {
         end(`closed by the parent (${String(code)}${reason.length > 0 ? `: ${reason.toString()}` : ''})`);
@@ -253,19 +271,25 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
   return socketMachine.provide({
     actors: { session },
     delays: {
-      retryDelay: ({ context }) => nextDelay(Math.max(1, context.attempt), reconnectPolicy, random),
-      rejectedDelay: ({ context }) => nextDelay(Math.max(1, context.attempt), rejectedPolicy, random),
+      ...reconnectDelays(random),
       pingInterval: timing.pingIntervalMs,
       deadPeerTimeout: timing.deadPeerTimeoutMs,
       readerHeldTimeout: timing.readerHeldTimeoutMs,
       handshakeTimeout: timing.handshakeTimeoutMs,
     },
-    ...(deps.onCredentialsRejected === undefined
-      ? {}
-      : {
-          actions: {
-            notifyCredentialsRejected: (_: unknown, message: string) => deps.onCredentialsRejected?.(message),
-          },
-        }),
+    actions: {
+      ...(deps.onCredentialsRejected === undefined
+        ? {}
+        : { notifyCredentialsRejected: (_: unknown, message: string) => deps.onCredentialsRejected?.(message) }),
+      // One warning per change of the way the tunnel fails, not one per retry.
+      reportFailing: (_: unknown, p: { readonly kind: TunnelFailureKind; readonly message: string }) => {
+        log.warn({ kind: p.kind, reason: p.message }, `the tunnel to the parent fails: ${failureText[p.kind]}`);
+        deps.onFailureKind?.(p.kind, p.message);
+      },
+      reportRecovered: () => {
+        log.info('the tunnel to the parent works again');
+        deps.onFailureKind?.(undefined, undefined);
+      },
+    },
   });
 }

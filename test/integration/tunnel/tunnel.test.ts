@@ -3,7 +3,12 @@
 // tunnel, as the hub does.
 
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { createServer as createTcpServer, type Server } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proxyFromEnvironment } from '../../../src/kube/proxy.ts';
@@ -280,7 +285,108 @@ describe.each(remotedialerVersions.remotedialer)('tunnel through the Go remotedi
   }, 60_000);
 });
 
+/**
+ * A TLS front for the Go server (its certificate, another port) that answers the websocket handshake as a
+ * hub still starting does: `answers(n)` says, for the nth handshake, the status to answer with, or
+ * undefined to pass the handshake (and the session) through to the real server.
+ */
+async function startingHubFront(server: GoTunnelServer, answers: (n: number) => number | undefined) {
+  const handshakes: { at: number; status: number | undefined }[] = [];
+  const front = createHttpsServer({
+    cert: await readFile(server.pki.apiserverCert),
+    key: await readFile(server.pki.apiserverKey),
+  });
+  front.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => undefined);
+    const status = answers(handshakes.length + 1);
+    handshakes.push({ at: performance.now(), status });
+    if (status !== undefined) {
+      socket.end(`HTTP/1.1 ${String(status)} Refused\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      return;
+    }
+    const upstream = tlsConnect({ host: '127.0.0.1', port: server.port, ca: server.caPem }, () => {
+      const lines = [`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2)
+        lines.push(`${req.rawHeaders[i] ?? ''}: ${req.rawHeaders[i + 1] ?? ''}`);
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      upstream.write(head);
+      upstream.pipe(socket).pipe(upstream);
+    });
+    upstream.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const port = (front.address() as AddressInfo).port;
+  return {
+    url: `https://127.0.0.1:${String(port)}`,
+    handshakes,
+    close: () => new Promise((r) => front.close(r)),
+  };
+}
+
 describe('tunnel handshake', () => {
+  // Issue 13 defect #3: a hub still starting answers 403 for a moment; the agent took that for rejected
+  // credentials and waited 42–60 s, with the attempt count of the 503s before it.
+  it('a 503, then 403s from a hub still starting: redialled as soon as registration confirms; open ≤ 2 s after it serves', async () => {
+    const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';
+    const server = await GoTunnelServer.start({ version, token: 'right' });
+    const front = await startingHubFront(server, (n) => [503, 403, 403][n - 1]);
+    const clusterId = randomUUID();
+    const rechecks: number[] = [];
+    const tunnel: RunningTunnel = runTunnel(
+      { parentUrl: front.url, clusterId, childServer: env.server('child') },
+      {
+        allowedTargets: [],
+        loadCredentials: () => Promise.resolve({ token: 'right', caPem: server.caPem }),
+        // Registration's part: the credentials re-check passes a moment later (9 ms in the issue).
+        onCredentialsRejected: () => {
+          rechecks.push(performance.now());
+          setTimeout(() => {
+            tunnel.actor.send({ type: 'credentials.confirmed' });
+          }, 9);
+        },
+      },
+    );
+    try {
+      const open = await tunnel.waitOpen(30_000);
+      expect(front.handshakes.map((h) => h.status)).toEqual([503, 403, 403, undefined]);
+      const serves = front.handshakes.at(-2)?.at ?? 0; // the last 403: the hub serves from then on
+      console.log(`open ${(open - serves).toFixed(0)} ms after the hub served (the last 403)`);
+      expect(open - serves).toBeLessThan(2000);
+      expect(rechecks).toHaveLength(2);
+      expect(await server.hasSession(clusterId)).toBe(true);
+      expect(tunnel.errors).toEqual([]);
+    } finally {
+      tunnel.stop();
+      await front.close();
+      await server.stop();
+    }
+  }, 60_000);
+
+  // Issue 13 defect #5: against a parent answering 404 the agent redialled about 40 times a minute.
+  it('a parent answering 404 (the real Go server, a path it does not serve) is redialled 4 s doubling, not every second', async () => {
+    const version = remotedialerVersions.remotedialer[0] ?? 'v0.3.0';
+    const server = await GoTunnelServer.start({ version, token: 'right' });
+    const tunnel = runTunnel(
+      { parentUrl: `${server.url}/not-served/`, clusterId: randomUUID(), childServer: env.server('child') },
+      { allowedTargets: [], loadCredentials: () => Promise.resolve({ token: 'right', caPem: server.caPem }) },
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 15_000));
+      const attempts = tunnel.states.filter((s) => s.to === 'refused').length;
+      console.log(`${String(attempts)} handshakes answered 404 in 15 s`);
+      expect(tunnel.actor.getSnapshot().context.lastFailure).toMatch(/HTTP 404/);
+      // 0, 2.8–4, 8.4–12 s (4 s doubling, up to 30 % shorter): 3 or 4 in 15 s; before, about 13.
+      expect(attempts).toBeGreaterThanOrEqual(3);
+      expect(attempts).toBeLessThanOrEqual(4);
+      expect(
+        tunnel.logs.filter((l) => l.level === 40 && l.msg.startsWith('the tunnel to the parent fails')),
+      ).toHaveLength(1);
+    } finally {
+      tunnel.stop();
+      await server.stop();
+    }
+  }, 60_000);
+
   // client-go never proxies loopback addresses, so the server listens on the test network namespace's
   // own address (skipped, saying why, on the host's loopback).
   it.skipIf(advertised === undefined)(
@@ -351,7 +457,11 @@ describe('tunnel handshake', () => {
         Promise.resolve(tunnel.emitted.length > 0 ? true : undefined),
       );
       expect(tunnel.emitted[0]).toMatch(/HTTP 403/);
-      expect(tunnel.states.map((s) => s.to)).toEqual(['session.connecting', 'rejected']);
+      // Registration is asked to re-check; the tunnel waits for its answer (or the fallback).
+      expect(tunnel.states.map((s) => s.to)).toEqual([
+        'session.connecting',
+        'recheckingCredentials.awaitingConfirmation',
+      ]);
       expect(tunnel.errors).toEqual([]);
     } finally {
       tunnel.stop();

@@ -56,7 +56,8 @@ function replica(
   });
   // The registered components only record when they run (their own tests cover them).
   const component = (name: string) =>
-    fromCallback<{ type: string }, { enabled?: boolean }>(({ input }) => {
+    fromCallback<{ type: string }, { enabled?: boolean }>(({ input, receive }) => {
+      receive((e) => components.push(`${name} got ${e.type}`));
       components.push(input.enabled === false ? `${name} start (disabled)` : `${name} start`);
       return () => components.push(`${name} stop`);
     });
@@ -99,7 +100,7 @@ function intervals(life: { event: string; at: number }[], end: number): [number,
 }
 
 describe('agent machine', () => {
-  it('runs the heartbeat and the tunnel (disabled without SocketConnection) while serving; forwards rejections', async () => {
+  it('runs the heartbeat and the tunnel (disabled without SocketConnection) while serving; forwards rejections and confirmations', async () => {
     const clock = new SimulatedClock();
     const withTunnel = replica(clock, new FakeLeaseStore(clock), 'a', 1000, true);
     const without = replica(clock, new FakeLeaseStore(clock), 'b', 1000, false);
@@ -109,9 +110,13 @@ describe('agent machine', () => {
     withTunnel.actor.send({ type: 'credentials.rejected', message: 'heartbeat: 401' });
     await settle(clock);
     expect(withTunnel.forwarded).toEqual(['heartbeat: 401']);
+    // Registration's re-check passed: the tunnel (waiting after a 403) hears it.
+    withTunnel.actor.send({ type: 'credentials.confirmed' });
+    await settle(clock);
+    expect(withTunnel.components.slice(3)).toEqual(['socket got credentials.confirmed']);
     withTunnel.actor.send({ type: 'registration.revoked' });
     await settle(clock);
-    expect(withTunnel.components.slice(3).sort()).toEqual(['deployer stop', 'heartbeat stop', 'socket stop']);
+    expect(withTunnel.components.slice(4).sort()).toEqual(['deployer stop', 'heartbeat stop', 'socket stop']);
   });
 
   it('standby → registering → serving once it leads; a standby runs nothing', async () => {

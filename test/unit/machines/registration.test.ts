@@ -63,6 +63,8 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
   };
   /** What the agent would hear (sendParent). */
   const reports: string[] = [];
+  /** Each passing re-check of the credentials, as the agent would hear it (credentials.confirmed). */
+  const confirmations: number[] = [];
   /** The warnings the machine asked for (a 403 on a check of the dedicated credentials). */
   const warnings: (string | undefined)[] = [];
   const machine = registrationMachine.provide({
@@ -90,6 +92,9 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
       reportRevoked: () => {
         reports.push('revoked');
       },
+      reportConfirmed: () => {
+        confirmations.push(clock.now());
+      },
       warnLackingPermission: ({ context }) => {
         warnings.push(context.lastFailure);
       },
@@ -115,7 +120,16 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
       for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
     }
   };
-  return { actor, trace, advance, calls, reports, warnings, context: () => actor.getSnapshot().context };
+  return {
+    actor,
+    trace,
+    advance,
+    calls,
+    reports,
+    confirmations,
+    warnings,
+    context: () => actor.getSnapshot().context,
+  };
 }
 
 const toApproval = ['resolvingIdentity', 'loadingStoredCredentials', 'requesting', 'awaitingApproval.polling'];
@@ -406,13 +420,33 @@ describe('registration statechart', () => {
     ]);
   });
 
-  it('checks the credentials when another component reports them rejected, and keeps them if they work', async () => {
+  it('checks the credentials when another component reports them rejected, keeps them if they work, and says so', async () => {
     const r = start({});
     await r.advance();
+    expect(r.confirmations).toEqual([]); // the verification after approval reports registered instead
     r.actor.send({ type: 'credentials.rejected', message: 'tunnel: handshake: HTTP 403 Forbidden' });
     await r.advance();
     expect(r.trace.slice(-3)).toEqual(['registered', 'checkingCredentials', 'registered']);
     expect(r.reports).toEqual(['registered']);
+    // The tunnel refused with 403 waits for this to redial (credentials.confirmed, via the agent).
+    expect(r.confirmations).toHaveLength(1);
+  });
+
+  it('does not confirm credentials whose re-check fails (the parent unreachable, or a 403)', async () => {
+    let checks = 0;
+    const r = start({
+      verify: () =>
+        ++checks === 1
+          ? ok()
+          : Promise.reject(checks === 2 ? fail('unreachable', 'connect ECONNREFUSED') : fail('forbidden', '403')),
+    });
+    await r.advance();
+    r.actor.send({ type: 'credentials.rejected', message: 'tunnel: handshake: HTTP 403 Forbidden' });
+    await r.advance();
+    r.actor.send({ type: 'credentials.rejected', message: 'tunnel: handshake: HTTP 403 Forbidden' });
+    await r.advance();
+    expect(r.trace.slice(-4)).toEqual(['checkingCredentials', 'registered', 'checkingCredentials', 'registered']);
+    expect(r.confirmations).toEqual([]);
   });
 
   it('re-registers when another component reports rejected credentials and the parent rejects them too', async () => {

@@ -67,4 +67,19 @@ describe('statechart metrics', () => {
     expect(text).toMatch(/^clusternet_agent_tunnel_bytes_total\{direction="sent"\} 150$/m);
     expect(text).toMatch(/^clusternet_agent_tunnel_bytes_total\{direction="received"\} 40$/m);
   });
+
+  it('tunnel_failure: 1 for the way the tunnel fails now, 0 for the others, all 0 once it works', async () => {
+    const m = new AgentMetrics({ processMetrics: false });
+    expect(await m.text()).toMatch(/^clusternet_agent_tunnel_failure\{reason="status"\} 0$/m);
+    m.setTunnelFailure('status');
+    let text = await m.text();
+    expect(text).toMatch(/^clusternet_agent_tunnel_failure\{reason="status"\} 1$/m);
+    expect(text).toMatch(/^clusternet_agent_tunnel_failure\{reason="unreachable"\} 0$/m);
+    m.setTunnelFailure('forbidden');
+    text = await m.text();
+    expect(text).toMatch(/^clusternet_agent_tunnel_failure\{reason="status"\} 0$/m);
+    expect(text).toMatch(/^clusternet_agent_tunnel_failure\{reason="forbidden"\} 1$/m);
+    m.setTunnelFailure(undefined);
+    expect(/^clusternet_agent_tunnel_failure\{.*\} 1$/m.exec(await m.text())).toBeNull();
+  });
 });

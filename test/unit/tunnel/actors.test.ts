@@ -2,10 +2,14 @@
 // attempt ends at once and the machine backs off and retries.
 
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createActor } from 'xstate';
+import { createActor, setup, type CallbackActorLogic } from 'xstate';
+import { WebSocketServer } from 'ws';
+import { socketUrl } from '../../../machines/socket/decisions.ts';
+import type { SessionCommand, SessionInput, SocketEvent } from '../../../machines/socket/machine.ts';
 import { direct, type ProxyFunc } from '../../../src/kube/proxy.ts';
 import { createSocketMachine, nonZeroMasks } from '../../../src/tunnel/actors.ts';
 import type { DedicatedCredentials } from '../../../src/registration/wire.ts';
@@ -74,9 +78,84 @@ describe('socket session actor', () => {
     expect(actor.getSnapshot().context.lastFailure).toMatch(
       /^cannot open the tunnel: proxy .*only http and https proxies/,
     );
-    expect(actor.getSnapshot().value).toBe('backingOff');
+    expect(actor.getSnapshot().value).toBe('refused'); // a configuration error: not worth redialling every second
+    expect(actor.getSnapshot().context.failure).toBe('other');
     actor.stop();
     expect(errors).toEqual([]);
+  });
+});
+
+/** The session actor alone, under a parent that records what it reports. */
+async function sessionAgainst(parentUrl: string, until: (events: SocketEvent[]) => boolean) {
+  const machine = createSocketMachine({
+    log: pino({ level: 'silent' }),
+    allowedTargets: [],
+    loadCredentials: () => Promise.resolve({ token: 't', caPem: undefined }),
+  });
+  const session = machine.implementations.actors.session as CallbackActorLogic<SessionCommand, SessionInput>;
+  const events: SocketEvent[] = [];
+  const recorder = setup({ types: { events: {} as SocketEvent }, actors: { session } }).createMachine({
+    invoke: {
+      id: 'session',
+      src: 'session',
+      input: {
+        instance: 'i',
+        url: socketUrl(parentUrl, 'c1'),
+        parentUrl,
+        clusterId: 'c1',
+        childServer: 'https://127.0.0.1:1',
+      },
+    },
+    on: { '*': { actions: ({ event }) => events.push(event) } },
+  });
+  const actor = createActor(recorder).start();
+  try {
+    await eventually('the session reports', () => Promise.resolve(until(events) ? true : undefined));
+  } finally {
+    actor.stop();
+  }
+  return events;
+}
+
+describe('socket session actor: what it reports', () => {
+  // Issue 13 defect #4: a Ping from the parent was reported as `tunnel.pong`, which reset the backoff.
+  it('a Ping from the parent is reported as tunnel.pinged, not as a Pong', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    wss.on('connection', (ws) => {
+      ws.ping();
+      setTimeout(() => {
+        ws.send('garbage: a text message');
+        ws.close();
+      }, 50);
+    });
+    await new Promise((r) => wss.once('listening', r));
+    const port = (wss.address() as AddressInfo).port;
+    try {
+      const events = await sessionAgainst(`http://127.0.0.1:${String(port)}`, (e) =>
+        e.some((x) => x.type === 'tunnel.closed'),
+      );
+      expect(events.map((e) => e.type)).toEqual(['tunnel.opened', 'tunnel.pinged', 'tunnel.closed']);
+    } finally {
+      await new Promise((r) => {
+        wss.close(r);
+      });
+    }
+  });
+
+  it('an error status on the handshake is reported with the status; a refused connection with its code', async () => {
+    const http = createHttpServer((_, res) => {
+      res.writeHead(404).end('404 page not found');
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    const port = (http.address() as AddressInfo).port;
+    try {
+      const events = await sessionAgainst(`http://127.0.0.1:${String(port)}`, (e) => e.length > 0);
+      expect(events).toEqual([{ type: 'tunnel.closed', reason: 'handshake: HTTP 404 Not Found', status: 404 }]);
+    } finally {
+      await new Promise((r) => http.close(r));
+    }
+    const refused = await sessionAgainst(`http://127.0.0.1:${String(await closedPort())}`, (e) => e.length > 0);
+    expect(refused).toMatchObject([{ type: 'tunnel.closed', code: 'ECONNREFUSED' }]);
   });
 });
 

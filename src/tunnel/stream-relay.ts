@@ -107,7 +107,7 @@ export interface RelayLimits extends FlowLimits, ReplyLimits {
  * Spec §5.5 item 8: Pause above 2 MiB buffered, Resume below 256 KiB; the Go client dials with a 1
  * minute timeout. A parent that honours Pause stays below the absolute limits: the most it can have
  * sent past the session's mark is what was on its way (the TCP buffers of one connection), well under
- * the 32 MiB between the mark and the limit; a stream's limit is above the largest message (16 MiB).
+ * the 24 MiB between the mark and the limit; a stream's limit is above the largest message (16 MiB).
  * The session limit bounds what the tunnel holds for any parent (docs/tunnel-memory.md).
  */
 export const defaultRelayLimits: RelayLimits = {
@@ -158,7 +158,7 @@ export interface RelayStats {
   readonly repliesQueued: number;
   readonly repliesDropped: number;
   readonly outstandingBytes: number;
-  /** Parent → target bytes not yet written to their sockets, all streams together. */
+  /** Parent → target bytes not yet written to their sockets, all streams together, as charged (`chargeFor`). */
   readonly inboundBytes: number;
   /** Stream payload bytes relayed parent → target, and target → parent, over this session. */
   readonly bytesReceived: number;
@@ -333,6 +333,7 @@ export class StreamRelay {
     this.#streams.clear();
     for (const s of this.#closing) s.socket.destroy();
     this.#closing.clear();
+    this.#replies.length = 0;
   }
 
   #connect(connId: number, payload: Uint8Array): void {

@@ -1,26 +1,32 @@
 // The agent's half of one tunnel session (spec §5.5): serves the parent's Connect requests by dialing
 // the target and relaying bytes both ways, one stream per connID, over any message transport (the
-// websocket in production). Flow control keeps memory bounded and one slow stream from stalling others:
+// websocket in production). Flow control keeps memory bounded and one slow stream from stalling others;
+// its decisions are the pure functions of flow-control.ts:
 //
-//  - inbound (parent → target): a stream whose unwritten bytes pass `pauseAboveBytes` is paused with
-//    Pause(c) and resumed with Resume(c) once they fall to `resumeBelowBytes` (spec §5.5.8; remotedialer
-//    v0.3.0 honours them). When all streams together hold more than `sessionPauseAboveBytes`, every
-//    stream that receives Data is paused, and none is resumed before the total falls to
-//    `sessionResumeBelowBytes`. A parent that does not know Pause (the v0.7.0-era library ignores it)
-//    has the whole websocket reader held instead, while one stream holds `inboundHardLimitBytes` more
-//    than when it was paused or the session is above its mark, which is what such a parent expects
-//    (its own reader blocks the same way). Never for a parent that has sent Pause or Resume itself: it
-//    honours them, and holding the reader would also hold back the Resume the relay may be waiting
-//    for. Whatever the parent: a stream holding more than `streamBufferLimitBytes`, or receiving Data
-//    while the session holds more than `sessionBufferLimitBytes`, is ended with an Error.
+//  - inbound (parent → target): each payload not yet written is charged to its stream and the session
+//    (with the buffer it keeps alive and Node's cost per queued write: `chargeFor`). A stream whose
+//    charge passes `pauseAboveBytes` is paused with Pause(c) and resumed with Resume(c) once it falls to
+//    `resumeBelowBytes` (spec §5.5.8; remotedialer v0.3.0 honours them). When all streams together hold
+//    more than `sessionPauseAboveBytes`, every stream that receives Data is paused, and none is resumed
+//    before the total falls to `sessionResumeBelowBytes`. A parent that does not know Pause (the
+//    v0.7.0-era library ignores it) has the whole websocket reader held instead, while one stream holds
+//    `inboundHardLimitBytes` more than when it was paused or the session is above its mark, which is
+//    what such a parent expects (its own reader blocks the same way). Never for a parent that has sent
+//    Pause or Resume itself: it honours them, and holding the reader would also hold back the Resume
+//    the relay may be waiting for. Whatever the parent: Data that would take a stream past
+//    `streamBufferLimitBytes`, or the session past `sessionBufferLimitBytes`, ends the stream with an
+//    Error instead; so the session never holds more than `sessionBufferLimitBytes`.
 //  - outbound (target → parent): a Pause(c) stops reading that stream's socket until Resume(c); and when
 //    the websocket itself has more than `outboundHighBytes` unsent, every socket stops being read until
 //    it falls under `outboundLowBytes`.
 //
 // Malformed input (text message, undecodable header) ends the session as the Go library does; anything
 // else odd (unknown type, data for an unknown stream, peer-only messages) is answered or ignored per the
-// spec and logged once; answers for streams that do not exist are dropped while the parent does not
-// read them. Nothing here throws at the caller.
+// spec and logged once. Answers for streams that do not exist (refused Connects, Data for an unknown
+// stream) wait in a queue while the websocket has `outboundHighBytes` unsent; past
+// `replyQueueHoldAbove` of them the reader is held until the parent has read half, and only past
+// `maxQueuedReplies` (a parent that does not read at all) are more dropped. Nothing here throws at the
+// caller.
 
 import { connect, type Socket } from 'node:net';
 import type { Logger } from '../logging/logger.ts';
@@ -38,6 +44,17 @@ import {
   writeHeaderBefore,
 } from './frame-codec.ts';
 import { failureMessage } from '../../machines/failure.ts';
+import {
+  chargeFor,
+  mayResume,
+  onArrival,
+  onDrain,
+  onReply,
+  replyHold,
+  type FlowLimits,
+  type ReplyLimits,
+  type SessionFlow,
+} from './flow-control.ts';
 
 /**
  * What is logged once: a fixed set of kinds, never a value from the parent (an address, a type code),
@@ -55,12 +72,10 @@ type OnceKey =
   | 'connect-throw'
   | 'reader-held'
   | 'reader-held-session'
+  | 'reader-held-replies'
   | 'inbound-overflow'
   | 'replies-dropped'
   | `fail-${MalformedReason | 'text'}`;
-
-/** Error replies for streams that do not exist, unwritten at once, beyond which more are dropped. */
-const maxRepliesInFlight = 1024;
 
 /** Bytes read from a target socket at a time (the Go relay uses 32 KiB). */
 const readChunk = 64 * 1024;
@@ -79,14 +94,7 @@ export interface MessageTransport {
   fail(reason: string): void;
 }
 
-export interface RelayLimits {
-  readonly pauseAboveBytes: number;
-  readonly resumeBelowBytes: number;
-  readonly inboundHardLimitBytes: number;
-  readonly streamBufferLimitBytes: number;
-  readonly sessionPauseAboveBytes: number;
-  readonly sessionResumeBelowBytes: number;
-  readonly sessionBufferLimitBytes: number;
+export interface RelayLimits extends FlowLimits, ReplyLimits {
   readonly outboundHighBytes: number;
   readonly outboundLowBytes: number;
   readonly maxStreams: number;
@@ -97,19 +105,24 @@ export interface RelayLimits {
 
 /**
  * Spec §5.5 item 8: Pause above 2 MiB buffered, Resume below 256 KiB; the Go client dials with a 1
- * minute timeout. A parent that honours Pause stays far below the absolute limits.
+ * minute timeout. A parent that honours Pause stays below the absolute limits: the most it can have
+ * sent past the session's mark is what was on its way (the TCP buffers of one connection), well under
+ * the 24 MiB between the mark and the limit; a stream's limit is above the largest message (16 MiB).
+ * The session limit bounds what the tunnel holds for any parent (docs/tunnel-memory.md).
  */
 export const defaultRelayLimits: RelayLimits = {
   pauseAboveBytes: 2 * 1024 * 1024,
   resumeBelowBytes: 256 * 1024,
   inboundHardLimitBytes: 16 * 1024 * 1024,
   streamBufferLimitBytes: 32 * 1024 * 1024,
-  sessionPauseAboveBytes: 64 * 1024 * 1024,
-  sessionResumeBelowBytes: 32 * 1024 * 1024,
-  sessionBufferLimitBytes: 256 * 1024 * 1024,
+  sessionPauseAboveBytes: 24 * 1024 * 1024,
+  sessionResumeBelowBytes: 12 * 1024 * 1024,
+  sessionBufferLimitBytes: 48 * 1024 * 1024,
   outboundHighBytes: 4 * 1024 * 1024,
   outboundLowBytes: 1024 * 1024,
   maxStreams: 4096,
+  replyQueueHoldAbove: 8192,
+  maxQueuedReplies: 16_384,
   dialTimeoutMs: 60_000,
   closingIdleMs: 30_000,
 };
@@ -141,10 +154,11 @@ export interface RelayStats {
   readonly closing: number;
   readonly opened: number;
   readonly refused: number;
-  /** Error replies for streams that do not exist, dropped while the parent did not read. */
+  /** Error replies for streams that do not exist, waiting for the websocket, and dropped (the parent did not read). */
+  readonly repliesQueued: number;
   readonly repliesDropped: number;
   readonly outstandingBytes: number;
-  /** Parent → target bytes not yet written to their sockets, all streams together. */
+  /** Parent → target bytes not yet written to their sockets, all streams together, as charged (`chargeFor`). */
   readonly inboundBytes: number;
   /** Stream payload bytes relayed parent → target, and target → parent, over this session. */
   readonly bytesReceived: number;
@@ -178,8 +192,9 @@ export class StreamRelay {
   /** The parent has sent Pause or Resume: it is remotedialer ≥ v0.3.0 and honours ours. */
   #peerKnowsPause = false;
   #readersHeld = 0;
-  /** Replies for streams that do not exist, sent and not yet written out; and those dropped. */
-  #repliesInFlight = 0;
+  /** Replies for streams that do not exist waiting for the websocket to take them; those dropped. */
+  readonly #replies: { readonly connId: number; readonly text: string }[] = [];
+  #repliesHeld = false;
   #repliesDropped = 0;
   /** Parent → target bytes not yet written, every stream (closing ones too). */
   #inbound = 0;
@@ -221,6 +236,7 @@ export class StreamRelay {
       closing: this.#closing.size,
       opened: this.#opened,
       refused: this.#refused,
+      repliesQueued: this.#replies.length,
       repliesDropped: this.#repliesDropped,
       outstandingBytes: this.#outstanding,
       inboundBytes: this.#inbound,
@@ -265,7 +281,8 @@ export class StreamRelay {
       case MessageType.Data: {
         const s = this.#streams.get(connId);
         if (s === undefined) {
-          this.#once('data-unknown', 'data for an unknown stream; answering with an error', { connId });
+          // Normal when a stream ends on both sides at once (the hub closing an idle connection).
+          this.#once('data-unknown', 'data for an unknown stream; answering with an error', { connId }, 'debug');
           this.#reply(connId, `connection not found client/0/${String(connId)}`);
           return;
         }
@@ -316,6 +333,7 @@ export class StreamRelay {
     this.#streams.clear();
     for (const s of this.#closing) s.socket.destroy();
     this.#closing.clear();
+    this.#replies.length = 0;
   }
 
   #connect(connId: number, payload: Uint8Array): void {
@@ -414,34 +432,34 @@ export class StreamRelay {
 
   /** Parent → target bytes, written in order; Node buffers them while the dial is in progress. */
   #deliver(s: Stream, payload: Uint8Array): void {
-    const n = payload.length;
-    const limits = this.#limits;
-    this.#bytesReceived += n;
-    s.buffered += n;
-    this.#inbound += n;
-    s.socket.write(payload, () => {
-      this.#written(s, n);
-    });
-    if (s.buffered > limits.streamBufferLimitBytes || this.#inbound > limits.sessionBufferLimitBytes) {
-      this.#overflow(s);
+    const charge = chargeFor(payload.length, payload.buffer.byteLength);
+    const d = onArrival(s, this.#sessionFlow(), charge.bytes, this.#limits);
+    if (d.end) {
+      this.#overflow(s, charge.bytes);
       return;
     }
-    if (this.#inbound > limits.sessionPauseAboveBytes) this.#congested = true;
+    const n = charge.bytes;
+    this.#bytesReceived += payload.length;
+    s.buffered += n;
+    this.#inbound += n;
     if (s.sentPause) s.sincePause += n;
-    else if (s.buffered > limits.pauseAboveBytes || this.#congested) {
+    s.socket.write(charge.copy ? copyOf(payload) : payload, () => {
+      this.#written(s, n);
+    });
+    if (d.congested) this.#congested = true;
+    if (d.pause) {
       s.sentPause = true;
       s.sincePause = 0;
       this.#send(s.id, MessageType.Pause);
     }
-    if (this.#peerKnowsPause) return;
-    if (!s.holdsReader && s.sincePause > limits.inboundHardLimitBytes) {
+    if (d.holdForStream) {
       s.holdsReader = true;
       this.#hold();
       this.#once('reader-held', 'the parent ignores Pause: holding the tunnel reader until the stream drains', {
         connId: s.id,
       });
     }
-    if (!this.#sessionHolds && this.#congested) {
+    if (d.holdForSession) {
       this.#sessionHolds = true;
       this.#hold();
       this.#once('reader-held-session', 'the parent ignores Pause: holding the tunnel reader until streams drain', {
@@ -450,7 +468,16 @@ export class StreamRelay {
     }
   }
 
-  /** `n` bytes of stream `s` reached the kernel (or were dropped with its socket). */
+  #sessionFlow(): SessionFlow {
+    return {
+      inbound: this.#inbound,
+      congested: this.#congested,
+      holdsReader: this.#sessionHolds,
+      peerKnowsPause: this.#peerKnowsPause,
+    };
+  }
+
+  /** `n` bytes charged to stream `s` reached the kernel (or were dropped with its socket). */
   #written(s: Stream, n: number): void {
     if (s.settled) return;
     s.buffered -= n;
@@ -458,21 +485,18 @@ export class StreamRelay {
     this.#drained(s);
   }
 
-  /** What a smaller buffer allows again: the stream's Resume, the reader, the session's streams. */
+  /** What a smaller charge allows again: the stream's Resume, the reader, the session's streams. */
   #drained(s: Stream | undefined): void {
-    const limits = this.#limits;
-    if (s !== undefined && s.buffered <= limits.resumeBelowBytes) {
-      this.#release(s);
-      if (!this.#congested) this.#resume(s);
+    const d = onDrain(s, this.#sessionFlow(), this.#limits);
+    if (s !== undefined && d.releaseStream) this.#release(s);
+    if (s !== undefined && d.resume) this.#resume(s);
+    if (!d.uncongest) return;
+    this.#congested = false;
+    if (this.#sessionHolds) {
+      this.#sessionHolds = false;
+      this.#unhold();
     }
-    if (this.#congested && this.#inbound <= limits.sessionResumeBelowBytes) {
-      this.#congested = false;
-      if (this.#sessionHolds) {
-        this.#sessionHolds = false;
-        this.#unhold();
-      }
-      for (const t of this.#streams.values()) if (t.buffered <= limits.resumeBelowBytes) this.#resume(t);
-    }
+    for (const t of this.#streams.values()) if (mayResume(t, this.#limits)) this.#resume(t);
   }
 
   #resume(s: Stream): void {
@@ -491,12 +515,13 @@ export class StreamRelay {
     this.#drained(undefined);
   }
 
-  /** More buffered than any parent honouring Pause would cause: the stream ends, its bytes dropped. */
-  #overflow(s: Stream): void {
+  /** More than any parent honouring Pause would send: the stream ends, its bytes dropped. */
+  #overflow(s: Stream, refusedBytes: number): void {
     this.#once('inbound-overflow', 'ending a stream: the parent sent more than the agent buffers', {
       connId: s.id,
       streamBytes: s.buffered,
       inboundBytes: this.#inbound,
+      refusedBytes,
     });
     s.gone = true;
     this.#streams.delete(s.id);
@@ -541,40 +566,77 @@ export class StreamRelay {
   }
 
   /**
-   * Error(c) for a stream that never was (a refused Connect, Data for an unknown stream): as many as
-   * the parent sends, so not while it does not read what it was sent. Dropped then; a refused Connect
-   * left unanswered ends on the parent's own timeout.
+   * Error(c) for a stream that never was (a refused Connect, Data for an unknown stream): sent at once
+   * while the websocket takes what it is given, else queued in order (`onReply`); a long queue holds the
+   * reader until the parent has read half of it (`replyHold`), so a parent that reads gets every reply.
    */
   #reply(connId: number, text: string): void {
     if (this.#closed) return;
-    if (this.#outboundBlocked || this.#repliesInFlight >= maxRepliesInFlight) {
+    const action = onReply(this.#replies.length, this.#outboundBlocked, this.#limits);
+    if (action === 'send') {
+      this.#transmit(encodeFrame(this.#nextId(), connId, MessageType.Error, errorPayload(text)));
+      return;
+    }
+    if (action === 'drop') {
       this.#repliesDropped++;
       this.#once('replies-dropped', 'the parent does not read: dropping error replies for streams that do not exist', {
         connId,
+        queued: this.#replies.length,
       });
       return;
     }
-    this.#repliesInFlight++;
-    this.#transmit(encodeFrame(this.#nextId(), connId, MessageType.Error, errorPayload(text)), () => {
-      this.#repliesInFlight--;
-    });
+    this.#replies.push({ connId, text });
+    this.#holdForReplies();
   }
 
-  #transmit(message: Buffer, done?: () => void): void {
+  /** Queued replies go out while the websocket takes them. */
+  #sendReplies(): void {
+    let sent = 0;
+    while (!this.#outboundBlocked && !this.#closed && sent < this.#replies.length) {
+      const r = this.#replies[sent++];
+      if (r !== undefined)
+        this.#transmit(encodeFrame(this.#nextId(), r.connId, MessageType.Error, errorPayload(r.text)));
+    }
+    this.#replies.splice(0, sent);
+    this.#holdForReplies();
+  }
+
+  #holdForReplies(): void {
+    const h = replyHold(this.#replies.length, this.#repliesHeld, this.#limits);
+    if (h === 'hold') {
+      this.#repliesHeld = true;
+      this.#hold();
+      this.#once('reader-held-replies', 'the parent does not read its replies: holding the tunnel reader', {
+        queued: this.#replies.length,
+      });
+    } else if (h === 'release') {
+      this.#repliesHeld = false;
+      this.#unhold();
+    }
+  }
+
+  #transmit(message: Buffer): void {
     const size = message.length;
     this.#outstanding += size;
     this.#transport.send(message, () => {
-      done?.();
       this.#outstanding -= size;
       if (this.#outboundBlocked && this.#outstanding < this.#limits.outboundLowBytes) {
         this.#outboundBlocked = false;
-        for (const s of this.#streams.values()) if (!s.pausedByPeer) s.socket.resume();
+        // Replies first: they may fill the websocket again, and the sockets then stay paused.
+        if (this.#replies.length > 0) this.#sendReplies();
+        this.#resumeReads();
       }
     });
     if (!this.#outboundBlocked && this.#outstanding > this.#limits.outboundHighBytes) {
       this.#outboundBlocked = true;
       for (const s of this.#streams.values()) s.socket.pause();
     }
+  }
+
+  /** The websocket takes messages again: every socket the parent has not paused is read again. */
+  #resumeReads(): void {
+    if (this.#outboundBlocked) return;
+    for (const s of this.#streams.values()) if (!s.pausedByPeer) s.socket.resume();
   }
 
   /** Data(c) straight from the shared read buffer: the header goes into the room before the bytes. */
@@ -591,10 +653,17 @@ export class StreamRelay {
     this.#transport.fail(reason);
   }
 
-  /** Warns the first time `key` happens (per tunnel: the set outlives sessions). */
-  #once(key: OnceKey, message: string, detail: Record<string, unknown>): void {
+  /** Logs the first time `key` happens (per tunnel: the set outlives sessions), at warn unless told. */
+  #once(key: OnceKey, message: string, detail: Record<string, unknown>, level: 'warn' | 'debug' = 'warn'): void {
     if (this.#loggedOnce.has(key)) return;
     this.#loggedOnce.add(key);
-    this.#log.warn(detail, message);
+    this.#log[level](detail, message);
   }
+}
+
+/** A payload copied into a buffer of its own (not from Node's shared pool, which a small copy would keep). */
+function copyOf(payload: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafeSlow(payload.length);
+  b.set(payload);
+  return b;
 }

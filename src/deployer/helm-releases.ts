@@ -32,6 +32,7 @@ import {
 } from '../../machines/deployer/helm-releases.ts';
 import type { DeployerEvent } from '../../machines/deployer/machine.ts';
 import { failureMessage } from '../../machines/failure.ts';
+import type { WatchEnd } from '../../machines/watch.ts';
 import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
 import type { ChildObjects } from './child-objects.ts';
@@ -81,7 +82,7 @@ export function watchHelm(
   const synced = (): void => {
     if (--pending === 0) send({ type: 'helm.synced' });
   };
-  const ended = (kind: 'expired' | 'failed', message: string): void => {
+  const ended = ({ kind, message }: WatchEnd): void => {
     if (over) return;
     over = true;
     for (const stop of stops) stop();

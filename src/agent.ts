@@ -28,6 +28,7 @@ import type { Readiness } from './observability/server.ts';
 import { createRegistrationMachine } from './registration/actors.ts';
 import { loadParentAccess, type ParentAccess } from './registration/dedicated-credentials.ts';
 import { createDeployerMachine } from './deployer/actors.ts';
+import { deployerStartupStates } from '../machines/deployer/machine.ts';
 import { createHeartbeatMachine } from './heartbeat/actors.ts';
 import { routineCollectionStates } from '../machines/heartbeat/machine.ts';
 import { predictorFacts } from '../machines/heartbeat/decisions.ts';
@@ -183,7 +184,11 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
         if (t.machine === 'socket') tunnelUp.next(t.to.startsWith('session.open'));
         opts.onTransition?.(t);
       },
-      new Map([['heartbeat', new Set(routineCollectionStates)]]),
+      new Map([
+        ['heartbeat', new Set(routineCollectionStates)],
+        ['deployer', new Set(deployerStartupStates)],
+      ]),
+      new Set(['deployer']),
     ),
   ];
   // What holds registration up, from its own snapshots (the root's do not change with a child's).

@@ -2,6 +2,8 @@
 //   loadingCredentials  read the app-deployer credentials in the child (retried forever, §7.1.1);
 //   publishing          publish them to the parent as Secret child-cluster-deployer (§7.1.2, every mode:
 //                       the controller-manager pushes and prunes with them);
+//                       both retried with exponential backoff (timing.ts), with one warning per kind of
+//                       failure (a missing app-deployer ServiceAccount is warned about once, not every try);
 //   standingBy          Push, or Dual with AppPusher on: the parent deploys; the agent only watches the
 //                       Descriptions and HelmReleases to inject its finalizer (spec §7.3 step 1, §7.4
 //                       step 1: every sync mode), writing nothing to the child and no status;
@@ -10,6 +12,8 @@
 //               a failed watch backs off (workloads stay as they are while the parent is unreachable);
 //     helm      the same for the HelmReleases (and the HelmCharts, which queue Descriptions again);
 //     drift     with Recovery, watches what was applied in the child; a change queues the owner again;
+//               each kind's watch that ends is watched again at once (idle end, 410) or after its own
+//               backoff (a failure), so Recovery holds for as long as the term lasts;
 //     work      a per-key, deduplicated work queue; HelmRelease keys share it, prefixed with their kind
 //               (helmReleaseWorkKey), but each kind has reconcile workers of its own (`workers`, 2
 //               each by default, spec §7.1.6), so slow helm runs never hold up Descriptions;
@@ -17,7 +21,7 @@
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
-import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromCallback, fromPromise, sendTo, setup } from 'xstate';
 import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import {
   defaultWorkerLimits,
@@ -31,6 +35,8 @@ import {
   type WorkQueue,
 } from './decisions.ts';
 import { helmReleaseWorkKey, workKindOf } from './helm-releases.ts';
+import { startupFailureKind, startupStepOf } from './timing.ts';
+import { resumesAtOnce, type WatchEndKind } from '../watch.ts';
 
 export interface DeployerInput {
   readonly clusterId: string;
@@ -53,7 +59,11 @@ export interface DeployerContext {
   readonly attempt: number;
   /** Consecutive failed HelmRelease / HelmChart watches. */
   readonly helmAttempt: number;
+  /** Consecutive failed Recovery watches per applied kind; drives that kind's backoff. */
+  readonly driftAttempts: Readonly<Record<string, number>>;
   readonly lastFailure: string | undefined;
+  /** The kind of the current start-up failure (startupFailureKind), warned about once. */
+  readonly startupFailure: string | undefined;
   readonly reconciled: number;
 }
 
@@ -62,16 +72,29 @@ export type DeployerEvent =
   | { readonly type: 'description.changed'; readonly key: string }
   /** The Description list is complete (after a full list). */
   | { readonly type: 'descriptions.synced' }
-  /** The Description watch ended: `expired` is a normal end (resume at once), `failed` is not. */
-  | { readonly type: 'descriptions.watchEnded'; readonly kind: 'expired' | 'failed'; readonly message: string }
+  /** The Description watch ended (machines/watch.ts): `ended` and `expired` resume at once, `failed` backs off. */
+  | { readonly type: 'descriptions.watchEnded'; readonly kind: WatchEndKind; readonly message: string }
   /** A HelmRelease was added, changed, or deleted in the parent (key `<namespace>/<name>`). */
   | { readonly type: 'helmRelease.changed'; readonly key: string }
   /** The HelmRelease (and HelmChart) lists are complete. */
   | { readonly type: 'helm.synced' }
-  /** The HelmRelease or HelmChart watch ended (`expired`: resume at once). */
-  | { readonly type: 'helm.watchEnded'; readonly kind: 'expired' | 'failed'; readonly message: string }
+  /** The HelmRelease or HelmChart watch ended (as descriptions.watchEnded). */
+  | { readonly type: 'helm.watchEnded'; readonly kind: WatchEndKind; readonly message: string }
   /** Recovery: an object applied for this Description changed in the child. */
   | { readonly type: 'drift.detected'; readonly key: string }
+  /** Recovery: the watch of one applied kind (`resource`: `<apiVersion>/<kind>`) is open. */
+  | { readonly type: 'drift.watching'; readonly resource: string }
+  /** Recovery: the watch of one applied kind ended (machines/watch.ts). */
+  | {
+      readonly type: 'drift.watchEnded';
+      readonly resource: string;
+      readonly kind: WatchEndKind;
+      readonly message: string;
+    }
+  /** To the watchDrift actor: watch the kind again. */
+  | { readonly type: 'drift.rewatch'; readonly resource: string }
+  /** Internal: a failed Recovery watch's backoff is over. */
+  | { readonly type: 'drift.retry'; readonly resource: string }
   /** A reconcile worker finished its key. */
   | { readonly type: 'work.done'; readonly key: string }
   | { readonly type: 'work.failed'; readonly key: string; readonly message: string }
@@ -102,6 +125,14 @@ export interface ReconcileInput {
 
 const notProvided = notProvidedBy('deployer');
 
+/** The start-up loop's states: a repeated failure among them is logged at debug (warnStartupFailure warns). */
+export const deployerStartupStates: readonly string[] = [
+  'loadingCredentials',
+  'waitingForCredentials',
+  'publishing',
+  'waitingToPublish',
+];
+
 export const workerId = (key: string): string => `reconcile:${key}`;
 
 const deployerSetup = setup({
@@ -120,25 +151,37 @@ const deployerSetup = setup({
     /** Lists and watches HelmReleases (and HelmCharts); sends helmRelease.changed, description.changed,
      *  helm.synced, helm.watchEnded. */
     watchHelm: fromCallback<DeployerEvent, HelmWatchInput>(notProvided('watchHelm')),
-    /** Recovery: watches the applied kinds in the child; sends drift.detected. Never ends by itself. */
+    /**
+     * Recovery: watches the applied kinds in the child; sends drift.detected, drift.watching and
+     * drift.watchEnded (per kind), and watches a kind again on drift.rewatch. Never ends by itself.
+     */
     watchDrift: fromCallback<DeployerEvent, WatchInput>(notProvided('watchDrift')),
     /** Reconciles one Description or HelmRelease; sends work.done or work.failed exactly once. */
     reconcile: fromCallback<DeployerEvent, ReconcileInput>(notProvided('reconcile')),
   },
   delays: {
-    /** Start-up steps: every 5 s (+≤40 %), forever (spec §7.1). */
+    /** Start-up steps: exponential backoff on context.attempt (prepareRetryPolicy), forever (spec §7.1). */
     prepareRetryDelay: notProvided('prepareRetryDelay'),
     /** Backoff before the next Description watch (context.attempt). */
     watchRetryDelay: notProvided('watchRetryDelay'),
     /** Backoff before the next HelmRelease watch (context.helmAttempt). */
     helmWatchRetryDelay: notProvided('helmWatchRetryDelay'),
+    /** Backoff before a failed Recovery watch starts again (context.driftAttempts[resource]). */
+    driftRetryDelay: notProvided('driftRetryDelay'),
     /** Backoff before a failed key is queued again (context.failures[key]). */
     workRetryDelay: notProvided('workRetryDelay'),
   },
   guards: {
     deploys: ({ context }) => context.deploys,
-    watchExpired: ({ event }) =>
-      (event.type === 'descriptions.watchEnded' || event.type === 'helm.watchEnded') && event.kind === 'expired',
+    /** A start-up step failed in another way than the last one (or first): worth a warning. */
+    newStartupFailure: ({ context, event }) =>
+      startupFailureKind(startupStepOf(event), errorOf(event)) !== context.startupFailure,
+    /** An idle or expired watch resumes at once; only a failed one backs off (machines/watch.ts). */
+    watchResumesAtOnce: ({ event }) =>
+      (event.type === 'descriptions.watchEnded' ||
+        event.type === 'helm.watchEnded' ||
+        event.type === 'drift.watchEnded') &&
+      resumesAtOnce(event.kind),
   },
   actions: {
     /**
@@ -150,11 +193,41 @@ const deployerSetup = setup({
       lastFailure: ({ event }) => failureMessage(errorOf(event)),
     }),
     resetAttempt: assign({ attempt: 0, lastFailure: undefined }),
+    /** A start-up step succeeded: the next failure is warned about again. */
+    resetStartupFailure: assign({ startupFailure: undefined }),
+    noteStartupFailure: assign({
+      startupFailure: ({ event }) => startupFailureKind(startupStepOf(event), errorOf(event)),
+    }),
+    /** Says (a warning) why the deployer cannot start; once per kind of failure (lastFailure has the text). */
+    warnStartupFailure: notProvided('warnStartupFailure'),
     resetHelmAttempt: assign({ helmAttempt: 0 }),
     /** The same for the HelmRelease / HelmChart watch, on its own counter. */
     recordHelmWatchFailure: assign({
       helmAttempt: ({ context }) => context.helmAttempt + 1,
       lastFailure: ({ event }) => failureMessage(errorOf(event)),
+    }),
+    /** Recovery: the kind's watch starts again now (sent to the watchDrift actor). */
+    rewatchDrift: sendTo('watchDrift', ({ event }) => ({
+      type: 'drift.rewatch' as const,
+      resource: 'resource' in event ? event.resource : '',
+    })),
+    /** Recovery: a kind's watch failed; it starts again after that kind's backoff. */
+    retryDriftLater: enqueueActions(({ context, event, enqueue: q }) => {
+      if (event.type !== 'drift.watchEnded') return;
+      q.assign({
+        driftAttempts: { ...context.driftAttempts, [event.resource]: (context.driftAttempts[event.resource] ?? 0) + 1 },
+        lastFailure: event.message,
+      });
+      q.raise(
+        { type: 'drift.retry', resource: event.resource },
+        { delay: 'driftRetryDelay', id: `driftRetry:${event.resource}` },
+      );
+    }),
+    resetDriftAttempts: assign({
+      driftAttempts: ({ context, event }) => {
+        if (event.type !== 'drift.watching' || !(event.resource in context.driftAttempts)) return context.driftAttempts;
+        return Object.fromEntries(Object.entries(context.driftAttempts).filter(([k]) => k !== event.resource));
+      },
     }),
     /** Queues a key and starts workers while there is room. */
     queueAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
@@ -212,7 +285,7 @@ const watchRegion = {
       on: {
         'descriptions.synced': { actions: 'resetAttempt' },
         'descriptions.watchEnded': [
-          { guard: 'watchExpired', target: 'watching', reenter: true },
+          { guard: 'watchResumesAtOnce', target: 'watching', reenter: true },
           { target: 'backingOff', actions: 'recordFailure' },
         ],
       },
@@ -238,7 +311,7 @@ const helmRegion = {
       on: {
         'helm.synced': { actions: 'resetHelmAttempt' },
         'helm.watchEnded': [
-          { guard: 'watchExpired', target: 'watching', reenter: true },
+          { guard: 'watchResumesAtOnce', target: 'watching', reenter: true },
           { target: 'backingOff', actions: 'recordHelmWatchFailure' },
         ],
       },
@@ -274,7 +347,9 @@ export const deployerMachine = deployerSetup.createMachine({
     failures: {},
     attempt: 0,
     helmAttempt: 0,
+    driftAttempts: {},
     lastFailure: undefined,
+    startupFailure: undefined,
     reconciled: 0,
   }),
   states: {
@@ -282,8 +357,15 @@ export const deployerMachine = deployerSetup.createMachine({
       invoke: {
         id: 'loadCredentials',
         src: 'loadCredentials',
-        onDone: { target: 'publishing', actions: 'resetAttempt' },
-        onError: { target: 'waitingForCredentials', actions: 'recordFailure' },
+        onDone: { target: 'publishing', actions: ['resetAttempt', 'resetStartupFailure'] },
+        onError: [
+          {
+            guard: 'newStartupFailure',
+            target: 'waitingForCredentials',
+            actions: ['recordFailure', 'noteStartupFailure', 'warnStartupFailure'],
+          },
+          { target: 'waitingForCredentials', actions: 'recordFailure' },
+        ],
       },
     },
     waitingForCredentials: { after: { prepareRetryDelay: 'loadingCredentials' } },
@@ -293,10 +375,17 @@ export const deployerMachine = deployerSetup.createMachine({
         src: 'publishDeployerSecret',
         input: ({ context }) => ({ clusterId: context.clusterId, dedicatedNamespace: context.dedicatedNamespace }),
         onDone: [
-          { guard: 'deploys', target: 'deploying', actions: 'resetAttempt' },
-          { target: 'standingBy', actions: 'resetAttempt' },
+          { guard: 'deploys', target: 'deploying', actions: ['resetAttempt', 'resetStartupFailure'] },
+          { target: 'standingBy', actions: ['resetAttempt', 'resetStartupFailure'] },
         ],
-        onError: { target: 'waitingToPublish', actions: 'recordFailure' },
+        onError: [
+          {
+            guard: 'newStartupFailure',
+            target: 'waitingToPublish',
+            actions: ['recordFailure', 'noteStartupFailure', 'warnStartupFailure'],
+          },
+          { target: 'waitingToPublish', actions: 'recordFailure' },
+        ],
       },
     },
     waitingToPublish: { after: { prepareRetryDelay: 'publishing' } },
@@ -316,6 +405,14 @@ export const deployerMachine = deployerSetup.createMachine({
             src: 'watchDrift',
             input: ({ context }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
             onError: { actions: 'recordFailure' },
+          },
+          on: {
+            'drift.watching': { actions: 'resetDriftAttempts' },
+            'drift.watchEnded': [
+              { guard: 'watchResumesAtOnce', actions: 'rewatchDrift' },
+              { actions: 'retryDriftLater' },
+            ],
+            'drift.retry': { actions: 'rewatchDrift' },
           },
         },
         work: workRegion,

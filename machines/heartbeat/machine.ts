@@ -17,6 +17,7 @@
 import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
 import { errorOf, failureKind, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import { significantChange, type ClusterStatus } from './decisions.ts';
+import { resumesAtOnce, type WatchEndKind } from '../watch.ts';
 
 export interface HeartbeatInput {
   readonly clusterId: string;
@@ -49,8 +50,8 @@ export type HeartbeatEvent =
   | { readonly type: 'nodes.synced' }
   /** A node appeared, went away, or changed readiness. */
   | { readonly type: 'nodes.changed' }
-  /** The node watch ended: `expired` is a normal end (resume at once), `failed` is not. */
-  | { readonly type: 'nodes.watchEnded'; readonly kind: 'expired' | 'failed'; readonly message: string }
+  /** The node watch ended (machines/watch.ts): `ended` and `expired` resume at once, `failed` backs off. */
+  | { readonly type: 'nodes.watchEnded'; readonly kind: WatchEndKind; readonly message: string }
   /** Internal: a collection differs significantly from what the parent last accepted. */
   | { readonly type: 'status.changed'; readonly reason: string };
 
@@ -105,7 +106,8 @@ export const heartbeatMachine = setup({
     changePending: ({ context }) => context.changePending,
     conflict: ({ event }) => failureKind(errorOf(event)) === 'conflict',
     credentialsRejected: ({ event }) => ['unauthorized', 'forbidden'].includes(failureKind(errorOf(event))),
-    watchExpired: ({ event }) => event.type === 'nodes.watchEnded' && event.kind === 'expired',
+    /** An idle or expired watch resumes at once; only a failed one backs off (machines/watch.ts). */
+    watchResumesAtOnce: ({ event }) => event.type === 'nodes.watchEnded' && resumesAtOnce(event.kind),
   },
   actions: {
     /** Tells the agent the parent refused the dedicated credentials (it re-registers). */
@@ -143,7 +145,7 @@ export const heartbeatMachine = setup({
           on: {
             'nodes.synced': { actions: assign({ nodesSynced: true, watchAttempt: 0 }) },
             'nodes.watchEnded': [
-              { guard: 'watchExpired', target: 'watching', reenter: true },
+              { guard: 'watchResumesAtOnce', target: 'watching', reenter: true },
               {
                 target: 'backingOff',
                 actions: assign({

@@ -13,6 +13,7 @@ import {
   type ReconcileInput,
   type WatchInput,
 } from '../../machines/deployer/machine.ts';
+import { prepareRetryPolicy } from '../../machines/deployer/timing.ts';
 import type { AgentConfig } from '../config/config.ts';
 import { failureMessage } from '../../machines/failure.ts';
 import type { ObjectEvent } from '../kube/event-correlator.ts';
@@ -35,9 +36,10 @@ import { HelmChartStore, HelmReleaseReconciler, HelmReleaseStore, watchHelm } fr
 import { DescriptionReconciler } from './reconciler.ts';
 import { helmReleaseOfWorkKey } from '../../machines/deployer/helm-releases.ts';
 
-/** Start-up steps: every 5 s, up to 40 % more (spec §7.1), forever. */
-export const prepareRetryMs = 5_000;
 export const watchRetryPolicy: BackoffPolicy = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0.3 };
+/** The start-up steps' delay before retry `attempt` (the machine's policy, machines/deployer/timing.ts). */
+export const prepareRetryDelay = (attempt: number, random: () => number): number =>
+  nextDelay(attempt, prepareRetryPolicy, random);
 /** A failed Description: client-go's rate limiter starts at 5 ms; ours is gentler on a struggling child. */
 export const workRetryPolicy: BackoffPolicy = { initialMs: 1_000, factor: 2, maxMs: 300_000, jitter: 0.3 };
 
@@ -99,17 +101,21 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
   };
 
   return deployerMachine.provide({
+    actions: {
+      warnStartupFailure: ({ context }) => {
+        log.warn(
+          { err: context.lastFailure },
+          'the deployer cannot start (app-deployer credentials or the child-cluster-deployer Secret); retrying with backoff',
+        );
+      },
+    },
     actors: {
       loadCredentials: fromPromise(async () => {
         const parent = (await parentAccess()).kubeConfig;
         const deployer = await appDeployer();
         const childKc = appDeployerKubeConfig(childUrl, deployer, child.getCurrentCluster()?.proxyUrl);
         const objects = new ChildObjects(childKc, limiter);
-        const drift = recovery
-          ? new DriftWatches(childKc, objects, limiter, (kind, message) => {
-              log.warn({ kind, err: message }, 'Recovery watch of the child ended; it starts again at the next apply');
-            })
-          : undefined;
+        const drift = recovery ? new DriftWatches(childKc, objects, limiter) : undefined;
         const reconciler = new DescriptionReconciler({ parent, objects, store, drift, onEvent });
         const helmReleases = new HelmReleaseReconciler({
           parent,
@@ -140,12 +146,21 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
       watchHelm: fromCallback<DeployerEvent, HelmWatchInput>(({ input, sendBack }) => {
         return watchHelm(current().parent, input.dedicatedNamespace, input.deploys, helmStores, sendBack);
       }),
-      watchDrift: fromCallback<DeployerEvent, WatchInput>(({ input, sendBack }) => {
+      watchDrift: fromCallback<DeployerEvent, WatchInput>(({ input, sendBack, receive }) => {
         const drift = current().drift;
         // Only objects of this cluster's Descriptions (leftovers of another registration are not ours).
         const ours = `${input.dedicatedNamespace}/`;
-        drift?.start((key) => {
-          if (key.startsWith(ours)) sendBack({ type: 'drift.detected', key });
+        drift?.start((e) => {
+          if (e.type === 'drift.detected' && !e.key.startsWith(ours)) return;
+          if (e.type === 'drift.watchEnded') {
+            const fields = { kind: e.resource, end: e.kind, err: e.message };
+            if (e.kind === 'failed') log.warn(fields, 'Recovery watch of the child failed; retrying with backoff');
+            else log.debug(fields, 'Recovery watch of the child ended; resuming');
+          }
+          sendBack(e);
+        });
+        receive((e) => {
+          if (e.type === 'drift.rewatch') drift?.rewatch(e.resource);
         });
         return () => drift?.stop();
       }),
@@ -182,9 +197,11 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
       }),
     },
     delays: {
-      prepareRetryDelay: () => Math.round(prepareRetryMs * (1 + 0.4 * random())),
+      prepareRetryDelay: ({ context }) => prepareRetryDelay(context.attempt, random),
       watchRetryDelay: ({ context }) => nextDelay(context.attempt, watchRetryPolicy, random),
       helmWatchRetryDelay: ({ context }) => nextDelay(context.helmAttempt, watchRetryPolicy, random),
+      driftRetryDelay: ({ context, event }) =>
+        nextDelay('resource' in event ? (context.driftAttempts[event.resource] ?? 1) : 1, watchRetryPolicy, random),
       workRetryDelay: ({ context, event }) =>
         nextDelay('key' in event ? (context.failures[event.key] ?? 1) : 1, workRetryPolicy, random),
     },

@@ -35,7 +35,7 @@ export function watchDescriptions(
     changed: (key) => {
       send({ type: 'description.changed', key });
     },
-    ended: (kind, message) => {
+    ended: ({ kind, message }) => {
       send({ type: 'descriptions.watchEnded', kind, message });
     },
   });

@@ -1,40 +1,53 @@
 // Recovery (spec §7.5): once a kind has been applied, a watch of that kind across the child's
 // namespaces; a change to an object carrying the owner annotation queues its Description again,
-// which re-applies it (drift corrected) and refreshes the manifest statuses. Each watch starts at the
-// current resource version (no burst of ADDED events) and is started again after it ends. `stop()` (the
-// end of a leadership term) also ends the lists and rate-limiter waits of watches still starting.
+// which re-applies it (drift corrected) and refreshes the manifest statuses. The first watch of a kind
+// starts at the current resource version (no burst of ADDED events); each next one resumes where the
+// last ended (bookmarks move the point on), so a change made while no watch was open is still seen.
+// After 410 Gone the kind is listed again and every owned object the agent did not write last counts
+// as drift. Each end is reported to the statechart (`drift.watchEnded`), which decides when the kind
+// is watched again (`rewatch`): at once after an idle end or an expiry, after a backoff after a
+// failure. `stop()` (the end of a leadership term) also ends the lists and rate-limiter waits of
+// watches still starting.
 
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { ownerKey, type KubeObject } from '../../machines/deployer/decisions.ts';
+import type { DeployerEvent } from '../../machines/deployer/machine.ts';
 import { failureMessage } from '../../machines/failure.ts';
+import { listPaged } from '../kube/list-watch.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
 import type { RequestLimiter } from '../kube/request-limiter.ts';
+import { openWatch } from '../kube/watch-stream.ts';
 import type { ChildObjects, ResourceRef } from './child-objects.ts';
+
+type DriftReport = Extract<DeployerEvent, { type: 'drift.detected' | 'drift.watchEnded' | 'drift.watching' }>;
+
+interface KindWatch {
+  readonly ref: ResourceRef;
+  /** Where the next watch resumes; undefined: list first. */
+  resourceVersion: string | undefined;
+  /** Whether the first watch of the kind was made (a later missing resume point means 410: relist). */
+  watchedBefore: boolean;
+  /** Stops the running watch (or the start under way); undefined while the statechart decides. */
+  stop: (() => void) | undefined;
+}
 
 export class DriftWatches {
   private readonly kc: KubeConfig;
   private readonly objects: ChildObjects;
-  private readonly watches = new Map<string, AbortController | 'starting'>();
-  private sink: ((key: string) => void) | undefined;
+  private readonly kinds = new Map<string, KindWatch>();
+  private sink: ((e: DriftReport) => void) | undefined;
   /** Aborted by stop(): what is still starting gives up (and its rate-limiter token back). */
   private lifetime: AbortController | undefined;
   private readonly limiter: RequestLimiter | undefined;
-  private readonly onFailure: (kind: string, message: string) => void;
 
-  constructor(
-    kc: KubeConfig,
-    objects: ChildObjects,
-    limiter: RequestLimiter | undefined,
-    onFailure: (kind: string, message: string) => void,
-  ) {
+  constructor(kc: KubeConfig, objects: ChildObjects, limiter: RequestLimiter | undefined) {
     this.kc = kc;
     this.objects = objects;
     this.limiter = limiter;
-    this.onFailure = onFailure;
   }
 
-  /** Drift is reported to `sink` until `stop()`. */
-  start(sink: (key: string) => void): void {
+  /** Drift and watch ends are reported to `sink` until `stop()`. */
+  start(sink: (e: DriftReport) => void): void {
     this.sink = sink;
     this.lifetime = new AbortController();
   }
@@ -43,60 +56,102 @@ export class DriftWatches {
     this.sink = undefined;
     this.lifetime?.abort(new Error('Recovery watches stopped'));
     this.lifetime = undefined;
-    for (const w of this.watches.values()) if (w !== 'starting') w.abort();
-    this.watches.clear();
+    for (const w of this.kinds.values()) w.stop?.();
+    this.kinds.clear();
   }
 
-  private stopped(): boolean {
-    return this.sink === undefined;
-  }
-
-  /** Makes sure the kind is watched (idempotent; a failed watch is retried at the next apply). */
+  /** Makes sure the kind is watched (idempotent: a kind already known is left to the statechart). */
   ensure(ref: ResourceRef): void {
     const id = `${ref.apiVersion}/${ref.kind}`;
-    if (this.sink === undefined || this.watches.has(id)) return;
-    this.watches.set(id, 'starting');
+    if (this.sink === undefined || this.kinds.has(id)) return;
+    const w: KindWatch = { ref, resourceVersion: undefined, watchedBefore: false, stop: undefined };
+    this.kinds.set(id, w);
+    this.run(id, w);
+  }
+
+  /** The statechart's decision: watch the kind again (after an end it was told of). */
+  rewatch(id: string): void {
+    const w = this.kinds.get(id);
+    if (this.sink === undefined || w === undefined || w.stop !== undefined) return;
+    this.run(id, w);
+  }
+
+  private run(id: string, w: KindWatch): void {
     const signal = this.lifetime?.signal;
-    this.watch(id, ref, signal).catch((err: unknown) => {
+    let over = false;
+    const isOver = (): boolean => over;
+    let stopWatch: (() => void) | undefined;
+    w.stop = () => {
+      over = true;
+      stopWatch?.();
+    };
+    const ended = (kind: 'ended' | 'expired' | 'failed', message: string): void => {
+      if (over || this.kinds.get(id) !== w) return;
+      over = true;
+      w.stop = undefined;
+      if (kind === 'expired') w.resourceVersion = undefined;
+      this.sink?.({ type: 'drift.watchEnded', resource: id, kind, message });
+    };
+    const start = async (): Promise<void> => {
+      w.resourceVersion ??= await this.resync(w, signal);
+      if (isOver()) return;
+      // The watch request waits for a token like any other; its events do not.
+      await this.limiter?.wait(signal);
+      if (isOver()) return;
+      w.watchedBefore = true;
+      stopWatch = openWatch({
+        kc: this.kc,
+        path: this.objects.collectionPath(w.ref, undefined),
+        what: `Recovery ${id}`,
+        params: { resourceVersion: w.resourceVersion },
+        event: (phase, obj) => {
+          const o = obj as KubeObject;
+          w.resourceVersion = o.metadata.resourceVersion ?? w.resourceVersion;
+          if (phase === 'BOOKMARK') return;
+          this.observe(phase, o);
+        },
+        ended: (end) => {
+          ended(end.kind, end.message);
+        },
+      });
+      this.sink?.({ type: 'drift.watching', resource: id });
+    };
+    start().catch((err: unknown) => {
       if (signal?.aborted === true) return;
-      this.watches.delete(id);
-      this.onFailure(id, failureMessage(err));
+      ended('failed', `Recovery ${id}: ${failureMessage(err)}`);
     });
   }
 
-  private async watch(id: string, ref: ResourceRef, signal: AbortSignal | undefined): Promise<void> {
-    const path = this.objects.collectionPath(ref, undefined);
+  private observe(phase: string, o: KubeObject): void {
+    const key = ownerKey(o.metadata.annotations);
+    if (key === undefined) return;
+    const report = (): void => this.sink?.({ type: 'drift.detected', key });
+    // The agent's own writes are no drift (and an apply that changes nothing writes nothing).
+    if (phase === 'DELETED') report();
+    else this.objects.observe(o, report);
+  }
+
+  /**
+   * The resource version to start from: the first time, the current one (a list of one item); after
+   * 410 Gone, a full list in which every owned object the agent did not write last is drift.
+   */
+  private async resync(w: KindWatch, signal: AbortSignal | undefined): Promise<string | undefined> {
+    const path = this.objects.collectionPath(w.ref, undefined);
+    if (w.watchedBefore) {
+      const found: KubeObject[] = [];
+      const rv = await listPaged<KubeObject>(
+        this.kc,
+        path,
+        { what: w.ref.plural, limiter: this.limiter },
+        (page) => found.push(...page),
+        () => (found.length = 0),
+      );
+      // List items carry no apiVersion and kind of their own.
+      for (const o of found) this.observe('MODIFIED', { ...o, apiVersion: w.ref.apiVersion, kind: w.ref.kind });
+      return rv;
+    }
     const list = await rawRequest(this.kc, { method: 'GET', path: `${path}?limit=1`, limiter: this.limiter, signal });
-    if (list.status !== 200) throw new Error(`listing ${ref.plural}: ${statusText(list)}`);
-    const resourceVersion = (JSON.parse(list.body) as { metadata?: { resourceVersion?: string } }).metadata
-      ?.resourceVersion;
-    if (this.stopped()) return;
-    // The watch request waits for a token like any other; its events do not.
-    await this.limiter?.wait(signal);
-    if (this.stopped()) return;
-    const controller = await new Watch(this.kc).watch(
-      path,
-      { allowWatchBookmarks: true, ...(resourceVersion === undefined ? {} : { resourceVersion }) },
-      (phase: string, obj: KubeObject) => {
-        if (phase === 'BOOKMARK' || phase === 'ERROR') return;
-        const key = ownerKey(obj.metadata.annotations);
-        if (key === undefined) return;
-        const report = (): void => this.sink?.(key);
-        // The agent's own writes are no drift (and an apply that changes nothing writes nothing).
-        if (phase === 'DELETED') report();
-        else this.objects.observe(obj, report);
-      },
-      (err: unknown) => {
-        if (this.watches.get(id) !== controller) return;
-        this.watches.delete(id);
-        if (err !== null && err !== undefined) {
-          this.onFailure(id, err instanceof Error ? err.message : JSON.stringify(err));
-          return;
-        }
-        this.ensure(ref); // a normal end (server timeout): watch again from now
-      },
-    );
-    if (this.stopped() || signal?.aborted === true) controller.abort();
-    else this.watches.set(id, controller);
+    if (list.status !== 200) throw new Error(`listing ${w.ref.plural}: ${statusText(list)}`);
+    return (JSON.parse(list.body) as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
   }
 }

@@ -4,7 +4,6 @@
 import { loadAllYaml, type KubeConfig } from '@kubernetes/client-node';
 import {
   descriptionNeedsWork,
-  finalizer,
   type Description,
   type DescriptionStatus,
   type KubeObject,
@@ -32,11 +31,13 @@ import {
 } from '../../machines/deployer/helm-releases.ts';
 import type { DeployerEvent } from '../../machines/deployer/machine.ts';
 import { failureMessage } from '../../machines/failure.ts';
-import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
+import type { WatchEnd } from '../../machines/watch.ts';
+import type { ObjectEvent } from '../kube/event-correlator.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
 import type { ChildObjects } from './child-objects.ts';
 import { descriptionsPath, type DescriptionStore } from './descriptions.ts';
 import { ChartLocateError, type Helm, type LocatedChart, type RepoCredentials } from './helm.ts';
+import { deployerEvents, type EventText } from './events.ts';
 import { eventAbout, ParentObjects } from './parent-writes.ts';
 import { keyOf, watchObjects, WatchedObjects } from './watched-objects.ts';
 import { wallNow, type Clock } from '../clock.ts';
@@ -81,7 +82,7 @@ export function watchHelm(
   const synced = (): void => {
     if (--pending === 0) send({ type: 'helm.synced' });
   };
-  const ended = (kind: 'expired' | 'failed', message: string): void => {
+  const ended = ({ kind, message }: WatchEnd): void => {
     if (over) return;
     over = true;
     for (const stop of stops) stop();
@@ -172,12 +173,7 @@ export class HelmReleaseReconciler {
         key,
         (o) => decideHelmRelease(o, deploys),
         (o) => {
-          this.event(
-            o,
-            'Normal',
-            'FinalizerInjected',
-            `successfully inject finalizer ${finalizer} to HelmRelease ${key}`,
-          );
+          this.event(o, deployerEvents.finalizerInjected('HelmRelease', key));
         },
         signal,
       )
@@ -185,9 +181,9 @@ export class HelmReleaseReconciler {
         // Only the finalizer PUT can fail here (spec §7.4 step 1); as Go, no FailedSynced then.
         signal?.throwIfAborted();
         const hr = this.deps.stores.releases.get(key);
-        const text = `failed to inject finalizer ${finalizer} to HelmRelease ${key}: ${failureMessage(err)}`;
-        if (hr !== undefined) this.event(hr, 'Warning', 'FailedInjectingFinalizer', text);
-        throw new Error(text, { cause: err });
+        const e = deployerEvents.failedInjectingFinalizer('HelmRelease', key, failureMessage(err));
+        if (hr !== undefined) this.event(hr, e);
+        throw new Error(e.message, { cause: err });
       });
     if (decided === undefined || decided.action === 'skip' || decided.action === 'injectFinalizer') return;
     const { object: hr, action } = decided;
@@ -197,7 +193,7 @@ export class HelmReleaseReconciler {
     const decoded = action === 'deploy' ? decodeHelmRelease(hr, fromBase64) : undefined;
     if (decoded?.ok === false) {
       // Waits for a new spec: nothing to retry (unless the failure cannot be reported).
-      this.event(hr, 'Warning', 'FailedSynced', decoded.error);
+      this.event(hr, deployerEvents.failedSynced(decoded.error));
       await this.report(progress, failedStatus(decoded.error), signal);
       return;
     }
@@ -209,7 +205,7 @@ export class HelmReleaseReconciler {
       // Reported as an event and in the status (and the owner's), then retried with backoff. The event
       // goes first, so that a parent refusing the status write still hears why.
       const reason = failureMessage(err);
-      this.event(progress.hr, 'Warning', 'FailedSynced', reason);
+      this.event(progress.hr, deployerEvents.failedSynced(reason));
       const unreported = await this.report(progress, failedStatus(reason), signal).then(
         () => undefined,
         (e: unknown) => e,
@@ -223,8 +219,8 @@ export class HelmReleaseReconciler {
     }
   }
 
-  private event(hr: HelmRelease, type: EventType, reason: string, text: string): void {
-    this.deps.onEvent?.(eventAbout(helmReleaseApiVersion, 'HelmRelease', hr, type, reason, text));
+  private event(hr: HelmRelease, e: EventText): void {
+    this.deps.onEvent?.(eventAbout(helmReleaseApiVersion, 'HelmRelease', hr, e.type, e.reason, e.message));
   }
 
   /** Spec §7.4 step 3: uninstalling, helm uninstall, then the finalizer goes (at once without a target). */
@@ -273,14 +269,14 @@ export class HelmReleaseReconciler {
         })
         .catch((err: unknown) => {
           if (err instanceof ChartLocateError && signal?.aborted !== true) {
-            this.event(progress.hr, 'Warning', 'ChartLocateFailure', err.message);
+            this.event(progress.hr, deployerEvents.chartLocateFailure(err.message));
           }
           throw err;
         });
     }
     if (release === undefined) throw new Error(`release ${plan.releaseName} is missing after ${step.kind}`);
     await this.report(progress, releaseStatus(release), signal);
-    this.event(progress.hr, 'Normal', 'Synced', 'HelmRelease synced successfully');
+    this.event(progress.hr, deployerEvents.synced('HelmRelease'));
   }
 
   /** replaceCRDs (and not skipCRDs): the chart's CRDs are applied before install or upgrade (step 8). */

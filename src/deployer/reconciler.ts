@@ -22,10 +22,11 @@ import {
   type ManifestStatus,
 } from '../../machines/deployer/decisions.ts';
 import { failureMessage } from '../../machines/failure.ts';
-import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
+import type { ObjectEvent } from '../kube/event-correlator.ts';
 import type { ChildObjects } from './child-objects.ts';
 import { descriptionsPath, type DescriptionStore } from './descriptions.ts';
 import type { DriftWatches } from './drift.ts';
+import { deployerEvents, type EventText } from './events.ts';
 import { eventAbout, ParentObjects } from './parent-writes.ts';
 
 export interface ReconcilerDeps {
@@ -57,8 +58,8 @@ export class DescriptionReconciler {
     this.descriptions = new ParentObjects(deps.parent, { collection: descriptionsPath, store: deps.store });
   }
 
-  private event(d: Description, type: EventType, reason: string, text: string): void {
-    this.deps.onEvent?.(eventAbout(descriptionApiVersion, 'Description', d, type, reason, text));
+  private event(d: Description, e: EventText): void {
+    this.deps.onEvent?.(eventAbout(descriptionApiVersion, 'Description', d, e.type, e.reason, e.message));
   }
 
   /**
@@ -75,12 +76,14 @@ export class DescriptionReconciler {
     } catch (err) {
       signal?.throwIfAborted();
       if (!(err instanceof FinalizerError))
-        this.event(this.deps.store.get(key) ?? d, 'Warning', 'FailedSynced', failureMessage(err));
+        this.event(this.deps.store.get(key) ?? d, deployerEvents.failedSynced(failureMessage(err)));
       throw err;
     }
     const latest = this.deps.store.get(key) ?? d;
-    if (failure === undefined) this.event(latest, 'Normal', 'Synced', 'Description synced successfully');
-    else this.event(latest, 'Warning', 'FailedSynced', failure);
+    this.event(
+      latest,
+      failure === undefined ? deployerEvents.synced('Description') : deployerEvents.failedSynced(failure),
+    );
   }
 
   /** Throws what is worth retrying; returns a failure that waits for a new spec. */
@@ -96,17 +99,12 @@ export class DescriptionReconciler {
         d = await this.put(d, [...(d.metadata.finalizers ?? []), finalizer], 'adding the finalizer', signal);
       } catch (err) {
         signal?.throwIfAborted();
-        const text = `failed to inject finalizer ${finalizer} to Description ${kobj(desc)}: ${failureMessage(err)}`;
-        this.event(desc, 'Warning', 'FailedInjectingFinalizer', text);
-        throw new FinalizerError(text, { cause: err });
+        const e = deployerEvents.failedInjectingFinalizer('Description', kobj(desc), failureMessage(err));
+        this.event(desc, e);
+        throw new FinalizerError(e.message, { cause: err });
       }
       if (d === undefined) return undefined;
-      this.event(
-        d,
-        'Normal',
-        'FinalizerInjected',
-        `successfully inject finalizer ${finalizer} to Description ${kobj(d)}`,
-      );
+      this.event(d, deployerEvents.finalizerInjected('Description', kobj(d)));
       action = decideDescription(d, deploys);
     }
     if (action === 'skip') return undefined;
@@ -121,7 +119,7 @@ export class DescriptionReconciler {
   private decode(d: Description): ReturnType<typeof decodeManifests> {
     const decoded = decodeManifests(d.spec?.raw, fromBase64);
     for (const m of decoded) {
-      if (!m.ok) this.event(d, 'Warning', 'FailedMarshalingResource', `failed to unmarshal resource: ${m.error}`);
+      if (!m.ok) this.event(d, deployerEvents.failedMarshalingResource(m.error));
     }
     return decoded;
   }
@@ -140,12 +138,7 @@ export class DescriptionReconciler {
     ).flat();
     signal?.throwIfAborted();
     if (errors.length > 0) {
-      this.event(
-        d,
-        'Warning',
-        'FailedDeletingDescription',
-        `failed to deleting Description ${kobj(d)}: ${errors.join('; ')}`,
-      );
+      this.event(d, deployerEvents.failedDeletingDescription(kobj(d), errors.join('; ')));
       throw new Error(errors.join('; '));
     }
     await this.put(
@@ -188,9 +181,9 @@ export class DescriptionReconciler {
     signal?.throwIfAborted();
     const phase = descriptionPhase(outcomes);
     if (phase.phase === 'Success') {
-      this.event(d, 'Normal', 'SuccessfullyDeployed', `Description ${kobj(d)} is deployed successfully`);
+      this.event(d, deployerEvents.successfullyDeployed(kobj(d)));
     } else {
-      this.event(d, 'Warning', 'UnSuccessfullyDeployed', `failed to deploying Description ${kobj(d)}: ${phase.reason}`);
+      this.event(d, deployerEvents.unSuccessfullyDeployed(kobj(d), phase.reason));
     }
     await this.writeStatus(d, phase, drift === undefined ? undefined : observed, signal);
     // Decode errors wait for a new spec; failed applies are tried again with backoff.

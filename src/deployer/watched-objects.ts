@@ -5,6 +5,7 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ObjectMeta } from '../../machines/deployer/decisions.ts';
+import type { WatchEnd } from '../../machines/watch.ts';
 import { listPaged, listThenWatch } from '../kube/list-watch.ts';
 
 interface Named {
@@ -84,7 +85,7 @@ export interface ObjectWatch<T extends Named> {
   synced(): void;
   /** `object` needs work; `deleted` when it went away (its last known copy). */
   changed(key: string, object: T, deleted: boolean): void;
-  ended(kind: 'expired' | 'failed', message: string): void;
+  ended(end: WatchEnd): void;
 }
 
 /** A list (when there is no resume point) into the store, then a watch; returns a function that stops it. */
@@ -121,8 +122,8 @@ export function watchObjects<T extends Named>(w: ObjectWatch<T>): () => void {
       const key = store.apply(phase, obj);
       if (key !== undefined) w.changed(key, obj, phase === 'DELETED');
     },
-    ended: (kind, message) => {
-      w.ended(kind, message);
+    ended: (end) => {
+      w.ended(end);
     },
   });
 }

@@ -178,7 +178,7 @@ export function watchNodes(
     event: (phase, obj) => {
       if (store.apply(phase, obj)) send({ type: 'nodes.changed' });
     },
-    ended: (kind, message) => {
+    ended: ({ kind, message }) => {
       send({ type: 'nodes.watchEnded', kind, message });
     },
   });

@@ -1,11 +1,13 @@
 // List-then-watch for the reduced caches (the heartbeat's nodes, the deployer's Descriptions): a raw,
 // paged list — each page parsed, reduced by the caller and dropped — then a watch from the list's
-// resourceVersion with bookmarks. A watch that ends normally, or with 410 Gone (then the next run
-// lists again), ends as `expired`; anything else as `failed`. The statechart decides when to run again.
+// resourceVersion (src/kube/watch-stream.ts). Its end is classified by machines/watch.ts (`ended`,
+// `expired`: 410 Gone, then the next run lists again; `failed`); the statechart decides when to run again.
 
-import { ApiException, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import type { WatchEnd } from '../../machines/watch.ts';
 import { rawRequest } from './raw-request.ts';
 import type { RequestLimiter } from './request-limiter.ts';
+import { openWatch } from './watch-stream.ts';
 
 /** Where a watch resumes; undefined forces a full list. */
 export interface ResumePoint {
@@ -85,8 +87,8 @@ export interface ListWatch<T> {
   synced(): void;
   /** One ADDED / MODIFIED / DELETED event (the caller moves `resume.resourceVersion` on). */
   event(phase: string, obj: T): void;
-  /** The watch ended; called once, last. */
-  ended(kind: 'expired' | 'failed', message: string): void;
+  /** The watch ended (classified by machines/watch.ts); called once, last. */
+  ended(end: WatchEnd): void;
 }
 
 const describeError = (err: unknown): string => (err instanceof Error ? err.message : JSON.stringify(err));
@@ -94,11 +96,13 @@ const describeError = (err: unknown): string => (err instanceof Error ? err.mess
 /** Runs one list (if needed) and one watch; returns a function that stops it. */
 export function listThenWatch<T extends { metadata?: { resourceVersion?: string } }>(lw: ListWatch<T>): () => void {
   let stopped = false;
-  let controller: AbortController | undefined;
-  const ended = (kind: 'expired' | 'failed', message: string): void => {
+  let stopWatch: (() => void) | undefined;
+  const ended = (end: WatchEnd): void => {
     if (stopped) return;
     stopped = true;
-    lw.ended(kind, message);
+    // 410 Gone: the resume point is too old; the next run lists again.
+    if (end.kind === 'expired') lw.resume.resourceVersion = undefined;
+    lw.ended(end);
   };
   const run = async (): Promise<void> => {
     if (lw.resume.resourceVersion === undefined) {
@@ -107,36 +111,30 @@ export function listThenWatch<T extends { metadata?: { resourceVersion?: string 
     }
     lw.synced();
     await lw.limiter?.wait();
-    controller = await new Watch(lw.kc).watch(
-      lw.path,
-      { resourceVersion: lw.resume.resourceVersion, allowWatchBookmarks: true },
-      (phase: string, obj: T & { code?: number; message?: string }) => {
+    if (stopped) return;
+    stopWatch = openWatch({
+      kc: lw.kc,
+      path: lw.path,
+      what: lw.what,
+      params: { resourceVersion: lw.resume.resourceVersion },
+      event: (phase, obj) => {
         if (stopped) return;
-        if (phase === 'ERROR') {
-          // 410 Gone: the resume point is too old; the next run lists again.
-          if (obj.code === 410) lw.resume.resourceVersion = undefined;
-          controller?.abort();
-          ended(obj.code === 410 ? 'expired' : 'failed', `${lw.what} watch error: ${obj.message ?? String(obj.code)}`);
-          return;
-        }
+        const o = obj as T;
         if (phase === 'BOOKMARK') {
-          lw.resume.resourceVersion = obj.metadata?.resourceVersion ?? lw.resume.resourceVersion;
+          lw.resume.resourceVersion = o.metadata?.resourceVersion ?? lw.resume.resourceVersion;
           return;
         }
-        lw.event(phase, obj);
+        lw.event(phase, o);
       },
-      (err: unknown) => {
-        if (err === null || err === undefined) ended('expired', `${lw.what} watch closed`);
-        else ended('failed', `${lw.what} watch: ${describeError(err)}`);
-      },
-    );
-    if (stopped) controller.abort();
+      ended,
+    });
   };
   run().catch((err: unknown) => {
-    ended('failed', `listing ${lw.what}s: ${describeError(err)}`);
+    // A list that fails (410 included: listPaged already started over three times) backs off.
+    ended({ kind: 'failed', message: `listing ${lw.what}s: ${describeError(err)}` });
   });
   return () => {
     stopped = true;
-    controller?.abort();
+    stopWatch?.();
   };
 }

@@ -24,6 +24,7 @@ import {
   type WriteInput,
   type WriteResult,
 } from '../../machines/leadership/machine.ts';
+import { resumesAtOnce } from '../../machines/watch.ts';
 import { steadyNow, wallNow, type Clock } from '../clock.ts';
 import { watchObject } from '../kube/watch-object.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -171,19 +172,30 @@ export function createLeadershipMachine(deps: LeadershipDeps): typeof leadership
     return undefined;
   });
 
-  const watchLease = fromCallback<LeadershipEvent>(({ sendBack }) =>
-    watchObject(
-      deps.child,
-      `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
-      name,
-      () => {
-        sendBack({ type: 'lease.changed' });
-      },
-      (err) => {
-        log.debug({ err: err instanceof Error ? err.message : String(err) }, `watch of ${where} ended`);
-      },
-    ),
-  );
+  // Best effort (the periodic reads go on without it): an idle or expired watch resumes at once, as
+  // every watch does (machines/watch.ts); a failed one is left ended.
+  const watchLease = fromCallback<LeadershipEvent>(({ sendBack }) => {
+    let stop = (): void => undefined;
+    const start = (resourceVersion: string | undefined): void => {
+      stop = watchObject<V1Lease>(
+        deps.child,
+        `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+        name,
+        () => {
+          sendBack({ type: 'lease.changed' });
+        },
+        (end, resume) => {
+          log.debug({ end: end.kind, err: end.message }, `watch of ${where} ended`);
+          if (resumesAtOnce(end.kind)) start(resume);
+        },
+        resourceVersion,
+      );
+    };
+    start(undefined);
+    return () => {
+      stop();
+    };
+  });
 
   return leadershipMachine.provide({
     actors: { readLease, writeLease, watchLease, releaseLease },

@@ -79,11 +79,18 @@ const isErrorEvent = (type: string): boolean => type.startsWith('xstate.error.')
 /**
  * Whether every region that changed moved between two routine states of that machine, and not
  * because something failed: a collection that errors (`collecting → idle` on `xstate.error.actor.*`)
- * is logged at info with its lastFailure.
+ * is logged at info with its lastFailure. For the machines in `quietRetries` (which warn once per
+ * kind of failure themselves), a failure repeated (attempt > 1) is routine too.
  */
-export function isRoutine(record: TransitionRecord, routine: RoutineStates): boolean {
+export function isRoutine(
+  record: TransitionRecord,
+  routine: RoutineStates,
+  quietRetries: ReadonlySet<string> = new Set(),
+): boolean {
   const states = routine.get(record.machine);
-  if (states === undefined || record.from === '' || isErrorEvent(record.event)) return false;
+  if (states === undefined || record.from === '') return false;
+  const repeated = quietRetries.has(record.machine) && (record.attempt ?? 0) > 1;
+  if (isErrorEvent(record.event) && !repeated) return false;
   const from = record.from.split(',');
   const to = record.to.split(',');
   if (from.length !== to.length) return false;
@@ -122,12 +129,13 @@ export function transitionLogger(
   log: Logger,
   onTransition?: (t: TransitionRecord) => void,
   routine: RoutineStates = new Map(),
+  quietRetries: ReadonlySet<string> = new Set(),
 ): (ev: InspectionEvent) => void {
   const streaks = new Map<string, Set<string>>();
   return transitionRecorder((record) => {
     const message = `${record.machine}: ${record.from === '' ? '(start)' : record.from} → ${record.to}`;
     const repeat = isRepeat(record, streaks);
-    if (repeat || isRoutine(record, routine)) log.debug({ transition: record }, message);
+    if (repeat || isRoutine(record, routine, quietRetries)) log.debug({ transition: record }, message);
     else log.info({ transition: record }, message);
     onTransition?.(record);
   });

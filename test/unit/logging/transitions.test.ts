@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { deployerStartupStates } from '../../../machines/deployer/machine.ts';
 import { routineCollectionStates } from '../../../machines/heartbeat/machine.ts';
 import { isRepeat, isRoutine, type TransitionRecord } from '../../../src/logging/transitions.ts';
 
@@ -35,6 +36,17 @@ describe('routine transitions (logged at debug)', () => {
 
   it('only for the machine the states belong to', () => {
     expect(isRoutine(record('socket', 'collection.idle', 'collection.collecting'), routine)).toBe(false);
+  });
+
+  it.each([
+    ['the first failure to load the credentials', 'loadingCredentials', 'waitingForCredentials', 1, false],
+    ['a repeated failure (the machine warns per kind)', 'loadingCredentials', 'waitingForCredentials', 2, true],
+  ])('the deployer: %s is routine: %s', (_name, from, to, attempt, expected) => {
+    const deployer = new Map([['deployer', new Set(deployerStartupStates)]]);
+    const t = { machine: 'deployer', from, to, event: 'xstate.error.actor.loadCredentials', attempt };
+    expect(isRoutine(t, deployer, new Set(['deployer']))).toBe(expected);
+    // Not for a machine that did not ask for it.
+    expect(isRoutine(t, deployer)).toBe(false);
   });
 });
 

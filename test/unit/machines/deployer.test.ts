@@ -8,6 +8,7 @@ import {
   type ReconcileInput,
   type WatchInput,
 } from '../../../machines/deployer/machine.ts';
+import { prepareRetryDelay } from '../../../src/deployer/actors.ts';
 import { stateName } from '../../../src/logging/transitions.ts';
 
 type Outcome = 'ok' | Error;
@@ -32,6 +33,9 @@ function start(
   const log: { at: number; what: string }[] = [];
   const watches: ((e: DeployerEvent) => void)[] = [];
   const drift: ((e: DeployerEvent) => void)[] = [];
+  /** What the statechart told the Recovery watches (drift.rewatch), with when. */
+  const rewatches: { at: number; resource: string }[] = [];
+  const warnings: { at: number; failure: string | undefined }[] = [];
   const helmWatches: { input: HelmWatchInput; send: (e: DeployerEvent) => void }[] = [];
   let stoppedHelmWatches = 0;
   const inputs: ReconcileInput[] = [];
@@ -69,8 +73,11 @@ function start(
           stoppedHelmWatches++;
         };
       }),
-      watchDrift: fromCallback<DeployerEvent, WatchInput>(({ sendBack }) => {
+      watchDrift: fromCallback<DeployerEvent, WatchInput>(({ sendBack, receive }) => {
         drift.push(sendBack);
+        receive((e) => {
+          if (e.type === 'drift.rewatch') rewatches.push({ at: clock.now(), resource: e.resource });
+        });
       }),
       reconcile: fromCallback<DeployerEvent, ReconcileInput>(({ input, sendBack }) => {
         started.push(input.key);
@@ -85,8 +92,16 @@ function start(
         });
       }),
     },
+    actions: {
+      warnStartupFailure: ({ context }) => {
+        warnings.push({ at: clock.now(), failure: context.lastFailure });
+      },
+    },
     delays: {
-      prepareRetryDelay: 5_000,
+      // The shipped delay, without jitter.
+      prepareRetryDelay: ({ context }) => prepareRetryDelay(context.attempt, () => 0),
+      driftRetryDelay: ({ context, event }) =>
+        600 * 2 ** (('resource' in event ? (context.driftAttempts[event.resource] ?? 1) : 1) - 1),
       watchRetryDelay: ({ context }) => 500 * 2 ** Math.max(0, context.attempt - 1),
       helmWatchRetryDelay: ({ context }) => 700 * 2 ** Math.max(0, context.helmAttempt - 1),
       workRetryDelay: ({ context, event }) =>
@@ -135,6 +150,8 @@ function start(
     log,
     watches,
     drift,
+    rewatches,
+    warnings,
     helmWatches,
     inputs,
     stoppedHelmWatches: () => stoppedHelmWatches,
@@ -188,20 +205,40 @@ describe('deployer statechart', () => {
     expect(d.watches).toHaveLength(1);
   });
 
-  it('retries the start-up steps every prepareRetryDelay, forever', async () => {
+  it('retries the start-up steps with backoff, forever', async () => {
     const d = start({ credentials: [fail('no secret'), fail('no secret'), fail('no secret')], publish: [fail('403')] });
-    await d.advance(30_000, 500);
+    await d.advance(60_000, 500);
     expect(d.log.map((l) => `${l.what}@${String(l.at)}`)).toEqual([
       'load@0',
       'load@5000',
-      'load@10000',
       'load@15000',
-      'publish@15000',
-      'publish@20000',
-      'watch@20000',
-      'watchHelm@20000',
+      'load@35000',
+      'publish@35000',
+      'publish@40000',
+      'watch@40000',
+      'watchHelm@40000',
     ]);
     expect(d.context()).toMatchObject({ attempt: 0, lastFailure: undefined });
+  });
+
+  it('backs off a missing app-deployer ServiceAccount to a cap and warns once per kind of failure', async () => {
+    // As src/ throws it: a classified Failure (machines/failure.ts).
+    const missing = Object.assign(new Error('reading ServiceAccount cnet/clusternet-app-deployer: 404 Not Found'), {
+      kind: 'notFound' as const,
+    });
+    const noToken = new Error('the app-deployer secret cnet/clusternet-app-deployer has no token yet');
+    const d = start({ credentials: [...Array<typeof missing>(9).fill(missing), noToken, noToken, missing] });
+    await d.advance(31 * 60_000, 1_000);
+    const loads = d.log.filter((l) => l.what === 'load').map((l) => l.at / 1000);
+    // 5 s doubling to the 5 min cap (Go: every 5 s, forever, each at info).
+    expect(loads).toEqual([0, 5, 15, 35, 75, 155, 315, 615, 915, 1215, 1515, 1815]);
+    expect(d.warnings).toEqual([
+      { at: 0, failure: missing.message },
+      { at: 1_215_000, failure: noToken.message },
+      { at: 1_815_000, failure: missing.message },
+    ]);
+    expect(d.trace.at(-1)).toBe('waitingForCredentials');
+    expect(d.context()).toMatchObject({ attempt: 12, startupFailure: 'loadCredentials: notFound' });
   });
 
   it('runs at most `workers` reconciles, one per key, and queues a change of an active key once', async () => {
@@ -348,6 +385,49 @@ describe('deployer statechart', () => {
     d.drift.at(-1)?.({ type: 'drift.detected', key: 'ns/x' });
     await d.advance(0);
     expect(d.started).toEqual(['ns/x']);
+  });
+
+  it('resumes an idle watch that ended at once, never through backingOff (issue 13 #6)', async () => {
+    const d = start();
+    await d.advance(0);
+    for (let i = 0; i < 4; i++) {
+      // What client-node's Watch reports after 30 s without data, classified by machines/watch.ts.
+      d.send({ type: 'descriptions.watchEnded', kind: 'ended', message: 'Description watch idle; resuming' });
+      d.helmWatches.at(-1)?.send({ type: 'helm.watchEnded', kind: 'ended', message: 'HelmRelease watch idle' });
+      await d.advance(0);
+    }
+    expect(d.watches).toHaveLength(5);
+    expect(d.helmWatches).toHaveLength(5);
+    expect(d.trace.some((t) => t.includes('backingOff'))).toBe(false);
+    expect(d.context()).toMatchObject({ attempt: 0, helmAttempt: 0, lastFailure: undefined });
+  });
+
+  it('watches a Recovery kind again at once after an idle end, and after its own backoff after a failure', async () => {
+    const d = start();
+    await d.advance(0);
+    const drift = d.drift.at(-1);
+    drift?.({ type: 'drift.watching', resource: 'v1/ConfigMap' });
+    drift?.({ type: 'drift.watchEnded', resource: 'v1/ConfigMap', kind: 'ended', message: 'idle' });
+    drift?.({ type: 'drift.watchEnded', resource: 'apps/v1/Deployment', kind: 'expired', message: '410' });
+    await d.advance(0);
+    expect(d.rewatches).toEqual([
+      { at: 0, resource: 'v1/ConfigMap' },
+      { at: 0, resource: 'apps/v1/Deployment' },
+    ]);
+    drift?.({ type: 'drift.watchEnded', resource: 'v1/ConfigMap', kind: 'failed', message: 'connection refused' });
+    await d.advance(500);
+    expect(d.rewatches).toHaveLength(2);
+    await d.advance(100);
+    expect(d.rewatches.at(-1)).toEqual({ at: 600, resource: 'v1/ConfigMap' });
+    drift?.({ type: 'drift.watchEnded', resource: 'v1/ConfigMap', kind: 'failed', message: 'connection refused' });
+    await d.advance(1_200);
+    expect(d.rewatches.at(-1)).toEqual({ at: 1_800, resource: 'v1/ConfigMap' });
+    expect(d.context().driftAttempts).toEqual({ 'v1/ConfigMap': 2 });
+    drift?.({ type: 'drift.watching', resource: 'v1/ConfigMap' });
+    await d.advance(0);
+    expect(d.context().driftAttempts).toEqual({});
+    // The other regions never noticed.
+    expect(d.trace.at(-1)).toBe('deploying.watch.watching,helm.watching,drift,work');
   });
 
   it('resumes an expired watch at once and backs off a failed one; queued work goes on meanwhile', async () => {

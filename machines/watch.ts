@@ -1,0 +1,91 @@
+// How a watch of an apiserver ended, and what follows, for every watch of the agent (nodes,
+// Descriptions, HelmReleases and HelmCharts, Recovery's applied kinds, the Lease).
+//
+//   ended    a normal end: the server closed it (its timeoutSeconds), or nothing came for the
+//            client's idle timeout on a quiet cluster. Resume from the last resourceVersion at once.
+//   expired  410 Gone: the resume point is too old. List again at once.
+//   failed   anything else (an HTTP error, a refused connection, an ERROR event other than 410).
+//            Back off.
+//
+// src/ classifies what the client saw with `classifyWatchEnd`; the machines decide with
+// `resumesAtOnce`. Pure: no Kubernetes client here.
+
+export type WatchEndKind = 'ended' | 'expired' | 'failed';
+
+export interface WatchEnd {
+  readonly kind: WatchEndKind;
+  readonly message: string;
+}
+
+/** How the watch request is made (spec §7.5 for Recovery; the same for every watch). */
+export interface WatchTiming {
+  /** The server ends the watch after a random timeoutSeconds in [min, max) (client-go: 5–10 min). */
+  readonly serverTimeoutSeconds: { readonly min: number; readonly max: number };
+  /**
+   * Nothing received for this long ends the watch on the client side (client-node's `Watch` has such
+   * a timer; its default of 30 s ended every idle watch). Above the apiserver's bookmark period
+   * (one a minute with allowWatchBookmarks), so on a live connection it fires only when the server
+   * sends no bookmarks; it is what notices a connection that died without a close.
+   */
+  readonly idleTimeoutMs: number;
+}
+
+export const watchTiming: WatchTiming = {
+  serverTimeoutSeconds: { min: 300, max: 600 },
+  idleTimeoutMs: 90_000,
+};
+
+/** The timeoutSeconds of the next watch request; `rand` in [0, 1). */
+export function serverTimeoutSeconds(timing: WatchTiming, rand: () => number): number {
+  const { min, max } = timing.serverTimeoutSeconds;
+  return Math.floor(min + (max - min) * rand());
+}
+
+/** What a watch saw last: the `done` error of the client, or the object of an ERROR event (a Status). */
+export type WatchEndCause =
+  /** `lastedMs` and `events` (bookmarks included): a watch closed within a second with nothing is no idle end. */
+  | { readonly source: 'closed'; readonly error: unknown; readonly lastedMs: number; readonly events: number }
+  | { readonly source: 'status'; readonly status: { readonly code?: number; readonly message?: string } };
+
+/** A watch closed sooner than this without any event counts as failed (client-go: 1 s). */
+export const veryShortWatchMs = 1_000;
+
+const errorName = (err: unknown): string | undefined =>
+  typeof err === 'object' && err !== null && 'name' in err && typeof err.name === 'string' ? err.name : undefined;
+
+const statusCodeOf = (err: unknown): number | undefined =>
+  typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number'
+    ? err.statusCode
+    : undefined;
+
+const messageOf = (err: unknown): string =>
+  typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string'
+    ? err.message
+    : JSON.stringify(err);
+
+/** The one classification of a watch's end; `what` names the watch in the message (`node`, `Description`). */
+export function classifyWatchEnd(cause: WatchEndCause, what: string): WatchEnd {
+  if (cause.source === 'status') {
+    const { code, message } = cause.status;
+    const text = `${what} watch error: ${message ?? String(code)}`;
+    return { kind: code === 410 ? 'expired' : 'failed', message: text };
+  }
+  const err = cause.error;
+  if (err === null || err === undefined) {
+    // As client-go's reflector: a watch closed at once with nothing in it is a server fault, not an
+    // idle end (resuming at once would spin).
+    if (cause.lastedMs < veryShortWatchMs && cause.events === 0)
+      return { kind: 'failed', message: `${what} watch closed at once with no event` };
+    return { kind: 'ended', message: `${what} watch closed by the server` };
+  }
+  // client-node aborts the request with a DOMException named TimeoutError when nothing came for its
+  // idle timeout: a quiet cluster, not a fault.
+  if (errorName(err) === 'TimeoutError') return { kind: 'ended', message: `${what} watch idle; resuming` };
+  if (statusCodeOf(err) === 410) return { kind: 'expired', message: `${what} watch: 410 Gone` };
+  return { kind: 'failed', message: `${what} watch: ${messageOf(err)}` };
+}
+
+/** The machines' decision: resume (or list again) at once, or back off. */
+export function resumesAtOnce(kind: WatchEndKind): boolean {
+  return kind !== 'failed';
+}

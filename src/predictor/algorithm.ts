@@ -12,7 +12,7 @@
 // - a node with no scalar resources at all is counted like any other; Go crashes the process there;
 // - the sum is capped at 2^31−1 rather than wrapping.
 
-import { amountOf, emptyAmounts, mergeAmounts, storedAmounts, type Amounts } from './resources.ts';
+import { emptyAmounts, mergeAmounts, storedAmounts, type Amounts } from './resources.ts';
 
 export const MAX_REPLICAS = 2 ** 31 - 1;
 
@@ -65,7 +65,11 @@ export function tolerates(t: Toleration, taint: Taint): boolean {
 
 /** Whether the node's labels contain every pair of the selector. */
 export function selects(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
-  for (const [k, v] of Object.entries(selector)) if (!Object.hasOwn(labels, k) || labels[k] !== v) return false;
+  return selectsAll(Object.entries(selector), labels);
+}
+
+function selectsAll(pairs: readonly (readonly [string, string])[], labels: Readonly<Record<string, string>>): boolean {
+  for (const [k, v] of pairs) if (!Object.hasOwn(labels, k) || labels[k] !== v) return false;
   return true;
 }
 
@@ -127,21 +131,24 @@ export function podUsage(pod: PodLike): { readonly node: string; readonly usage:
   return { node, usage };
 }
 
+/** ⌊free / want⌋ with free below 0 counted as 0. */
+const fits = (have: number, used: number, want: number): number => Math.floor(Math.max(0, have - used) / want);
+
 /**
  * How many replicas one node can still take: its free pod slots, and ⌊free/request⌋ for every
  * requested resource (a scalar it lacks gives 0). Free amounts below 0 count as 0.
  */
 export function nodeReplicas(allocatable: Amounts, used: Amounts | undefined, requests: Amounts): number {
-  const free = (kind: Parameters<typeof amountOf>[1], name: string): number =>
-    Math.max(0, amountOf(allocatable, kind, name) - (used === undefined ? 0 : amountOf(used, kind, name)));
-  let n = Math.min(MAX_REPLICAS, free('pods', 'pods'));
-  const limit = (kind: Parameters<typeof amountOf>[1], name: string, want: number): void => {
-    if (want > 0) n = Math.min(n, Math.floor(free(kind, name) / want));
-  };
-  limit('cpu', 'cpu', requests.cpu);
-  limit('memory', 'memory', requests.memory);
-  limit('ephemeral-storage', 'ephemeral-storage', requests.ephemeralStorage);
-  for (const [name, want] of requests.scalars ?? []) limit('scalar', name, want);
+  let n = Math.min(MAX_REPLICAS, Math.max(0, allocatable.pods - (used?.pods ?? 0)));
+  if (requests.cpu > 0) n = Math.min(n, fits(allocatable.cpu, used?.cpu ?? 0, requests.cpu));
+  if (requests.memory > 0) n = Math.min(n, fits(allocatable.memory, used?.memory ?? 0, requests.memory));
+  if (requests.ephemeralStorage > 0)
+    n = Math.min(n, fits(allocatable.ephemeralStorage, used?.ephemeralStorage ?? 0, requests.ephemeralStorage));
+  if (requests.scalars !== undefined) {
+    for (const [name, want] of requests.scalars) {
+      if (want > 0) n = Math.min(n, fits(allocatable.scalars?.get(name) ?? 0, used?.scalars?.get(name) ?? 0, want));
+    }
+  }
   return n;
 }
 
@@ -158,8 +165,10 @@ export function predict(
 ): Prediction {
   let feasible = 0;
   let total = 0;
+  const selector = Object.entries(req.nodeSelector);
   for (const node of nodes) {
-    if (!selects(req.nodeSelector, node.labels) || !passesTaints(node.taints, req.tolerations)) continue;
+    if (!selectsAll(selector, node.labels)) continue;
+    if (node.taints.length > 0 && !passesTaints(node.taints, req.tolerations)) continue;
     feasible++;
     total = Math.min(MAX_REPLICAS, total + nodeReplicas(node.allocatable, used(node.name), req.requests));
   }

@@ -31,10 +31,12 @@ import { createDeployerMachine } from './deployer/actors.ts';
 import { deployerStartupStates } from '../machines/deployer/machine.ts';
 import { createHeartbeatMachine } from './heartbeat/actors.ts';
 import { routineCollectionStates } from '../machines/heartbeat/machine.ts';
-import { predictorFacts } from '../machines/heartbeat/decisions.ts';
+import { predictorFacts, servesBuiltInPredictor } from '../machines/heartbeat/decisions.ts';
 import type { RegistrationContext } from '../machines/registration/machine.ts';
 import { describeProblem, type RegistrationProblem } from '../machines/registration/problems.ts';
 import { redactUrls } from './logging/redact-url.ts';
+import { childRequestLimiter } from './kube/request-limiter.ts';
+import { createPredictorMachine } from './predictor/actors.ts';
 import { createSocketMachine } from './tunnel/actors.ts';
 import { actorClock, checkBeforeTimers } from './clock.ts';
 import { serverAddress } from './tunnel/dial-allow-list.ts';
@@ -132,9 +134,10 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
   // Tunnel counters across sessions: the finished sessions' bytes, plus the current session's relay.
   let relay: StreamRelay | undefined;
   const closedBytes = { sent: 0, received: 0 };
-  // The scheduler calls a published predictor it may not reach directly through the tunnel.
-  const predictor = predictorFacts(config.featureGates.Predictor, config.predictor.addr, config.predictor.directAccess);
-  const predictorTarget = predictor.enabled && !predictor.directAccess ? serverAddress(predictor.address) : undefined;
+  // The scheduler calls a published predictor through the tunnel: the allow-list admits its address.
+  const gate = config.featureGates.Predictor;
+  const predictor = predictorFacts(gate, config.predictor.addr, config.predictor.directAccess, config.predictor.port);
+  const predictorTarget = predictor.enabled ? serverAddress(predictor.address) : undefined;
   const socket = createSocketMachine({
     log: log.child({ component: 'tunnel' }),
     allowedTargets: [
@@ -174,7 +177,16 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     log: log.child({ component: 'deployer' }),
     parent: parentAccess,
   });
-  const machine = agentMachine.provide({ actors: { leadership, registration, heartbeat, socket, deployer } });
+  const predictorMachine = createPredictorMachine({
+    child,
+    log: log.child({ component: 'predictor' }),
+    host: '127.0.0.1',
+    port: config.predictor.port,
+    limiter: childRequestLimiter(config.child.qps, config.child.burst),
+  });
+  const machine = agentMachine.provide({
+    actors: { leadership, registration, heartbeat, socket, deployer, predictor: predictorMachine },
+  });
 
   const inspectors: ((ev: InspectionEvent) => void)[] = [
     transitionLogger(
@@ -226,6 +238,7 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
       },
       registration: { parentUrl: config.registration.parentUrl, clusterName: config.registration.clusterName },
       deployer: { syncMode: config.registration.syncMode, appPusher: config.featureGates.AppPusher },
+      predictor: { serve: servesBuiltInPredictor(gate, config.predictor.addr) },
       tunnel: {
         enabled: config.featureGates.SocketConnection,
         parentUrl: config.registration.parentUrl,

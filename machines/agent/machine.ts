@@ -9,9 +9,10 @@
 // leaves `leading` first, then asks the leadership machine to release the Lease; when it has, the agent
 // is `stopped`. An error of any child ends the agent in `failed` (the process exits non-zero).
 //
-// `serving` invokes one named actor per registered component (heartbeat, socket, deployer). A component refused by the parent sends `credentials.rejected`, which is
-// forwarded to registration; if registration then revokes, `serving` is left and its children stop; when
-// its re-check passes, its `credentials.confirmed` is forwarded to the socket (a tunnel refused with 403).
+// `serving` invokes one named actor per registered component (heartbeat, socket, deployer, predictor). A
+// component refused by the parent sends `credentials.rejected`, which is forwarded to registration; if
+// registration then revokes, `serving` is left and its children stop; when its re-check passes, its
+// `credentials.confirmed` is forwarded to the socket (a tunnel refused with 403).
 
 import { assign, sendTo, setup } from 'xstate';
 import { deployerMachine } from '../deployer/machine.ts';
@@ -19,6 +20,7 @@ import type { SyncMode } from '../deployer/decisions.ts';
 import { heartbeatMachine } from '../heartbeat/machine.ts';
 import { leadershipMachine, type LeadershipInput } from '../leadership/machine.ts';
 import { registrationMachine, type RegistrationInput } from '../registration/machine.ts';
+import { predictorMachine, type PredictorInput } from '../predictor/machine.ts';
 import { socketMachine } from '../socket/machine.ts';
 
 /** The tunnel (gate SocketConnection): where it dials and what it may reach. */
@@ -39,6 +41,8 @@ export interface AgentInput {
   readonly registration: RegistrationInput;
   readonly tunnel: TunnelInput;
   readonly deployer: DeployerSettings;
+  /** The built-in predictor (gate Predictor, no --predictor-addr); not served when absent. */
+  readonly predictor?: PredictorInput;
 }
 
 /** What the registered components are started with. */
@@ -53,6 +57,7 @@ export interface AgentContext {
   readonly registration: RegistrationInput;
   readonly tunnel: TunnelInput;
   readonly deployer: DeployerSettings;
+  readonly predictor: PredictorInput;
   readonly registered: Registered | undefined;
   /** Why the agent failed (an unexpected error of a child). */
   readonly failure: string | undefined;
@@ -101,6 +106,7 @@ export const agentMachine = setup({
     heartbeat: heartbeatMachine,
     socket: socketMachine,
     deployer: deployerMachine,
+    predictor: predictorMachine,
   },
   actions: {
     noteFailure: assign({ failure: ({ event }) => failureOf(event) }),
@@ -116,6 +122,7 @@ export const agentMachine = setup({
     registration: input.registration,
     tunnel: input.tunnel,
     deployer: input.deployer,
+    predictor: input.predictor ?? { serve: false },
     registered: undefined,
     failure: undefined,
   }),
@@ -210,6 +217,13 @@ export const agentMachine = setup({
                 syncMode: context.deployer.syncMode,
                 appPusher: context.deployer.appPusher,
               }),
+              onError: failed,
+            },
+            {
+              // Only the registered leader serves the predictor; leaving `serving` closes it.
+              id: 'predictor',
+              src: 'predictor',
+              input: ({ context }) => context.predictor,
               onError: failed,
             },
           ],

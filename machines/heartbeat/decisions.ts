@@ -71,15 +71,19 @@ export interface PredictorFacts {
   readonly directAccess: boolean;
 }
 
+/** Whether this agent serves the built-in predictor: gate Predictor on and no --predictor-addr (spec predictor §1). */
+export function servesBuiltInPredictor(gate: boolean, addr: string): boolean {
+  return gate && addr === '';
+}
+
 /**
- * What the status says about the predictor. As the Go agent: `predictorEnabled` is the Predictor gate,
- * `predictorAddress` is `--predictor-addr`, `predictorDirectAccess` the flag. The Go agent serves a
- * built-in predictor at `http://localhost:<port>` when the gate is on and no address is given; this
- * agent has none, so it then advertises no predictor the scheduler could not reach.
+ * What the status says about the predictor, as the Go agent publishes it: `predictorEnabled` is the
+ * Predictor gate, `predictorAddress` is `--predictor-addr` or, for the built-in predictor,
+ * `http://localhost:<--predictor-port>`, `predictorDirectAccess` the flag.
  */
-export function predictorFacts(gate: boolean, addr: string, directAccess: boolean): PredictorFacts {
-  if (gate && addr === '') return { enabled: false, address: '', directAccess };
-  return { enabled: gate, address: addr, directAccess };
+export function predictorFacts(gate: boolean, addr: string, directAccess: boolean, port: number): PredictorFacts {
+  const address = servesBuiltInPredictor(gate, addr) ? `http://localhost:${String(port)}` : addr;
+  return { enabled: gate, address, directAccess };
 }
 
 /** The agent's own, fixed contribution to every status. */

@@ -265,11 +265,6 @@ function buildConfig(parsed: ParsedArgv, errors: string[], warnings: string[]): 
     predictorAddr === '' || URL.canParse(predictorAddr),
     `--predictor-addr ${JSON.stringify(predictorAddr)} is not a valid URL`,
   );
-  if (gates.gates.Predictor && predictorAddr === '') {
-    warnings.push(
-      'feature gate Predictor is on without --predictor-addr, but the built-in predictor is not implemented; it is not advertised',
-    );
-  }
 
   // Leader election (client-go's rules).
   const lease = num('leader-elect-lease-duration');

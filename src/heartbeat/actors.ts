@@ -60,9 +60,12 @@ export function agentFacts(config: AgentConfig, apiserverUrl: string): AgentFact
     kubeQps: config.child.qps,
     kubeBurst: config.child.burst,
     heartbeatFrequencySeconds: Math.floor(config.status.updateFrequencyMs / 1000),
-    // An external predictor (--predictor-addr) is published as the Go agent does; the built-in one is
-    // not implemented, and never advertised.
-    predictor: predictorFacts(config.featureGates.Predictor, config.predictor.addr, config.predictor.directAccess),
+    predictor: predictorFacts(
+      config.featureGates.Predictor,
+      config.predictor.addr,
+      config.predictor.directAccess,
+      config.predictor.port,
+    ),
   };
 }
 

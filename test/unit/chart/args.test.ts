@@ -40,7 +40,7 @@ describe("the chart's args parse with the agent's parser", () => {
       SocketConnection: true,
       AppPusher: true,
       Recovery: true,
-      Predictor: false,
+      Predictor: true,
     });
     expect(config.child).toMatchObject({ qps: 50, burst: 100, kubeconfig: undefined });
     expect(config.serving.securePort).toBe(10650);

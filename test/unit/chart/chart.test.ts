@@ -81,7 +81,7 @@ describe('default rendering (CI values)', () => {
       '--cluster-reg-parent-url=$(PARENT_URL)',
       '--leader-elect=true',
       '--leader-elect-resource-namespace=$(AGENT_NAMESPACE)',
-      '--feature-gates=SocketConnection=true,AppPusher=true,Recovery=true',
+      '--feature-gates=SocketConnection=true,AppPusher=true,Recovery=true,Predictor=true',
       '--kube-api-burst=100',
       '--kube-api-qps=50.0',
       '--secure-port=10650',

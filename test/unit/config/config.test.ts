@@ -230,13 +230,8 @@ describe('parseCommandLine', () => {
       ['--leader-elect-resource-lock=configmaps'],
       ['--leader-elect-resource-lock=configmaps is ignored: a Lease is always used, as by the Go agent'],
     ],
-    // The built-in predictor is not implemented: said once, at start-up; an external one is fine.
-    [
-      ['--feature-gates=Predictor=true'],
-      [
-        'feature gate Predictor is on without --predictor-addr, but the built-in predictor is not implemented; it is not advertised',
-      ],
-    ],
+    // The built-in predictor is served; an external one is published.
+    [['--feature-gates=Predictor=true'], []],
     [['--feature-gates=Predictor=true', '--predictor-addr=http://predictor.example:8080'], []],
     [['--leader-elect-resource-lock=leases', '--cluster-labels=a=b', '--tls-min-version=VersionTLS10'], []],
   ])('%j is accepted with the warnings %j', (argv, expected) => {

@@ -115,8 +115,16 @@ describe('computeClusterStatus (§4.2)', () => {
 });
 
 describe('predictor fields (spec §4.2, §9.5)', () => {
-  // [gate, --predictor-addr, --predictor-direct-access] → the status fields; the Go agent's built-in
-  // predictor (gate on, no address; not implemented here) is left out.
+  it('publishes the built-in predictor on the port of --predictor-port', () => {
+    expect(predictorFacts(true, '', false, 9090)).toEqual({
+      enabled: true,
+      address: 'http://localhost:9090',
+      directAccess: false,
+    });
+  });
+
+  // [gate, --predictor-addr, --predictor-direct-access, --predictor-port] → the status fields, as the
+  // Go agent publishes them.
   it.each([
     [false, '', false, { predictorDirectAccess: false }],
     [false, '', true, { predictorDirectAccess: true }],
@@ -133,11 +141,21 @@ describe('predictor fields (spec §4.2, §9.5)', () => {
       true,
       { predictorEnabled: true, predictorAddress: 'http://p:9000', predictorDirectAccess: true },
     ],
-    // Built-in (Go: enabled, http://localhost:<port>): suppressed.
-    [true, '', false, { predictorDirectAccess: false }],
-    [true, '', true, { predictorDirectAccess: true }],
+    // The built-in predictor: enabled, at http://localhost:<port>.
+    [
+      true,
+      '',
+      false,
+      { predictorEnabled: true, predictorAddress: 'http://localhost:8080', predictorDirectAccess: false },
+    ],
+    [
+      true,
+      '',
+      true,
+      { predictorEnabled: true, predictorAddress: 'http://localhost:8080', predictorDirectAccess: true },
+    ],
   ])('gate %s, addr %j, direct %s → %j', (gate, addr, direct, fields) => {
-    const s = computeClusterStatus(collected, { ...facts, predictor: predictorFacts(gate, addr, direct) });
+    const s = computeClusterStatus(collected, { ...facts, predictor: predictorFacts(gate, addr, direct, 8080) });
     const published = Object.fromEntries(Object.entries(s).filter(([k]) => k.startsWith('predictor')));
     expect(published).toEqual(fields);
   });

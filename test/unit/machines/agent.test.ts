@@ -7,6 +7,7 @@ import { registrationMachine } from '../../../machines/registration/machine.ts';
 import type { heartbeatMachine } from '../../../machines/heartbeat/machine.ts';
 import type { socketMachine } from '../../../machines/socket/machine.ts';
 import type { deployerMachine } from '../../../machines/deployer/machine.ts';
+import type { predictorMachine } from '../../../machines/predictor/machine.ts';
 import { transitionRecorder } from '../../../src/logging/transitions.ts';
 import { FakeLeaseStore, settle } from './lease-store.ts';
 
@@ -28,6 +29,7 @@ function replica(
   identity: string,
   registerAfterMs = 1000,
   tunnelEnabled = false,
+  servePredictor?: boolean,
 ) {
   const life: { event: 'start' | 'stop'; at: number }[] = [];
   const components: string[] = [];
@@ -68,6 +70,14 @@ function replica(
       heartbeat: component('heartbeat') as unknown as typeof heartbeatMachine,
       socket: component('socket') as unknown as typeof socketMachine,
       deployer: component('deployer') as unknown as typeof deployerMachine,
+      ...(servePredictor === undefined
+        ? {}
+        : {
+            predictor: fromCallback<{ type: string }, { serve: boolean }>(({ input }) => {
+              components.push(input.serve ? 'predictor start' : 'predictor start (disabled)');
+              return () => components.push('predictor stop');
+            }) as unknown as typeof predictorMachine,
+          }),
     },
   });
   const actor = createActor(machine, {
@@ -76,6 +86,7 @@ function replica(
       registration: { parentUrl: 'https://parent:6443', clusterName: undefined },
       tunnel: { enabled: tunnelEnabled, parentUrl: 'https://parent:6443', childServer: 'https://child:6443' },
       deployer: { syncMode: 'Dual', appPusher: true },
+      ...(servePredictor === undefined ? {} : { predictor: { serve: servePredictor } }),
     },
     clock,
     inspect: transitionRecorder((t) => {
@@ -117,6 +128,25 @@ describe('agent machine', () => {
     withTunnel.actor.send({ type: 'registration.revoked' });
     await settle(clock);
     expect(withTunnel.components.slice(4).sort()).toEqual(['deployer stop', 'heartbeat stop', 'socket stop']);
+  });
+
+  it('runs the predictor only while it leads and is registered; a standby runs none', async () => {
+    const clock = new SimulatedClock();
+    const store = new FakeLeaseStore(clock);
+    const a = replica(clock, store, 'a', 1000, false, true);
+    await settle(clock, 500);
+    expect(a.components).toEqual([]); // leading, not registered yet
+    await settle(clock, 1000);
+    const b = replica(clock, store, 'b', 1000, false, true);
+    await settle(clock, 3000);
+    expect(a.components).toContain('predictor start');
+    expect(b.components).toEqual([]);
+    a.actor.send({ type: 'registration.revoked' });
+    await settle(clock);
+    expect(a.components).toContain('predictor stop');
+    const off = replica(clock, new FakeLeaseStore(clock), 'c', 1000, false, false);
+    await settle(clock, 3000);
+    expect(off.components).toContain('predictor start (disabled)');
   });
 
   it('standby → registering → serving once it leads; a standby runs nothing', async () => {

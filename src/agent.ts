@@ -28,6 +28,7 @@ import type { Readiness } from './observability/server.ts';
 import { createRegistrationMachine } from './registration/actors.ts';
 import { loadParentAccess, type ParentAccess } from './registration/dedicated-credentials.ts';
 import { createDeployerMachine } from './deployer/actors.ts';
+import { createMcsMachine } from './mcs/actors.ts';
 import { createHeartbeatMachine } from './heartbeat/actors.ts';
 import { routineCollectionStates } from '../machines/heartbeat/machine.ts';
 import { predictorFacts } from '../machines/heartbeat/decisions.ts';
@@ -157,7 +158,9 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     log: log.child({ component: 'deployer' }),
     parent: parentAccess,
   });
-  const machine = agentMachine.provide({ actors: { leadership, registration, heartbeat, socket, deployer } });
+  // Gate MultiClusterService: ServiceExports' EndpointSlices mirrored into the dedicated namespace (spec §7.7).
+  const mcs = createMcsMachine({ config, child, log: log.child({ component: 'mcs' }), parent: parentAccess });
+  const machine = agentMachine.provide({ actors: { leadership, registration, heartbeat, socket, deployer, mcs } });
 
   const inspectors: ((ev: InspectionEvent) => void)[] = [
     transitionLogger(
@@ -191,6 +194,7 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
       },
       registration: { parentUrl: config.registration.parentUrl, clusterName: config.registration.clusterName },
       deployer: { syncMode: config.registration.syncMode, appPusher: config.featureGates.AppPusher },
+      multiClusterService: config.featureGates.MultiClusterService,
       tunnel: {
         enabled: config.featureGates.SocketConnection,
         parentUrl: config.registration.parentUrl,

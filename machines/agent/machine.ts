@@ -9,13 +9,14 @@
 // leaves `leading` first, then asks the leadership machine to release the Lease; when it has, the agent
 // is `stopped`. An error of any child ends the agent in `failed` (the process exits non-zero).
 //
-// `serving` invokes one named actor per registered component (heartbeat, socket, deployer). A component refused by the parent sends `credentials.rejected`, which is
+// `serving` invokes one named actor per registered component (heartbeat, socket, deployer, mcs). A component refused by the parent sends `credentials.rejected`, which is
 // forwarded to registration; if registration then revokes, `serving` is left and its children stop.
 
 import { assign, sendTo, setup } from 'xstate';
 import { deployerMachine } from '../deployer/machine.ts';
 import type { SyncMode } from '../deployer/decisions.ts';
 import { heartbeatMachine } from '../heartbeat/machine.ts';
+import { mcsMachine } from '../mcs/machine.ts';
 import { leadershipMachine, type LeadershipInput } from '../leadership/machine.ts';
 import { registrationMachine, type RegistrationInput } from '../registration/machine.ts';
 import { socketMachine } from '../socket/machine.ts';
@@ -38,6 +39,8 @@ export interface AgentInput {
   readonly registration: RegistrationInput;
   readonly tunnel: TunnelInput;
   readonly deployer: DeployerSettings;
+  /** Gate MultiClusterService: the ServiceExport → EndpointSlice syncer runs while serving (default off). */
+  readonly multiClusterService?: boolean;
 }
 
 /** What the registered components are started with. */
@@ -52,6 +55,7 @@ export interface AgentContext {
   readonly registration: RegistrationInput;
   readonly tunnel: TunnelInput;
   readonly deployer: DeployerSettings;
+  readonly multiClusterService: boolean;
   readonly registered: Registered | undefined;
   /** Why the agent failed (an unexpected error of a child). */
   readonly failure: string | undefined;
@@ -93,6 +97,7 @@ export const agentMachine = setup({
     heartbeat: heartbeatMachine,
     socket: socketMachine,
     deployer: deployerMachine,
+    mcs: mcsMachine,
   },
   actions: {
     noteFailure: assign({ failure: ({ event }) => failureOf(event) }),
@@ -106,6 +111,7 @@ export const agentMachine = setup({
     registration: input.registration,
     tunnel: input.tunnel,
     deployer: input.deployer,
+    multiClusterService: input.multiClusterService ?? false,
     registered: undefined,
     failure: undefined,
   }),
@@ -192,6 +198,16 @@ export const agentMachine = setup({
                 dedicatedNamespace: context.registered?.dedicatedNamespace ?? '',
                 syncMode: context.deployer.syncMode,
                 appPusher: context.deployer.appPusher,
+              }),
+              onError: failed,
+            },
+            {
+              // Sits `disabled` without its gate.
+              id: 'mcs',
+              src: 'mcs',
+              input: ({ context }) => ({
+                enabled: context.multiClusterService,
+                dedicatedNamespace: context.registered?.dedicatedNamespace ?? '',
               }),
               onError: failed,
             },

@@ -283,7 +283,8 @@ try {
   await pool(services, 32, async (i) => {
     await send('POST', `/api/v1/namespaces/${ns}/services`, {
       metadata: { name: svc(i) },
-      spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+      // Headless: the test cluster's service IP range is smaller than 1,000.
+      spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
     });
     await send('POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, slice(i));
     await send('POST', `/apis/multicluster.x-k8s.io/v1alpha1/namespaces/${ns}/serviceexports`, {

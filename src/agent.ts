@@ -29,6 +29,7 @@ import { createRegistrationMachine } from './registration/actors.ts';
 import { loadParentAccess, type ParentAccess } from './registration/dedicated-credentials.ts';
 import { createDeployerMachine } from './deployer/actors.ts';
 import { deployerStartupStates } from '../machines/deployer/machine.ts';
+import { createMcsMachine } from './mcs/actors.ts';
 import { createHeartbeatMachine } from './heartbeat/actors.ts';
 import { routineCollectionStates } from '../machines/heartbeat/machine.ts';
 import { predictorFacts, servesBuiltInPredictor } from '../machines/heartbeat/decisions.ts';
@@ -184,8 +185,10 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     port: config.predictor.port,
     limiter: childRequestLimiter(config.child.qps, config.child.burst),
   });
+  // Gate MultiClusterService: ServiceExports' EndpointSlices mirrored into the dedicated namespace (spec §7.7).
+  const mcs = createMcsMachine({ config, child, log: log.child({ component: 'mcs' }), parent: parentAccess });
   const machine = agentMachine.provide({
-    actors: { leadership, registration, heartbeat, socket, deployer, predictor: predictorMachine },
+    actors: { leadership, registration, heartbeat, socket, deployer, predictor: predictorMachine, mcs },
   });
 
   const inspectors: ((ev: InspectionEvent) => void)[] = [
@@ -239,6 +242,7 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
       registration: { parentUrl: config.registration.parentUrl, clusterName: config.registration.clusterName },
       deployer: { syncMode: config.registration.syncMode, appPusher: config.featureGates.AppPusher },
       predictor: { serve: servesBuiltInPredictor(gate, config.predictor.addr) },
+      multiClusterService: config.featureGates.MultiClusterService,
       tunnel: {
         enabled: config.featureGates.SocketConnection,
         parentUrl: config.registration.parentUrl,

@@ -9,15 +9,16 @@
 // leaves `leading` first, then asks the leadership machine to release the Lease; when it has, the agent
 // is `stopped`. An error of any child ends the agent in `failed` (the process exits non-zero).
 //
-// `serving` invokes one named actor per registered component (heartbeat, socket, deployer, predictor). A
-// component refused by the parent sends `credentials.rejected`, which is forwarded to registration; if
-// registration then revokes, `serving` is left and its children stop; when its re-check passes, its
-// `credentials.confirmed` is forwarded to the socket (a tunnel refused with 403).
+// `serving` invokes one named actor per registered component (heartbeat, socket, deployer, predictor,
+// mcs). A component refused by the parent sends `credentials.rejected`, which is forwarded to
+// registration; if registration then revokes, `serving` is left and its children stop; when its re-check
+// passes, its `credentials.confirmed` is forwarded to the socket (a tunnel refused with 403).
 
 import { assign, sendTo, setup } from 'xstate';
 import { deployerMachine } from '../deployer/machine.ts';
 import type { SyncMode } from '../deployer/decisions.ts';
 import { heartbeatMachine } from '../heartbeat/machine.ts';
+import { mcsMachine } from '../mcs/machine.ts';
 import { leadershipMachine, type LeadershipInput } from '../leadership/machine.ts';
 import { registrationMachine, type RegistrationInput } from '../registration/machine.ts';
 import { predictorMachine, type PredictorInput } from '../predictor/machine.ts';
@@ -43,6 +44,8 @@ export interface AgentInput {
   readonly deployer: DeployerSettings;
   /** The built-in predictor (gate Predictor, no --predictor-addr); not served when absent. */
   readonly predictor?: PredictorInput;
+  /** Gate MultiClusterService: the ServiceExport → EndpointSlice syncer runs while serving (default off). */
+  readonly multiClusterService?: boolean;
 }
 
 /** What the registered components are started with. */
@@ -58,6 +61,7 @@ export interface AgentContext {
   readonly tunnel: TunnelInput;
   readonly deployer: DeployerSettings;
   readonly predictor: PredictorInput;
+  readonly multiClusterService: boolean;
   readonly registered: Registered | undefined;
   /** Why the agent failed (an unexpected error of a child). */
   readonly failure: string | undefined;
@@ -107,6 +111,7 @@ export const agentMachine = setup({
     socket: socketMachine,
     deployer: deployerMachine,
     predictor: predictorMachine,
+    mcs: mcsMachine,
   },
   actions: {
     noteFailure: assign({ failure: ({ event }) => failureOf(event) }),
@@ -123,6 +128,7 @@ export const agentMachine = setup({
     tunnel: input.tunnel,
     deployer: input.deployer,
     predictor: input.predictor ?? { serve: false },
+    multiClusterService: input.multiClusterService ?? false,
     registered: undefined,
     failure: undefined,
   }),
@@ -224,6 +230,16 @@ export const agentMachine = setup({
               id: 'predictor',
               src: 'predictor',
               input: ({ context }) => context.predictor,
+              onError: failed,
+            },
+            {
+              // Sits `disabled` without its gate.
+              id: 'mcs',
+              src: 'mcs',
+              input: ({ context }) => ({
+                enabled: context.multiClusterService,
+                dedicatedNamespace: context.registered?.dedicatedNamespace ?? '',
+              }),
               onError: failed,
             },
           ],

@@ -1,0 +1,299 @@
+// The multi-cluster service syncer (spec §7.7, gate MultiClusterService), leader-only: invoked by the
+// root machine in `serving`, stopped with it.
+//
+//   starting ─▶ disabled                     the gate is off
+//       └────▶ checkingChild ─▶ unsupported  the child is older than v1.21.0-beta.1 (or says no version)
+//                  │ ▲ failure: waitingForChild (backoff)
+//                  ▼
+//               syncing, three parallel regions:
+//                 exports  lists and watches the child's ServiceExports; each change queues its key;
+//                 slices   lists and watches the child's EndpointSlices; a change of a slice of an
+//                          exported Service queues that ServiceExport;
+//                          (both: an idle or expired watch resumes at once, a failed one backs off)
+//                 work     a deduplicated per-key queue with `workers` reconciles at once; nothing is
+//                          reconciled before both caches are complete (a slice not yet listed must not
+//                          make its parent copy look stale); a failed reconcile (the parent down, a
+//                          conflict) is queued again after a per-key backoff, so an outage loses nothing.
+//
+// Pure: effects are provided from src/ (or by tests) with `.provide()`.
+
+import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
+import { resumesAtOnce, type WatchEndKind } from '../watch.ts';
+import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
+import {
+  childSupport,
+  emptyQueue,
+  enqueue,
+  finishWork,
+  takeUpTo,
+  type ChildSupport,
+  type WorkQueue,
+} from './decisions.ts';
+import { defaultWorkers } from './timing.ts';
+
+export interface McsInput {
+  /** The MultiClusterService gate. */
+  readonly enabled: boolean;
+  readonly dedicatedNamespace: string;
+  /** Reconciles at once (default 4). */
+  readonly workers?: number;
+}
+
+export interface McsContext {
+  readonly enabled: boolean;
+  readonly dedicatedNamespace: string;
+  readonly workers: number;
+  /** The child's gitVersion, once read. */
+  readonly childVersion: string | undefined;
+  readonly support: ChildSupport | undefined;
+  readonly queue: WorkQueue;
+  /** Consecutive failed reconciles per key; drives that key's backoff. */
+  readonly failures: Readonly<Record<string, number>>;
+  readonly exportsSynced: boolean;
+  readonly slicesSynced: boolean;
+  /** Consecutive failures of the version check, the ServiceExport watch, the EndpointSlice watch. */
+  readonly checkAttempt: number;
+  readonly exportsAttempt: number;
+  readonly slicesAttempt: number;
+  readonly lastFailure: string | undefined;
+  readonly reconciled: number;
+}
+
+/** How one of its watches ended (machines/watch.ts): `ended` and `expired` resume at once, `failed` backs off. */
+export type WatchEnd = WatchEndKind;
+
+export type McsEvent =
+  /** A ServiceExport, or a slice of an exported Service, changed (key `<namespace>/<name>`). */
+  | { readonly type: 'export.changed'; readonly key: string }
+  | { readonly type: 'exports.synced' }
+  | { readonly type: 'exports.watchEnded'; readonly kind: WatchEnd; readonly message: string }
+  | { readonly type: 'slices.synced' }
+  | { readonly type: 'slices.watchEnded'; readonly kind: WatchEnd; readonly message: string }
+  /** A reconcile finished its key. */
+  | { readonly type: 'work.done'; readonly key: string }
+  | { readonly type: 'work.failed'; readonly key: string; readonly message: string }
+  /** Internal: a failed key's backoff is over. */
+  | { readonly type: 'work.retry'; readonly key: string };
+
+export interface WatchInput {
+  readonly dedicatedNamespace: string;
+}
+
+export interface ReconcileInput {
+  /** The ServiceExport `<namespace>/<name>`. */
+  readonly key: string;
+  readonly dedicatedNamespace: string;
+}
+
+const notProvided = notProvidedBy('mcs');
+
+export const mcsWorkerId = (key: string): string => `reconcile:${key}`;
+
+/** The states in which the syncer runs (for tags-free readers: src/ reads `syncing` through this tag). */
+export const syncingTag = 'mcs.syncing';
+
+const mcsSetup = setup({
+  types: {
+    context: {} as McsContext,
+    events: {} as McsEvent,
+    input: {} as McsInput,
+    tags: {} as typeof syncingTag,
+  },
+  actors: {
+    /** GET /version of the child: its gitVersion. */
+    readChildVersion: fromPromise<string>(notProvided('readChildVersion')),
+    /** Lists and watches the child's ServiceExports; sends export.changed, exports.synced, exports.watchEnded. */
+    watchExports: fromCallback<McsEvent, WatchInput>(notProvided('watchExports')),
+    /** Lists and watches the child's EndpointSlices; sends export.changed, slices.synced, slices.watchEnded. */
+    watchSlices: fromCallback<McsEvent, WatchInput>(notProvided('watchSlices')),
+    /** Reconciles one ServiceExport; sends work.done or work.failed exactly once. */
+    reconcile: fromCallback<McsEvent, ReconcileInput>(notProvided('reconcile')),
+  },
+  delays: {
+    /** Backoff before reading the child's version again (context.checkAttempt). */
+    checkRetryDelay: notProvided('checkRetryDelay'),
+    /** Backoff before the next ServiceExport watch (context.exportsAttempt). */
+    exportsRetryDelay: notProvided('exportsRetryDelay'),
+    /** Backoff before the next EndpointSlice watch (context.slicesAttempt). */
+    slicesRetryDelay: notProvided('slicesRetryDelay'),
+    /** Backoff before a failed key is queued again (context.failures[key]). */
+    workRetryDelay: notProvided('workRetryDelay'),
+  },
+  guards: {
+    enabled: ({ context }) => context.enabled,
+    supported: ({ event }) => 'output' in event && childSupport(String(event.output)) === 'supported',
+    watchExpired: ({ event }) =>
+      (event.type === 'exports.watchEnded' || event.type === 'slices.watchEnded') && resumesAtOnce(event.kind),
+  },
+  actions: {
+    noteVersion: assign(({ event }) => {
+      const version = 'output' in event ? String(event.output) : '';
+      return { childVersion: version, support: childSupport(version), checkAttempt: 0, lastFailure: undefined };
+    }),
+    recordCheckFailure: assign({
+      checkAttempt: ({ context }) => context.checkAttempt + 1,
+      lastFailure: ({ event }) => failureMessage(errorOf(event)),
+    }),
+    recordExportsFailure: assign({
+      exportsAttempt: ({ context }) => context.exportsAttempt + 1,
+      lastFailure: ({ event }) => failureMessage(errorOf(event)),
+    }),
+    recordSlicesFailure: assign({
+      slicesAttempt: ({ context }) => context.slicesAttempt + 1,
+      lastFailure: ({ event }) => failureMessage(errorOf(event)),
+    }),
+    /**
+     * Queues the event's key (if any), notes a completed list, and starts workers while there is room —
+     * once both caches are complete.
+     */
+    queueAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
+      const exportsSynced = context.exportsSynced || event.type === 'exports.synced';
+      const slicesSynced = context.slicesSynced || event.type === 'slices.synced';
+      const queued =
+        event.type === 'export.changed' || event.type === 'work.retry'
+          ? enqueue(context.queue, event.key)
+          : context.queue;
+      const { queue, started } =
+        exportsSynced && slicesSynced ? takeUpTo(queued, context.workers) : { queue: queued, started: [] };
+      q.assign({
+        queue,
+        exportsSynced,
+        slicesSynced,
+        ...(event.type === 'exports.synced' ? { exportsAttempt: 0 } : {}),
+        ...(event.type === 'slices.synced' ? { slicesAttempt: 0 } : {}),
+      });
+      for (const key of started) {
+        q.spawnChild('reconcile', {
+          id: mcsWorkerId(key),
+          input: { key, dedicatedNamespace: context.dedicatedNamespace },
+        });
+      }
+    }),
+    /** A worker finished: free its slot, requeue its key if it changed meanwhile, start the next ones. */
+    finishAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
+      if (event.type !== 'work.done' && event.type !== 'work.failed') return;
+      q.stopChild(mcsWorkerId(event.key));
+      const failures: Record<string, number> = Object.fromEntries(
+        Object.entries(context.failures).filter(([k]) => k !== event.key),
+      );
+      if (event.type === 'work.done') q.cancel(`retry:${event.key}`);
+      else failures[event.key] = (context.failures[event.key] ?? 0) + 1;
+      const { queue, started } = takeUpTo(finishWork(context.queue, event.key), context.workers);
+      q.assign({
+        queue,
+        failures,
+        reconciled: context.reconciled + (event.type === 'work.done' ? 1 : 0),
+        ...(event.type === 'work.failed' ? { lastFailure: event.message } : {}),
+      });
+      if (event.type === 'work.failed') {
+        q.raise({ type: 'work.retry', key: event.key }, { delay: 'workRetryDelay', id: `retry:${event.key}` });
+      }
+      for (const key of started) {
+        q.spawnChild('reconcile', {
+          id: mcsWorkerId(key),
+          input: { key, dedicatedNamespace: context.dedicatedNamespace },
+        });
+      }
+    }),
+  },
+});
+
+const watchInput = ({ context }: { context: McsContext }): WatchInput => ({
+  dedicatedNamespace: context.dedicatedNamespace,
+});
+
+export const mcsMachine = mcsSetup.createMachine({
+  id: 'mcs',
+  initial: 'starting',
+  context: ({ input }) => ({
+    enabled: input.enabled,
+    dedicatedNamespace: input.dedicatedNamespace,
+    workers: Math.max(1, input.workers ?? defaultWorkers),
+    childVersion: undefined,
+    support: undefined,
+    queue: emptyQueue,
+    failures: {},
+    exportsSynced: false,
+    slicesSynced: false,
+    checkAttempt: 0,
+    exportsAttempt: 0,
+    slicesAttempt: 0,
+    lastFailure: undefined,
+    reconciled: 0,
+  }),
+  states: {
+    starting: { always: [{ guard: 'enabled', target: 'checkingChild' }, { target: 'disabled' }] },
+    /** The MultiClusterService gate is off: nothing is watched or written. */
+    disabled: {},
+    checkingChild: {
+      invoke: {
+        id: 'readChildVersion',
+        src: 'readChildVersion',
+        onDone: [
+          { guard: 'supported', target: 'syncing', actions: 'noteVersion' },
+          { target: 'unsupported', actions: 'noteVersion' },
+        ],
+        onError: { target: 'waitingForChild', actions: 'recordCheckFailure' },
+      },
+    },
+    waitingForChild: { after: { checkRetryDelay: 'checkingChild' } },
+    /** The child is older than v1.21.0-beta.1 (or its version does not parse): the Go agent runs no syncer either. */
+    unsupported: {},
+    syncing: {
+      type: 'parallel',
+      tags: [syncingTag],
+      states: {
+        exports: {
+          initial: 'watching',
+          states: {
+            watching: {
+              invoke: {
+                id: 'watchExports',
+                src: 'watchExports',
+                input: watchInput,
+                onError: { target: 'backingOff', actions: 'recordExportsFailure' },
+              },
+              on: {
+                'exports.watchEnded': [
+                  { guard: 'watchExpired', target: 'watching', reenter: true },
+                  { target: 'backingOff', actions: 'recordExportsFailure' },
+                ],
+              },
+            },
+            backingOff: { after: { exportsRetryDelay: 'watching' } },
+          },
+        },
+        slices: {
+          initial: 'watching',
+          states: {
+            watching: {
+              invoke: {
+                id: 'watchSlices',
+                src: 'watchSlices',
+                input: watchInput,
+                onError: { target: 'backingOff', actions: 'recordSlicesFailure' },
+              },
+              on: {
+                'slices.watchEnded': [
+                  { guard: 'watchExpired', target: 'watching', reenter: true },
+                  { target: 'backingOff', actions: 'recordSlicesFailure' },
+                ],
+              },
+            },
+            backingOff: { after: { slicesRetryDelay: 'watching' } },
+          },
+        },
+        work: {
+          on: {
+            'export.changed': { actions: 'queueAndDispatch' },
+            'exports.synced': { actions: 'queueAndDispatch' },
+            'slices.synced': { actions: 'queueAndDispatch' },
+            'work.retry': { actions: 'queueAndDispatch' },
+            'work.done': { actions: 'finishAndDispatch' },
+            'work.failed': { actions: 'finishAndDispatch' },
+          },
+        },
+      },
+    },
+  },
+});

@@ -2,7 +2,6 @@
 // components) with the real effects provided, one log line per state transition of every machine,
 // metrics fed from the same transitions, and readiness derived from the root actor's snapshots.
 
-import { createWebSocketInspector } from '@statelyai/inspect';
 import {
   BehaviorSubject,
   combineLatest,
@@ -24,6 +23,7 @@ import { createLeadershipMachine, electionIdentity } from './leadership/actors.t
 import type { Logger } from './logging/logger.ts';
 import { transitionLogger, type TransitionRecord } from './logging/transitions.ts';
 import { AgentMetrics } from './observability/metrics.ts';
+import { statechartInspector } from './observability/statechart-inspector.ts';
 import type { Readiness } from './observability/server.ts';
 import { createRegistrationMachine } from './registration/actors.ts';
 import { loadParentAccess, type ParentAccess } from './registration/dedicated-credentials.ts';
@@ -221,12 +221,7 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     );
   });
   const inspectorUrl = config.extensions.statechartInspector;
-  if (inspectorUrl !== undefined) {
-    const inspector = createWebSocketInspector({ url: inspectorUrl });
-    const observer = inspector.inspect;
-    inspectors.push((ev) => observer.next?.(ev));
-    log.info({ url: inspectorUrl }, 'streaming statecharts to the Stately inspector');
-  }
+  if (inspectorUrl !== undefined) inspectors.push(statechartInspector(inspectorUrl, log));
 
   const actor = createActor(machine, {
     input: {

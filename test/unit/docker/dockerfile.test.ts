@@ -1,6 +1,8 @@
-// What can be checked of docker/Dockerfile without a Docker engine: its COPY sources exist and are in
-// the build context, its stages and entry point hang together, and the production bundle the image
-// would hold (the same tsc build, production dependencies only) starts on Node 24 and prints --version.
+// What can be checked of docker/Dockerfile without a container engine: its bases are public images
+// (each an ARG that CI replaces), its COPY sources exist and are in the build context, its stages,
+// stamps and entry point hang together, and the production bundle the image would hold (the same tsc
+// build, production dependencies only) starts on Node 24 and prints --version. The image itself is
+// built and run by test/integration/image/.
 
 import { execFile } from 'node:child_process';
 import { chmod, cp, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
@@ -72,24 +74,32 @@ const { stages } = parseDockerfile(dockerfile);
 const final = stages.at(-1);
 
 describe('docker/Dockerfile', () => {
-  it('is multi-stage on Node 24, the major the project pins (besides the helm build)', () => {
-    expect(stages.length).toBeGreaterThanOrEqual(2);
-    const engines = /^>=(\d+)/.exec(packageJson.engines.node)?.[1];
-    const nodeStages = stages.filter((s) => s.name !== 'helm');
-    for (const s of nodeStages) expect(s.from).toMatch(new RegExp(`^node:${String(engines)}(\\.|-|$)`));
-    // The exact release the tests run on (the `node` devDependency) is the image's.
+  it('takes every base from an ARG whose default is a public image; Node 24 is the release the tests run', () => {
+    const { args } = parseDockerfile(dockerfile);
+    for (const base of ['BUILD_IMAGE', 'RUNTIME_IMAGE', 'GO_IMAGE'])
+      expect(args.get(base), base).toMatch(
+        /^(docker\.io\/library|gcr\.io\/distroless)\/[a-z0-9.-]+:[\w.-]+(@sha256:[0-9a-f]{64})?$/,
+      );
+    for (const s of stages.filter((s) => !['helm-source', 'helm'].includes(s.name ?? '')))
+      expect(s.from, String(s.name)).toBe(s === final ? args.get('RUNTIME_IMAGE') : args.get('BUILD_IMAGE'));
+    // The exact release the tests run on (the `node` devDependency) is the image's, on Debian 12 as the runtime.
     const tested = (
       JSON.parse(readFileSync(join(root, 'node_modules/node/package.json'), 'utf8')) as { version: string }
     ).version;
-    expect(nodeStages[0]?.from).toBe(`node:${tested}-bookworm-slim`);
+    expect(tested.split('.')[0]).toBe(/^>=(\d+)/.exec(packageJson.engines.node)?.[1]);
+    expect(args.get('BUILD_IMAGE')).toMatch(new RegExp(`/node:${tested.replaceAll('.', '\\.')}-bookworm-slim(@|$)`));
+    expect(args.get('RUNTIME_IMAGE')).toMatch(/\/cc-debian12:/);
   });
 
   it('builds helm from its Go module at the version the tests use, and puts it on PATH', () => {
     const versions = JSON.parse(readFileSync(join(root, 'test/env/versions.json'), 'utf8')) as { helm: string };
     const { args } = parseDockerfile(dockerfile);
     expect(args.get('HELM_VERSION')).toBe(versions.helm);
-    const helm = stages.find((s) => s.name === 'helm');
-    expect(helm?.from).toMatch(/^golang:\d+\.\d+/);
+    const helm = stages.find((s) => s.name === 'helm-source');
+    expect(helm?.from).toMatch(/\/golang:\d+\.\d+/);
+    // The stage `helm` is helm-source unless CI names an image holding /out/helm.
+    expect(args.get('HELM_STAGE')).toBe('helm-source');
+    expect(stages.find((s) => s.name === 'helm')?.from).toBe('helm-source');
     const build = helm?.instructions.find((i) => i.op === 'RUN')?.args ?? '';
     expect(build).toContain('go install');
     expect(build).toContain('"helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"');
@@ -100,8 +110,10 @@ describe('docker/Dockerfile', () => {
       expect(script).toContain(stamp);
       expect(build).toContain(stamp);
     }
-    const copy = final?.instructions.find((i) => i.op === 'COPY' && i.args.startsWith('--from=helm '));
-    expect(copy?.args).toBe('--from=helm /out/helm /usr/local/bin/helm');
+    const copy = stages
+      .flatMap((s) => s.instructions)
+      .find((i) => i.op === 'COPY' && i.args.startsWith('--from=helm '));
+    expect(copy?.args).toBe('--from=helm /out/helm /rootfs/usr/local/bin/helm');
   });
 
   it('copies only sources that exist and are in the build context; --from names an earlier stage', () => {
@@ -139,22 +151,56 @@ describe('docker/Dockerfile', () => {
   });
 
   it('installs production dependencies only, runs as a numeric non-root user, enters the agent', () => {
-    const runs = stages.flatMap((s) => s.instructions.filter((i) => i.op === 'RUN').map((i) => i.args));
-    expect(runs.some((r) => /npm ci\b.*--omit=dev/.test(r))).toBe(true);
     const finalOps = final?.instructions ?? [];
-    // The final stage takes node_modules only from a stage whose npm ci omits dev dependencies.
-    const depsFrom = finalOps
-      .find((i) => i.op === 'COPY' && i.args.includes('node_modules'))
-      ?.args.match(/--from=(\S+)/)?.[1];
-    const depsStage = stages.find((s) => s.name === depsFrom);
-    expect(depsStage?.instructions.some((i) => i.op === 'RUN' && /npm ci\b.*--omit=dev/.test(i.args))).toBe(true);
+    // The final stage takes its files only from the stage `deps`, whose npm ci omits dev and optional
+    // dependencies, and runs nothing (the runtime has no shell).
+    const copies = finalOps.filter((i) => i.op === 'COPY');
+    expect(copies.map((i) => i.args)).toEqual(['--from=deps /rootfs/ /']);
+    expect(finalOps.filter((i) => i.op === 'RUN')).toEqual([]);
+    const deps = stages.find((s) => s.name === 'deps');
+    expect(deps?.instructions.some((i) => i.op === 'RUN' && /npm ci\b.*--omit=dev.*--omit=optional/.test(i.args))).toBe(
+      true,
+    );
+    expect(Object.keys(packageJson.optionalDependencies)).toEqual(['@statelyai/inspect']);
     const user = finalOps.filter((i) => i.op === 'USER').at(-1)?.args ?? '';
     expect(user).toMatch(/^[1-9]\d*(:\d+)?$/);
     const entrypoint = finalOps.find((i) => i.op === 'ENTRYPOINT')?.args ?? '';
     expect(JSON.parse(entrypoint)).toEqual(['/usr/local/bin/clusternet-agent']);
+    // deps lays out under /rootfs what the final stage copies to /: the link points at the package's bin.
     const workdir = finalOps.find((i) => i.op === 'WORKDIR')?.args;
-    const link = `ln -s ${String(workdir)}/${packageJson.bin['clusternet-agent']} /usr/local/bin/clusternet-agent`;
-    expect(finalOps.some((i) => i.op === 'RUN' && i.args.includes(link))).toBe(true);
+    expect(deps?.instructions.find((i) => i.op === 'WORKDIR')?.args).toBe(`/rootfs${String(workdir)}`);
+    const link = `ln -s ${String(workdir)}/${packageJson.bin['clusternet-agent']} /rootfs/usr/local/bin/clusternet-agent`;
+    expect(deps?.instructions.some((i) => i.op === 'RUN' && i.args.includes(link))).toBe(true);
+  });
+
+  it('stamps the commit and build date where src/version.ts reads them, and the OCI labels', () => {
+    const finalOps = final?.instructions ?? [];
+    const env = finalOps
+      .filter((i) => i.op === 'ENV')
+      .map((i) => i.args)
+      .join(' ');
+    const version = readFileSync(join(root, 'src/version.ts'), 'utf8');
+    for (const [variable, arg] of [
+      ['CLUSTERNET_AGENT_GIT_COMMIT', 'GIT_COMMIT'],
+      ['CLUSTERNET_AGENT_GIT_TREE_STATE', 'GIT_TREE_STATE'],
+      ['CLUSTERNET_AGENT_BUILD_DATE', 'BUILD_DATE'],
+    ] as const) {
+      expect(version).toContain(`env.${variable}`);
+      expect(env).toContain(`${variable}=\${${arg}}`);
+      expect(finalOps.some((i) => i.op === 'ARG' && i.args.startsWith(arg))).toBe(true);
+    }
+    const labels = finalOps
+      .filter((i) => i.op === 'LABEL')
+      .map((i) => i.args)
+      .join(' ');
+    for (const [label, value] of [
+      ['version', '${VERSION}'],
+      ['revision', '${GIT_COMMIT}'],
+      ['created', '${BUILD_DATE}'],
+      ['title', 'clusternet-agent'],
+      ['licenses', packageJson.license],
+    ])
+      expect(labels).toContain(`org.opencontainers.image.${label}="${value}"`);
   });
 });
 
@@ -166,7 +212,7 @@ describe('the production bundle the image holds', () => {
 
   it(
     'builds, installs production dependencies only, and prints --version on Node 24',
-    { timeout: 180_000 },
+    { timeout: 300_000 },
     async () => {
       dir = await mkdtemp(join(tmpdir(), 'cnat-image-'));
       const app = join(dir, 'app');
@@ -183,7 +229,16 @@ describe('the production bundle the image holds', () => {
       await cp(join(root, 'package-lock.json'), join(app, 'package-lock.json'));
       await run(
         'npm',
-        ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--offline', '--loglevel=error'],
+        [
+          'ci',
+          '--omit=dev',
+          '--omit=optional',
+          '--ignore-scripts',
+          '--no-audit',
+          '--no-fund',
+          '--offline',
+          '--loglevel=error',
+        ],
         {
           cwd: app,
           env: { ...env, PATH: `${nodeBin}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? dir },
@@ -197,6 +252,8 @@ describe('the production bundle the image holds', () => {
       const installed = await readdir(join(app, 'node_modules'));
       for (const dep of Object.keys(packageJson.dependencies)) expect(installed).toContain(dep.split('/')[0]);
       for (const dev of ['typescript', 'vitest', 'eslint', 'prettier', 'node']) expect(installed).not.toContain(dev);
+      // The statechart inspector is optional, left out, and loaded only for --statechart-inspector.
+      expect(installed).not.toContain('@statelyai');
       // The final stage: the entry point is a link to the package's bin.
       const main = join(app, packageJson.bin['clusternet-agent']);
       await chmod(main, 0o755);

@@ -7,6 +7,16 @@ import { defaultFeatureGates, parseFeatureGates, type FeatureGates } from './fea
 import { flagSpecs } from './flags.ts';
 import { formatGoDuration } from './go-duration.ts';
 import { redactUrls } from '../logging/redact-url.ts';
+import {
+  bootstrapToken,
+  dns1123Label,
+  dns1123Subdomain,
+  generatedSuffixLength,
+  jwt,
+  labelKey,
+  labelValue,
+  maxClusterName,
+} from './patterns.ts';
 
 /** The longest lease duration a Lease can hold: 2^31-1 whole seconds. */
 const leaseDurationLimitMs = (2 ** 31 - 1) * 1000;
@@ -96,17 +106,6 @@ export type Invocation =
   /** `warnings`: what was accepted as the Go agent accepts it, but deserves a word (logged at start-up). */
   | { readonly kind: 'run'; readonly config: AgentConfig; readonly warnings: readonly string[] }
   | { readonly kind: 'invalid'; readonly errors: readonly string[] };
-
-// Maximum lengths are those of the CRD fields the values end up in (ClusterRegistrationRequest spec).
-const maxClusterName = 30;
-const generatedSuffixLength = 6; // "-" + 5 random characters
-const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const bootstrapToken = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
-const jwt = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-const labelKey =
-  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 export function parseCommandLine(argv: readonly string[]): Invocation {
   const parsed = parseArgv(argv);

@@ -69,11 +69,107 @@ annotations:
 {{- default .Capabilities.KubeVersion.Version .Values.kubeVersion -}}
 {{- end -}}
 
+{{/*
+The image: global.imageRegistry, else image.registry (the library chart's precedence, so one global value
+moves every image of an umbrella chart), then the repository, then @digest when set, else :tag.
+*/}}
 {{- define "clusternet-agent.image" -}}
 {{- $repo := .Values.image.repository -}}
-{{- $registry := .Values.image.registry | default .Values.global.imageRegistry -}}
+{{- $registry := .Values.global.imageRegistry | default .Values.image.registry -}}
 {{- if $registry -}}{{- $repo = printf "%s/%s" $registry $repo -}}{{- end -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" $repo (.Values.image.digest | toString) -}}
+{{- else -}}
 {{- printf "%s:%s" $repo (.Values.image.tag | toString) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A Go flag's boolean value as the agent reads it; a bare flag (null value) is true. */}}
+{{- define "clusternet-agent.flagTrue" -}}
+{{- if or (kindIs "invalid" .) (regexMatch "^(1|t|T|true|TRUE|True)$" (toString .)) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The port the agent serves health and metrics on: extraArgs.secure-port (rendered last, so it wins) or securePort. */}}
+{{- define "clusternet-agent.securePort" -}}
+{{- if hasKey .Values.extraArgs "secure-port" -}}
+{{- include "clusternet-agent.argValue" (index .Values.extraArgs "secure-port") | int -}}
+{{- else -}}
+{{- .Values.securePort | int -}}
+{{- end -}}
+{{- end -}}
+
+{{/* HTTP with extraArgs.insecure-serving (development only), else HTTPS: what the probes and the Service speak. */}}
+{{- define "clusternet-agent.scheme" -}}
+{{- if and (hasKey .Values.extraArgs "insecure-serving") (include "clusternet-agent.flagTrue" (index .Values.extraArgs "insecure-serving")) -}}HTTP{{- else -}}HTTPS{{- end -}}
+{{- end -}}
+
+{{/*
+A Go duration (time.ParseDuration's syntax, which the schema checks) in seconds, as a float; "-" first when
+negative.
+*/}}
+{{- define "clusternet-agent.seconds" -}}
+{{- $text := toString . | trim | trimPrefix "+" -}}
+{{- $total := 0.0 -}}
+{{- $units := dict "ns" 1e-9 "us" 1e-6 "µs" 1e-6 "ms" 1e-3 "s" 1.0 "m" 60.0 "h" 3600.0 -}}
+{{- range $part := regexFindAll "([0-9]*[.]?[0-9]*)(ns|us|µs|ms|s|m|h)" (trimPrefix "-" $text) -1 -}}
+{{- $number := regexFind "^[0-9]*[.]?[0-9]*" $part -}}
+{{- $total = addf $total (mulf (float64 (printf "0%s" $number)) (get $units (trimPrefix $number $part))) -}}
+{{- end -}}
+{{- if hasPrefix "-" $text }}-{{ end }}{{ $total -}}
+{{- end -}}
+
+{{/* The duration flags of the agent (test/unit/chart/strictness.test.ts keeps this list equal to its flag table). */}}
+{{- define "clusternet-agent.durationFlags" -}}
+cluster-status-update-frequency cluster-status-collect-frequency leader-elect-lease-duration leader-elect-renew-deadline leader-elect-retry-period log-flush-frequency parent-credentials-check-interval
+{{- end -}}
+
+{{/*
+What the agent checks that the schema cannot: the registration token's shape (never echoed), durations
+within Go's range (about 2,562,047 h) and client-go's relations between the leader election durations,
+Push only with the AppPusher gate, and the lease namespace (the chart grants the agent's Role in the
+release namespace only).
+*/}}
+{{- define "clusternet-agent.validateFlags" -}}
+{{- $extra := .Values.extraArgs -}}
+{{- if not .Values.existingSecret -}}
+{{- $token := index $extra "cluster-reg-token" | default .Values.registrationToken | toString | trim -}}
+{{- if and $token (not (or (regexMatch "^[a-z0-9]{6}[.][a-z0-9]{16}$" $token) (regexMatch "^[A-Za-z0-9_-]+[.][A-Za-z0-9_-]+[.][A-Za-z0-9_-]*$" $token))) -}}
+{{- fail "\n\nregistrationToken is malformed (its value is not shown): expected a bootstrap token of the parent, <6 characters [a-z0-9]>.<16 characters [a-z0-9]>, or a ServiceAccount token (a JWT)" -}}
+{{- end -}}
+{{- end -}}
+{{- $seconds := dict "leader-elect-lease-duration" 15.0 "leader-elect-renew-deadline" 10.0 "leader-elect-retry-period" 2.0 -}}
+{{- range $name := splitList " " (include "clusternet-agent.durationFlags" .) -}}
+{{- if hasKey $extra $name -}}
+{{- $value := index $extra $name | toString -}}
+{{- $s := include "clusternet-agent.seconds" $value | float64 -}}
+{{- if gt (float64 (trimPrefix "-" (toString $s))) 9223372036.854776 -}}
+{{- fail (printf "\n\nextraArgs.%s: %s is out of range: a Go duration is at most 2562047h47m16.854775807s" $name $value) -}}
+{{- end -}}
+{{- $_ := set $seconds $name $s -}}
+{{- end -}}
+{{- end -}}
+{{- $lease := get $seconds "leader-elect-lease-duration" -}}
+{{- $renew := get $seconds "leader-elect-renew-deadline" -}}
+{{- $retry := get $seconds "leader-elect-retry-period" -}}
+{{- if gt $lease 2147483647.0 -}}
+{{- fail "\n\nextraArgs.leader-elect-lease-duration must be at most 596523h14m7s (the Lease's leaseDurationSeconds is an int32)" -}}
+{{- end -}}
+{{- if not (gt $lease $renew) -}}
+{{- fail "\n\nextraArgs: leader-elect-lease-duration must be greater than leader-elect-renew-deadline (defaults 15s and 10s)" -}}
+{{- end -}}
+{{- if not (gt $renew (mulf 1.2 $retry)) -}}
+{{- fail "\n\nextraArgs: leader-elect-renew-deadline must be greater than 1.2 × leader-elect-retry-period (defaults 10s and 2s)" -}}
+{{- end -}}
+{{- if eq (index $extra "cluster-sync-mode" | default "Pull" | toString) "Push" -}}
+{{- if not (regexMatch "(^|,)AppPusher=(1|t|T|true|TRUE|True)(,|$)" (include "clusternet-agent.featureGates" .)) -}}
+{{- fail "\n\nextraArgs.cluster-sync-mode=Push requires the feature gate AppPusher=true (featureGates)" -}}
+{{- end -}}
+{{- end -}}
+{{- with index $extra "leader-elect-resource-namespace" -}}
+{{- if ne (toString .) $.Release.Namespace -}}
+{{- fail (printf "\n\nextraArgs.leader-elect-resource-namespace=%s: the chart grants the agent's Role (Lease, Secrets) in the release namespace %s only; install the release into %s instead" (toString .) $.Release.Namespace (toString .)) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* --feature-gates: featureGates, then extraArgs.feature-gates, merged gate by gate (later wins). */}}
@@ -170,6 +266,7 @@ The required values. `helm lint` renders with neither an install nor an upgrade 
 checks the chart's structure; every install, upgrade and `helm template` requires them.
 */}}
 {{- define "clusternet-agent.validate" -}}
+{{- include "clusternet-agent.validateFlags" . -}}
 {{- if and (or .Release.IsInstall .Release.IsUpgrade) (not .Values.existingSecret) -}}
 {{- if not .Values.parentURL -}}
 {{- fail "\n\nparentURL is required: the URL of the parent cluster's kube-apiserver, e.g.\n  --set parentURL=https://192.168.10.10:6443\n(or existingSecret: a Secret with keys parentURL and regToken)" -}}

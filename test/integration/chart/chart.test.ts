@@ -135,6 +135,9 @@ describe('helm install, upgrade and uninstall in the real child cluster', () => 
     const out = await install(release, ns);
     expect(out).toContain('STATUS: deployed');
     expect(out).toContain('Check the registration'); // NOTES.txt
+    // …which say what uninstall leaves on purpose (the cluster's identity) and how to remove it.
+    expect(out).toContain(`kubectl -n ${ns} delete secret parent-cluster`);
+    expect(out).toContain(`kubectl -n ${ns} delete lease clusternet-agent`);
     const objs = await releaseObjects(release, ns);
     for (const o of [
       `Deployment/${fullname}`,
@@ -266,5 +269,86 @@ describe("the chart's RBAC is enough for the agent", () => {
       asAgent.readNamespacedSecret({ name: 'clusternet-agent-cluster-registration', namespace: ns }),
     ).rejects.toSatisfy((e: unknown) => e instanceof ApiException && e.code === 403);
     await agent.stop();
+  });
+});
+
+describe('the chart refuses at install what the agent would refuse at start', () => {
+  it.each([
+    ['extraArgs.cluster-sync-mode=Bogus', { 'extraArgs.cluster-sync-mode': 'Bogus' }, 'cluster-sync-mode'],
+    ['extraArgs.cluster-reg-name=Bad_Name', { 'extraArgs.cluster-reg-name': 'Bad_Name' }, 'cluster-reg-name'],
+    ['registrationToken=abc', { registrationToken: 'abc' }, 'registrationToken is malformed'],
+    [
+      'a lease namespace outside the release',
+      { 'extraArgs.leader-elect-resource-namespace': 'kube-system' },
+      'kube-system',
+    ],
+    ['a lease shorter than the renew deadline', { 'extraArgs.leader-elect-lease-duration': '5s' }, 'leader-elect'],
+  ])('%s: helm install fails with a one-line reason and creates nothing', async (_name, values, reason) => {
+    const release = fresh('bad');
+    const ns = fresh('chart-bad');
+    const r = await helm(
+      [
+        'install',
+        release,
+        chartDir,
+        '-n',
+        ns,
+        '--create-namespace',
+        '--set',
+        `parentURL=${env.server('parent')}`,
+        '--set',
+        `registrationToken=${token.token}`,
+        ...setJson(values),
+        '--kubeconfig',
+        kubeconfig(),
+      ],
+      { timeoutMs: 120_000 },
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(reason);
+    expect(r.stderr).not.toContain(token.token);
+    if ('registrationToken' in values) expect(r.stderr).not.toContain(': abc');
+    const list = await helm(['list', '-a', '-n', ns, '-q', '--kubeconfig', kubeconfig()]);
+    expect(list.stdout.trim()).toBe('');
+    await expect(core().readNamespace({ name: ns })).rejects.toSatisfy(is404);
+  });
+
+  it('installs the operating values: the apiserver accepts the metrics Service, volumes, spread and moved port', async () => {
+    const release = fresh('cnat');
+    const ns = fresh('chart-ops');
+    await install(release, ns, {
+      'metrics.service.enabled': true,
+      'extraArgs.secure-port': 9443,
+      extraVolumes: [{ name: 'ca', configMap: { name: 'corp-ca', optional: true } }],
+      extraVolumeMounts: [{ name: 'ca', mountPath: '/etc/corp-ca', readOnly: true }],
+      topologySpreadConstraints: [
+        {
+          maxSkew: 1,
+          topologyKey: 'topology.kubernetes.io/zone',
+          whenUnsatisfiable: 'ScheduleAnyway',
+          labelSelector: { matchLabels: { 'app.kubernetes.io/instance': '{{ .Release.Name }}' } },
+        },
+      ],
+    });
+    const fullname = `${release}-clusternet-agent`;
+    const svc = await core().readNamespacedService({ name: `${fullname}-metrics`, namespace: ns });
+    expect(svc.spec?.ports?.[0]).toMatchObject({ name: 'https', port: 10650, targetPort: 'https' });
+    const d = await apps().readNamespacedDeployment({ name: fullname, namespace: ns });
+    const template = d.spec?.template;
+    if (template?.spec === undefined) throw new Error('the Deployment has no pod template');
+    // The Service selects the pods the Deployment makes, and the moved port is where the probes look.
+    for (const [k, v] of Object.entries(svc.spec?.selector ?? {})) expect(template.metadata?.labels?.[k]).toBe(v);
+    const pod = await core().createNamespacedPod({
+      namespace: ns,
+      dryRun: 'All',
+      body: { metadata: { labels: template.metadata?.labels ?? {}, name: `${fullname}-dry-run` }, spec: template.spec },
+    });
+    const c = pod.spec?.containers[0];
+    expect(c?.ports?.[0]?.containerPort).toBe(9443);
+    expect(c?.livenessProbe?.httpGet?.port).toBe('https');
+    expect(pod.spec?.topologySpreadConstraints?.[0]?.labelSelector?.matchLabels).toEqual({
+      'app.kubernetes.io/instance': release,
+    });
+    expect(c?.volumeMounts?.some((m) => m.mountPath === '/etc/corp-ca')).toBe(true);
   });
 });

@@ -115,7 +115,7 @@ describe('default rendering (CI values)', () => {
     expect(c.livenessProbe?.httpGet).toEqual({ path: '/livez', port: 'https', scheme: 'HTTPS' });
     expect(c.readinessProbe?.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
     expect(c.livenessProbe?.failureThreshold).toBe(6);
-    expect(c.resources?.requests).toEqual({ cpu: '50m', memory: '128Mi' });
+    expect(c.resources?.requests).toEqual({ cpu: '50m', memory: '192Mi' });
     expect(c.securityContext).toMatchObject({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,

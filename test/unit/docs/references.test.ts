@@ -58,7 +58,10 @@ describe('resolving references', () => {
 });
 
 describe('spec references in the code', () => {
-  const code = filesUnder(root, (p) => /\.(ts|js|ya?ml|tpl|json|sh|go)$|Dockerfile$/.test(p) && !p.includes('fixtures'));
+  const code = filesUnder(
+    root,
+    (p) => /\.(ts|js|ya?ml|tpl|json|sh|go)$|Dockerfile$/.test(p) && !p.includes('fixtures'),
+  );
   const pages = {
     spec: sectionsOf(readFileSync(join(root, 'docs', 'protocol.md'), 'utf8')),
     'predictor spec': sectionsOf(readFileSync(join(root, 'docs', 'predictor-protocol.md'), 'utf8')),

@@ -24,7 +24,7 @@ export function socketUrl(parentUrl: string, clusterId: string): string {
 export type TunnelFailureKind =
   /** No answer from the parent: connection refused or reset, DNS, timeout; or a healthy session ended. */
   | 'unreachable'
-  /** A live parent answered the handshake with an error status (404, 500, 503, …). */
+  /** A live parent answered the handshake with an error status (404, 500, …; not a gateway error). */
   | 'status'
   /** 401 on the handshake: the parent rejects the dedicated token. */
   | 'unauthorized'
@@ -82,11 +82,17 @@ const unreachableCodes: ReadonlySet<string> = new Set([
 const tlsCodePattern = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_|ERR_OSSL)/;
 
 /** Classifies how an attempt or session ended. */
+/** 502, 503, 504: the apiserver is up, the service behind it is not. */
+const gatewayErrors: ReadonlySet<number> = new Set([502, 503, 504]);
+
 export function classifyEnd(end: TunnelEnd): TunnelFailureKind {
   if (end.proved) return 'unreachable'; // a healthy session ended: the parent went away
   if (end.status !== undefined) {
     if (end.status === 401) return 'unauthorized';
     if (end.status === 403) return 'forbidden';
+    // A gateway error is the parent apiserver saying the hub behind its APIService is unreachable (a hub
+    // restarting answers 503 until it serves): the fast path, so the tunnel is back within 2 s of it.
+    if (gatewayErrors.has(end.status)) return 'unreachable';
     return 'status';
   }
   if (end.opened) return 'dropped';

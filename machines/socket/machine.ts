@@ -3,13 +3,13 @@
 // that depends on how it failed (classifyEnd, machines/socket/decisions.ts; policies in timing.ts):
 //
 //   unreachable (refused, reset, DNS, timeout) ─▶ backingOff: 0.2–2 s, then every 0.9–1.2 s
-//   error status (404, 503, …), dropped, TLS  ─▶ refused: 4 s doubling to 60 s
+//   error status (404, 500, …), dropped, TLS  ─▶ refused: 4 s doubling to 60 s
 //   401                                        ─▶ rejected: credentials.rejected, 5 s doubling to 60 s
 //   403                                        ─▶ recheckingCredentials: credentials.rejected; redial on
 //                                                 credentials.confirmed (at once the first time)
 //
 // Only a Pong answering our Ping proves the parent healthy and starts the count over; a Ping from the
-// parent only shows it is alive. The count is of failures of one kind in a row: a 403 after 503s is
+// parent only shows it is alive. The count is of failures of one kind in a row: a 403 after 500s is
 // the first 403.
 //
 // Pure: the session itself (websocket, stream relay) is the `session` actor provided from src/tunnel;

@@ -19,7 +19,7 @@ export const firstRetryPolicy: BackoffPolicy = { initialMs: 2000, factor: 1, max
 export const unreachablePolicy: BackoffPolicy = { initialMs: 1200, factor: 1, maxMs: 1200, jitter: 0.25 };
 
 /**
- * A live parent that answers the handshake with an error status (404, 500, 503, …), drops the session
+ * A live parent that answers the handshake with an error status (404, 500, …; a gateway error 502/503/504 is the fast path), drops the session
  * before answering a ping, fails TLS, or any failure not known to be transient: 4 s doubling to a cap of
  * 60 s, jittered downwards by up to 30 % (42–60 s at the cap, about one handshake a minute).
  */

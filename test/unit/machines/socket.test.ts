@@ -168,7 +168,9 @@ describe('socket decisions', () => {
     ['a healthy session went silent', { opened: true, proved: true, timedOut: true }, 'unreachable', 'retrySoon'],
     ['404', { ...before, status: 404 }, 'status', 'backOff'],
     ['500', { ...before, status: 500 }, 'status', 'backOff'],
-    ['503', { ...before, status: 503 }, 'status', 'backOff'],
+    ['502 (the hub behind the apiserver is down)', { ...before, status: 502 }, 'unreachable', 'retrySoon'],
+    ['503 (the hub behind the apiserver is down)', { ...before, status: 503 }, 'unreachable', 'retrySoon'],
+    ['504 (the hub behind the apiserver is down)', { ...before, status: 504 }, 'unreachable', 'retrySoon'],
     ['400', { ...before, status: 400 }, 'status', 'backOff'],
     ['302 (no redirects followed)', { ...before, status: 302 }, 'status', 'backOff'],
     ['401', { ...before, status: 401 }, 'unauthorized', 'rejected'],
@@ -389,8 +391,8 @@ describe('socket statechart', () => {
 
   it('the failure is reported each time its kind changes, and the count starts over with the new kind', () => {
     const ends: SocketEvent[] = [
-      { type: 'tunnel.closed', reason: 'HTTP 503', status: 503 },
-      { type: 'tunnel.closed', reason: 'HTTP 503', status: 503 },
+      { type: 'tunnel.closed', reason: 'HTTP 500', status: 500 },
+      { type: 'tunnel.closed', reason: 'HTTP 500', status: 500 },
       { type: 'tunnel.closed', reason: 'connect ECONNREFUSED', code: 'ECONNREFUSED' },
       { type: 'tunnel.closed', reason: 'HTTP 404', status: 404 },
     ];
@@ -441,7 +443,7 @@ describe('socket statechart', () => {
     r.actor.send({ type: 'credentials.confirmed' });
     expect(r.sessions).toHaveLength(7); // at once, without a timer
     expect(r.trace.slice(-3)).toEqual(['recheckingCredentials.awaitingConfirmation', 'session.reconnecting', open]);
-    expect(r.reports).toEqual(['status', 'forbidden']);
+    expect(r.reports).toEqual(['unreachable', 'forbidden']);
   });
 
   it('403s in a row: each confirmation redials after a growing pause (250 ms doubling), so a lasting 403 is not hammered', () => {

@@ -64,22 +64,25 @@ async function helmOk(args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** `helm install` of the chart with the test parent's URL and bootstrap token, then `values`. */
+const installArgs = (release: string, ns: string, values: Record<string, unknown>): string[] => [
+  'install',
+  release,
+  chartDir,
+  '-n',
+  ns,
+  '--create-namespace',
+  '--set',
+  `parentURL=${env.server('parent')}`,
+  '--set',
+  `registrationToken=${token.token}`,
+  ...setJson(values),
+];
+
 async function install(release: string, ns: string, values: Record<string, unknown> = {}): Promise<string> {
   namespaces.push(ns);
   releases.push({ name: release, namespace: ns });
-  return helmOk([
-    'install',
-    release,
-    chartDir,
-    '-n',
-    ns,
-    '--create-namespace',
-    '--set',
-    `parentURL=${env.server('parent')}`,
-    '--set',
-    `registrationToken=${token.token}`,
-    ...setJson(values),
-  ]);
+  return helmOk(installArgs(release, ns, values));
 }
 
 const is404 = (err: unknown): boolean => err instanceof ApiException && err.code === 404;
@@ -286,24 +289,7 @@ describe('the chart refuses at install what the agent would refuse at start', ()
   ])('%s: helm install fails with a one-line reason and creates nothing', async (_name, values, reason) => {
     const release = fresh('bad');
     const ns = fresh('chart-bad');
-    const r = await helm(
-      [
-        'install',
-        release,
-        chartDir,
-        '-n',
-        ns,
-        '--create-namespace',
-        '--set',
-        `parentURL=${env.server('parent')}`,
-        '--set',
-        `registrationToken=${token.token}`,
-        ...setJson(values),
-        '--kubeconfig',
-        kubeconfig(),
-      ],
-      { timeoutMs: 120_000 },
-    );
+    const r = await helm([...installArgs(release, ns, values), '--kubeconfig', kubeconfig()], { timeoutMs: 120_000 });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(reason);
     expect(r.stderr).not.toContain(token.token);

@@ -71,7 +71,17 @@ async function createPod(
     spec: {
       ...(nodeName === undefined ? {} : { nodeName }),
       automountServiceAccountToken: false,
-      containers: [{ name: 'app', image: 'registry.example/app:v1', resources: { requests } }],
+      containers: [
+        {
+          name: 'app',
+          image: 'registry.example/app:v1',
+          // Extended resources cannot be overcommitted: their limit must equal the request.
+          resources: {
+            requests,
+            limits: Object.fromEntries(Object.entries(requests).filter(([k]) => k.includes('/'))),
+          },
+        },
+      ],
       ...(more.init === undefined
         ? {}
         : {
@@ -118,9 +128,22 @@ function post(port: number, body: string): Promise<Answer> {
   });
 }
 
-/** A request body selecting this file's nodes (plus `selector`). */
-const ask = (requests: Record<string, string> = {}, selector: Record<string, string> = {}, extra = {}): string =>
-  JSON.stringify({ nodeSelector: { ...mark, ...selector }, resources: { requests }, ...extra });
+/**
+ * A request body selecting this file's nodes (plus `selector`). The apiserver's TaintNodesByCondition
+ * admission taints every new Node `node.kubernetes.io/not-ready:NoSchedule` (no kubelet clears it), so
+ * every request tolerates that taint, as pods scheduled to such nodes must.
+ */
+const notReady = { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoSchedule' };
+const ask = (
+  requests: Record<string, string> = {},
+  selector: Record<string, string> = {},
+  extra: { tolerations?: object[] } = {},
+): string =>
+  JSON.stringify({
+    nodeSelector: { ...mark, ...selector },
+    resources: { requests },
+    tolerations: [notReady, ...(extra.tolerations ?? [])],
+  });
 
 const replicas = (a: Answer): number | string =>
   a.status === 200
@@ -196,8 +219,19 @@ describe('the predictor against the real child cluster', () => {
   });
 
   const answer = async (body: string) => replicas(await post(port, body));
-  const settles = (body: string, want: number | string, what: string) =>
-    eventually(what, async () => ((await answer(body)) === want ? true : undefined), { timeoutMs: 10_000 });
+  const settles = async (body: string, want: number | string, what: string): Promise<void> => {
+    let last: number | string = 'no answer';
+    await eventually(
+      what,
+      async () => {
+        last = await answer(body);
+        return last === want ? true : undefined;
+      },
+      { timeoutMs: 10_000 },
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}; last answer ${JSON.stringify(last)}`);
+    });
+  };
 
   it('answers the worked examples from the cluster’s own nodes and pods', async () => {
     await settles(ask({ cpu: '500m', memory: '1Gi' }, { zone: 'a' }), 4, 'node-a takes 4');

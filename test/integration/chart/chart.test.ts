@@ -72,11 +72,8 @@ const installArgs = (release: string, ns: string, values: Record<string, unknown
   '-n',
   ns,
   '--create-namespace',
-  '--set',
-  `parentURL=${env.server('parent')}`,
-  '--set',
-  `registrationToken=${token.token}`,
-  ...setJson(values),
+  // All with --set-json: helm applies --set after --set-json, so a --set would win over `values`.
+  ...setJson({ parentURL: env.server('parent'), registrationToken: token.token, ...values }),
 ];
 
 async function install(release: string, ns: string, values: Record<string, unknown> = {}): Promise<string> {

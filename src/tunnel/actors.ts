@@ -53,6 +53,8 @@ export interface SocketDeps {
   readonly random?: () => number;
   readonly limits?: Partial<RelayLimits>;
   readonly timing?: Partial<SocketTiming>;
+  /** Replaces some of the chart's reconnect delays (tests of something other than the reconnect policy). */
+  readonly reconnectDelays?: Partial<ReturnType<typeof reconnectDelays>>;
   /** Sees each session's relay (tests and metrics). */
   readonly onRelay?: (relay: StreamRelay) => void;
   /** The parent refused the dedicated credentials (instead of the machine's `credentials.rejected` emit). */
@@ -272,6 +274,7 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
     actors: { session },
     delays: {
       ...reconnectDelays(random),
+      ...deps.reconnectDelays,
       pingInterval: timing.pingIntervalMs,
       deadPeerTimeout: timing.deadPeerTimeoutMs,
       readerHeldTimeout: timing.readerHeldTimeoutMs,

@@ -33,6 +33,9 @@ async function machineAgainstNothing(
     log: pino({ level: 'silent' }),
     allowedTargets: [],
     proxyFor,
+    // What is tested is when credentials are read, not the backoff: redial at once, so a loaded CI
+    // machine's slow timers cannot stretch three attempts past the test's deadline.
+    reconnectDelays: { unreachableRetry: () => 0 },
     loadCredentials: () => {
       loads++;
       return Promise.resolve(credentials);

@@ -22,6 +22,40 @@ export const machinesArePure = {
   },
 };
 
+/** Small pieces: a function longer than a screen or with more than 20 paths hides decisions. An exception
+ * is an `eslint-disable-next-line` with the reason beside it. Exported for its own test.
+ * @type {import('eslint').Linter.Config} */
+export const smallFunctions = {
+  files: ['src/**/*.ts', 'machines/**/*.ts'],
+  rules: {
+    'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true, IIFEs: true }],
+    complexity: ['error', 20],
+  },
+};
+
+/** Files whose functions are still being split (issue 14); this list only shrinks. */
+const notYetSplit = {
+  files: [
+    'src/agent.ts',
+    'src/config/argv.ts',
+    'src/config/config.ts',
+    'src/deployer/actors.ts',
+    'src/deployer/helm.ts',
+    'src/heartbeat/actors.ts',
+    'src/heartbeat/collector.ts',
+    'src/heartbeat/reporter.ts',
+    'src/kube/proxy.ts',
+    'src/leadership/actors.ts',
+    'src/mcs/actors.ts',
+    'src/predictor/actors.ts',
+    'src/registration/actors.ts',
+    'src/tunnel/actors.ts',
+    'src/tunnel/stream-relay.ts',
+    'machines/deployer/helm-releases.ts',
+  ],
+  rules: { 'max-lines-per-function': 'off', complexity: 'off' },
+};
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.test-results/'] },
   js.configs.recommended,
@@ -52,5 +86,7 @@ export default tseslint.config(
     },
   },
   machinesArePure,
+  smallFunctions,
+  notYetSplit,
   { files: ['**/*.js'], extends: [tseslint.configs.disableTypeChecked] },
 );

@@ -36,6 +36,7 @@ const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' 
 export type GoDurationResult = { readonly ns: bigint } | { readonly error: string };
 
 /** time.ParseDuration: nanoseconds (int64 range), or the error Go gives for the same text. */
+// eslint-disable-next-line complexity -- a line-by-line port of Go's time.ParseDuration, kept in its shape so it can be compared with Go's source
 export function parseGoDurationNs(text: string): GoDurationResult {
   const invalid = { error: `time: invalid duration ${quote(text)}` };
   let s = text;

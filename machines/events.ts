@@ -1,0 +1,73 @@
+// The catalogue of what the component machines report to the root agent machine (`sendParent`), in one
+// place: every child → root signal is one of these, typed, and nothing reaches the root around the actor
+// tree (no callback that calls `actor.send` on the root). The root forwards some of them (a rejection to
+// registration, a confirmation to the socket); the outward stream (src/observability) sees all of them.
+
+import type { RegistrationProblem } from './registration/problems.ts';
+import type { TunnelFailureKind } from './socket/decisions.ts';
+
+/** The registered components that talk to the parent with the dedicated credentials. */
+export type ParentClient = 'heartbeat' | 'socket' | 'deployer' | 'mcs';
+
+/** Leadership → root. */
+export type LeadershipReport = { readonly type: 'lease.acquired' } | { readonly type: 'lease.lost' };
+
+/** Registration → root. */
+export type RegistrationReport =
+  | {
+      readonly type: 'registration.registered';
+      readonly clusterId: string;
+      readonly clusterName: string | undefined;
+      readonly dedicatedNamespace: string;
+    }
+  /** The dedicated credentials no longer work: the registered components stop. */
+  | { readonly type: 'registration.revoked' }
+  /** A check of the dedicated credentials passed (e.g. one a component's `credentials.rejected` asked for). */
+  | { readonly type: 'credentials.confirmed' }
+  /** What holds registration up changed (undefined: nothing does any more); readiness and a metric say it. */
+  | {
+      readonly type: 'registration.problem';
+      readonly problem: RegistrationProblem | undefined;
+      readonly message: string | undefined;
+    };
+
+/** Any component that uses the dedicated credentials → root, which forwards it to registration to re-check. */
+export interface CredentialsRejected {
+  readonly type: 'credentials.rejected';
+  readonly component: ParentClient;
+  readonly message: string;
+}
+
+/** Socket → root. */
+export type TunnelReport =
+  /** A Pong answered the session's ping: the parent can reach the child through the tunnel. */
+  | { readonly type: 'tunnel.connected' }
+  /** The tunnel is down: why (kind and the last reason); sent once per change of kind, not per retry. */
+  | { readonly type: 'tunnel.disconnected'; readonly kind: TunnelFailureKind; readonly message: string };
+
+/** Heartbeat → root: each status report to the parent, how long it took, and how it failed. */
+export type HeartbeatReport =
+  | { readonly type: 'heartbeat.reported'; readonly seconds: number }
+  | { readonly type: 'heartbeat.failed'; readonly seconds: number; readonly reason: string };
+
+/** Everything a child machine sends its parent, the root agent machine. */
+export type ChildReport = LeadershipReport | RegistrationReport | CredentialsRejected | TunnelReport | HeartbeatReport;
+
+/** The type names of the catalogue, for tests that check a name used outside machines/ exists. */
+export const childReportTypes = [
+  'lease.acquired',
+  'lease.lost',
+  'registration.registered',
+  'registration.revoked',
+  'credentials.confirmed',
+  'registration.problem',
+  'credentials.rejected',
+  'tunnel.connected',
+  'tunnel.disconnected',
+  'heartbeat.reported',
+  'heartbeat.failed',
+] as const satisfies readonly ChildReport['type'][];
+
+// Every type of the union is listed above (a missing one fails to compile here).
+type Missing = Exclude<ChildReport['type'], (typeof childReportTypes)[number]>;
+export const catalogueIsComplete: Missing extends never ? true : never = true;

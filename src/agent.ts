@@ -26,7 +26,7 @@ import { AgentMetrics } from './observability/metrics.ts';
 import { statechartInspector } from './observability/statechart-inspector.ts';
 import type { Readiness } from './observability/server.ts';
 import { createRegistrationMachine } from './registration/actors.ts';
-import { loadParentAccess, type ParentAccess } from './registration/dedicated-credentials.ts';
+import { loadParentAccess, type ParentAccess } from './parent/access.ts';
 import { createDeployerMachine } from './deployer/actors.ts';
 import { deployerStartupStates } from '../machines/deployer/machine.ts';
 import { createMcsMachine } from './mcs/actors.ts';
@@ -35,6 +35,7 @@ import { routineCollectionStates } from '../machines/heartbeat/machine.ts';
 import { predictorFacts, servesBuiltInPredictor } from '../machines/heartbeat/decisions.ts';
 import type { RegistrationContext } from '../machines/registration/machine.ts';
 import { describeProblem, type RegistrationProblem } from '../machines/registration/problems.ts';
+import { electionTiming } from '../machines/leadership/timing.ts';
 import { redactUrls } from './logging/redact-url.ts';
 import { childRequestLimiter } from './kube/request-limiter.ts';
 import { createPredictorMachine } from './predictor/actors.ts';
@@ -228,11 +229,7 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
       leadership: {
         identity,
         enabled: le.enabled,
-        timing: {
-          leaseDurationMs: le.leaseDurationMs,
-          renewDeadlineMs: le.renewDeadlineMs,
-          retryPeriodMs: le.retryPeriodMs,
-        },
+        timing: electionTiming(le),
       },
       registration: { parentUrl: config.registration.parentUrl, clusterName: config.registration.clusterName },
       deployer: { syncMode: config.registration.syncMode, appPusher: config.featureGates.AppPusher },

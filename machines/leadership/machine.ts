@@ -6,8 +6,8 @@
 // Reports to its parent: `lease.acquired` on becoming leader, `lease.lost` when it must stop working.
 // Pure: reading and writing the Lease are actors provided from src/.
 
-import { assign, fromCallback, fromPromise, sendParent, setup } from 'xstate';
-import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
+import { assign, fromEventObservable, fromPromise, sendParent, setup, type NonReducibleUnknown } from 'xstate';
+import { failureParams, notProvided as notProvidedBy, type Failure } from '../failure.ts';
 import { newLeaseAnnotations } from '../registration/decisions.ts';
 import {
   decideLease,
@@ -19,12 +19,14 @@ import {
   type LeaseRecord,
   type Observation,
 } from './decisions.ts';
+import { leadershipDelays } from './timing.ts';
 
 export interface LeadershipInput {
   /** `spec.holderIdentity` of this replica: `<hostname>_<uuid>`. */
   readonly identity: string;
   /** `--leader-elect`: when false, this replica works at once, without a Lease. */
   readonly enabled: boolean;
+  /** Built from the configured numbers with electionTiming (timing.ts). */
   readonly timing: ElectionTiming;
 }
 
@@ -93,7 +95,15 @@ export type LeadershipReport = { readonly type: 'lease.acquired' } | { readonly 
 
 const notProvided = notProvidedBy('leadership');
 
-const readOf = (event: unknown): LeaseRead => (event as { output: LeaseRead }).output;
+/** The parameters of the guards and actions about a read of the Lease. */
+const readParams = ({ event }: { event: { readonly output: LeaseRead } }) => ({ read: event.output });
+/** The parameters of the action about a write of the Lease. */
+const writeParams = ({ event }: { event: { readonly output: WriteResult } }) => ({ write: event.output });
+
+const mayTakeLease = { type: 'mayTakeLease', params: readParams } as const;
+const observe = { type: 'observe', params: readParams } as const;
+const noteWrite = { type: 'noteWrite', params: writeParams } as const;
+const recordFailure = { type: 'recordFailure', params: failureParams } as const;
 
 /** The decision a read leads to, counting the read as an observation. */
 export function decisionAfterRead(context: LeadershipContext, read: LeaseRead): LeaseDecision {
@@ -123,40 +133,24 @@ export const leadershipMachine = setup({
     /** Creates or updates (with the resource version read) the Lease. Rejects on conflict. */
     writeLease: fromPromise<WriteResult, WriteInput>(notProvided('writeLease')),
     /**
-     * Watches the Lease while following and sends `lease.changed` on every change, so a released Lease
-     * is taken at once. Best effort: when the watch ends, the periodic reads go on alone.
+     * The Lease's changes while following, as a stream of `lease.changed`, so a released Lease is taken
+     * at once. Best effort: when the stream ends, the periodic reads go on alone.
      */
-    watchLease: fromCallback<LeadershipEvent>(notProvided('watchLease')),
+    watchLease: fromEventObservable<LeadershipEvent, NonReducibleUnknown>(notProvided('watchLease')),
     /** Steps down: if this replica still holds the Lease, rewrites it with no holder and a 1 s duration. */
     releaseLease: fromPromise<undefined, { readonly identity: string }>(notProvided('releaseLease')),
   },
-  delays: {
-    retryPeriod: ({ context }) => context.timing.retryPeriodMs,
-    /**
-     * Until the next read while following: the retry period, or less when the holder's lease expires
-     * sooner (then the standby takes over right at expiry, not up to a retry period later).
-     */
-    nextRead: ({ context }) => {
-      const p = context.pending;
-      const untilExpiry = p?.action === 'wait' ? Math.max(0, p.expiresAt - context.readAt) : Infinity;
-      return Math.min(context.timing.retryPeriodMs, untilExpiry);
-    },
-    /** Work stops this long after the last successful renewal unless another one succeeds. */
-    workDeadline: ({ context }) => context.deadlineMs,
-    /** A read or write that hangs (apiserver unreachable, paused) is given up after this long. */
-    requestTimeout: ({ context }) => Math.max(context.timing.retryPeriodMs, context.timing.renewDeadlineMs / 2),
-  },
+  delays: leadershipDelays,
   guards: {
     electionDisabled: ({ context }) => !context.enabled,
-    mayTakeLease: ({ context, event }) => decisionAfterRead(context, readOf(event)).action !== 'wait',
+    mayTakeLease: ({ context }, { read }: { read: LeaseRead }) => decisionAfterRead(context, read).action !== 'wait',
     /** Whether the work deadline has passed (see termGuards); must be provided. */
     termOver: notProvided('termOver guard (see termGuards)'),
   },
   actions: {
     reportLeading: sendParent({ type: 'lease.acquired' }),
     reportLost: sendParent({ type: 'lease.lost' }),
-    observe: assign(({ context, event }) => {
-      const read = readOf(event);
+    observe: assign(({ context }, { read }: { read: LeaseRead }) => {
       return {
         observation:
           read.record === undefined ? context.observation : observeLease(context.observation, read.record, read.at),
@@ -166,8 +160,7 @@ export const leadershipMachine = setup({
         readAt: read.at,
       };
     }),
-    noteWrite: assign(({ context, event }) => {
-      const out = (event as unknown as { output: WriteResult }).output;
+    noteWrite: assign(({ context }, { write: out }: { write: WriteResult }) => {
       const written = context.pending?.action === 'wait' ? undefined : context.pending?.record;
       return {
         resourceVersion: out.resourceVersion,
@@ -180,11 +173,11 @@ export const leadershipMachine = setup({
       };
     }),
     // After a failure the next wait is a full retry period (pending cleared): failing reads never spin.
-    recordFailure: assign({
-      attempt: ({ context }) => context.attempt + 1,
-      lastFailure: ({ event }) => failureMessage(errorOf(event)),
+    recordFailure: assign(({ context }, { failure }: { failure: Failure }) => ({
+      attempt: context.attempt + 1,
+      lastFailure: failure.message,
       pending: undefined,
-    }),
+    })),
     recordTimeout: assign({
       attempt: ({ context }) => context.attempt + 1,
       lastFailure: 'request to the apiserver timed out',
@@ -221,7 +214,7 @@ export const leadershipMachine = setup({
     /** Not leading: read the Lease every retry period and take it when it is free or expired. */
     following: {
       // A watch that fails leaves the periodic reads to do the work.
-      invoke: { id: 'watchLease', src: 'watchLease', onError: { actions: 'recordFailure' } },
+      invoke: { id: 'watchLease', src: 'watchLease', onError: { actions: recordFailure } },
       initial: 'reading',
       states: {
         reading: {
@@ -229,10 +222,10 @@ export const leadershipMachine = setup({
             id: 'readLease',
             src: 'readLease',
             onDone: [
-              { guard: 'mayTakeLease', target: 'acquiring', actions: 'observe' },
-              { target: 'waiting', actions: 'observe' },
+              { guard: mayTakeLease, target: 'acquiring', actions: observe },
+              { target: 'waiting', actions: observe },
             ],
-            onError: { target: 'waiting', actions: 'recordFailure' },
+            onError: { target: 'waiting', actions: recordFailure },
           },
           after: { requestTimeout: { target: 'waiting', actions: 'recordTimeout' } },
           // A change while a read is in flight (the release right after a renewal): the answer may
@@ -244,9 +237,9 @@ export const leadershipMachine = setup({
             id: 'writeLease',
             src: 'writeLease',
             input: ({ context }) => writeInput(context),
-            onDone: { target: '#leadership.leading', actions: 'noteWrite' },
+            onDone: { target: '#leadership.leading', actions: noteWrite },
             // A conflict: someone else wrote first. Read again after the retry period.
-            onError: { target: 'waiting', actions: 'recordFailure' },
+            onError: { target: 'waiting', actions: recordFailure },
           },
           after: { requestTimeout: { target: 'waiting', actions: 'recordTimeout' } },
           // The write may land even if we stop waiting for it: release (which checks the holder).
@@ -284,12 +277,12 @@ export const leadershipMachine = setup({
                 id: 'readLease',
                 src: 'readLease',
                 onDone: [
-                  { guard: 'termOver', target: '#leadership.lost', actions: 'observe' },
-                  { guard: 'mayTakeLease', target: 'writing', actions: 'observe' },
+                  { guard: 'termOver', target: '#leadership.lost', actions: observe },
+                  { guard: mayTakeLease, target: 'writing', actions: observe },
                   // Someone else holds it now (deleted and taken, or overwritten): stop at once.
-                  { target: '#leadership.lost', actions: 'observe' },
+                  { target: '#leadership.lost', actions: observe },
                 ],
-                onError: { target: 'holding', actions: 'recordFailure' },
+                onError: { target: 'holding', actions: recordFailure },
               },
               after: { requestTimeout: { target: 'holding', actions: 'recordTimeout' } },
             },
@@ -298,8 +291,8 @@ export const leadershipMachine = setup({
                 id: 'writeLease',
                 src: 'writeLease',
                 input: ({ context }) => writeInput(context),
-                onDone: { target: '#leadership.leading.term', reenter: true, actions: 'noteWrite' },
-                onError: { target: 'holding', actions: 'recordFailure' },
+                onDone: { target: '#leadership.leading.term', reenter: true, actions: noteWrite },
+                onError: { target: 'holding', actions: recordFailure },
               },
               after: { requestTimeout: { target: 'holding', actions: 'recordTimeout' } },
             },
@@ -323,7 +316,7 @@ export const leadershipMachine = setup({
         src: 'releaseLease',
         input: ({ context }) => ({ identity: context.identity }),
         onDone: 'released',
-        onError: { target: 'released', actions: 'recordFailure' },
+        onError: { target: 'released', actions: recordFailure },
       },
       after: { requestTimeout: { target: 'released', actions: 'recordTimeout' } },
       on: { 'lease.release': {} },

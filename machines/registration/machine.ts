@@ -5,10 +5,12 @@
 // start-up or later.
 //
 // Pure: every effect is an actor or delay provided from src/ (or by tests) with `.provide()`. Secrets
-// (tokens, CA) never enter the context or events; src/ keeps them beside the actors.
+// (tokens, CA) never enter the context or events: src/ keeps their values, by name ('stored',
+// 'approved'); which of them are held and which are in use is this chart's context (`held`,
+// `credentialSource`), and each effect is told by name which credentials to use (`credentialsFor`).
 
 import { assign, fromPromise, sendParent, setup } from 'xstate';
-import { errorOf, failureKind, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
+import { failureParams, notProvided as notProvidedBy, type Failure } from '../failure.ts';
 import { credentialCheckVerdict, credentialsUsable, type StoredCredentialsView } from './decisions.ts';
 import type { RegistrationProblem } from './problems.ts';
 
@@ -20,9 +22,23 @@ export interface RequestView {
   readonly clusterName: string | undefined;
   readonly dedicatedNamespace: string | undefined;
   readonly managedClusterName: string | undefined;
+  /** The request is approved with a token: src/ keeps it as the 'approved' credentials. */
+  readonly carriesCredentials: boolean;
 }
 
+/** Which credentials the steps use: the dedicated ones, or the bootstrap token. */
 export type CredentialSource = 'stored' | 'bootstrap';
+
+/** The credentials src/ holds, by name: the bootstrap token, the child Secret's, the approved request's. */
+export type Credentials = 'bootstrap' | 'stored' | 'approved';
+
+/** Which dedicated credentials src/ holds (their values stay there). */
+export interface HeldCredentials {
+  /** Read from the child's `parent-cluster` Secret, or written there. */
+  readonly stored: boolean;
+  /** Carried by the approved request; preferred over the stored ones, dropped when a bootstrap request starts. */
+  readonly approved: boolean;
+}
 
 export interface RegistrationInput {
   readonly parentUrl: string;
@@ -37,6 +53,7 @@ export interface RegistrationContext {
   readonly dedicatedNamespace: string | undefined;
   readonly managedClusterName: string | undefined;
   readonly credentialSource: CredentialSource;
+  readonly held: HeldCredentials;
   /** Consecutive failures of the current step; drives the backoff. */
   readonly attempt: number;
   /** Reads of the request so far while waiting; drives the polling interval. */
@@ -75,30 +92,34 @@ export interface IdentityOutput {
 export interface SubmitInput {
   readonly clusterId: string;
   readonly clusterName: string | undefined;
-  readonly source: CredentialSource;
+  readonly credentials: Credentials;
 }
 export interface RequestInput {
   readonly clusterId: string;
-  readonly source: CredentialSource;
+  readonly credentials: Credentials;
 }
 export interface StoreInput {
   readonly clusterId: string;
   readonly clusterName: string | undefined;
   readonly dedicatedNamespace: string;
+  /** Undefined when the approved request carried no token: there is nothing to store. */
+  readonly credentials: 'approved' | undefined;
+}
+export interface VerifyInput {
+  readonly clusterId: string;
+  /** Undefined when src/ holds no dedicated credentials: the check fails as unauthorized. */
+  readonly credentials: 'approved' | 'stored' | undefined;
 }
 
-/** The request view of a readRequest done event. */
-function requestOf(event: unknown): RequestView {
-  return (event as { output?: RequestView }).output ?? emptyRequest;
+/** The dedicated credentials held, the approved ones first. */
+export function dedicatedCredentials(held: HeldCredentials): VerifyInput['credentials'] {
+  return held.approved ? 'approved' : held.stored ? 'stored' : undefined;
 }
 
-const emptyRequest: RequestView = {
-  result: undefined,
-  errorMessage: undefined,
-  clusterName: undefined,
-  dedicatedNamespace: undefined,
-  managedClusterName: undefined,
-};
+/** The credentials a step uses: the dedicated ones held when the source is 'stored', else the bootstrap token. */
+export function credentialsFor(context: Pick<RegistrationContext, 'credentialSource' | 'held'>): Credentials {
+  return context.credentialSource === 'stored' ? (dedicatedCredentials(context.held) ?? 'bootstrap') : 'bootstrap';
+}
 
 export const isApproved = (r: RequestView): boolean => r.result === 'Approved' && r.dedicatedNamespace !== undefined;
 export const isDenied = (r: RequestView): boolean => r.result === 'Denied' || r.result === 'Failed';
@@ -116,18 +137,47 @@ export function adoptRequest(context: RegistrationContext, r: RequestView): Part
 /** What the request reads address: this cluster's CRR, with the credentials in use. */
 const requestInput = ({ context }: { context: RegistrationContext }): RequestInput => ({
   clusterId: context.clusterId ?? '',
-  source: context.credentialSource,
+  credentials: credentialsFor(context),
 });
+
+/** What a check of the dedicated credentials uses. */
+const verifyInput = ({ context }: { context: RegistrationContext }): VerifyInput => ({
+  clusterId: context.clusterId ?? '',
+  credentials: dedicatedCredentials(context.held),
+});
+
+/** The parameters of the guards and actions about a read of the request. */
+const requestParams = ({ event }: { event: { readonly output: RequestView } }) => ({ request: event.output });
+
+/** A read of the request: note the credentials it carries, and what the context learns from it. */
+const readDone = [
+  { type: 'noteApproval', params: requestParams },
+  { type: 'adopt', params: requestParams },
+] as const;
 
 /** An approved request: store its credentials. */
 const whenApproved = {
-  guard: 'approved',
+  guard: { type: 'approved', params: requestParams },
   target: '#registration.storingCredentials',
-  actions: ['adopt', 'resetAttempts'],
+  actions: [...readDone, 'resetAttempts'],
 } as const;
+
+/** Counts a failed step and keeps its message (`params`: the actor's error, see failureParams). */
+const recordFailure = { type: 'recordFailure', params: failureParams } as const;
+/** A guard on an actor's failure. */
+const onFailure = <
+  T extends 'rejected' | 'credentialsRevoked' | 'lackingPermission' | 'requestInvalid' | 'requestGone',
+>(
+  type: T,
+) => ({ type, params: failureParams }) as const;
 
 /** Entry action of a failure state: what /readyz and the metric say until registration gets on. */
 const problem = (p: RegistrationProblem) => ({ type: 'noteProblem', params: { problem: p } }) as const;
+
+/** The parameters of the guards and actions about a read of the child's Secret. */
+const storedParams = ({ event }: { event: { readonly output: StoredCredentialsView | undefined } }) => ({
+  stored: event.output,
+});
 
 const notProvided = notProvidedBy('registration');
 
@@ -149,7 +199,7 @@ export const registrationMachine = setup({
     /** Writes the approved credentials into the child's `parent-cluster` Secret. */
     storeCredentials: fromPromise<undefined, StoreInput>(notProvided('storeCredentials')),
     /** One call to the parent with the dedicated credentials, TLS verified against the approved CA. */
-    verifyCredentials: fromPromise<undefined, RequestInput>(notProvided('verifyCredentials')),
+    verifyCredentials: fromPromise<undefined, VerifyInput>(notProvided('verifyCredentials')),
   },
   delays: {
     /** Backoff before the next try of a failed step (context.attempt). */
@@ -165,21 +215,26 @@ export const registrationMachine = setup({
   },
   guards: {
     usingStoredCredentials: ({ context }) => context.credentialSource === 'stored',
-    rejected: ({ event }) => ['unauthorized', 'forbidden'].includes(failureKind(errorOf(event))),
+    rejected: (_, { failure }: { failure: Failure }) => failure.kind === 'unauthorized' || failure.kind === 'forbidden',
     /** A check of the dedicated credentials got a 401: the parent rejects the token. */
-    credentialsRevoked: ({ event }) => credentialCheckVerdict(failureKind(errorOf(event))) === 'revoked',
+    credentialsRevoked: (_, { failure }: { failure: Failure }) => credentialCheckVerdict(failure.kind) === 'revoked',
     /** A check of the dedicated credentials got a 403: the token is valid but lacks a permission. */
-    lackingPermission: ({ event }) => credentialCheckVerdict(failureKind(errorOf(event))) === 'lackingPermission',
-    requestInvalid: ({ event }) => failureKind(errorOf(event)) === 'invalid',
-    requestGone: ({ event }) => failureKind(errorOf(event)) === 'notFound',
-    approved: ({ event }) => isApproved(requestOf(event)),
-    denied: ({ event }) => isDenied(requestOf(event)),
+    lackingPermission: (_, { failure }: { failure: Failure }) =>
+      credentialCheckVerdict(failure.kind) === 'lackingPermission',
+    requestInvalid: (_, { failure }: { failure: Failure }) => failure.kind === 'invalid',
+    requestGone: (_, { failure }: { failure: Failure }) => failure.kind === 'notFound',
+    approved: (_, { request }: { request: RequestView }) => isApproved(request),
+    denied: (_, { request }: { request: RequestView }) => isDenied(request),
+    usableStoredCredentials: ({ context }, { stored }: { stored: StoredCredentialsView | undefined }) =>
+      credentialsUsable(stored, context.parentUrl) === 'usable',
+    storedForAnotherParent: ({ context }, { stored }: { stored: StoredCredentialsView | undefined }) =>
+      credentialsUsable(stored, context.parentUrl) === 'parentUrlChanged',
   },
   actions: {
-    recordFailure: assign({
-      attempt: ({ context }) => context.attempt + 1,
-      lastFailure: ({ event }) => failureMessage(errorOf(event)),
-    }),
+    recordFailure: assign(({ context }, { failure }: { failure: Pick<Failure, 'message'> }) => ({
+      attempt: context.attempt + 1,
+      lastFailure: failure.message,
+    })),
     /** A step succeeded. A rejection of approved credentials still holds until credentials verify. */
     resetAttempts: assign({
       attempt: 0,
@@ -191,7 +246,22 @@ export const registrationMachine = setup({
     /** The credentials verified: every failure count starts over. */
     credentialsVerified: assign({ attempt: 0, lastFailure: undefined, rejectedApprovals: 0, problem: undefined }),
     useBootstrapToken: assign({ credentialSource: 'bootstrap' as CredentialSource }),
-    adopt: assign(({ context, event }) => adoptRequest(context, requestOf(event))),
+    useDedicatedCredentials: assign({ credentialSource: 'stored' as CredentialSource }),
+    /** The child's Secret was read: src/ holds its token (if it has one) as the 'stored' credentials. */
+    noteStored: assign(({ context }, { stored }: { stored: StoredCredentialsView | undefined }) => ({
+      held: { ...context.held, stored: stored?.hasToken === true },
+    })),
+    /** A read of the request: src/ keeps the token of an approved one as the 'approved' credentials. */
+    noteApproval: assign(({ context }, { request }: { request: RequestView }) => ({
+      held: { ...context.held, approved: context.held.approved || request.carriesCredentials },
+    })),
+    /** A new request with the bootstrap token: the credentials of an earlier approval are not used again. */
+    dropApprovalWhenBootstrapping: assign(({ context }) => ({
+      held: context.credentialSource === 'bootstrap' ? { ...context.held, approved: false } : context.held,
+    })),
+    /** The approved credentials are now the child Secret's too. */
+    noteCredentialsStored: assign(({ context }) => ({ held: { ...context.held, stored: true } })),
+    adopt: assign(({ context }, { request }: { request: RequestView }) => adoptRequest(context, request)),
     /** Tells the parent (the agent) that the registered components may run. */
     reportRegistered: sendParent(({ context }): RegistrationReport => ({
       type: 'registration.registered',
@@ -215,6 +285,7 @@ export const registrationMachine = setup({
     dedicatedNamespace: undefined,
     managedClusterName: undefined,
     credentialSource: 'bootstrap',
+    held: { stored: false, approved: false },
     attempt: 0,
     polls: 0,
     lastFailure: undefined,
@@ -231,10 +302,7 @@ export const registrationMachine = setup({
           target: 'loadingStoredCredentials',
           actions: [assign({ clusterId: ({ event }) => event.output.clusterId }), 'resetAttempts'],
         },
-        onError: {
-          target: 'identityUnavailable',
-          actions: 'recordFailure',
-        },
+        onError: { target: 'identityUnavailable', actions: recordFailure },
       },
     },
     identityUnavailable: { entry: problem('identityUnavailable'), after: { retryDelay: 'resolvingIdentity' } },
@@ -245,20 +313,21 @@ export const registrationMachine = setup({
         src: 'loadStoredCredentials',
         onDone: [
           {
-            guard: ({ context, event }) => credentialsUsable(event.output, context.parentUrl) === 'usable',
+            guard: { type: 'usableStoredCredentials', params: storedParams },
             target: 'requesting',
-            actions: [assign({ credentialSource: 'stored' as CredentialSource }), 'resetAttempts'],
+            actions: [{ type: 'noteStored', params: storedParams }, 'useDedicatedCredentials', 'resetAttempts'],
           },
           {
-            guard: ({ context, event }) => credentialsUsable(event.output, context.parentUrl) === 'parentUrlChanged',
+            guard: { type: 'storedForAnotherParent', params: storedParams },
             target: 'parentUrlChanged',
+            actions: { type: 'noteStored', params: storedParams },
           },
-          { target: 'requesting', actions: ['useBootstrapToken', 'resetAttempts'] },
+          {
+            target: 'requesting',
+            actions: [{ type: 'noteStored', params: storedParams }, 'useBootstrapToken', 'resetAttempts'],
+          },
         ],
-        onError: {
-          target: 'storedCredentialsUnreadable',
-          actions: 'recordFailure',
-        },
+        onError: { target: 'storedCredentialsUnreadable', actions: recordFailure },
       },
     },
     storedCredentialsUnreadable: {
@@ -269,26 +338,20 @@ export const registrationMachine = setup({
     parentUrlChanged: { always: { target: 'requesting', actions: ['useBootstrapToken', 'resetAttempts'] } },
 
     requesting: {
+      entry: 'dropApprovalWhenBootstrapping',
       invoke: {
         id: 'submitRequest',
         src: 'submitRequest',
         input: ({ context }) => ({
           clusterId: context.clusterId ?? '',
           clusterName: context.clusterName,
-          source: context.credentialSource,
+          credentials: credentialsFor(context),
         }),
         onDone: { target: 'awaitingApproval', actions: 'resetAttempts' },
         onError: [
-          { guard: 'rejected', target: 'rejected', actions: 'recordFailure' },
-          {
-            guard: 'requestInvalid',
-            target: 'requestInvalid',
-            actions: 'recordFailure',
-          },
-          {
-            target: 'parentUnreachable',
-            actions: 'recordFailure',
-          },
+          { guard: onFailure('rejected'), target: 'rejected', actions: recordFailure },
+          { guard: onFailure('requestInvalid'), target: 'requestInvalid', actions: recordFailure },
+          { target: 'parentUnreachable', actions: recordFailure },
         ],
       },
     },
@@ -329,13 +392,13 @@ export const registrationMachine = setup({
             input: requestInput,
             onDone: [
               whenApproved,
-              { guard: 'denied', target: '#registration.denied', actions: 'adopt' },
-              { target: 'waitingToPoll', actions: ['adopt', 'resetAttempts'] },
+              { guard: { type: 'denied', params: requestParams }, target: '#registration.denied', actions: readDone },
+              { target: 'waitingToPoll', actions: [...readDone, 'resetAttempts'] },
             ],
             onError: [
-              { guard: 'rejected', target: '#registration.rejected', actions: 'recordFailure' },
-              { guard: 'requestGone', target: '#registration.requestVanished', actions: 'recordFailure' },
-              { target: 'parentUnreachable', actions: 'recordFailure' },
+              { guard: onFailure('rejected'), target: '#registration.rejected', actions: recordFailure },
+              { guard: onFailure('requestGone'), target: '#registration.requestVanished', actions: recordFailure },
+              { target: 'parentUnreachable', actions: recordFailure },
             ],
           },
         },
@@ -359,9 +422,9 @@ export const registrationMachine = setup({
             id: 'readRequest',
             src: 'readRequest',
             input: requestInput,
-            onDone: [whenApproved, { target: 'waiting' }],
+            onDone: [whenApproved, { target: 'waiting', actions: { type: 'noteApproval', params: requestParams } }],
             onError: [
-              { guard: 'requestGone', target: '#registration.requestVanished', actions: 'recordFailure' },
+              { guard: onFailure('requestGone'), target: '#registration.requestVanished', actions: recordFailure },
               { target: 'waiting' },
             ],
           },
@@ -380,12 +443,10 @@ export const registrationMachine = setup({
               clusterId: context.clusterId ?? '',
               clusterName: context.clusterName,
               dedicatedNamespace: context.dedicatedNamespace ?? '',
+              credentials: context.held.approved ? 'approved' : undefined,
             }),
-            onDone: { target: '#registration.verifying', actions: 'resetAttempts' },
-            onError: {
-              target: 'backingOff',
-              actions: 'recordFailure',
-            },
+            onDone: { target: '#registration.verifying', actions: ['noteCredentialsStored', 'resetAttempts'] },
+            onError: { target: 'backingOff', actions: recordFailure },
           },
         },
         backingOff: { entry: problem('credentialsNotStored'), after: { retryDelay: 'writing' } },
@@ -393,25 +454,25 @@ export const registrationMachine = setup({
     },
 
     verifying: {
-      entry: assign({ credentialSource: 'stored' as CredentialSource }),
+      entry: 'useDedicatedCredentials',
       invoke: {
         id: 'verifyCredentials',
         src: 'verifyCredentials',
-        input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: 'stored' }),
+        input: verifyInput,
         onDone: { target: 'registered', actions: ['credentialsVerified', 'reportRegistered'] },
         onError: [
           {
-            guard: 'credentialsRevoked',
+            guard: onFailure('credentialsRevoked'),
             target: 'approvedCredentialsRejected',
-            actions: ['recordFailure', 'countRejectedApproval'],
+            actions: [recordFailure, 'countRejectedApproval'],
           },
           // A 403: the token works but its ClusterRole is not (yet) there; check again after a pause.
           {
-            guard: 'lackingPermission',
+            guard: onFailure('lackingPermission'),
             target: 'verificationFailed',
-            actions: ['recordFailure', 'warnLackingPermission'],
+            actions: [recordFailure, 'warnLackingPermission'],
           },
-          { target: 'verificationFailed', actions: 'recordFailure' },
+          { target: 'verificationFailed', actions: recordFailure },
         ],
       },
     },
@@ -433,22 +494,27 @@ export const registrationMachine = setup({
       // the token here (401) revokes them; a refusal of a permission (403: the tunnel's when the hub
       // grants no `sockets` rule, anyone's while the ClusterRole is recreated) must not send a healthy
       // cluster back to the bootstrap token in a loop.
-      on: { 'credentials.rejected': { target: 'checkingCredentials', actions: 'recordFailure' } },
+      on: {
+        'credentials.rejected': {
+          target: 'checkingCredentials',
+          actions: { type: 'recordFailure', params: ({ event }) => ({ failure: event }) },
+        },
+      },
     },
     checkingCredentials: {
       invoke: {
         id: 'verifyCredentials',
         src: 'verifyCredentials',
-        input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: 'stored' }),
+        input: verifyInput,
         onDone: { target: 'registered', actions: ['resetAttempts', 'reportConfirmed'] },
         onError: [
-          {
-            guard: 'credentialsRevoked',
-            target: 'credentialsRevoked',
-            actions: 'recordFailure',
-          },
+          { guard: onFailure('credentialsRevoked'), target: 'credentialsRevoked', actions: recordFailure },
           // A valid token lacking a permission: keep serving, say so, check again at the next interval.
-          { guard: 'lackingPermission', target: 'registered', actions: ['recordFailure', 'warnLackingPermission'] },
+          {
+            guard: onFailure('lackingPermission'),
+            target: 'registered',
+            actions: [recordFailure, 'warnLackingPermission'],
+          },
           // The parent being unreachable does not invalidate the credentials: keep them.
           { target: 'registered' },
         ],

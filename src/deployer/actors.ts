@@ -20,7 +20,7 @@ import type { ObjectEvent } from '../kube/event-correlator.ts';
 import { apiEventSink, EventRecorder, type EventSink } from '../kube/event-recorder.ts';
 import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
 import type { Logger } from '../logging/logger.ts';
-import { loadParentAccess, type ParentAccess } from '../registration/dedicated-credentials.ts';
+import { loadParentAccess, type ParentAccess } from '../parent/access.ts';
 import { ChildObjects } from './child-objects.ts';
 import {
   appDeployerKubeConfig,

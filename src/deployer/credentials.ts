@@ -3,7 +3,7 @@
 // (§7.1.2), which the controller-manager uses to push and to prune.
 
 import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
-import { classifyParentError } from '../registration/parent-client.ts';
+import { classifyApiError } from '../kube/errors.ts';
 
 export const appDeployerName = 'clusternet-app-deployer';
 export const deployerSecretName = 'child-cluster-deployer';
@@ -27,7 +27,7 @@ export async function readAppDeployer(child: KubeConfig, systemNamespace: string
   let secret: V1Secret | undefined = await core
     .readNamespacedSecret({ name: appDeployerName, namespace: systemNamespace })
     .catch((err: unknown) => {
-      const failure = classifyParentError(err, `reading Secret ${systemNamespace}/${appDeployerName}`);
+      const failure = classifyApiError(err, `reading Secret ${systemNamespace}/${appDeployerName}`);
       if (failure.kind === 'notFound') return undefined;
       throw failure;
     });
@@ -35,12 +35,12 @@ export async function readAppDeployer(child: KubeConfig, systemNamespace: string
     const sa = await core
       .readNamespacedServiceAccount({ name: appDeployerName, namespace: systemNamespace })
       .catch((e: unknown) => {
-        throw classifyParentError(e, `reading ServiceAccount ${systemNamespace}/${appDeployerName}`);
+        throw classifyApiError(e, `reading ServiceAccount ${systemNamespace}/${appDeployerName}`);
       });
     const name = sa.secrets?.[0]?.name;
     if (name === undefined) throw new Error(`ServiceAccount ${systemNamespace}/${appDeployerName} has no secret yet`);
     secret = await core.readNamespacedSecret({ name, namespace: systemNamespace }).catch((e: unknown) => {
-      throw classifyParentError(e, `reading Secret ${systemNamespace}/${name}`);
+      throw classifyApiError(e, `reading Secret ${systemNamespace}/${name}`);
     });
   }
   const token = text(secret, 'token');
@@ -111,20 +111,20 @@ export async function publishDeployerSecret(parent: KubeConfig, secret: V1Secret
   const created = await core.createNamespacedSecret({ namespace, body: secret }).then(
     () => true,
     (err: unknown) => {
-      const failure = classifyParentError(err, what);
+      const failure = classifyApiError(err, what);
       if (failure.kind === 'conflict') return false;
       throw failure;
     },
   );
   if (created) return 'created';
   const live = await core.readNamespacedSecret({ name: deployerSecretName, namespace }).catch((e: unknown) => {
-    throw classifyParentError(e, what);
+    throw classifyApiError(e, what);
   });
   if (live.metadata?.annotations?.['clusternet.io/autoupdate'] !== 'true') {
     throw new Error(`${what}: it exists without clusternet.io/autoupdate: "true"; not replacing it`);
   }
   await core.replaceNamespacedSecret({ name: deployerSecretName, namespace, body: secret }).catch((e: unknown) => {
-    throw classifyParentError(e, what);
+    throw classifyApiError(e, what);
   });
   return 'updated';
 }

@@ -7,15 +7,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { finalizer, type ObjectMeta } from '../../machines/deployer/decisions.ts';
 import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
-import { rawRequest, statusText, type RawResponse } from '../kube/raw-request.ts';
-
-export class ParentWriteError extends Error {
-  readonly status: number;
-  constructor(what: string, res: RawResponse) {
-    super(`${what}: ${String(res.status)} ${statusText(res)}`);
-    this.status = res.status;
-  }
-}
+import { responseFailure } from '../kube/errors.ts';
+import { rawRequest } from '../kube/raw-request.ts';
 
 interface Named {
   readonly metadata: ObjectMeta;
@@ -73,7 +66,7 @@ export class ParentObjects<T extends Named & { readonly status?: S }, S> {
     const path = `${this.kind.collection(namespace)}/${encodeURIComponent(name)}`;
     const res = await rawRequest(this.kc, { method: 'GET', path, signal });
     if (res.status === 404) return undefined;
-    if (res.status !== 200) throw new ParentWriteError(`reading ${path}`, res);
+    if (res.status !== 200) throw responseFailure(`reading ${path}`, res);
     return JSON.parse(res.body) as T;
   }
 
@@ -83,7 +76,7 @@ export class ParentObjects<T extends Named & { readonly status?: S }, S> {
     const body = JSON.stringify({ ...o, metadata: { ...o.metadata, finalizers } });
     const res = await rawRequest(this.kc, { method: 'PUT', path, body, signal });
     if (res.status === 404) return undefined;
-    if (res.status !== 200) throw new ParentWriteError(`${what} of ${path}`, res);
+    if (res.status !== 200) throw responseFailure(`${what} of ${path}`, res);
     const updated = JSON.parse(res.body) as T;
     this.kind.store.remember(updated);
     return updated;
@@ -147,10 +140,10 @@ export class ParentObjects<T extends Named & { readonly status?: S }, S> {
         return written;
       }
       if (res.status === 404) return undefined;
-      if (res.status !== 409 || attempt === 5) throw new ParentWriteError(`writing the status of ${path}`, res);
+      if (res.status !== 409 || attempt === 5) throw responseFailure(`writing the status of ${path}`, res);
       const fresh = await rawRequest(this.kc, { method: 'GET', path, signal });
       if (fresh.status === 404) return undefined;
-      if (fresh.status !== 200) throw new ParentWriteError(`reading ${path}`, fresh);
+      if (fresh.status !== 200) throw responseFailure(`reading ${path}`, fresh);
       current = JSON.parse(fresh.body) as T;
     }
     return undefined;

@@ -15,7 +15,7 @@ import {
 import type { AgentConfig } from '../config/config.ts';
 import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
 import type { Logger } from '../logging/logger.ts';
-import { loadParentAccess, type ParentAccess } from '../registration/dedicated-credentials.ts';
+import { loadParentAccess, type ParentAccess } from '../parent/access.ts';
 import { versionInfo } from '../version.ts';
 import { createCollector } from './collector.ts';
 import { NodeStore, watchNodes } from './nodes.ts';

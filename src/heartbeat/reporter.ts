@@ -14,9 +14,9 @@ import {
   type Condition,
 } from '../../machines/heartbeat/decisions.ts';
 import type { HeartbeatInput, ReportInput } from '../../machines/heartbeat/machine.ts';
-import type { ParentAccess } from '../registration/dedicated-credentials.ts';
-import { classifyParentError, ParentFailure } from '../registration/parent-client.ts';
-import { crrGroup, labels as wireLabels } from '../registration/wire.ts';
+import { ApiFailure, classifyApiError } from '../kube/errors.ts';
+import type { ParentAccess } from '../parent/access.ts';
+import { clustersGroup as crrGroup, labels as wireLabels } from '../parent/clusters-api.ts';
 import type { NodeStore } from './nodes.ts';
 
 export const managedClusterVersion = 'v1beta1';
@@ -69,7 +69,7 @@ export function createReporter(deps: ReporterDeps): ClusterReporter {
     })) as { items?: ManagedClusterObject[] };
     const found = list.items?.[0];
     if (found === undefined) {
-      throw new ParentFailure(
+      throw new ApiFailure(
         'notFound',
         `no ManagedCluster labelled ${wireLabels.clusterId}=${input.clusterId} in ${input.dedicatedNamespace} yet`,
       );
@@ -81,7 +81,7 @@ export function createReporter(deps: ReporterDeps): ClusterReporter {
     try {
       return await f();
     } catch (err) {
-      const failure = classifyParentError(err, what);
+      const failure = classifyApiError(err, what);
       if (failure.kind === 'notFound') cached = undefined; // deleted: find it again next time
       throw failure;
     }
@@ -97,7 +97,7 @@ export function createReporter(deps: ReporterDeps): ClusterReporter {
     report: async (input) =>
       withClassifiedErrors('reporting the cluster status', async () => {
         const { status } = input;
-        if (status === undefined) throw new ParentFailure('other', 'nothing collected yet');
+        if (status === undefined) throw new ApiFailure('other', 'nothing collected yet');
         const c = await parentApi();
         let mc = cached ?? (await locate(c, input));
         cached = mc;

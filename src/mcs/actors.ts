@@ -13,7 +13,7 @@ import type { AgentConfig } from '../config/config.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
 import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
 import type { Logger } from '../logging/logger.ts';
-import { loadParentAccess, type ParentAccess } from '../registration/dedicated-credentials.ts';
+import { loadParentAccess, type ParentAccess } from '../parent/access.ts';
 import { endpointSlicesPath, ExportCache, serviceExportsPath, SliceCache, watchCache } from './caches.ts';
 import { ExportReconciler } from './reconciler.ts';
 

@@ -1,27 +1,15 @@
 // The wire format of registration (spec §2, §3.2, §3.5): the ClusterRegistrationRequest the agent
-// creates, the view the statechart gets of it, and the `parent-cluster` Secret in the child.
+// creates, the view the statechart gets of it, and the credentials an approved one carries. The
+// `parent-cluster` Secret they are stored in is src/parent/credentials-secret.ts.
 
-import type { V1Secret } from '@kubernetes/client-node';
 import type { RequestView } from '../../machines/registration/machine.ts';
-import type { StoredCredentialsView } from '../../machines/registration/decisions.ts';
 import type { ClusterType, SyncMode } from '../config/config.ts';
+import { clustersGroup, labels } from '../parent/clusters-api.ts';
+import type { DedicatedCredentials } from '../parent/credentials-secret.ts';
 
-export const crrGroup = 'clusters.clusternet.io';
+export const crrGroup = clustersGroup;
 export const crrVersion = 'v1beta1';
 export const crrPlural = 'clusterregistrationrequests';
-export const labels = {
-  registeredBy: 'clusters.clusternet.io/registered-by',
-  clusterId: 'clusters.clusternet.io/cluster-id',
-  clusterName: 'clusters.clusternet.io/cluster-name',
-  bootstrapping: 'clusters.clusternet.io/bootstrapping',
-} as const;
-export const parentCredentialsSecret = 'parent-cluster';
-export const secretKeys = {
-  ca: 'ca.crt',
-  token: 'token',
-  namespace: 'namespace',
-  parentUrl: 'apiserver-advertise-url',
-} as const;
 
 export const requestName = (clusterId: string): string => `clusternet-${clusterId}`;
 
@@ -80,17 +68,8 @@ export function requestView(crr: RequestObject): RequestView {
     clusterName: crr.metadata?.labels?.[labels.clusterName],
     dedicatedNamespace: s.dedicatedNamespace === '' ? undefined : s.dedicatedNamespace,
     managedClusterName: s.managedClusterName === '' ? undefined : s.managedClusterName,
+    carriesCredentials: approvedCredentials(crr) !== undefined,
   };
-}
-
-/** Dedicated credentials: kept in src/, never in a machine's context. */
-export interface DedicatedCredentials {
-  readonly token: string;
-  /**
-   * PEM. As with the Go agent (spec §3.1): undefined when the parent sent none (TLS is not verified);
-   * empty when the CA is there but empty (TLS is verified against the system roots).
-   */
-  readonly caPem: string | undefined;
 }
 
 export function approvedCredentials(crr: RequestObject): DedicatedCredentials | undefined {
@@ -98,59 +77,4 @@ export function approvedCredentials(crr: RequestObject): DedicatedCredentials | 
   if (s?.result !== 'Approved' || s.token === undefined || s.token === '') return undefined;
   const ca = s.caCertificate === undefined ? undefined : Buffer.from(s.caCertificate, 'base64').toString('utf8');
   return { token: Buffer.from(s.token, 'base64').toString('utf8'), caPem: ca };
-}
-
-const decode = (secret: V1Secret, key: string): string | undefined => {
-  const v = secret.data?.[key];
-  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
-};
-
-export function storedView(secret: V1Secret): StoredCredentialsView {
-  return {
-    parentUrl: decode(secret, secretKeys.parentUrl),
-    hasToken: (decode(secret, secretKeys.token) ?? '') !== '',
-    hasCa: (decode(secret, secretKeys.ca) ?? '') !== '',
-    namespace: decode(secret, secretKeys.namespace),
-  };
-}
-
-export function storedCredentials(secret: V1Secret): DedicatedCredentials | undefined {
-  const token = decode(secret, secretKeys.token);
-  if (token === undefined || token === '') return undefined;
-  // A `ca.crt` key that is present but empty means the system roots, not "skip verification".
-  return { token, caPem: decode(secret, secretKeys.ca) };
-}
-
-export interface SecretInput {
-  readonly namespace: string;
-  readonly clusterId: string;
-  readonly clusterName: string | undefined;
-  readonly dedicatedNamespace: string;
-  /** `--cluster-reg-parent-url` as given: the Go agent compares it byte for byte. */
-  readonly parentUrl: string;
-  readonly credentials: DedicatedCredentials;
-}
-
-/** The `parent-cluster` Secret, as the Go agent writes it (a Go agent can take over from us and back). */
-export function buildCredentialsSecret(i: SecretInput): V1Secret {
-  const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name: parentCredentialsSecret,
-      namespace: i.namespace,
-      labels: {
-        [labels.bootstrapping]: 'credentials-auto',
-        [labels.clusterId]: i.clusterId,
-        [labels.clusterName]: i.clusterName ?? '',
-      },
-    },
-    data: {
-      [secretKeys.ca]: b64(i.credentials.caPem ?? ''),
-      [secretKeys.token]: b64(i.credentials.token),
-      [secretKeys.namespace]: b64(i.dedicatedNamespace),
-      [secretKeys.parentUrl]: b64(i.parentUrl),
-    },
-  };
 }

@@ -25,8 +25,8 @@ import {
 } from '../../machines/socket/machine.ts';
 import type { Logger } from '../logging/logger.ts';
 import { direct, proxyAgentFor, type ProxyFunc } from '../kube/proxy.ts';
-import { loadParentAccess } from '../registration/dedicated-credentials.ts';
-import type { DedicatedCredentials } from '../registration/wire.ts';
+import { loadParentAccess } from '../parent/access.ts';
+import type { DedicatedCredentials } from '../parent/credentials-secret.ts';
 import { dialAllowList } from './dial-allow-list.ts';
 import { defaultRelayLimits, StreamRelay, type RelayLimits } from './stream-relay.ts';
 import { failureMessage } from '../../machines/failure.ts';

@@ -6,8 +6,8 @@
 import { createActor } from 'xstate';
 import { createDeployerMachine } from '../../src/deployer/actors.ts';
 import { createRootLogger } from '../../src/logging/logger.ts';
-import type { DedicatedCredentials } from '../../src/registration/wire.ts';
-import { dedicatedKubeConfig } from '../../src/registration/parent-client.ts';
+import type { DedicatedCredentials } from '../../src/parent/credentials-secret.ts';
+import { dedicatedKubeConfig } from '../../src/parent/kube-config.ts';
 import { TestEnv } from '../env/test-env.ts';
 import { agentConfig } from '../integration/helpers/deployer-harness.ts';
 import { createWriteStream } from 'node:fs';

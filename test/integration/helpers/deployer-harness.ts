@@ -20,8 +20,8 @@ import type { deployerMachine } from '../../../machines/deployer/machine.ts';
 import { createDeployerMachine } from '../../../src/deployer/actors.ts';
 import { parseCommandLine, type AgentConfig, type SyncMode } from '../../../src/config/config.ts';
 import { createRootLogger, type Logger } from '../../../src/logging/logger.ts';
-import type { ParentAccess } from '../../../src/registration/dedicated-credentials.ts';
-import { dedicatedKubeConfig } from '../../../src/registration/parent-client.ts';
+import type { ParentAccess } from '../../../src/parent/access.ts';
+import { dedicatedKubeConfig } from '../../../src/parent/kube-config.ts';
 import {
   approvedCredentials,
   buildRequest,

@@ -12,7 +12,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proxyFromEnvironment } from '../../../src/kube/proxy.ts';
-import { buildCredentialsSecret } from '../../../src/registration/wire.ts';
+import { buildCredentialsSecret } from '../../../src/parent/credentials-secret.ts';
 import { eventually } from '../../env/eventually.ts';
 import { testEnv } from '../../env/vitest-env.ts';
 import { GoTunnelServer, remotedialerVersions } from '../../peers/remotedialer/peer.ts';

@@ -10,8 +10,11 @@ import type { deployerMachine } from '../../../machines/deployer/machine.ts';
 import type { predictorMachine } from '../../../machines/predictor/machine.ts';
 import { transitionRecorder } from '../../../src/logging/transitions.ts';
 import { FakeLeaseStore, settle } from './lease-store.ts';
+import { electionTiming } from '../../../machines/leadership/timing.ts';
+import { shippedConfig } from './shipped-config.ts';
 
-const timing = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000 };
+// The shipped numbers (15 s / 10 s / 2 s, client-go's), through the builder src/ uses.
+const timing = electionTiming(shippedConfig().leaderElection);
 const registered = {
   type: 'registration.registered',
   clusterId: '11111111-2222-3333-4444-555555555555',

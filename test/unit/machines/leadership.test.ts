@@ -4,8 +4,11 @@ import { releasedRecord } from '../../../machines/leadership/decisions.ts';
 import { leadershipMachine, termGuards } from '../../../machines/leadership/machine.ts';
 import { transitionRecorder } from '../../../src/logging/transitions.ts';
 import { FakeLeaseStore, settle } from './lease-store.ts';
+import { electionTiming } from '../../../machines/leadership/timing.ts';
+import { shippedConfig } from './shipped-config.ts';
 
-const timing = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000 };
+// The shipped numbers (15 s / 10 s / 2 s, client-go's), through the builder src/ uses.
+const timing = electionTiming(shippedConfig().leaderElection);
 
 /** One replica's leadership machine on the shared store; records its reports and states with times. */
 function replica(clock: SimulatedClock, store: FakeLeaseStore, identity: string, enabled = true) {

@@ -1,7 +1,8 @@
 // An in-memory Lease with an apiserver's optimistic concurrency, for leadership tests under a simulated
 // clock: reads and writes answer after `latencyMs`, never while paused (like a SIGSTOPped apiserver).
 
-import { fromCallback, fromPromise, type SimulatedClock } from 'xstate';
+import { Observable } from 'rxjs';
+import { fromEventObservable, fromPromise, type SimulatedClock } from 'xstate';
 import { releasedRecord, type LeaseRecord } from '../../../machines/leadership/decisions.ts';
 import type { LeadershipEvent, LeaseRead, WriteInput, WriteResult } from '../../../machines/leadership/machine.ts';
 
@@ -89,13 +90,16 @@ export class FakeLeaseStore {
     return {
       readLease: fromPromise<LeaseRead>(() => this.read()),
       writeLease: fromPromise<WriteResult, WriteInput>(({ input }) => this.write(input)),
-      watchLease: fromCallback<LeadershipEvent>(({ sendBack }) => {
-        const w = (): void => {
-          sendBack({ type: 'lease.changed' });
-        };
-        this.#watchers.add(w);
-        return () => this.#watchers.delete(w);
-      }),
+      watchLease: fromEventObservable(
+        () =>
+          new Observable<LeadershipEvent>((subscriber) => {
+            const w = (): void => {
+              subscriber.next({ type: 'lease.changed' });
+            };
+            this.#watchers.add(w);
+            return () => this.#watchers.delete(w);
+          }),
+      ),
       releaseLease: fromPromise<undefined, { readonly identity: string }>(({ input }) => this.release(input.identity)),
     };
   }

@@ -7,9 +7,11 @@ import {
   type RequestView,
   type StoreInput,
   type SubmitInput,
+  type VerifyInput,
 } from '../../../machines/registration/machine.ts';
 import { registrationDelays, rejectedApprovalPolicy } from '../../../machines/registration/timing.ts';
 import { transitionRecorder } from '../../../src/logging/transitions.ts';
+import { shippedConfig } from './shipped-config.ts';
 
 const parentUrl = 'https://parent:6443';
 const fail = (kind: string, message = kind) => Object.assign(new Error(message), { kind });
@@ -19,10 +21,12 @@ const pending: RequestView = {
   clusterName: 'c-1',
   dedicatedNamespace: undefined,
   managedClusterName: undefined,
+  carriesCredentials: false,
 };
 const approved: RequestView = {
   ...pending,
   result: 'Approved',
+  carriesCredentials: true,
   dedicatedNamespace: 'clusternet-abcde',
   managedClusterName: 'c-1',
 };
@@ -40,7 +44,7 @@ interface Fakes {
   submit: (i: SubmitInput) => Promise<undefined>;
   read: (i: RequestInput) => Promise<RequestView>;
   store: (i: StoreInput) => Promise<undefined>;
-  verify: (i: RequestInput) => Promise<undefined>;
+  verify: (i: VerifyInput) => Promise<undefined>;
 }
 
 const ok = (): Promise<undefined> => Promise.resolve(undefined);
@@ -56,9 +60,10 @@ const defaults: Fakes = {
 /** Runs the machine with fakes under a simulated clock; records every state entered. */
 function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
   const f = { ...defaults, ...overrides };
-  const calls: { submit: SubmitInput[]; read: RequestInput[]; verify: RequestInput[] } = {
+  const calls: { submit: SubmitInput[]; read: RequestInput[]; store: StoreInput[]; verify: VerifyInput[] } = {
     submit: [],
     read: [],
+    store: [],
     verify: [],
   };
   /** What the agent would hear (sendParent). */
@@ -79,8 +84,11 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
         calls.read.push(input);
         return f.read(input);
       }),
-      storeCredentials: fromPromise<undefined, StoreInput>(({ input }) => f.store(input)),
-      verifyCredentials: fromPromise<undefined, RequestInput>(({ input }) => {
+      storeCredentials: fromPromise<undefined, StoreInput>(({ input }) => {
+        calls.store.push(input);
+        return f.store(input);
+      }),
+      verifyCredentials: fromPromise<undefined, VerifyInput>(({ input }) => {
         calls.verify.push(input);
         return f.verify(input);
       }),
@@ -100,7 +108,11 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
       },
     },
     // The shipped timing policy, without jitter.
-    delays: { ...registrationDelays(() => 0, { credentialCheckIntervalMs: 60_000 }) },
+    delays: {
+      ...registrationDelays(() => 0, {
+        credentialCheckIntervalMs: shippedConfig().extensions.credentialCheckIntervalMs,
+      }),
+    },
   });
   const clock = new SimulatedClock();
   const trace: string[] = [];
@@ -155,10 +167,11 @@ describe('registration statechart', () => {
     ]);
     expect(r.context()).toMatchObject({ clusterName: 'c-1', dedicatedNamespace: 'clusternet-abcde', attempt: 0 });
     expect(r.calls.submit).toEqual([
-      { clusterId: '11111111-2222-3333-4444-555555555555', clusterName: undefined, source: 'bootstrap' },
+      { clusterId: '11111111-2222-3333-4444-555555555555', clusterName: undefined, credentials: 'bootstrap' },
     ]);
     expect(r.calls.read).toHaveLength(3);
-    expect(r.calls.verify).toEqual([{ clusterId: '11111111-2222-3333-4444-555555555555', source: 'stored' }]);
+    expect(r.calls.verify).toEqual([{ clusterId: '11111111-2222-3333-4444-555555555555', credentials: 'approved' }]);
+    expect(r.context()).toMatchObject({ credentialSource: 'stored', held: { stored: true, approved: true } });
   });
 
   it('reads a pending request ever more slowly, up to one read every 5 s', async () => {
@@ -195,7 +208,7 @@ describe('registration statechart', () => {
     });
     await r.advance();
     expect(r.trace).toEqual([...toApproval, ...afterApproval]);
-    expect(r.calls.submit[0]?.source).toBe('stored');
+    expect(r.calls.submit[0]?.credentials).toBe('stored');
   });
 
   it('registers anew with the bootstrap token when the parent URL changed', async () => {
@@ -211,20 +224,20 @@ describe('registration statechart', () => {
       'awaitingApproval.polling',
       ...afterApproval,
     ]);
-    expect(r.calls.submit[0]?.source).toBe('bootstrap');
+    expect(r.calls.submit[0]?.credentials).toBe('bootstrap');
   });
 
   it('falls back to the bootstrap token at once when stored credentials are rejected', async () => {
     const r = start({
       stored: () => Promise.resolve(stored()),
-      submit: (i) => (i.source === 'stored' ? Promise.reject(fail('unauthorized', '401 Unauthorized')) : ok()),
+      submit: (i) => (i.credentials === 'stored' ? Promise.reject(fail('unauthorized', '401 Unauthorized')) : ok()),
     });
     await r.advance();
     expect(r.trace).toEqual([
       'resolvingIdentity', 'loadingStoredCredentials', 'requesting', 'rejected', 'storedCredentialsRejected',
       'requesting', 'awaitingApproval.polling', ...afterApproval,
     ]); // prettier-ignore
-    expect(r.calls.submit.map((s) => s.source)).toEqual(['stored', 'bootstrap']);
+    expect(r.calls.submit.map((s) => s.credentials)).toEqual(['stored', 'bootstrap']);
   });
 
   it('backs off (capped, growing) while the bootstrap token is rejected, and recovers', async () => {
@@ -348,7 +361,7 @@ describe('registration statechart', () => {
     expect(r.trace.slice(-4)).toEqual(['awaitingApproval.polling', ...afterApproval]);
     // The request exists (it was just read): no new POST, and every count starts over once verified.
     expect(r.calls.submit).toHaveLength(1);
-    expect(r.calls.read.map((i) => i.source)).toEqual(['bootstrap', 'bootstrap']);
+    expect(r.calls.read.map((i) => i.credentials)).toEqual(['bootstrap', 'bootstrap']);
     expect(r.context()).toMatchObject({ rejectedApprovals: 0, problem: undefined, attempt: 0 });
   });
 
@@ -467,7 +480,41 @@ describe('registration statechart', () => {
       ...afterApproval,
     ]);
     expect(r.reports).toEqual(['registered', 'revoked', 'registered']);
-    expect(r.calls.submit.at(-1)?.source).toBe('bootstrap');
+    expect(r.calls.submit.at(-1)?.credentials).toBe('bootstrap');
+  });
+
+  it('chooses the credentials of each step in its context, and drops an approval when a bootstrap request starts', async () => {
+    let verifies = 0;
+    let reads = 0;
+    const r = start({
+      stored: () => Promise.resolve(stored()),
+      // The first read carries approved credentials; after the revocation, the request is pending.
+      read: () => Promise.resolve(++reads === 1 ? approved : pending),
+      verify: () => (++verifies === 2 ? Promise.reject(fail('unauthorized', '401')) : ok()),
+    });
+    await r.advance();
+    expect(r.context()).toMatchObject({ credentialSource: 'stored', held: { stored: true, approved: true } });
+    r.actor.send({ type: 'credentials.rejected', message: 'heartbeat: 401' });
+    await r.advance();
+    expect(r.trace.at(-1)).toBe('awaitingApproval.waitingToPoll');
+    expect(r.calls.submit.map((i) => i.credentials)).toEqual(['stored', 'bootstrap']);
+    expect(r.calls.read.map((i) => i.credentials)).toEqual(['stored', 'bootstrap']);
+    expect(r.calls.verify.map((i) => i.credentials)).toEqual(['approved', 'approved']);
+    expect(r.calls.store.map((i) => i.credentials)).toEqual(['approved']);
+    // The earlier approval is not used again; the Secret's credentials are still held (not in use).
+    expect(r.context()).toMatchObject({ credentialSource: 'bootstrap', held: { stored: true, approved: false } });
+  });
+
+  it('has nothing to store when the approved request carries no token, and checks the stored credentials', async () => {
+    const r = start({
+      stored: () => Promise.resolve(stored('https://old:6443')),
+      read: () => Promise.resolve({ ...approved, carriesCredentials: false }),
+      store: (i) => (i.credentials === undefined ? Promise.reject(fail('other', 'no token')) : ok()),
+    });
+    await r.advance();
+    expect(r.trace.at(-1)).toBe('storingCredentials.backingOff');
+    expect(r.calls.store[0]?.credentials).toBeUndefined();
+    expect(r.context().held).toEqual({ stored: true, approved: false });
   });
 
   it('keeps serving when a periodic re-check gets a 403, warns, and checks again later', async () => {

@@ -1,17 +1,6 @@
-import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { ApiException, VersionApi } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selfSignedCertificate } from '../../../src/observability/self-signed.ts';
-import { classifyParentError, parentKubeConfig } from '../../../src/registration/parent-client.ts';
-import {
-  approvedCredentials,
-  buildCredentialsSecret,
-  buildRequest,
-  requestView,
-  storedCredentials,
-  storedView,
-} from '../../../src/registration/wire.ts';
+import { describe, expect, it } from 'vitest';
+import { buildCredentialsSecret, storedCredentials, storedView } from '../../../src/parent/credentials-secret.ts';
+import { approvedCredentials, buildRequest, requestView } from '../../../src/registration/wire.ts';
 
 const id = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
 
@@ -76,6 +65,7 @@ describe('the ClusterRegistrationRequest', () => {
       clusterName: 'adopted',
       dedicatedNamespace: 'clusternet-x',
       managedClusterName: 'adopted',
+      carriesCredentials: true,
     });
     expect(JSON.stringify(view)).not.toContain('jwt');
     expect(approvedCredentials(crr)).toEqual({ token: 'jwt.a.b', caPem: 'PEM' });
@@ -130,74 +120,5 @@ describe('the parent-cluster Secret', () => {
       Object.entries({ token: 'jwt.a.b', ...ca }).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
     );
     expect(storedCredentials({ data })).toEqual({ token: 'jwt.a.b', caPem });
-  });
-});
-
-describe('classifyParentError', () => {
-  it.each([
-    [new ApiException(401, 'x', '{"message":"Unauthorized"}', {}), 'unauthorized', 'op: 401 Unauthorized'],
-    [new ApiException(403, 'x', { message: 'forbidden: no' }, {}), 'forbidden', 'op: 403 forbidden: no'],
-    [new ApiException(404, 'x', undefined, {}), 'notFound', 'op: 404 HTTP 404'],
-    [new ApiException(422, 'x', undefined, {}), 'invalid', 'op: 422 HTTP 422'],
-    [new ApiException(503, 'x', undefined, {}), 'unreachable', 'op: 503 HTTP 503'],
-    [Object.assign(new Error('Forbidden'), { statusCode: 403 }), 'forbidden', 'op: 403 Forbidden'],
-    [
-      new TypeError('fetch failed', {
-        cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
-      }),
-      'unreachable',
-      'op: ECONNREFUSED connect ECONNREFUSED 127.0.0.1:1',
-    ],
-  ])('%s → %s', (err, kind, message) => {
-    const f = classifyParentError(err, 'op');
-    expect(f.kind).toBe(kind);
-    expect(f.message).toBe(message);
-  });
-});
-
-describe('parent clients', () => {
-  it('verify TLS against the approved CA, and skip it only without one (bootstrap)', () => {
-    const bootstrap = parentKubeConfig('https://p:6443', 'abcdef.0123456789abcdef', undefined);
-    expect(bootstrap.getCurrentCluster()).toMatchObject({ server: 'https://p:6443', skipTLSVerify: true });
-    const dedicated = parentKubeConfig('https://p:6443', 'jwt', 'PEM');
-    expect(dedicated.getCurrentCluster()).toMatchObject({
-      skipTLSVerify: false,
-      caData: Buffer.from('PEM').toString('base64'),
-    });
-    expect(dedicated.getCurrentUser()?.token).toBe('jwt');
-    const systemRoots = parentKubeConfig('https://p:6443', 'jwt', '');
-    expect(systemRoots.getCurrentCluster()).toMatchObject({ skipTLSVerify: false });
-    expect(systemRoots.getCurrentCluster()?.caData).toBeUndefined();
-  });
-
-  describe('against a parent with a private CA', () => {
-    const pair = selfSignedCertificate('parent', ['127.0.0.1']);
-    const server = createServer({ cert: pair.certPem, key: pair.keyPem }, (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"gitVersion":"v1.35.4"}');
-    });
-    let url = '';
-    beforeAll(async () => {
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      url = `https://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
-    });
-    afterAll(() => {
-      server.close();
-    });
-    const version = (caPem: string | undefined) =>
-      parentKubeConfig(url, 'jwt', caPem).makeApiClient(VersionApi).getCode();
-
-    it('trusts it with its CA', async () => {
-      expect((await version(pair.certPem)).gitVersion).toBe('v1.35.4');
-    });
-    it('does not verify without a CA (as the Go agent)', async () => {
-      expect((await version(undefined)).gitVersion).toBe('v1.35.4');
-    });
-    it('verifies against the system roots with an empty CA, which do not know it', async () => {
-      const outcome = await version('').then(
-        () => 'trusted',
-        (err: unknown) => classifyParentError(err, 'GET /version').message,
-      );
-      expect(outcome).toMatch(/^GET \/version: DEPTH_ZERO_SELF_SIGNED_CERT /);
-    });
   });
 });

@@ -12,7 +12,7 @@ import { socketUrl } from '../../../machines/socket/decisions.ts';
 import type { SessionCommand, SessionInput, SocketEvent } from '../../../machines/socket/machine.ts';
 import { direct, type ProxyFunc } from '../../../src/kube/proxy.ts';
 import { createSocketMachine, nonZeroMasks } from '../../../src/tunnel/actors.ts';
-import type { DedicatedCredentials } from '../../../src/registration/wire.ts';
+import type { DedicatedCredentials } from '../../../src/parent/credentials-secret.ts';
 import { eventually } from '../../env/eventually.ts';
 
 /** A loopback port nothing listens on. */

@@ -4,8 +4,8 @@
 
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { direct, type ProxyFunc } from '../kube/proxy.ts';
-import { dedicatedKubeConfig } from './parent-client.ts';
-import { parentCredentialsSecret, storedCredentials, type DedicatedCredentials } from './wire.ts';
+import { parentCredentialsSecret, storedCredentials, type DedicatedCredentials } from './credentials-secret.ts';
+import { dedicatedKubeConfig } from './kube-config.ts';
 
 export interface ParentAccess {
   readonly parentUrl: string;

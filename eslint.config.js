@@ -42,7 +42,6 @@ const notYetSplit = {
     'src/config/config.ts',
     'src/deployer/actors.ts',
     'src/deployer/helm.ts',
-    'src/heartbeat/actors.ts',
     'src/heartbeat/collector.ts',
     'src/heartbeat/reporter.ts',
     'src/kube/proxy.ts',

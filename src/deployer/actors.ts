@@ -4,7 +4,6 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { fromCallback, fromPromise } from 'xstate';
-import { nextDelay, type BackoffPolicy } from '../../machines/backoff.ts';
 import {
   deployerMachine,
   type DeployerEvent,
@@ -13,7 +12,7 @@ import {
   type ReconcileInput,
   type WatchInput,
 } from '../../machines/deployer/machine.ts';
-import { prepareRetryPolicy } from '../../machines/deployer/timing.ts';
+import { deployerDelays, deployerTiming } from '../../machines/deployer/timing.ts';
 import type { AgentConfig } from '../config/config.ts';
 import { failureMessage } from '../../machines/failure.ts';
 import type { ObjectEvent } from '../kube/event-correlator.ts';
@@ -35,13 +34,6 @@ import { Helm } from './helm.ts';
 import { HelmChartStore, HelmReleaseReconciler, HelmReleaseStore, watchHelm } from './helm-releases.ts';
 import { DescriptionReconciler } from './reconciler.ts';
 import { helmReleaseOfWorkKey } from '../../machines/deployer/helm-releases.ts';
-
-export const watchRetryPolicy: BackoffPolicy = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0.3 };
-/** The start-up steps' delay before retry `attempt` (the machine's policy, machines/deployer/timing.ts). */
-export const prepareRetryDelay = (attempt: number, random: () => number): number =>
-  nextDelay(attempt, prepareRetryPolicy, random);
-/** A failed Description: client-go's rate limiter starts at 5 ms; ours is gentler on a struggling child. */
-export const workRetryPolicy: BackoffPolicy = { initialMs: 1_000, factor: 2, maxMs: 300_000, jitter: 0.3 };
 
 export interface DeployerDeps {
   readonly config: AgentConfig;
@@ -196,14 +188,6 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
         };
       }),
     },
-    delays: {
-      prepareRetryDelay: ({ context }) => prepareRetryDelay(context.attempt, random),
-      watchRetryDelay: ({ context }) => nextDelay(context.attempt, watchRetryPolicy, random),
-      helmWatchRetryDelay: ({ context }) => nextDelay(context.helmAttempt, watchRetryPolicy, random),
-      driftRetryDelay: ({ context, event }) =>
-        nextDelay('resource' in event ? (context.driftAttempts[event.resource] ?? 1) : 1, watchRetryPolicy, random),
-      workRetryDelay: ({ context, event }) =>
-        nextDelay('key' in event ? (context.failures[event.key] ?? 1) : 1, workRetryPolicy, random),
-    },
+    delays: deployerDelays(deployerTiming, random),
   });
 }

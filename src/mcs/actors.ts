@@ -5,10 +5,9 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { fromCallback, fromPromise } from 'xstate';
-import { nextDelay } from '../../machines/backoff.ts';
 import { failureMessage } from '../../machines/failure.ts';
 import { mcsMachine, type McsEvent, type ReconcileInput, type WatchInput } from '../../machines/mcs/machine.ts';
-import { childCheckRetryPolicy, watchRetryPolicy, workRetryPolicy } from '../../machines/mcs/timing.ts';
+import { mcsDelays } from '../../machines/mcs/timing.ts';
 import type { AgentConfig } from '../config/config.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
 import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
@@ -113,12 +112,6 @@ export function createMcsMachine(deps: McsDeps, state?: (s: McsState) => void): 
         };
       }),
     },
-    delays: {
-      checkRetryDelay: ({ context }) => nextDelay(context.checkAttempt, childCheckRetryPolicy, random),
-      exportsRetryDelay: ({ context }) => nextDelay(context.exportsAttempt, watchRetryPolicy, random),
-      slicesRetryDelay: ({ context }) => nextDelay(context.slicesAttempt, watchRetryPolicy, random),
-      workRetryDelay: ({ context, event }) =>
-        nextDelay('key' in event ? (context.failures[event.key] ?? 1) : 1, workRetryPolicy, random),
-    },
+    delays: mcsDelays(random),
   });
 }

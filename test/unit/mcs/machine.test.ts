@@ -5,6 +5,7 @@ import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { agentMachine } from '../../../machines/agent/machine.ts';
 import { mcsMachine, type McsEvent, type ReconcileInput, type WatchInput } from '../../../machines/mcs/machine.ts';
+import { mcsDelays } from '../../../machines/mcs/timing.ts';
 import { stateName } from '../../../src/logging/transitions.ts';
 
 type Outcome = 'ok' | Error;
@@ -60,13 +61,8 @@ function start(
         };
       }),
     },
-    delays: {
-      checkRetryDelay: ({ context }) => 1_000 * 2 ** (context.checkAttempt - 1),
-      exportsRetryDelay: ({ context }) => 500 * 2 ** (context.exportsAttempt - 1),
-      slicesRetryDelay: ({ context }) => 500 * 2 ** (context.slicesAttempt - 1),
-      workRetryDelay: ({ context, event }) =>
-        1_000 * 2 ** (('key' in event ? (context.failures[event.key] ?? 1) : 1) - 1),
-    },
+    // The shipped delays, without jitter.
+    delays: mcsDelays(() => 0),
   });
   const actor = createActor(machine, {
     input: {

@@ -46,8 +46,6 @@ const notYetSplit = {
     'src/heartbeat/reporter.ts',
     'src/kube/proxy.ts',
     'src/leadership/actors.ts',
-    'src/mcs/actors.ts',
-    'src/predictor/actors.ts',
     'src/registration/actors.ts',
     'src/tunnel/actors.ts',
     'src/tunnel/stream-relay.ts',

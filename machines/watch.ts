@@ -7,8 +7,9 @@
 //   failed   anything else (an HTTP error, a refused connection, an ERROR event other than 410).
 //            Back off.
 //
-// src/ classifies what the client saw with `classifyWatchEnd`; the machines decide with
-// `resumesAtOnce`. Pure: no Kubernetes client here.
+// src/ classifies what the client saw with `classifyWatchEnd`; the watch stream resumes an `ended`
+// watch itself (`resumesInStream`), and the machines decide on the rest with `resumesAtOnce`. Pure:
+// no Kubernetes client here.
 
 export type WatchEndKind = 'ended' | 'expired' | 'failed';
 
@@ -83,6 +84,14 @@ export function classifyWatchEnd(cause: WatchEndCause, what: string): WatchEnd {
   if (errorName(err) === 'TimeoutError') return { kind: 'ended', message: `${what} watch idle; resuming` };
   if (statusCodeOf(err) === 410) return { kind: 'expired', message: `${what} watch: 410 Gone` };
   return { kind: 'failed', message: `${what} watch: ${messageOf(err)}` };
+}
+
+/**
+ * Which ends the watch stream (src/kube/watch-stream.ts `watch$`) resumes by itself, from the last
+ * resourceVersion it saw: a watch the server closed or that was idle. The charts see the others.
+ */
+export function resumesInStream(kind: WatchEndKind): boolean {
+  return kind === 'ended';
 }
 
 /** The machines' decision: resume (or list again) at once, or back off. */

@@ -21,7 +21,7 @@
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
-import { assign, enqueueActions, fromCallback, fromPromise, sendTo, setup } from 'xstate';
+import { assign, enqueueActions, fromCallback, fromEventObservable, fromPromise, sendTo, setup } from 'xstate';
 import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import {
   defaultWorkerLimits,
@@ -147,10 +147,10 @@ const deployerSetup = setup({
     /** Creates or updates the Secret child-cluster-deployer in the dedicated namespace. */
     publishDeployerSecret: fromPromise<undefined, PublishInput>(notProvided('publishDeployerSecret')),
     /** Lists and watches Descriptions; sends description.changed / descriptions.synced / watchEnded. */
-    watchDescriptions: fromCallback<DeployerEvent, WatchInput>(notProvided('watchDescriptions')),
+    watchDescriptions: fromEventObservable<DeployerEvent, WatchInput>(notProvided('watchDescriptions')),
     /** Lists and watches HelmReleases (and HelmCharts); sends helmRelease.changed, description.changed,
      *  helm.synced, helm.watchEnded. */
-    watchHelm: fromCallback<DeployerEvent, HelmWatchInput>(notProvided('watchHelm')),
+    watchHelm: fromEventObservable<DeployerEvent, HelmWatchInput>(notProvided('watchHelm')),
     /**
      * Recovery: watches the applied kinds in the child; sends drift.detected, drift.watching and
      * drift.watchEnded (per kind), and watches a kind again on drift.rewatch. Never ends by itself.

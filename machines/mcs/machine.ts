@@ -17,7 +17,7 @@
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
-import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromCallback, fromEventObservable, fromPromise, setup } from 'xstate';
 import { resumesAtOnce, type WatchEndKind } from '../watch.ts';
 import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import {
@@ -103,9 +103,9 @@ const mcsSetup = setup({
     /** GET /version of the child: its gitVersion. */
     readChildVersion: fromPromise<string>(notProvided('readChildVersion')),
     /** Lists and watches the child's ServiceExports; sends export.changed, exports.synced, exports.watchEnded. */
-    watchExports: fromCallback<McsEvent, WatchInput>(notProvided('watchExports')),
+    watchExports: fromEventObservable<McsEvent, WatchInput>(notProvided('watchExports')),
     /** Lists and watches the child's EndpointSlices; sends export.changed, slices.synced, slices.watchEnded. */
-    watchSlices: fromCallback<McsEvent, WatchInput>(notProvided('watchSlices')),
+    watchSlices: fromEventObservable<McsEvent, WatchInput>(notProvided('watchSlices')),
     /** Reconciles one ServiceExport; sends work.done or work.failed exactly once. */
     reconcile: fromCallback<McsEvent, ReconcileInput>(notProvided('reconcile')),
   },

@@ -3,7 +3,7 @@
 // reconciles against both clusters.
 
 import type { KubeConfig } from '@kubernetes/client-node';
-import { fromCallback, fromPromise } from 'xstate';
+import { fromCallback, fromEventObservable, fromPromise } from 'xstate';
 import {
   deployerMachine,
   type DeployerEvent,
@@ -28,10 +28,10 @@ import {
   readAppDeployer,
   type AppDeployer,
 } from './credentials.ts';
-import { DescriptionStore, watchDescriptions } from './descriptions.ts';
+import { DescriptionStore, descriptionEvents$ } from './descriptions.ts';
 import { DriftWatches } from './drift.ts';
 import { Helm } from './helm.ts';
-import { HelmChartStore, HelmReleaseReconciler, HelmReleaseStore, watchHelm } from './helm-releases.ts';
+import { HelmChartStore, HelmReleaseReconciler, HelmReleaseStore, helmEvents$ } from './helm-releases.ts';
 import { DescriptionReconciler } from './reconciler.ts';
 import { helmReleaseOfWorkKey } from '../../machines/deployer/helm-releases.ts';
 
@@ -132,12 +132,12 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
         log.info({ namespace: input.dedicatedNamespace }, `${outcome} Secret child-cluster-deployer in the parent`);
         return undefined;
       }),
-      watchDescriptions: fromCallback<DeployerEvent, WatchInput>(({ input, sendBack }) => {
-        return watchDescriptions(current().parent, input.dedicatedNamespace, store, sendBack);
-      }),
-      watchHelm: fromCallback<DeployerEvent, HelmWatchInput>(({ input, sendBack }) => {
-        return watchHelm(current().parent, input.dedicatedNamespace, input.deploys, helmStores, sendBack);
-      }),
+      watchDescriptions: fromEventObservable<DeployerEvent, WatchInput>(({ input }) =>
+        descriptionEvents$(current().parent, input.dedicatedNamespace, store),
+      ),
+      watchHelm: fromEventObservable<DeployerEvent, HelmWatchInput>(({ input }) =>
+        helmEvents$(current().parent, input.dedicatedNamespace, input.deploys, helmStores),
+      ),
       watchDrift: fromCallback<DeployerEvent, WatchInput>(({ input, sendBack, receive }) => {
         const drift = current().drift;
         // Only objects of this cluster's Descriptions (leftovers of another registration are not ours).

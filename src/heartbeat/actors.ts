@@ -2,7 +2,7 @@
 // reports to the parent's ManagedCluster with the dedicated credentials registration stored.
 
 import type { KubeConfig } from '@kubernetes/client-node';
-import { fromCallback, fromPromise } from 'xstate';
+import { fromEventObservable, fromPromise } from 'xstate';
 import { failureKind, failureMessage } from '../../machines/failure.ts';
 import { predictorFacts, type AgentFacts, type ClusterStatus } from '../../machines/heartbeat/decisions.ts';
 import {
@@ -18,7 +18,7 @@ import type { Logger } from '../logging/logger.ts';
 import { loadParentAccess, type ParentAccess } from '../registration/dedicated-credentials.ts';
 import { versionInfo } from '../version.ts';
 import { createCollector } from './collector.ts';
-import { NodeStore, watchNodes } from './nodes.ts';
+import { NodeStore, nodeEvents$ } from './nodes.ts';
 import { createReporter } from './reporter.ts';
 
 export interface HeartbeatDeps {
@@ -114,11 +114,10 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
 
   return heartbeatMachine.provide({
     actors: {
-      watchNodes: fromCallback<HeartbeatEvent>(({ sendBack }) =>
-        watchNodes(
+      watchNodes: fromEventObservable<HeartbeatEvent, undefined>(() =>
+        nodeEvents$(
           child,
           nodes,
-          sendBack,
           (count, ms) => {
             log.info({ nodes: count, ms: Math.round(ms) }, `listed ${String(count)} nodes of the child cluster`);
           },

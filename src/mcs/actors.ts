@@ -4,7 +4,7 @@
 // dedicated credentials.
 
 import type { KubeConfig } from '@kubernetes/client-node';
-import { fromCallback, fromPromise } from 'xstate';
+import { fromCallback, fromEventObservable, fromPromise } from 'xstate';
 import { failureMessage } from '../../machines/failure.ts';
 import { mcsMachine, type McsEvent, type ReconcileInput, type WatchInput } from '../../machines/mcs/machine.ts';
 import { mcsDelays } from '../../machines/mcs/timing.ts';
@@ -13,7 +13,7 @@ import { rawRequest, statusText } from '../kube/raw-request.ts';
 import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
 import type { Logger } from '../logging/logger.ts';
 import { loadParentAccess, type ParentAccess } from '../registration/dedicated-credentials.ts';
-import { endpointSlicesPath, ExportCache, serviceExportsPath, SliceCache, watchCache } from './caches.ts';
+import { endpointSlicesPath, ExportCache, serviceExportsPath, SliceCache, cacheEvents$ } from './caches.ts';
 import { ExportReconciler } from './reconciler.ts';
 
 export interface McsDeps {
@@ -59,8 +59,8 @@ export function createMcsMachine(deps: McsDeps, state?: (s: McsState) => void): 
         log.info({ childVersion: version }, 'multi-cluster services: child version read');
         return version;
       }),
-      watchExports: fromCallback<McsEvent, WatchInput>(({ sendBack }) =>
-        watchCache({
+      watchExports: fromEventObservable<McsEvent, WatchInput>(() =>
+        cacheEvents$({
           kc: child,
           path: serviceExportsPath,
           what: 'ServiceExport',
@@ -69,11 +69,10 @@ export function createMcsMachine(deps: McsDeps, state?: (s: McsState) => void): 
           relevant: () => true,
           synced: 'exports.synced',
           ended: 'exports.watchEnded',
-          send: sendBack,
         }),
       ),
-      watchSlices: fromCallback<McsEvent, WatchInput>(({ sendBack }) =>
-        watchCache({
+      watchSlices: fromEventObservable<McsEvent, WatchInput>(() =>
+        cacheEvents$({
           kc: child,
           path: endpointSlicesPath,
           what: 'EndpointSlice',
@@ -82,7 +81,6 @@ export function createMcsMachine(deps: McsDeps, state?: (s: McsState) => void): 
           relevant: (key) => exports.get(key) !== undefined,
           synced: 'slices.synced',
           ended: 'slices.watchEnded',
-          send: sendBack,
         }),
       ),
       reconcile: fromCallback<McsEvent, ReconcileInput>(({ input, sendBack }) => {

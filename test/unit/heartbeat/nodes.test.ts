@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { HeartbeatEvent } from '../../../machines/heartbeat/machine.ts';
-import { NodeStore, nodeTotals, summarizeNode, watchNodes } from '../../../src/heartbeat/nodes.ts';
+import { NodeStore, nodeEvents$, nodeTotals, summarizeNode } from '../../../src/heartbeat/nodes.ts';
 
 const node = (name: string, ready: string | undefined, capacity: Record<string, string>, labels = {}) => ({
   metadata: { name, labels, resourceVersion: '1' },
@@ -112,7 +112,7 @@ describe('a relist of the nodes', () => {
       );
       const before = nodeTotals(store.values());
       const events: HeartbeatEvent[] = [];
-      const stop = watchNodes(kc, store, (e) => events.push(e));
+      const subscription = nodeEvents$(kc, store).subscribe((e) => events.push(e));
       await new Promise((r) => setTimeout(r, 100));
       expect(events).toEqual([]);
       expect(listResponses).toHaveLength(1); // the relist is under way
@@ -123,7 +123,7 @@ describe('a relist of the nodes', () => {
       expect(events.map((e) => e.type)).toEqual(['nodes.watchEnded']);
       expect(store.synced).toBe(true);
       expect(nodeTotals(store.values())).toEqual(before);
-      stop();
+      subscription.unsubscribe();
     } finally {
       server.closeAllConnections();
       server.close();

@@ -1,4 +1,4 @@
-import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
+import { createActor, fromCallback, fromEventObservable, fromPromise, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import type { SyncMode, WorkerLimits } from '../../../machines/deployer/decisions.ts';
 import {
@@ -10,6 +10,7 @@ import {
 } from '../../../machines/deployer/machine.ts';
 import { deployerDelays, deployerTiming } from '../../../machines/deployer/timing.ts';
 import { stateName } from '../../../src/logging/transitions.ts';
+import { fakeStream } from './fake-stream.ts';
 
 type Outcome = 'ok' | Error;
 
@@ -57,21 +58,21 @@ function start(
         const o = publish.shift() ?? 'ok';
         return o === 'ok' ? Promise.resolve(undefined) : Promise.reject(o);
       }),
-      watchDescriptions: fromCallback<DeployerEvent, WatchInput>(({ sendBack }) => {
+      watchDescriptions: fromEventObservable<DeployerEvent, WatchInput>(() => {
         log.push({ at: clock.now(), what: 'watch' });
         if (watchThrows-- > 0) throw new Error('descriptions: no parent credentials');
-        watches.push(sendBack);
-        return () => {
-          stoppedWatches++;
-        };
+        return fakeStream<DeployerEvent>(
+          (send) => watches.push(send),
+          () => stoppedWatches++,
+        );
       }),
-      watchHelm: fromCallback<DeployerEvent, HelmWatchInput>(({ input, sendBack }) => {
+      watchHelm: fromEventObservable<DeployerEvent, HelmWatchInput>(({ input }) => {
         log.push({ at: clock.now(), what: 'watchHelm' });
         if (helmWatchThrows-- > 0) throw new Error('helm: no parent credentials');
-        helmWatches.push({ input, send: sendBack });
-        return () => {
-          stoppedHelmWatches++;
-        };
+        return fakeStream<DeployerEvent>(
+          (send) => helmWatches.push({ input, send }),
+          () => stoppedHelmWatches++,
+        );
       }),
       watchDrift: fromCallback<DeployerEvent, WatchInput>(({ sendBack, receive }) => {
         drift.push(sendBack);

@@ -1,6 +1,7 @@
-import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
+import { createActor, fromEventObservable, fromPromise, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { heartbeatDelays, heartbeatTiming } from '../../../machines/heartbeat/timing.ts';
+import { fakeStream } from './fake-stream.ts';
 import { computeClusterStatus, type ClusterStatus, type Collected } from '../../../machines/heartbeat/decisions.ts';
 import { heartbeatMachine, type HeartbeatEvent, type ReportInput } from '../../../machines/heartbeat/machine.ts';
 import { stateName } from '../../../src/logging/transitions.ts';
@@ -53,9 +54,9 @@ function start(opts: { outcomes?: Outcome[]; probes?: () => Collected['probes'] 
   let refreshes = 0;
   const machine = heartbeatMachine.provide({
     actors: {
-      watchNodes: fromCallback<HeartbeatEvent>(({ sendBack }) => {
-        watches.push(sendBack);
-      }),
+      watchNodes: fromEventObservable<HeartbeatEvent, undefined>(() =>
+        fakeStream<HeartbeatEvent>((send) => watches.push(send)),
+      ),
       collect: fromPromise(() => {
         collections.push(clock.now());
         return Promise.resolve(status(clock.now(), opts.probes === undefined ? {} : { probes: opts.probes() }));

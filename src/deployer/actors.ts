@@ -58,6 +58,84 @@ interface Session {
   readonly drift: DriftWatches | undefined;
 }
 
+/**
+ * The process's Event reporter: an Event about a Description or HelmRelease is logged (warnings at
+ * warn) and recorded in the parent with the current term's credentials (`sink`). One recorder for the
+ * process: its counts and spam filter outlive a term.
+ */
+function eventReporter(log: Logger, sink: () => EventSink | undefined): (e: ObjectEvent) => void {
+  const recorder = new EventRecorder({
+    sink,
+    onDropped: (why, e) => {
+      log.debug({ reason: e.reason, object: `${e.involved.kind} ${e.involved.name}`, err: why }, 'event not recorded');
+    },
+  });
+  return (e) => {
+    const field = e.involved.kind === 'HelmRelease' ? 'helmRelease' : 'description';
+    const fields = { [field]: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
+    if (e.type === 'Warning') log.warn(fields, e.reason);
+    else log.debug(fields, e.reason);
+    recorder.record(e);
+  };
+}
+
+/** Recovery's watches of the applied kinds, for this cluster's Descriptions; rewatches on drift.rewatch. */
+function watchDriftActor(drifts: () => DriftWatches | undefined, log: Logger) {
+  return fromCallback<DeployerEvent, WatchInput>(({ input, sendBack, receive }) => {
+    const drift = drifts();
+    // Only objects of this cluster's Descriptions (leftovers of another registration are not ours).
+    const ours = `${input.dedicatedNamespace}/`;
+    drift?.start((e) => {
+      if (e.type === 'drift.detected' && !e.key.startsWith(ours)) return;
+      if (e.type === 'drift.watchEnded') {
+        const fields = { kind: e.resource, end: e.kind, err: e.message };
+        if (e.kind === 'failed') log.warn(fields, 'Recovery watch of the child failed; retrying with backoff');
+        else log.debug(fields, 'Recovery watch of the child ended; resuming');
+      }
+      sendBack(e);
+    });
+    receive((e) => {
+      if (e.type === 'drift.rewatch') drift?.rewatch(e.resource);
+    });
+    return () => drift?.stop();
+  });
+}
+
+/** One reconcile of a Description or HelmRelease: work.done or work.failed, nothing once stopped. */
+function reconcileActor(current: () => Session, log: Logger) {
+  return fromCallback<DeployerEvent, ReconcileInput>(({ input, sendBack }) => {
+    const s = current();
+    // Aborted when the worker is stopped: at the end of the leadership term (the machine stops),
+    // pending child and parent writes are dropped and helm gets SIGTERM, so nothing is written
+    // while another replica leads. (Also aborted once the reconcile is over, to no effect.)
+    const stop = new AbortController();
+    const helmRelease = helmReleaseOfWorkKey(input.key);
+    // Standing by (deploys false), both only get the finalizer.
+    const work =
+      helmRelease !== undefined
+        ? s.helmReleases.reconcile(helmRelease, input.deploys, stop.signal)
+        : s.reconciler.reconcile(input.key, input.deploys, stop.signal);
+    work.then(
+      () => {
+        sendBack({ type: 'work.done', key: input.key });
+      },
+      (err: unknown) => {
+        if (stop.signal.aborted) {
+          log.debug({ key: input.key }, 'reconcile stopped with the deployer');
+          return;
+        }
+        const message = failureMessage(err);
+        const what = helmRelease === undefined ? { description: input.key } : { helmRelease };
+        log.warn({ ...what, err: message }, 'reconcile failed; retrying with backoff');
+        sendBack({ type: 'work.failed', key: input.key, message });
+      },
+    );
+    return () => {
+      stop.abort(new Error(`the reconcile of ${input.key} was stopped (the deployer stopped)`));
+    };
+  });
+}
+
 /** The deployer statechart with the real effects provided; run it with a DeployerInput. */
 export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachine {
   const { config, child, log } = deps;
@@ -71,22 +149,7 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
   const helmStores = { releases: new HelmReleaseStore(), charts: new HelmChartStore(), descriptions: store };
   const limiter = deps.childLimiter ?? childRequestLimiter(config.child.qps, config.child.burst);
   let session: Session | undefined;
-  // One recorder for the process (its counts and spam filter outlive a term), writing with the
-  // current term's parent credentials.
-  const recorder = new EventRecorder({
-    sink: () => session?.events,
-    onDropped: (why, e) => {
-      log.debug({ reason: e.reason, object: `${e.involved.kind} ${e.involved.name}`, err: why }, 'event not recorded');
-    },
-  });
-  /** An Event about a Description or HelmRelease: logged (warnings at warn) and recorded in the parent. */
-  const onEvent = (e: ObjectEvent): void => {
-    const field = e.involved.kind === 'HelmRelease' ? 'helmRelease' : 'description';
-    const fields = { [field]: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
-    if (e.type === 'Warning') log.warn(fields, e.reason);
-    else log.debug(fields, e.reason);
-    recorder.record(e);
-  };
+  const onEvent = eventReporter(log, () => session?.events);
   const current = (): Session => {
     if (session === undefined) throw new Error('deployer: no credentials loaded');
     return session;
@@ -138,55 +201,8 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
       watchHelm: fromEventObservable<DeployerEvent, HelmWatchInput>(({ input }) =>
         helmEvents$(current().parent, input.dedicatedNamespace, input.deploys, helmStores),
       ),
-      watchDrift: fromCallback<DeployerEvent, WatchInput>(({ input, sendBack, receive }) => {
-        const drift = current().drift;
-        // Only objects of this cluster's Descriptions (leftovers of another registration are not ours).
-        const ours = `${input.dedicatedNamespace}/`;
-        drift?.start((e) => {
-          if (e.type === 'drift.detected' && !e.key.startsWith(ours)) return;
-          if (e.type === 'drift.watchEnded') {
-            const fields = { kind: e.resource, end: e.kind, err: e.message };
-            if (e.kind === 'failed') log.warn(fields, 'Recovery watch of the child failed; retrying with backoff');
-            else log.debug(fields, 'Recovery watch of the child ended; resuming');
-          }
-          sendBack(e);
-        });
-        receive((e) => {
-          if (e.type === 'drift.rewatch') drift?.rewatch(e.resource);
-        });
-        return () => drift?.stop();
-      }),
-      reconcile: fromCallback<DeployerEvent, ReconcileInput>(({ input, sendBack }) => {
-        const s = current();
-        // Aborted when the worker is stopped: at the end of the leadership term (the machine stops),
-        // pending child and parent writes are dropped and helm gets SIGTERM, so nothing is written
-        // while another replica leads. (Also aborted once the reconcile is over, to no effect.)
-        const stop = new AbortController();
-        const helmRelease = helmReleaseOfWorkKey(input.key);
-        // Standing by (deploys false), both only get the finalizer.
-        const work =
-          helmRelease !== undefined
-            ? s.helmReleases.reconcile(helmRelease, input.deploys, stop.signal)
-            : s.reconciler.reconcile(input.key, input.deploys, stop.signal);
-        work.then(
-          () => {
-            sendBack({ type: 'work.done', key: input.key });
-          },
-          (err: unknown) => {
-            if (stop.signal.aborted) {
-              log.debug({ key: input.key }, 'reconcile stopped with the deployer');
-              return;
-            }
-            const message = failureMessage(err);
-            const what = helmRelease === undefined ? { description: input.key } : { helmRelease };
-            log.warn({ ...what, err: message }, 'reconcile failed; retrying with backoff');
-            sendBack({ type: 'work.failed', key: input.key, message });
-          },
-        );
-        return () => {
-          stop.abort(new Error(`the reconcile of ${input.key} was stopped (the deployer stopped)`));
-        };
-      }),
+      watchDrift: watchDriftActor(() => current().drift, log),
+      reconcile: reconcileActor(current, log),
     },
     delays: deployerDelays(deployerTiming, random),
   });

@@ -40,7 +40,6 @@ const notYetSplit = {
     'src/agent.ts',
     'src/config/argv.ts',
     'src/config/config.ts',
-    'src/deployer/helm.ts',
     'src/kube/proxy.ts',
     'src/leadership/actors.ts',
     'src/registration/actors.ts',

@@ -98,3 +98,60 @@ export function resumesInStream(kind: WatchEndKind): boolean {
 export function resumesAtOnce(kind: WatchEndKind): boolean {
   return kind !== 'failed';
 }
+
+/** What differs between the watch regions of the charts (deployer, MCS): names of their own setup. */
+export interface WatchRegionNames<
+  Src extends string,
+  Ended extends string,
+  Guard extends string,
+  Fail extends string,
+  Delay extends string,
+> {
+  /** The watch actor (also the invoke's id). */
+  readonly src: Src;
+  /** Its end event (`<x>.watchEnded`, with the WatchEndKind). */
+  readonly ended: Ended;
+  /** The guard that resumes at once (an expired watch: resumesAtOnce). */
+  readonly resumesAtOnce: Guard;
+  /** The action that counts a failure (the end event's message or the actor's error). */
+  readonly recordFailure: Fail;
+  /** The backoff before the next watch. */
+  readonly retryDelay: Delay;
+}
+
+/**
+ * A watch region: `watching` invokes the watch actor; an end that resumes at once re-enters it (a new
+ * actor, which lists again after 410 Gone), any other end or an actor error goes to `backingOff`, which
+ * watches again after the retry delay. `extra` adds the region's own events (its synced event).
+ */
+export function watchRegion<
+  Src extends string,
+  Ended extends string,
+  Guard extends string,
+  Fail extends string,
+  Delay extends string,
+  Input,
+  // eslint-disable-next-line @typescript-eslint/no-generated-empty-object-type -- no events of its own by default
+  Extra extends object = Record<never, never>,
+>(names: WatchRegionNames<Src, Ended, Guard, Fail, Delay>, input: Input, extra?: Extra) {
+  const ended = [
+    { guard: names.resumesAtOnce, target: 'watching', reenter: true },
+    { target: 'backingOff', actions: names.recordFailure },
+  ] as const;
+  const on = { ...extra, [names.ended]: ended } as Extra & Record<Ended, typeof ended>;
+  return {
+    initial: 'watching',
+    states: {
+      watching: {
+        invoke: {
+          id: names.src,
+          src: names.src,
+          input,
+          onError: { target: 'backingOff', actions: names.recordFailure },
+        },
+        on,
+      },
+      backingOff: { after: { [names.retryDelay]: 'watching' } as Record<Delay, 'watching'> },
+    },
+  } as const;
+}

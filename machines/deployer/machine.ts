@@ -36,7 +36,7 @@ import {
 } from './decisions.ts';
 import { helmReleaseWorkKey, workKindOf } from './helm-releases.ts';
 import { startupFailureKind, startupStepOf } from './timing.ts';
-import { resumesAtOnce, type WatchEndKind } from '../watch.ts';
+import { resumesAtOnce, watchRegion as sharedWatchRegion, type WatchEndKind } from '../watch.ts';
 
 export interface DeployerInput {
   readonly clusterId: string;
@@ -272,53 +272,33 @@ const deployerSetup = setup({
 });
 
 /** The Description watch, resumed at once when it expires, backing off when it fails. */
-const watchRegion = {
-  initial: 'watching',
-  states: {
-    watching: {
-      invoke: {
-        id: 'watchDescriptions',
-        src: 'watchDescriptions',
-        input: ({ context }: { context: DeployerContext }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
-        onError: { target: 'backingOff', actions: 'recordFailure' },
-      },
-      on: {
-        'descriptions.synced': { actions: 'resetAttempt' },
-        'descriptions.watchEnded': [
-          { guard: 'watchResumesAtOnce', target: 'watching', reenter: true },
-          { target: 'backingOff', actions: 'recordFailure' },
-        ],
-      },
-    },
-    backingOff: { after: { watchRetryDelay: 'watching' } },
+const watchRegion = sharedWatchRegion(
+  {
+    src: 'watchDescriptions',
+    ended: 'descriptions.watchEnded',
+    resumesAtOnce: 'watchResumesAtOnce',
+    recordFailure: 'recordFailure',
+    retryDelay: 'watchRetryDelay',
   },
-} as const;
+  ({ context }: { context: DeployerContext }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
+  { 'descriptions.synced': { actions: 'resetAttempt' } } as const,
+);
 
 /** The HelmRelease (and HelmChart) watch, resumed at once when it expires, backing off when it fails. */
-const helmRegion = {
-  initial: 'watching',
-  states: {
-    watching: {
-      invoke: {
-        id: 'watchHelm',
-        src: 'watchHelm',
-        input: ({ context }: { context: DeployerContext }) => ({
-          dedicatedNamespace: context.dedicatedNamespace,
-          deploys: context.deploys,
-        }),
-        onError: { target: 'backingOff', actions: 'recordHelmWatchFailure' },
-      },
-      on: {
-        'helm.synced': { actions: 'resetHelmAttempt' },
-        'helm.watchEnded': [
-          { guard: 'watchResumesAtOnce', target: 'watching', reenter: true },
-          { target: 'backingOff', actions: 'recordHelmWatchFailure' },
-        ],
-      },
-    },
-    backingOff: { after: { helmWatchRetryDelay: 'watching' } },
+const helmRegion = sharedWatchRegion(
+  {
+    src: 'watchHelm',
+    ended: 'helm.watchEnded',
+    resumesAtOnce: 'watchResumesAtOnce',
+    recordFailure: 'recordHelmWatchFailure',
+    retryDelay: 'helmWatchRetryDelay',
   },
-} as const;
+  ({ context }: { context: DeployerContext }) => ({
+    dedicatedNamespace: context.dedicatedNamespace,
+    deploys: context.deploys,
+  }),
+  { 'helm.synced': { actions: 'resetHelmAttempt' } } as const,
+);
 
 /** The work queue: changes are queued, workers finish, failed keys come back after their backoff. */
 const workRegion = {

@@ -18,7 +18,7 @@
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
 import { assign, enqueueActions, fromCallback, fromEventObservable, fromPromise, setup } from 'xstate';
-import { resumesAtOnce, type WatchEndKind } from '../watch.ts';
+import { resumesAtOnce, watchRegion, type WatchEndKind } from '../watch.ts';
 import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import {
   childSupport,
@@ -243,46 +243,26 @@ export const mcsMachine = mcsSetup.createMachine({
       type: 'parallel',
       tags: [syncingTag],
       states: {
-        exports: {
-          initial: 'watching',
-          states: {
-            watching: {
-              invoke: {
-                id: 'watchExports',
-                src: 'watchExports',
-                input: watchInput,
-                onError: { target: 'backingOff', actions: 'recordExportsFailure' },
-              },
-              on: {
-                'exports.watchEnded': [
-                  { guard: 'watchExpired', target: 'watching', reenter: true },
-                  { target: 'backingOff', actions: 'recordExportsFailure' },
-                ],
-              },
-            },
-            backingOff: { after: { exportsRetryDelay: 'watching' } },
+        exports: watchRegion(
+          {
+            src: 'watchExports',
+            ended: 'exports.watchEnded',
+            resumesAtOnce: 'watchExpired',
+            recordFailure: 'recordExportsFailure',
+            retryDelay: 'exportsRetryDelay',
           },
-        },
-        slices: {
-          initial: 'watching',
-          states: {
-            watching: {
-              invoke: {
-                id: 'watchSlices',
-                src: 'watchSlices',
-                input: watchInput,
-                onError: { target: 'backingOff', actions: 'recordSlicesFailure' },
-              },
-              on: {
-                'slices.watchEnded': [
-                  { guard: 'watchExpired', target: 'watching', reenter: true },
-                  { target: 'backingOff', actions: 'recordSlicesFailure' },
-                ],
-              },
-            },
-            backingOff: { after: { slicesRetryDelay: 'watching' } },
+          watchInput,
+        ),
+        slices: watchRegion(
+          {
+            src: 'watchSlices',
+            ended: 'slices.watchEnded',
+            resumesAtOnce: 'watchExpired',
+            recordFailure: 'recordSlicesFailure',
+            retryDelay: 'slicesRetryDelay',
           },
-        },
+          watchInput,
+        ),
         work: {
           on: {
             'export.changed': { actions: 'queueAndDispatch' },

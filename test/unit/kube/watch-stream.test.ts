@@ -117,7 +117,11 @@ describe('watch$', () => {
   });
 
   it('counts a watch closed at once with nothing in it as failed (no resume loop)', async () => {
-    const s = await apiserver([(res) => { ok(res, ''); }]);
+    const s = await apiserver([
+      (res) => {
+        ok(res, '');
+      },
+    ]);
     try {
       const end = await lastValueFrom(
         watch$<Obj>({ kc: s.kc, path: '/api/v1/things', what: 'thing', resourceVersion: '1' }),

@@ -21,7 +21,16 @@
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
-import { assign, enqueueActions, fromCallback, fromEventObservable, fromPromise, sendTo, setup } from 'xstate';
+import {
+  assertEvent,
+  assign,
+  enqueueActions,
+  fromCallback,
+  fromEventObservable,
+  fromPromise,
+  sendTo,
+  setup,
+} from 'xstate';
 import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import {
   defaultWorkerLimits,
@@ -207,13 +216,13 @@ const deployerSetup = setup({
       lastFailure: ({ event }) => failureMessage(errorOf(event)),
     }),
     /** Recovery: the kind's watch starts again now (sent to the watchDrift actor). */
-    rewatchDrift: sendTo('watchDrift', ({ event }) => ({
-      type: 'drift.rewatch' as const,
-      resource: 'resource' in event ? event.resource : '',
-    })),
+    rewatchDrift: sendTo('watchDrift', ({ event }) => {
+      assertEvent(event, ['drift.watchEnded', 'drift.retry']);
+      return { type: 'drift.rewatch' as const, resource: event.resource };
+    }),
     /** Recovery: a kind's watch failed; it starts again after that kind's backoff. */
     retryDriftLater: enqueueActions(({ context, event, enqueue: q }) => {
-      if (event.type !== 'drift.watchEnded') return;
+      assertEvent(event, 'drift.watchEnded');
       q.assign({
         driftAttempts: { ...context.driftAttempts, [event.resource]: (context.driftAttempts[event.resource] ?? 0) + 1 },
         lastFailure: event.message,
@@ -225,15 +234,16 @@ const deployerSetup = setup({
     }),
     resetDriftAttempts: assign({
       driftAttempts: ({ context, event }) => {
-        if (event.type !== 'drift.watching' || !(event.resource in context.driftAttempts)) return context.driftAttempts;
+        assertEvent(event, 'drift.watching');
+        if (!(event.resource in context.driftAttempts)) return context.driftAttempts;
         return Object.fromEntries(Object.entries(context.driftAttempts).filter(([k]) => k !== event.resource));
       },
     }),
     /** Queues a key and starts workers while there is room. */
     queueAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
-      const key =
-        event.type === 'helmRelease.changed' ? helmReleaseWorkKey(event.key) : 'key' in event ? event.key : undefined;
-      const queued = key === undefined ? context.queue : enqueue(context.queue, key);
+      assertEvent(event, ['description.changed', 'helmRelease.changed', 'drift.detected', 'work.retry']);
+      const key = event.type === 'helmRelease.changed' ? helmReleaseWorkKey(event.key) : event.key;
+      const queued = enqueue(context.queue, key);
       const { queue, started } = takeWork(queued, context.workers, workKindOf);
       q.assign({ queue });
       for (const k of started) {
@@ -245,7 +255,7 @@ const deployerSetup = setup({
     }),
     /** A worker finished: free its slot, requeue it if it changed meanwhile, start the next ones. */
     finishAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
-      if (event.type !== 'work.done' && event.type !== 'work.failed') return;
+      assertEvent(event, ['work.done', 'work.failed']);
       q.stopChild(workerId(event.key));
       const others = Object.entries(context.failures).filter(([k]) => k !== event.key);
       const failures: Record<string, number> = Object.fromEntries(others);

@@ -17,7 +17,7 @@
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
-import { assign, enqueueActions, fromCallback, fromEventObservable, fromPromise, setup } from 'xstate';
+import { assertEvent, assign, enqueueActions, fromCallback, fromEventObservable, fromPromise, setup } from 'xstate';
 import { resumesAtOnce, watchRegion, type WatchEndKind } from '../watch.ts';
 import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import {
@@ -171,7 +171,7 @@ const mcsSetup = setup({
     }),
     /** A worker finished: free its slot, requeue its key if it changed meanwhile, start the next ones. */
     finishAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
-      if (event.type !== 'work.done' && event.type !== 'work.failed') return;
+      assertEvent(event, ['work.done', 'work.failed']);
       q.stopChild(mcsWorkerId(event.key));
       const failures: Record<string, number> = Object.fromEntries(
         Object.entries(context.failures).filter(([k]) => k !== event.key),

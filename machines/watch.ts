@@ -7,8 +7,9 @@
 //   failed   anything else (an HTTP error, a refused connection, an ERROR event other than 410).
 //            Back off.
 //
-// src/ classifies what the client saw with `classifyWatchEnd`; the machines decide with
-// `resumesAtOnce`. Pure: no Kubernetes client here.
+// src/ classifies what the client saw with `classifyWatchEnd`; the watch stream resumes an `ended`
+// watch itself (`resumesInStream`), and the machines decide on the rest with `resumesAtOnce`. Pure:
+// no Kubernetes client here.
 
 export type WatchEndKind = 'ended' | 'expired' | 'failed';
 
@@ -85,7 +86,72 @@ export function classifyWatchEnd(cause: WatchEndCause, what: string): WatchEnd {
   return { kind: 'failed', message: `${what} watch: ${messageOf(err)}` };
 }
 
+/**
+ * Which ends the watch stream (src/kube/watch-stream.ts `watch$`) resumes by itself, from the last
+ * resourceVersion it saw: a watch the server closed or that was idle. The charts see the others.
+ */
+export function resumesInStream(kind: WatchEndKind): boolean {
+  return kind === 'ended';
+}
+
 /** The machines' decision: resume (or list again) at once, or back off. */
 export function resumesAtOnce(kind: WatchEndKind): boolean {
   return kind !== 'failed';
+}
+
+/** What differs between the watch regions of the charts (deployer, MCS): names of their own setup. */
+export interface WatchRegionNames<
+  Src extends string,
+  Ended extends string,
+  Guard extends string,
+  Fail extends string,
+  Delay extends string,
+> {
+  /** The watch actor (also the invoke's id). */
+  readonly src: Src;
+  /** Its end event (`<x>.watchEnded`, with the WatchEndKind). */
+  readonly ended: Ended;
+  /** The guard that resumes at once (an expired watch: resumesAtOnce). */
+  readonly resumesAtOnce: Guard;
+  /** The action that counts a failure (the end event's message or the actor's error). */
+  readonly recordFailure: Fail;
+  /** The backoff before the next watch. */
+  readonly retryDelay: Delay;
+}
+
+/**
+ * A watch region: `watching` invokes the watch actor; an end that resumes at once re-enters it (a new
+ * actor, which lists again after 410 Gone), any other end or an actor error goes to `backingOff`, which
+ * watches again after the retry delay. `extra` adds the region's own events (its synced event).
+ */
+export function watchRegion<
+  Src extends string,
+  Ended extends string,
+  Guard extends string,
+  Fail extends string,
+  Delay extends string,
+  Input,
+  // eslint-disable-next-line @typescript-eslint/no-generated-empty-object-type -- no events of its own by default
+  Extra extends object = Record<never, never>,
+>(names: WatchRegionNames<Src, Ended, Guard, Fail, Delay>, input: Input, extra?: Extra) {
+  const ended = [
+    { guard: names.resumesAtOnce, target: 'watching', reenter: true },
+    { target: 'backingOff', actions: names.recordFailure },
+  ] as const;
+  const on = { ...extra, [names.ended]: ended } as Extra & Record<Ended, typeof ended>;
+  return {
+    initial: 'watching',
+    states: {
+      watching: {
+        invoke: {
+          id: names.src,
+          src: names.src,
+          input,
+          onError: { target: 'backingOff', actions: names.recordFailure },
+        },
+        on,
+      },
+      backingOff: { after: { [names.retryDelay]: 'watching' } as Record<Delay, 'watching'> },
+    },
+  } as const;
 }

@@ -131,68 +131,76 @@ export function releaseNameOf(hr: HelmRelease): string {
 const validReleaseName = (name: string): boolean =>
   name.length <= 53 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name);
 
+/** Where the release goes and from which chart; a string says why the spec cannot be used. */
+function decodeTarget(
+  hr: HelmRelease,
+  spec: HelmReleaseSpec,
+): { repo: string; chart: string; namespace: string; releaseName: string } | string {
+  const repo = (spec.repo ?? '').replace(/\/+$/, '');
+  if (repo === '') return 'spec.repo is empty';
+  if (!/^(https?|oci):\/\/[^\s]+$/.test(repo))
+    return `spec.repo ${JSON.stringify(repo)} is not an http, https or oci URL`;
+  const chart = spec.chart ?? '';
+  if (chart === '') return 'spec.chart is empty';
+  const namespace = spec.targetNamespace ?? '';
+  if (namespace === '') return 'spec.targetNamespace is empty';
+  const releaseName = releaseNameOf(hr);
+  if (!validReleaseName(releaseName)) {
+    return `release name ${JSON.stringify(releaseName)} is invalid (a DNS-1123 subdomain of at most 53 characters)`;
+  }
+  return { repo, chart, namespace, releaseName };
+}
+
+/** The values of spec.overrides (base64 JSON, `decode`d); a string says why they cannot be used. */
+function decodeOverrides(overrides: string, decode: (base64: string) => string): Record<string, unknown> | string {
+  if (overrides === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decode(overrides));
+  } catch (err) {
+    return `spec.overrides is not JSON (${err instanceof Error ? err.message : String(err)})`;
+  }
+  if (parsed !== null && !isRecord(parsed)) return 'spec.overrides is not a JSON object';
+  return parsed ?? {};
+}
+
+/** The helm flags of the spec, with their defaults. */
+function flagsOf(spec: HelmReleaseSpec) {
+  return {
+    version: spec.version ?? '',
+    createNamespace: spec.createNamespace ?? true,
+    wait: spec.wait ?? false,
+    waitForJob: spec.waitForJob ?? false,
+    replace: spec.replace ?? false,
+    atomic: spec.atomic ?? false,
+    upgradeAtomic: spec.upgradeAtomic ?? false,
+    skipCRDs: spec.skipCRDs ?? false,
+    replaceCRDs: spec.replaceCRDs ?? false,
+    disableHooks: spec.disableHooks ?? false,
+    force: spec.force ?? false,
+    plainHTTP: spec.plainHTTP ?? false,
+  };
+}
+
 /** Validates a HelmRelease (`decode` turns base64 into text). */
 export function decodeHelmRelease(hr: HelmRelease, decode: (base64: string) => string): DecodedHelmRelease {
   const spec = hr.spec ?? {};
-  const bad = (why: string): DecodedHelmRelease => ({ ok: false, error: why });
-  const repo = (spec.repo ?? '').replace(/\/+$/, '');
-  if (repo === '') return bad('spec.repo is empty');
-  if (!/^(https?|oci):\/\/[^\s]+$/.test(repo))
-    return bad(`spec.repo ${JSON.stringify(repo)} is not an http, https or oci URL`);
-  const chart = spec.chart ?? '';
-  if (chart === '') return bad('spec.chart is empty');
-  const namespace = spec.targetNamespace ?? '';
-  if (namespace === '') return bad('spec.targetNamespace is empty');
-  const releaseName = releaseNameOf(hr);
-  if (!validReleaseName(releaseName)) {
-    return bad(
-      `release name ${JSON.stringify(releaseName)} is invalid (a DNS-1123 subdomain of at most 53 characters)`,
-    );
-  }
-  let values: Record<string, unknown> = {};
-  const overrides = spec.overrides ?? '';
-  if (overrides !== '') {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(decode(overrides));
-    } catch (err) {
-      return bad(`spec.overrides is not JSON (${err instanceof Error ? err.message : String(err)})`);
-    }
-    if (parsed !== null && !isRecord(parsed)) return bad('spec.overrides is not a JSON object');
-    values = parsed ?? {};
-  }
+  const target = decodeTarget(hr, spec);
+  if (typeof target === 'string') return { ok: false, error: target };
+  const values = decodeOverrides(spec.overrides ?? '', decode);
+  if (typeof values === 'string') return { ok: false, error: values };
   const timeoutSeconds = spec.timeoutSeconds ?? 300;
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds <= 0) {
-    return bad(`spec.timeoutSeconds ${String(timeoutSeconds)} is not a positive integer`);
+    return { ok: false, error: `spec.timeoutSeconds ${String(timeoutSeconds)} is not a positive integer` };
   }
   const secretName = spec.chartPullSecret?.name ?? '';
+  const pullSecret =
+    secretName === ''
+      ? undefined
+      : { name: secretName, namespace: spec.chartPullSecret?.namespace ?? hr.metadata.namespace ?? '' };
   return {
     ok: true,
-    plan: {
-      releaseName,
-      namespace,
-      repo,
-      chart,
-      version: spec.version ?? '',
-      oci: repo.startsWith('oci://'),
-      values,
-      pullSecret:
-        secretName === ''
-          ? undefined
-          : { name: secretName, namespace: spec.chartPullSecret?.namespace ?? hr.metadata.namespace ?? '' },
-      createNamespace: spec.createNamespace ?? true,
-      timeoutSeconds,
-      wait: spec.wait ?? false,
-      waitForJob: spec.waitForJob ?? false,
-      replace: spec.replace ?? false,
-      atomic: spec.atomic ?? false,
-      upgradeAtomic: spec.upgradeAtomic ?? false,
-      skipCRDs: spec.skipCRDs ?? false,
-      replaceCRDs: spec.replaceCRDs ?? false,
-      disableHooks: spec.disableHooks ?? false,
-      force: spec.force ?? false,
-      plainHTTP: spec.plainHTTP ?? false,
-    },
+    plan: { ...target, ...flagsOf(spec), oci: target.repo.startsWith('oci://'), values, pullSecret, timeoutSeconds },
   };
 }
 

@@ -21,7 +21,16 @@
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
-import { assign, enqueueActions, fromCallback, fromPromise, sendTo, setup } from 'xstate';
+import {
+  assertEvent,
+  assign,
+  enqueueActions,
+  fromCallback,
+  fromEventObservable,
+  fromPromise,
+  sendTo,
+  setup,
+} from 'xstate';
 import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import {
   defaultWorkerLimits,
@@ -36,7 +45,7 @@ import {
 } from './decisions.ts';
 import { helmReleaseWorkKey, workKindOf } from './helm-releases.ts';
 import { startupFailureKind, startupStepOf } from './timing.ts';
-import { resumesAtOnce, type WatchEndKind } from '../watch.ts';
+import { resumesAtOnce, watchRegion as sharedWatchRegion, type WatchEndKind } from '../watch.ts';
 
 export interface DeployerInput {
   readonly clusterId: string;
@@ -147,10 +156,10 @@ const deployerSetup = setup({
     /** Creates or updates the Secret child-cluster-deployer in the dedicated namespace. */
     publishDeployerSecret: fromPromise<undefined, PublishInput>(notProvided('publishDeployerSecret')),
     /** Lists and watches Descriptions; sends description.changed / descriptions.synced / watchEnded. */
-    watchDescriptions: fromCallback<DeployerEvent, WatchInput>(notProvided('watchDescriptions')),
+    watchDescriptions: fromEventObservable<DeployerEvent, WatchInput>(notProvided('watchDescriptions')),
     /** Lists and watches HelmReleases (and HelmCharts); sends helmRelease.changed, description.changed,
      *  helm.synced, helm.watchEnded. */
-    watchHelm: fromCallback<DeployerEvent, HelmWatchInput>(notProvided('watchHelm')),
+    watchHelm: fromEventObservable<DeployerEvent, HelmWatchInput>(notProvided('watchHelm')),
     /**
      * Recovery: watches the applied kinds in the child; sends drift.detected, drift.watching and
      * drift.watchEnded (per kind), and watches a kind again on drift.rewatch. Never ends by itself.
@@ -207,13 +216,13 @@ const deployerSetup = setup({
       lastFailure: ({ event }) => failureMessage(errorOf(event)),
     }),
     /** Recovery: the kind's watch starts again now (sent to the watchDrift actor). */
-    rewatchDrift: sendTo('watchDrift', ({ event }) => ({
-      type: 'drift.rewatch' as const,
-      resource: 'resource' in event ? event.resource : '',
-    })),
+    rewatchDrift: sendTo('watchDrift', ({ event }) => {
+      assertEvent(event, ['drift.watchEnded', 'drift.retry']);
+      return { type: 'drift.rewatch' as const, resource: event.resource };
+    }),
     /** Recovery: a kind's watch failed; it starts again after that kind's backoff. */
     retryDriftLater: enqueueActions(({ context, event, enqueue: q }) => {
-      if (event.type !== 'drift.watchEnded') return;
+      assertEvent(event, 'drift.watchEnded');
       q.assign({
         driftAttempts: { ...context.driftAttempts, [event.resource]: (context.driftAttempts[event.resource] ?? 0) + 1 },
         lastFailure: event.message,
@@ -225,15 +234,16 @@ const deployerSetup = setup({
     }),
     resetDriftAttempts: assign({
       driftAttempts: ({ context, event }) => {
-        if (event.type !== 'drift.watching' || !(event.resource in context.driftAttempts)) return context.driftAttempts;
+        assertEvent(event, 'drift.watching');
+        if (!(event.resource in context.driftAttempts)) return context.driftAttempts;
         return Object.fromEntries(Object.entries(context.driftAttempts).filter(([k]) => k !== event.resource));
       },
     }),
     /** Queues a key and starts workers while there is room. */
     queueAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
-      const key =
-        event.type === 'helmRelease.changed' ? helmReleaseWorkKey(event.key) : 'key' in event ? event.key : undefined;
-      const queued = key === undefined ? context.queue : enqueue(context.queue, key);
+      assertEvent(event, ['description.changed', 'helmRelease.changed', 'drift.detected', 'work.retry']);
+      const key = event.type === 'helmRelease.changed' ? helmReleaseWorkKey(event.key) : event.key;
+      const queued = enqueue(context.queue, key);
       const { queue, started } = takeWork(queued, context.workers, workKindOf);
       q.assign({ queue });
       for (const k of started) {
@@ -245,7 +255,7 @@ const deployerSetup = setup({
     }),
     /** A worker finished: free its slot, requeue it if it changed meanwhile, start the next ones. */
     finishAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
-      if (event.type !== 'work.done' && event.type !== 'work.failed') return;
+      assertEvent(event, ['work.done', 'work.failed']);
       q.stopChild(workerId(event.key));
       const others = Object.entries(context.failures).filter(([k]) => k !== event.key);
       const failures: Record<string, number> = Object.fromEntries(others);
@@ -272,53 +282,33 @@ const deployerSetup = setup({
 });
 
 /** The Description watch, resumed at once when it expires, backing off when it fails. */
-const watchRegion = {
-  initial: 'watching',
-  states: {
-    watching: {
-      invoke: {
-        id: 'watchDescriptions',
-        src: 'watchDescriptions',
-        input: ({ context }: { context: DeployerContext }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
-        onError: { target: 'backingOff', actions: 'recordFailure' },
-      },
-      on: {
-        'descriptions.synced': { actions: 'resetAttempt' },
-        'descriptions.watchEnded': [
-          { guard: 'watchResumesAtOnce', target: 'watching', reenter: true },
-          { target: 'backingOff', actions: 'recordFailure' },
-        ],
-      },
-    },
-    backingOff: { after: { watchRetryDelay: 'watching' } },
+const watchRegion = sharedWatchRegion(
+  {
+    src: 'watchDescriptions',
+    ended: 'descriptions.watchEnded',
+    resumesAtOnce: 'watchResumesAtOnce',
+    recordFailure: 'recordFailure',
+    retryDelay: 'watchRetryDelay',
   },
-} as const;
+  ({ context }: { context: DeployerContext }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
+  { 'descriptions.synced': { actions: 'resetAttempt' } } as const,
+);
 
 /** The HelmRelease (and HelmChart) watch, resumed at once when it expires, backing off when it fails. */
-const helmRegion = {
-  initial: 'watching',
-  states: {
-    watching: {
-      invoke: {
-        id: 'watchHelm',
-        src: 'watchHelm',
-        input: ({ context }: { context: DeployerContext }) => ({
-          dedicatedNamespace: context.dedicatedNamespace,
-          deploys: context.deploys,
-        }),
-        onError: { target: 'backingOff', actions: 'recordHelmWatchFailure' },
-      },
-      on: {
-        'helm.synced': { actions: 'resetHelmAttempt' },
-        'helm.watchEnded': [
-          { guard: 'watchResumesAtOnce', target: 'watching', reenter: true },
-          { target: 'backingOff', actions: 'recordHelmWatchFailure' },
-        ],
-      },
-    },
-    backingOff: { after: { helmWatchRetryDelay: 'watching' } },
+const helmRegion = sharedWatchRegion(
+  {
+    src: 'watchHelm',
+    ended: 'helm.watchEnded',
+    resumesAtOnce: 'watchResumesAtOnce',
+    recordFailure: 'recordHelmWatchFailure',
+    retryDelay: 'helmWatchRetryDelay',
   },
-} as const;
+  ({ context }: { context: DeployerContext }) => ({
+    dedicatedNamespace: context.dedicatedNamespace,
+    deploys: context.deploys,
+  }),
+  { 'helm.synced': { actions: 'resetHelmAttempt' } } as const,
+);
 
 /** The work queue: changes are queued, workers finish, failed keys come back after their backoff. */
 const workRegion = {

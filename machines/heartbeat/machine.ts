@@ -14,7 +14,7 @@
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
-import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromEventObservable, fromPromise, setup } from 'xstate';
 import { errorOf, failureKind, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import { significantChange, type ClusterStatus } from './decisions.ts';
 import { resumesAtOnce, type WatchEndKind } from '../watch.ts';
@@ -79,7 +79,7 @@ export const heartbeatMachine = setup({
   },
   actors: {
     /** Lists (when needed) and watches the child's nodes; sends nodes.synced / changed / watchEnded. */
-    watchNodes: fromCallback<HeartbeatEvent>(notProvided('watchNodes')),
+    watchNodes: fromEventObservable<HeartbeatEvent, undefined>(notProvided('watchNodes')),
     /** One collection of the child's status. */
     collect: fromPromise<ClusterStatus>(notProvided('collect')),
     /** One attempt to write the status (and aggregated labels) to the ManagedCluster. */

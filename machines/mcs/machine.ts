@@ -17,8 +17,8 @@
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
-import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
-import { resumesAtOnce, type WatchEndKind } from '../watch.ts';
+import { assertEvent, assign, enqueueActions, fromCallback, fromEventObservable, fromPromise, setup } from 'xstate';
+import { resumesAtOnce, watchRegion, type WatchEndKind } from '../watch.ts';
 import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import {
   childSupport,
@@ -103,9 +103,9 @@ const mcsSetup = setup({
     /** GET /version of the child: its gitVersion. */
     readChildVersion: fromPromise<string>(notProvided('readChildVersion')),
     /** Lists and watches the child's ServiceExports; sends export.changed, exports.synced, exports.watchEnded. */
-    watchExports: fromCallback<McsEvent, WatchInput>(notProvided('watchExports')),
+    watchExports: fromEventObservable<McsEvent, WatchInput>(notProvided('watchExports')),
     /** Lists and watches the child's EndpointSlices; sends export.changed, slices.synced, slices.watchEnded. */
-    watchSlices: fromCallback<McsEvent, WatchInput>(notProvided('watchSlices')),
+    watchSlices: fromEventObservable<McsEvent, WatchInput>(notProvided('watchSlices')),
     /** Reconciles one ServiceExport; sends work.done or work.failed exactly once. */
     reconcile: fromCallback<McsEvent, ReconcileInput>(notProvided('reconcile')),
   },
@@ -171,7 +171,7 @@ const mcsSetup = setup({
     }),
     /** A worker finished: free its slot, requeue its key if it changed meanwhile, start the next ones. */
     finishAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
-      if (event.type !== 'work.done' && event.type !== 'work.failed') return;
+      assertEvent(event, ['work.done', 'work.failed']);
       q.stopChild(mcsWorkerId(event.key));
       const failures: Record<string, number> = Object.fromEntries(
         Object.entries(context.failures).filter(([k]) => k !== event.key),
@@ -243,46 +243,26 @@ export const mcsMachine = mcsSetup.createMachine({
       type: 'parallel',
       tags: [syncingTag],
       states: {
-        exports: {
-          initial: 'watching',
-          states: {
-            watching: {
-              invoke: {
-                id: 'watchExports',
-                src: 'watchExports',
-                input: watchInput,
-                onError: { target: 'backingOff', actions: 'recordExportsFailure' },
-              },
-              on: {
-                'exports.watchEnded': [
-                  { guard: 'watchExpired', target: 'watching', reenter: true },
-                  { target: 'backingOff', actions: 'recordExportsFailure' },
-                ],
-              },
-            },
-            backingOff: { after: { exportsRetryDelay: 'watching' } },
+        exports: watchRegion(
+          {
+            src: 'watchExports',
+            ended: 'exports.watchEnded',
+            resumesAtOnce: 'watchExpired',
+            recordFailure: 'recordExportsFailure',
+            retryDelay: 'exportsRetryDelay',
           },
-        },
-        slices: {
-          initial: 'watching',
-          states: {
-            watching: {
-              invoke: {
-                id: 'watchSlices',
-                src: 'watchSlices',
-                input: watchInput,
-                onError: { target: 'backingOff', actions: 'recordSlicesFailure' },
-              },
-              on: {
-                'slices.watchEnded': [
-                  { guard: 'watchExpired', target: 'watching', reenter: true },
-                  { target: 'backingOff', actions: 'recordSlicesFailure' },
-                ],
-              },
-            },
-            backingOff: { after: { slicesRetryDelay: 'watching' } },
+          watchInput,
+        ),
+        slices: watchRegion(
+          {
+            src: 'watchSlices',
+            ended: 'slices.watchEnded',
+            resumesAtOnce: 'watchExpired',
+            recordFailure: 'recordSlicesFailure',
+            retryDelay: 'slicesRetryDelay',
           },
-        },
+          watchInput,
+        ),
         work: {
           on: {
             'export.changed': { actions: 'queueAndDispatch' },

@@ -14,7 +14,7 @@
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
-import { assign, fromCallback, setup } from 'xstate';
+import { assign, fromCallback, fromEventObservable, setup } from 'xstate';
 import { resumesAtOnce, type WatchEndKind } from '../watch.ts';
 import { notProvided as notProvidedBy } from '../failure.ts';
 
@@ -48,7 +48,7 @@ export const predictorMachine = setup({
   },
   actors: {
     /** Lists (when needed) and watches nodes and pods; sends caches.synced / caches.watchEnded. */
-    watchCaches: fromCallback<PredictorEvent>(notProvided('watchCaches')),
+    watchCaches: fromEventObservable<PredictorEvent, undefined>(notProvided('watchCaches')),
     /** Listens on the predictor's address and serves from the caches until stopped. */
     serve: fromCallback<PredictorEvent>(notProvided('serve')),
   },

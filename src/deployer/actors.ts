@@ -3,8 +3,7 @@
 // reconciles against both clusters.
 
 import type { KubeConfig } from '@kubernetes/client-node';
-import { fromCallback, fromPromise } from 'xstate';
-import { nextDelay, type BackoffPolicy } from '../../machines/backoff.ts';
+import { fromCallback, fromEventObservable, fromPromise } from 'xstate';
 import {
   deployerMachine,
   type DeployerEvent,
@@ -13,7 +12,7 @@ import {
   type ReconcileInput,
   type WatchInput,
 } from '../../machines/deployer/machine.ts';
-import { prepareRetryPolicy } from '../../machines/deployer/timing.ts';
+import { deployerDelays, deployerTiming } from '../../machines/deployer/timing.ts';
 import type { AgentConfig } from '../config/config.ts';
 import { failureMessage } from '../../machines/failure.ts';
 import type { ObjectEvent } from '../kube/event-correlator.ts';
@@ -29,19 +28,12 @@ import {
   readAppDeployer,
   type AppDeployer,
 } from './credentials.ts';
-import { DescriptionStore, watchDescriptions } from './descriptions.ts';
+import { DescriptionStore, descriptionEvents$ } from './descriptions.ts';
 import { DriftWatches } from './drift.ts';
 import { Helm } from './helm.ts';
-import { HelmChartStore, HelmReleaseReconciler, HelmReleaseStore, watchHelm } from './helm-releases.ts';
+import { HelmChartStore, HelmReleaseReconciler, HelmReleaseStore, helmEvents$ } from './helm-releases.ts';
 import { DescriptionReconciler } from './reconciler.ts';
 import { helmReleaseOfWorkKey } from '../../machines/deployer/helm-releases.ts';
-
-export const watchRetryPolicy: BackoffPolicy = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0.3 };
-/** The start-up steps' delay before retry `attempt` (the machine's policy, machines/deployer/timing.ts). */
-export const prepareRetryDelay = (attempt: number, random: () => number): number =>
-  nextDelay(attempt, prepareRetryPolicy, random);
-/** A failed Description: client-go's rate limiter starts at 5 ms; ours is gentler on a struggling child. */
-export const workRetryPolicy: BackoffPolicy = { initialMs: 1_000, factor: 2, maxMs: 300_000, jitter: 0.3 };
 
 export interface DeployerDeps {
   readonly config: AgentConfig;
@@ -66,6 +58,84 @@ interface Session {
   readonly drift: DriftWatches | undefined;
 }
 
+/**
+ * The process's Event reporter: an Event about a Description or HelmRelease is logged (warnings at
+ * warn) and recorded in the parent with the current term's credentials (`sink`). One recorder for the
+ * process: its counts and spam filter outlive a term.
+ */
+function eventReporter(log: Logger, sink: () => EventSink | undefined): (e: ObjectEvent) => void {
+  const recorder = new EventRecorder({
+    sink,
+    onDropped: (why, e) => {
+      log.debug({ reason: e.reason, object: `${e.involved.kind} ${e.involved.name}`, err: why }, 'event not recorded');
+    },
+  });
+  return (e) => {
+    const field = e.involved.kind === 'HelmRelease' ? 'helmRelease' : 'description';
+    const fields = { [field]: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
+    if (e.type === 'Warning') log.warn(fields, e.reason);
+    else log.debug(fields, e.reason);
+    recorder.record(e);
+  };
+}
+
+/** Recovery's watches of the applied kinds, for this cluster's Descriptions; rewatches on drift.rewatch. */
+function watchDriftActor(drifts: () => DriftWatches | undefined, log: Logger) {
+  return fromCallback<DeployerEvent, WatchInput>(({ input, sendBack, receive }) => {
+    const drift = drifts();
+    // Only objects of this cluster's Descriptions (leftovers of another registration are not ours).
+    const ours = `${input.dedicatedNamespace}/`;
+    drift?.start((e) => {
+      if (e.type === 'drift.detected' && !e.key.startsWith(ours)) return;
+      if (e.type === 'drift.watchEnded') {
+        const fields = { kind: e.resource, end: e.kind, err: e.message };
+        if (e.kind === 'failed') log.warn(fields, 'Recovery watch of the child failed; retrying with backoff');
+        else log.debug(fields, 'Recovery watch of the child ended; resuming');
+      }
+      sendBack(e);
+    });
+    receive((e) => {
+      if (e.type === 'drift.rewatch') drift?.rewatch(e.resource);
+    });
+    return () => drift?.stop();
+  });
+}
+
+/** One reconcile of a Description or HelmRelease: work.done or work.failed, nothing once stopped. */
+function reconcileActor(current: () => Session, log: Logger) {
+  return fromCallback<DeployerEvent, ReconcileInput>(({ input, sendBack }) => {
+    const s = current();
+    // Aborted when the worker is stopped: at the end of the leadership term (the machine stops),
+    // pending child and parent writes are dropped and helm gets SIGTERM, so nothing is written
+    // while another replica leads. (Also aborted once the reconcile is over, to no effect.)
+    const stop = new AbortController();
+    const helmRelease = helmReleaseOfWorkKey(input.key);
+    // Standing by (deploys false), both only get the finalizer.
+    const work =
+      helmRelease !== undefined
+        ? s.helmReleases.reconcile(helmRelease, input.deploys, stop.signal)
+        : s.reconciler.reconcile(input.key, input.deploys, stop.signal);
+    work.then(
+      () => {
+        sendBack({ type: 'work.done', key: input.key });
+      },
+      (err: unknown) => {
+        if (stop.signal.aborted) {
+          log.debug({ key: input.key }, 'reconcile stopped with the deployer');
+          return;
+        }
+        const message = failureMessage(err);
+        const what = helmRelease === undefined ? { description: input.key } : { helmRelease };
+        log.warn({ ...what, err: message }, 'reconcile failed; retrying with backoff');
+        sendBack({ type: 'work.failed', key: input.key, message });
+      },
+    );
+    return () => {
+      stop.abort(new Error(`the reconcile of ${input.key} was stopped (the deployer stopped)`));
+    };
+  });
+}
+
 /** The deployer statechart with the real effects provided; run it with a DeployerInput. */
 export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachine {
   const { config, child, log } = deps;
@@ -79,22 +149,7 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
   const helmStores = { releases: new HelmReleaseStore(), charts: new HelmChartStore(), descriptions: store };
   const limiter = deps.childLimiter ?? childRequestLimiter(config.child.qps, config.child.burst);
   let session: Session | undefined;
-  // One recorder for the process (its counts and spam filter outlive a term), writing with the
-  // current term's parent credentials.
-  const recorder = new EventRecorder({
-    sink: () => session?.events,
-    onDropped: (why, e) => {
-      log.debug({ reason: e.reason, object: `${e.involved.kind} ${e.involved.name}`, err: why }, 'event not recorded');
-    },
-  });
-  /** An Event about a Description or HelmRelease: logged (warnings at warn) and recorded in the parent. */
-  const onEvent = (e: ObjectEvent): void => {
-    const field = e.involved.kind === 'HelmRelease' ? 'helmRelease' : 'description';
-    const fields = { [field]: `${e.involved.namespace ?? ''}/${e.involved.name}`, message: e.message };
-    if (e.type === 'Warning') log.warn(fields, e.reason);
-    else log.debug(fields, e.reason);
-    recorder.record(e);
-  };
+  const onEvent = eventReporter(log, () => session?.events);
   const current = (): Session => {
     if (session === undefined) throw new Error('deployer: no credentials loaded');
     return session;
@@ -140,70 +195,15 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
         log.info({ namespace: input.dedicatedNamespace }, `${outcome} Secret child-cluster-deployer in the parent`);
         return undefined;
       }),
-      watchDescriptions: fromCallback<DeployerEvent, WatchInput>(({ input, sendBack }) => {
-        return watchDescriptions(current().parent, input.dedicatedNamespace, store, sendBack);
-      }),
-      watchHelm: fromCallback<DeployerEvent, HelmWatchInput>(({ input, sendBack }) => {
-        return watchHelm(current().parent, input.dedicatedNamespace, input.deploys, helmStores, sendBack);
-      }),
-      watchDrift: fromCallback<DeployerEvent, WatchInput>(({ input, sendBack, receive }) => {
-        const drift = current().drift;
-        // Only objects of this cluster's Descriptions (leftovers of another registration are not ours).
-        const ours = `${input.dedicatedNamespace}/`;
-        drift?.start((e) => {
-          if (e.type === 'drift.detected' && !e.key.startsWith(ours)) return;
-          if (e.type === 'drift.watchEnded') {
-            const fields = { kind: e.resource, end: e.kind, err: e.message };
-            if (e.kind === 'failed') log.warn(fields, 'Recovery watch of the child failed; retrying with backoff');
-            else log.debug(fields, 'Recovery watch of the child ended; resuming');
-          }
-          sendBack(e);
-        });
-        receive((e) => {
-          if (e.type === 'drift.rewatch') drift?.rewatch(e.resource);
-        });
-        return () => drift?.stop();
-      }),
-      reconcile: fromCallback<DeployerEvent, ReconcileInput>(({ input, sendBack }) => {
-        const s = current();
-        // Aborted when the worker is stopped: at the end of the leadership term (the machine stops),
-        // pending child and parent writes are dropped and helm gets SIGTERM, so nothing is written
-        // while another replica leads. (Also aborted once the reconcile is over, to no effect.)
-        const stop = new AbortController();
-        const helmRelease = helmReleaseOfWorkKey(input.key);
-        // Standing by (deploys false), both only get the finalizer.
-        const work =
-          helmRelease !== undefined
-            ? s.helmReleases.reconcile(helmRelease, input.deploys, stop.signal)
-            : s.reconciler.reconcile(input.key, input.deploys, stop.signal);
-        work.then(
-          () => {
-            sendBack({ type: 'work.done', key: input.key });
-          },
-          (err: unknown) => {
-            if (stop.signal.aborted) {
-              log.debug({ key: input.key }, 'reconcile stopped with the deployer');
-              return;
-            }
-            const message = failureMessage(err);
-            const what = helmRelease === undefined ? { description: input.key } : { helmRelease };
-            log.warn({ ...what, err: message }, 'reconcile failed; retrying with backoff');
-            sendBack({ type: 'work.failed', key: input.key, message });
-          },
-        );
-        return () => {
-          stop.abort(new Error(`the reconcile of ${input.key} was stopped (the deployer stopped)`));
-        };
-      }),
+      watchDescriptions: fromEventObservable<DeployerEvent, WatchInput>(({ input }) =>
+        descriptionEvents$(current().parent, input.dedicatedNamespace, store),
+      ),
+      watchHelm: fromEventObservable<DeployerEvent, HelmWatchInput>(({ input }) =>
+        helmEvents$(current().parent, input.dedicatedNamespace, input.deploys, helmStores),
+      ),
+      watchDrift: watchDriftActor(() => current().drift, log),
+      reconcile: reconcileActor(current, log),
     },
-    delays: {
-      prepareRetryDelay: ({ context }) => prepareRetryDelay(context.attempt, random),
-      watchRetryDelay: ({ context }) => nextDelay(context.attempt, watchRetryPolicy, random),
-      helmWatchRetryDelay: ({ context }) => nextDelay(context.helmAttempt, watchRetryPolicy, random),
-      driftRetryDelay: ({ context, event }) =>
-        nextDelay('resource' in event ? (context.driftAttempts[event.resource] ?? 1) : 1, watchRetryPolicy, random),
-      workRetryDelay: ({ context, event }) =>
-        nextDelay('key' in event ? (context.failures[event.key] ?? 1) : 1, workRetryPolicy, random),
-    },
+    delays: deployerDelays(deployerTiming, random),
   });
 }

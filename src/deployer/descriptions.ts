@@ -4,7 +4,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { descriptionNeedsWork, type Description } from '../../machines/deployer/decisions.ts';
 import type { DeployerEvent } from '../../machines/deployer/machine.ts';
-import { keyOf, watchObjects, WatchedObjects } from './watched-objects.ts';
+import { map, type Observable } from 'rxjs';
+import { keyOf, watchObjects$, WatchedObjects } from './watched-objects.ts';
 
 export { keyOf };
 
@@ -17,26 +18,22 @@ export class DescriptionStore extends WatchedObjects<Description> {
   }
 }
 
-/** The body of the watchDescriptions actor: a list when there is no resume point, then a watch. */
-export function watchDescriptions(
+/** The watchDescriptions actor's events: a list when there is no resume point, then a watch. */
+export function descriptionEvents$(
   kc: KubeConfig,
   namespace: string,
   store: DescriptionStore,
-  send: (e: DeployerEvent) => void,
-): () => void {
-  return watchObjects<Description>({
-    kc,
-    path: descriptionsPath(namespace),
-    what: 'Description',
-    store,
-    synced: () => {
-      send({ type: 'descriptions.synced' });
-    },
-    changed: (key) => {
-      send({ type: 'description.changed', key });
-    },
-    ended: ({ kind, message }) => {
-      send({ type: 'descriptions.watchEnded', kind, message });
-    },
-  });
+): Observable<DeployerEvent> {
+  return watchObjects$<Description>({ kc, path: descriptionsPath(namespace), what: 'Description', store }).pipe(
+    map((e): DeployerEvent => {
+      switch (e.type) {
+        case 'synced':
+          return { type: 'descriptions.synced' };
+        case 'changed':
+          return { type: 'description.changed', key: e.key };
+        default:
+          return { type: 'descriptions.watchEnded', kind: e.type, message: e.message };
+      }
+    }),
+  );
 }

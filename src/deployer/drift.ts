@@ -4,19 +4,19 @@
 // starts at the current resource version (no burst of ADDED events); each next one resumes where the
 // last ended (bookmarks move the point on), so a change made while no watch was open is still seen.
 // After 410 Gone the kind is listed again and every owned object the agent did not write last counts
-// as drift. Each end is reported to the statechart (`drift.watchEnded`), which decides when the kind
-// is watched again (`rewatch`): at once after an idle end or an expiry, after a backoff after a
-// failure. `stop()` (the end of a leadership term) also ends the lists and rate-limiter waits of
+// as drift. An idle end is resumed by the watch stream itself (src/kube/watch-stream.ts); the other
+// ends are reported to the statechart (`drift.watchEnded`), which decides when the kind is watched
+// again (`rewatch`): at once after an expiry, after a backoff after a failure. `stop()` (the end of a leadership term) also ends the lists and rate-limiter waits of
 // watches still starting.
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ownerKey, type KubeObject } from '../../machines/deployer/decisions.ts';
 import type { DeployerEvent } from '../../machines/deployer/machine.ts';
 import { failureMessage } from '../../machines/failure.ts';
-import { listPaged } from '../kube/list-watch.ts';
+import { listPaged, watchPhase } from '../kube/list-watch.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
 import type { RequestLimiter } from '../kube/request-limiter.ts';
-import { openWatch } from '../kube/watch-stream.ts';
+import { isWatchEnd, resumePointAfter, watch$ } from '../kube/watch-stream.ts';
 import type { ChildObjects, ResourceRef } from './child-objects.ts';
 
 type DriftReport = Extract<DeployerEvent, { type: 'drift.detected' | 'drift.watchEnded' | 'drift.watching' }>;
@@ -85,7 +85,7 @@ export class DriftWatches {
       over = true;
       stopWatch?.();
     };
-    const ended = (kind: 'ended' | 'expired' | 'failed', message: string): void => {
+    const ended = (kind: 'expired' | 'failed', message: string): void => {
       if (over || this.kinds.get(id) !== w) return;
       over = true;
       w.stop = undefined;
@@ -99,21 +99,19 @@ export class DriftWatches {
       await this.limiter?.wait(signal);
       if (isOver()) return;
       w.watchedBefore = true;
-      stopWatch = openWatch({
+      const subscription = watch$<KubeObject>({
         kc: this.kc,
         path: this.objects.collectionPath(w.ref, undefined),
         what: `Recovery ${id}`,
-        params: { resourceVersion: w.resourceVersion },
-        event: (phase, obj) => {
-          const o = obj as KubeObject;
-          w.resourceVersion = o.metadata.resourceVersion ?? w.resourceVersion;
-          if (phase === 'BOOKMARK') return;
-          this.observe(phase, o);
-        },
-        ended: (end) => {
-          ended(end.kind, end.message);
-        },
+        resourceVersion: w.resourceVersion,
+      }).subscribe((e) => {
+        w.resourceVersion = resumePointAfter(e, w.resourceVersion);
+        if (isWatchEnd(e)) ended(e.type, e.message);
+        else if (e.type !== 'bookmark') this.observe(watchPhase[e.type], e.object);
       });
+      stopWatch = () => {
+        subscription.unsubscribe();
+      };
       this.sink?.({ type: 'drift.watching', resource: id });
     };
     start().catch((err: unknown) => {

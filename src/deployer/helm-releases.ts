@@ -31,15 +31,16 @@ import {
 } from '../../machines/deployer/helm-releases.ts';
 import type { DeployerEvent } from '../../machines/deployer/machine.ts';
 import { failureMessage } from '../../machines/failure.ts';
-import type { WatchEnd } from '../../machines/watch.ts';
+import { concatMap, map, type Observable } from 'rxjs';
 import type { ObjectEvent } from '../kube/event-correlator.ts';
+import { isMark, together$, type ListWatchMark } from '../kube/list-watch.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
 import type { ChildObjects } from './child-objects.ts';
 import { descriptionsPath, type DescriptionStore } from './descriptions.ts';
 import { ChartLocateError, type Helm, type LocatedChart, type RepoCredentials } from './helm.ts';
 import { deployerEvents, type EventText } from './events.ts';
 import { eventAbout, ParentObjects } from './parent-writes.ts';
-import { keyOf, watchObjects, WatchedObjects } from './watched-objects.ts';
+import { keyOf, watchObjects$, WatchedObjects } from './watched-objects.ts';
 import { wallNow, type Clock } from '../clock.ts';
 
 const apps = '/apis/apps.clusternet.io/v1alpha1';
@@ -65,64 +66,52 @@ export interface HelmStores {
 }
 
 /**
- * The body of the watchHelm actor: HelmReleases (a deleted one queues its owner Description again),
- * and when deploying the HelmCharts (a change queues the Descriptions of its Bases). Either watch
- * ending ends both, once.
+ * The watchHelm actor's events: HelmReleases (a deleted one queues its owner Description again), and
+ * when deploying the HelmCharts (a change queues the Descriptions of its Bases). `helm.synced` once
+ * both are listed; either watch ending ends both, once.
  */
-export function watchHelm(
+export function helmEvents$(
   kc: KubeConfig,
   namespace: string,
   deploys: boolean,
   stores: HelmStores,
-  send: (e: DeployerEvent) => void,
-): () => void {
-  const stops: (() => void)[] = [];
-  let pending = deploys ? 2 : 1;
-  let over = false;
-  const synced = (): void => {
-    if (--pending === 0) send({ type: 'helm.synced' });
-  };
-  const ended = ({ kind, message }: WatchEnd): void => {
-    if (over) return;
-    over = true;
-    for (const stop of stops) stop();
-    send({ type: 'helm.watchEnded', kind, message });
-  };
-  stops.push(
-    watchObjects<HelmRelease>({
-      kc,
-      path: helmReleasesPath(namespace),
-      what: 'HelmRelease',
-      store: stores.releases,
-      synced,
-      changed: (key, hr, deleted) => {
-        send({ type: 'helmRelease.changed', key });
-        const owner = ownerDescriptionKey(hr);
-        if (deleted && owner !== undefined) send({ type: 'description.changed', key: owner.key });
-      },
-      ended,
+): Observable<DeployerEvent> {
+  const releases$ = watchObjects$<HelmRelease>({
+    kc,
+    path: helmReleasesPath(namespace),
+    what: 'HelmRelease',
+    store: stores.releases,
+  }).pipe(
+    concatMap((e): (DeployerEvent | ListWatchMark)[] => {
+      if (e.type !== 'changed') return [e];
+      const owner = ownerDescriptionKey(e.object);
+      const ownerChanged = e.deleted && owner !== undefined;
+      return [
+        { type: 'helmRelease.changed', key: e.key },
+        ...(ownerChanged ? [{ type: 'description.changed', key: owner.key } as const] : []),
+      ];
     }),
   );
-  if (deploys) {
-    stops.push(
-      watchObjects<HelmChart>({
-        kc,
-        path: helmChartsPath(namespace),
-        what: 'HelmChart',
-        store: stores.charts,
-        synced,
-        changed: (_key, chart) => {
-          const labels = [...stores.descriptions.entries()].map(([k, d]) => [k, d.metadata.labels] as const);
-          for (const key of descriptionsOfHelmChart(chart, labels)) send({ type: 'description.changed', key });
-        },
-        ended,
-      }),
-    );
-  }
-  return () => {
-    over = true;
-    for (const stop of stops) stop();
-  };
+  const charts$ = watchObjects$<HelmChart>({
+    kc,
+    path: helmChartsPath(namespace),
+    what: 'HelmChart',
+    store: stores.charts,
+  }).pipe(
+    concatMap((e): (DeployerEvent | ListWatchMark)[] => {
+      if (e.type !== 'changed') return [e];
+      const labels = [...stores.descriptions.entries()].map(([k, d]) => [k, d.metadata.labels] as const);
+      return descriptionsOfHelmChart(e.object, labels).map((key) => ({ type: 'description.changed', key }) as const);
+    }),
+  );
+  return together$<DeployerEvent>(deploys ? [releases$, charts$] : [releases$]).pipe(
+    map((e): DeployerEvent => {
+      if (!isMark(e)) return e;
+      return e.type === 'synced'
+        ? { type: 'helm.synced' }
+        : { type: 'helm.watchEnded', kind: e.type, message: e.message };
+    }),
+  );
 }
 
 /** What the reconcile asks of helm (the Helm runner; tests give a fake). */

@@ -498,18 +498,7 @@ export class Helm {
    * the grace period.
    */
   private run(ws: Workspace, args: readonly string[], opts: RunOptions): Promise<string> {
-    const env = this.opts.env ?? process.env;
-    const home = (name: string): string => env[name] ?? join(ws.dir, name.toLowerCase());
-    const childEnv: NodeJS.ProcessEnv = {
-      PATH: env.PATH ?? '',
-      HOME: ws.dir,
-      KUBECONFIG: ws.kubeconfig,
-      HELM_DRIVER: 'secret',
-      HELM_CACHE_HOME: home('HELM_CACHE_HOME'),
-      HELM_CONFIG_HOME: home('HELM_CONFIG_HOME'),
-      HELM_DATA_HOME: home('HELM_DATA_HOME'),
-      ...Object.fromEntries(passedThrough.flatMap((k) => (env[k] === undefined ? [] : [[k, env[k]]]))),
-    };
+    const childEnv = helmEnv(this.opts.env ?? process.env, ws);
     const what = `helm ${args.slice(0, 2).join(' ')}`;
     const { signal } = opts;
     return new Promise((resolve, reject) => {
@@ -564,39 +553,84 @@ export class Helm {
         deadline.cancel();
         clearLongTimeout(killTimer);
         signal?.removeEventListener('abort', onAbort);
-        const out = stdout.text();
-        const err = stderr.text();
-        if (spawnError?.code === 'ENOENT') {
-          reject(new HelmError(`the helm binary ${this.opts.binary} was not found (--helm-binary)`, ''));
-        } else if (stopped === 'aborted') {
-          reject(signal?.reason as Error);
-        } else if (stopped === 'deadline') {
-          const how = killed ? 'was killed (SIGKILL)' : 'was stopped (SIGTERM)';
-          const said = oneLine(err);
-          const detail = said === '' ? '' : `: ${said}`;
-          reject(
-            new HelmError(
-              `${what} did not end within ${String(opts.deadlineMs / 1000)}s and ${how}${detail}`,
-              err,
-              out,
-            ),
-          );
-        } else if (stopped === 'output') {
-          reject(new HelmError(`${what} printed more than ${String(maxOutputBytes)} bytes and was stopped`, err, out));
-        } else if (spawnError !== undefined) {
-          reject(new HelmError(`${what} failed: ${spawnError.message}`, err, out));
-        } else if (code === 0) {
-          resolve(out);
-        } else {
-          const status = code === null ? `signal ${String(exitSignal)}` : `exit status ${String(code)}`;
-          reject(new HelmError(oneLine(err) || `${what} failed (${status})`, err, out));
-        }
+        const outcome = runOutcome({
+          what,
+          binary: this.opts.binary,
+          deadlineMs: opts.deadlineMs,
+          stopped,
+          killed,
+          spawnError,
+          code,
+          exitSignal,
+          out: stdout.text(),
+          err: stderr.text(),
+        });
+        if (outcome === undefined) reject(signal?.reason as Error);
+        else if (outcome instanceof HelmError) reject(outcome);
+        else resolve(outcome);
       });
       // helm may end without reading its stdin (EPIPE): its exit status says how it went.
       child.stdin.on('error', () => undefined);
       child.stdin.end(opts.stdin ?? '');
     });
   }
+}
+
+/** The environment of a helm run: its own homes in the workspace unless set, and a few variables passed on. */
+function helmEnv(env: NodeJS.ProcessEnv, ws: Workspace): NodeJS.ProcessEnv {
+  const home = (name: string): string => env[name] ?? join(ws.dir, name.toLowerCase());
+  return {
+    PATH: env.PATH ?? '',
+    HOME: ws.dir,
+    KUBECONFIG: ws.kubeconfig,
+    HELM_DRIVER: 'secret',
+    HELM_CACHE_HOME: home('HELM_CACHE_HOME'),
+    HELM_CONFIG_HOME: home('HELM_CONFIG_HOME'),
+    HELM_DATA_HOME: home('HELM_DATA_HOME'),
+    ...Object.fromEntries(passedThrough.flatMap((k) => (env[k] === undefined ? [] : [[k, env[k]]]))),
+  };
+}
+
+/** How a helm run ended, as its 'close' saw it. */
+interface RunEnd {
+  /** `helm <command> <subcommand>`, for messages. */
+  readonly what: string;
+  readonly binary: string;
+  readonly deadlineMs: number;
+  /** Why the agent stopped it (SIGTERM), if it did. */
+  readonly stopped: 'deadline' | 'aborted' | 'output' | undefined;
+  /** Whether the grace period ran out (SIGKILL). */
+  readonly killed: boolean;
+  readonly spawnError: NodeJS.ErrnoException | undefined;
+  readonly code: number | null;
+  readonly exitSignal: NodeJS.Signals | null;
+  readonly out: string;
+  readonly err: string;
+}
+
+/**
+ * The result of a helm run (its stdout) or its HelmError, from how it ended; undefined when it was
+ * stopped because its reconcile was (the caller rejects with the abort's reason).
+ */
+function runOutcome(end: RunEnd): string | HelmError | undefined {
+  const { what, out, err } = end;
+  if (end.spawnError?.code === 'ENOENT') {
+    return new HelmError(`the helm binary ${end.binary} was not found (--helm-binary)`, '');
+  }
+  if (end.stopped === 'aborted') return undefined;
+  if (end.stopped === 'deadline') {
+    const how = end.killed ? 'was killed (SIGKILL)' : 'was stopped (SIGTERM)';
+    const said = oneLine(err);
+    const detail = said === '' ? '' : `: ${said}`;
+    return new HelmError(`${what} did not end within ${String(end.deadlineMs / 1000)}s and ${how}${detail}`, err, out);
+  }
+  if (end.stopped === 'output') {
+    return new HelmError(`${what} printed more than ${String(maxOutputBytes)} bytes and was stopped`, err, out);
+  }
+  if (end.spawnError !== undefined) return new HelmError(`${what} failed: ${end.spawnError.message}`, err, out);
+  if (end.code === 0) return out;
+  const status = end.code === null ? `signal ${String(end.exitSignal)}` : `exit status ${String(end.code)}`;
+  return new HelmError(oneLine(err) || `${what} failed (${status})`, err, out);
 }
 
 /** What a helm run printed on one stream, up to maxOutputBytes. */

@@ -5,8 +5,8 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ObjectMeta } from '../../machines/deployer/decisions.ts';
-import type { WatchEnd } from '../../machines/watch.ts';
-import { listPaged, listThenWatch } from '../kube/list-watch.ts';
+import { concatMap, defer, type Observable } from 'rxjs';
+import { listPaged, listWatch$, watchPhase, type ListWatchMark } from '../kube/list-watch.ts';
 
 interface Named {
   readonly metadata: ObjectMeta;
@@ -81,24 +81,24 @@ export interface ObjectWatch<T extends Named> {
   /** For messages: `Description`, `HelmRelease`. */
   readonly what: string;
   readonly store: WatchedObjects<T>;
-  /** The store is complete (after a list, or at once when resuming). */
-  synced(): void;
-  /** `object` needs work; `deleted` when it went away (its last known copy). */
-  changed(key: string, object: T, deleted: boolean): void;
-  ended(end: WatchEnd): void;
 }
 
-/** A list (when there is no resume point) into the store, then a watch; returns a function that stops it. */
-export function watchObjects<T extends Named>(w: ObjectWatch<T>): () => void {
-  const { store } = w;
-  if (!store.synced) store.resourceVersion = undefined;
-  let listed: { key: string; object: T; deleted: boolean }[] = [];
-  return listThenWatch<T>({
-    kc: w.kc,
-    path: w.path,
-    what: w.what,
-    resume: store,
-    list: async () => {
+/** What a watch of the objects brings: `synced` (after a list, or at once when resuming), a change, its end. */
+export type ObjectWatchEvent<T> =
+  | ListWatchMark
+  /** `object` needs work; `deleted` when it went away (its last known copy). */
+  | { readonly type: 'changed'; readonly key: string; readonly object: T; readonly deleted: boolean };
+
+/**
+ * A list (when there is no resume point) into the store, then a watch, as a stream of the keys that
+ * need work (after a list: every key that changed or went away, right after `synced`).
+ */
+export function watchObjects$<T extends Named>(w: ObjectWatch<T>): Observable<ObjectWatchEvent<T>> {
+  return defer(() => {
+    const { store } = w;
+    if (!store.synced) store.resourceVersion = undefined;
+    let listed: ObjectWatchEvent<T>[] = [];
+    const list = async (): Promise<void> => {
       const items: T[] = [];
       const resourceVersion = await listPaged<T>(
         w.kc,
@@ -111,19 +111,26 @@ export function watchObjects<T extends Named>(w: ObjectWatch<T>): () => void {
       const goneByKey = new Map(gone.map((o) => [keyOf(o), o]));
       listed = keys.flatMap((key) => {
         const object = store.get(key) ?? goneByKey.get(key);
-        return object === undefined ? [] : [{ key, object, deleted: goneByKey.has(key) }];
+        return object === undefined ? [] : [{ type: 'changed', key, object, deleted: goneByKey.has(key) } as const];
       });
-    },
-    synced: () => {
-      w.synced();
-      for (const { key, object, deleted } of listed.splice(0)) w.changed(key, object, deleted);
-    },
-    event: (phase, obj) => {
-      const key = store.apply(phase, obj);
-      if (key !== undefined) w.changed(key, obj, phase === 'DELETED');
-    },
-    ended: (end) => {
-      w.ended(end);
-    },
+    };
+    return listWatch$<T>({ kc: w.kc, path: w.path, what: w.what, resume: store, list }).pipe(
+      concatMap((e): ObjectWatchEvent<T>[] => {
+        switch (e.type) {
+          case 'synced':
+            return [e, ...listed.splice(0)];
+          case 'bookmark':
+            return [];
+          case 'added':
+          case 'modified':
+          case 'deleted': {
+            const key = store.apply(watchPhase[e.type], e.object);
+            return key === undefined ? [] : [{ type: 'changed', key, object: e.object, deleted: e.type === 'deleted' }];
+          }
+          default:
+            return [e];
+        }
+      }),
+    );
   });
 }

@@ -2,33 +2,24 @@
 // reports to the parent's ManagedCluster with the dedicated credentials registration stored.
 
 import type { KubeConfig } from '@kubernetes/client-node';
-import { fromCallback, fromPromise } from 'xstate';
-import { nextDelay, type BackoffPolicy } from '../../machines/backoff.ts';
+import { fromEventObservable, fromPromise } from 'xstate';
 import { failureKind, failureMessage } from '../../machines/failure.ts';
-import { predictorFacts, type AgentFacts } from '../../machines/heartbeat/decisions.ts';
+import { predictorFacts, type AgentFacts, type ClusterStatus } from '../../machines/heartbeat/decisions.ts';
 import {
   heartbeatMachine,
   type HeartbeatEvent,
   type HeartbeatInput,
   type ReportInput,
 } from '../../machines/heartbeat/machine.ts';
+import { heartbeatDelays, heartbeatTiming, type HeartbeatTimingOverrides } from '../../machines/heartbeat/timing.ts';
 import type { AgentConfig } from '../config/config.ts';
 import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
 import type { Logger } from '../logging/logger.ts';
 import { loadParentAccess, type ParentAccess } from '../parent/access.ts';
 import { versionInfo } from '../version.ts';
 import { createCollector } from './collector.ts';
-import { NodeStore, watchNodes } from './nodes.ts';
+import { NodeStore, nodeEvents$ } from './nodes.ts';
 import { createReporter } from './reporter.ts';
-
-/** Report retries: quick after a conflict, capped well below the report period. */
-export const reportRetryPolicy: BackoffPolicy = { initialMs: 200, factor: 2, maxMs: 30_000, jitter: 0.3 };
-export const watchRetryPolicy: BackoffPolicy = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0.3 };
-/** At most one report per this period, however often the status changes. */
-export const reportSpacingMs = 10_000;
-export const changeDebounceMs = 1_000;
-/** When a first node list still missing is worth a warning (a big cluster's list takes seconds). */
-export const nodeSyncTimeoutMs = 30_000;
 
 export interface HeartbeatDeps {
   readonly config: AgentConfig;
@@ -47,7 +38,7 @@ export interface HeartbeatDeps {
   readonly random?: () => number;
   readonly now?: () => number;
   /** Overrides for tests and benchmarks. */
-  readonly timing?: Partial<{ reportSpacingMs: number; changeDebounceMs: number; nodeSyncTimeoutMs: number }>;
+  readonly timing?: HeartbeatTimingOverrides;
 }
 
 /** What the agent itself contributes to every status (spec §4.2). */
@@ -71,19 +62,11 @@ export function agentFacts(config: AgentConfig, apiserverUrl: string): AgentFact
 
 const blankToUndefined = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
 
-/** The heartbeat statechart with the real effects provided. */
-export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMachine {
+/** The collector of the child's status, warning once per process about each source it cannot read. */
+function collectorOf(deps: HeartbeatDeps, nodes: NodeStore, limiter: RequestLimiter): () => Promise<ClusterStatus> {
   const { config, child, log } = deps;
-  const random = deps.random ?? Math.random;
-  const now = deps.now ?? Date.now;
-  const timing = { reportSpacingMs, changeDebounceMs, nodeSyncTimeoutMs, ...deps.timing };
-  const prefixes = config.management.labelsAggregatePrefixes;
-  const spacing = Math.min(timing.reportSpacingMs, config.status.updateFrequencyMs);
-  const nodes = new NodeStore(prefixes);
-  const limiter = deps.childLimiter ?? childRequestLimiter(config.child.qps, config.child.burst);
   const warnedSources = new Set<string>();
-  const parent = deps.parent ?? (() => loadParentAccess(child, config.systemNamespace, config.registration.parentUrl));
-  const collect = createCollector({
+  return createCollector({
     child,
     nodes,
     facts: agentFacts(config, child.getCurrentCluster()?.server ?? ''),
@@ -92,7 +75,7 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
       clusterCidr: blankToUndefined(deps.env.CLUSTER_CIDR),
       serviceCidr: blankToUndefined(deps.env.SERVICE_CIDR),
     },
-    now,
+    now: deps.now ?? Date.now,
     limiter,
     onSourceFailed: (source, err) => {
       // Once per source until it works again would need success tracking; once per process is enough
@@ -105,6 +88,20 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
       );
     },
   });
+}
+
+/** The heartbeat statechart with the real effects provided. */
+export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMachine {
+  const { config, child, log } = deps;
+  const timing = heartbeatTiming(
+    { collectFrequencyMs: config.status.collectFrequencyMs, updateFrequencyMs: config.status.updateFrequencyMs },
+    deps.timing,
+  );
+  const prefixes = config.management.labelsAggregatePrefixes;
+  const nodes = new NodeStore(prefixes);
+  const limiter = deps.childLimiter ?? childRequestLimiter(config.child.qps, config.child.burst);
+  const parent = deps.parent ?? (() => loadParentAccess(child, config.systemNamespace, config.registration.parentUrl));
+  const collect = collectorOf(deps, nodes, limiter);
   const reporter = createReporter({
     parent,
     nodes,
@@ -117,11 +114,10 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
 
   return heartbeatMachine.provide({
     actors: {
-      watchNodes: fromCallback<HeartbeatEvent>(({ sendBack }) =>
-        watchNodes(
+      watchNodes: fromEventObservable<HeartbeatEvent, undefined>(() =>
+        nodeEvents$(
           child,
           nodes,
-          sendBack,
           (count, ms) => {
             log.info({ nodes: count, ms: Math.round(ms) }, `listed ${String(count)} nodes of the child cluster`);
           },
@@ -149,28 +145,14 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
       }),
       refresh: fromPromise<undefined, HeartbeatInput>(({ input }) => reporter.refresh(input)),
     },
-    delays: {
-      collectInterval: config.status.collectFrequencyMs,
-      // settling (reportSpacing) + waiting (reportInterval) = the report period.
-      reportSpacing: spacing,
-      reportInterval: config.status.updateFrequencyMs - spacing,
-      changeDebounce: timing.changeDebounceMs,
-      nodeSyncTimeout: timing.nodeSyncTimeoutMs,
-      retryDelay: ({ context }) =>
-        nextDelay(
-          context.attempt,
-          { ...reportRetryPolicy, maxMs: Math.min(reportRetryPolicy.maxMs, config.status.updateFrequencyMs) },
-          random,
-        ),
-      watchRetryDelay: ({ context }) => nextDelay(context.watchAttempt, watchRetryPolicy, random),
-    },
+    delays: heartbeatDelays(timing, deps.random ?? Math.random),
     actions: {
       notifyCredentialsRejected: ({ context }) => {
         deps.onCredentialsRejected?.(context.lastFailure ?? 'the parent refused the dedicated credentials');
       },
       warnNodesNotSynced: ({ context }) => {
         log.warn(
-          { err: context.lastFailure, waitedSeconds: Math.round(timing.nodeSyncTimeoutMs / 1000) },
+          { err: context.lastFailure, waitedSeconds: Math.round(timing.nodeSyncTimeout / 1000) },
           'the nodes of the child cluster are not listed yet: the first status report waits for them, as the Go agent waits for its informers',
         );
       },

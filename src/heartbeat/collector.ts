@@ -51,6 +51,50 @@ const safeQuantity = (v: string | undefined): Quantity[] => {
   }
 };
 
+/** The metrics-server figures (pods running, node usage), each one list of metrics.k8s.io. */
+function metricsReaders(custom: CustomObjectsApi, limiter: CollectorDeps['limiter']) {
+  const listMetrics = async (plural: 'pods' | 'nodes'): Promise<MetricsItem[]> => {
+    await limiter?.wait();
+    const list = (await custom.listClusterCustomObject({ group: 'metrics.k8s.io', version: 'v1beta1', plural })) as {
+      items?: MetricsItem[];
+    };
+    return list.items ?? [];
+  };
+  const podStatistics = async (): Promise<Collected['podStatistics']> => {
+    const items = await listMetrics('pods');
+    return { totalPods: items.length, runningPods: items.filter((i) => (i.containers?.length ?? 0) > 0).length };
+  };
+  const resourceUsage = async (): Promise<Collected['resourceUsage']> => {
+    const items = await listMetrics('nodes');
+    return {
+      cpuUsage: formatQuantity(sumQuantities(items.flatMap((i) => safeQuantity(i.usage?.cpu)))),
+      memoryUsage: formatQuantity(sumQuantities(items.flatMap((i) => safeQuantity(i.usage?.memory)))),
+    };
+  };
+
+  return { podStatistics, resourceUsage };
+}
+
+/**
+ * The CIDRs come from pod command lines that practically never change, and listing pods by label
+ * costs the apiserver a scan of every pod: read them on the first collection and then every
+ * cidrRefreshMs (the Go agent reads its local pod cache every time).
+ */
+function cidrReader(core: CoreV1Api, deps: CollectorDeps): () => Promise<Cidrs | undefined> {
+  let cachedCidrs: { value: Cidrs; at: number } | undefined;
+  return async () => {
+    const t = deps.now();
+    if (cachedCidrs !== undefined && t - cachedCidrs.at < (deps.cidrRefreshMs ?? 300_000)) return cachedCidrs.value;
+    try {
+      cachedCidrs = { value: await readCidrs(core, deps.cidrEnv, deps.limiter), at: t };
+      return cachedCidrs.value;
+    } catch (err) {
+      deps.onSourceFailed?.('control-plane pods', err);
+      return cachedCidrs?.value;
+    }
+  };
+}
+
 export function createCollector(deps: CollectorDeps): () => Promise<ClusterStatus> {
   const { child, nodes, facts, limiter } = deps;
   const timeout = deps.probeTimeoutMs ?? 5000;
@@ -84,40 +128,8 @@ export function createCollector(deps: CollectorDeps): () => Promise<ClusterStatu
       platform: typeof v.platform === 'string' ? v.platform : '',
     };
   };
-  const listMetrics = async (plural: 'pods' | 'nodes'): Promise<MetricsItem[]> => {
-    await limiter?.wait();
-    const list = (await custom.listClusterCustomObject({ group: 'metrics.k8s.io', version: 'v1beta1', plural })) as {
-      items?: MetricsItem[];
-    };
-    return list.items ?? [];
-  };
-  const podStatistics = async (): Promise<Collected['podStatistics']> => {
-    const items = await listMetrics('pods');
-    return { totalPods: items.length, runningPods: items.filter((i) => (i.containers?.length ?? 0) > 0).length };
-  };
-  const resourceUsage = async (): Promise<Collected['resourceUsage']> => {
-    const items = await listMetrics('nodes');
-    return {
-      cpuUsage: formatQuantity(sumQuantities(items.flatMap((i) => safeQuantity(i.usage?.cpu)))),
-      memoryUsage: formatQuantity(sumQuantities(items.flatMap((i) => safeQuantity(i.usage?.memory)))),
-    };
-  };
-
-  // The CIDRs come from pod command lines that practically never change, and listing pods by label
-  // costs the apiserver a scan of every pod: read them on the first collection and then every
-  // cidrRefreshMs (the Go agent reads its local pod cache every time).
-  let cachedCidrs: { value: Cidrs; at: number } | undefined;
-  const cidrs = async (): Promise<Cidrs | undefined> => {
-    const t = deps.now();
-    if (cachedCidrs !== undefined && t - cachedCidrs.at < (deps.cidrRefreshMs ?? 300_000)) return cachedCidrs.value;
-    try {
-      cachedCidrs = { value: await readCidrs(core, deps.cidrEnv, limiter), at: t };
-      return cachedCidrs.value;
-    } catch (err) {
-      deps.onSourceFailed?.('control-plane pods', err);
-      return cachedCidrs?.value;
-    }
-  };
+  const { podStatistics, resourceUsage } = metricsReaders(custom, limiter);
+  const cidrs = cidrReader(core, deps);
 
   return async () => {
     const [v, healthz, livez, readyz, found, pods, usage] = await Promise.all([

@@ -9,9 +9,10 @@ import {
   type NodeStatistics,
   type NodeTotals,
 } from '../../machines/heartbeat/decisions.ts';
+import { concatMap, defer, type Observable } from 'rxjs';
 import type { HeartbeatEvent } from '../../machines/heartbeat/machine.ts';
 import { formatQuantity, parseQuantity, sumQuantities, type Quantity } from '../kube/quantity.ts';
-import { listPaged, listThenWatch } from '../kube/list-watch.ts';
+import { listPaged, listWatch$, watchPhase } from '../kube/list-watch.ts';
 import type { RequestLimiter } from '../kube/request-limiter.ts';
 
 export const gpuResource = 'nvidia.com/gpu';
@@ -147,39 +148,44 @@ export async function listNodes(kc: KubeConfig, store: NodeStore, limiter?: Requ
 }
 
 /**
- * The body of the watchNodes actor: a full list when the store has no resume point, then a watch from
- * it. Reports what happened with `send`; returns a function that stops it.
+ * The watchNodes actor's events: a full list when the store has no resume point, then a watch from it
+ * (`nodes.synced`, `nodes.changed` when readiness or membership changed, `nodes.watchEnded` last).
  */
-export function watchNodes(
+export function nodeEvents$(
   kc: KubeConfig,
   store: NodeStore,
-  send: (e: HeartbeatEvent) => void,
   onListed?: (nodes: number, ms: number) => void,
   limiter?: RequestLimiter,
-): () => void {
-  if (!store.synced) store.resourceVersion = undefined;
-  let changed = false;
-  return listThenWatch<NodeLike>({
-    kc,
-    path: '/api/v1/nodes',
-    what: 'node',
-    resume: store,
-    limiter,
-    list: async () => {
+): Observable<HeartbeatEvent> {
+  return defer(() => {
+    if (!store.synced) store.resourceVersion = undefined;
+    let changed = false;
+    const list = async (): Promise<void> => {
       const started = performance.now();
       changed = await listNodes(kc, store, limiter);
       onListed?.(store.size, performance.now() - started);
-    },
-    synced: () => {
-      send({ type: 'nodes.synced' });
-      if (changed) send({ type: 'nodes.changed' });
-      changed = false;
-    },
-    event: (phase, obj) => {
-      if (store.apply(phase, obj)) send({ type: 'nodes.changed' });
-    },
-    ended: ({ kind, message }) => {
-      send({ type: 'nodes.watchEnded', kind, message });
-    },
+    };
+    return listWatch$<NodeLike>({ kc, path: '/api/v1/nodes', what: 'node', resume: store, limiter, list }).pipe(
+      concatMap((e): HeartbeatEvent[] => {
+        switch (e.type) {
+          case 'synced': {
+            const events: HeartbeatEvent[] = [
+              { type: 'nodes.synced' },
+              ...(changed ? [{ type: 'nodes.changed' } as const] : []),
+            ];
+            changed = false;
+            return events;
+          }
+          case 'bookmark':
+            return [];
+          case 'added':
+          case 'modified':
+          case 'deleted':
+            return store.apply(watchPhase[e.type], e.object) ? [{ type: 'nodes.changed' }] : [];
+          default:
+            return [{ type: 'nodes.watchEnded', kind: e.type, message: e.message }];
+        }
+      }),
+    );
   });
 }

@@ -44,6 +44,37 @@ export interface ClusterReporter {
   refresh(input: HeartbeatInput): Promise<undefined>;
 }
 
+const where = (ns: string) => ({
+  group: crrGroup,
+  version: managedClusterVersion,
+  namespace: ns,
+  plural: managedClusterPlural,
+});
+const nameOf = (mc: ManagedClusterObject): string => mc.metadata?.name ?? '';
+
+/** The cluster's ManagedCluster in its dedicated namespace (labelled with the cluster id). */
+async function locate(c: CustomObjectsApi, input: HeartbeatInput): Promise<ManagedClusterObject> {
+  const list = (await c.listNamespacedCustomObject({
+    ...where(input.dedicatedNamespace),
+    labelSelector: `${wireLabels.clusterId}=${input.clusterId}`,
+  })) as { items?: ManagedClusterObject[] };
+  const found = list.items?.[0];
+  if (found === undefined) {
+    throw new ApiFailure(
+      'notFound',
+      `no ManagedCluster labelled ${wireLabels.clusterId}=${input.clusterId} in ${input.dedicatedNamespace} yet`,
+    );
+  }
+  return found;
+}
+
+/** The status to write: the collected one with our Ready condition merged into the existing conditions. */
+function statusWithConditions(mc: ManagedClusterObject, status: ClusterStatus): ClusterStatus {
+  const ready = status.conditions.find((c) => c.type === readyConditionType);
+  const existing = mc.status?.conditions ?? [];
+  return { ...status, conditions: ready === undefined ? existing : mergeConditions(existing, ready) };
+}
+
 export function createReporter(deps: ReporterDeps): ClusterReporter {
   let api: Promise<CustomObjectsApi> | undefined;
   let cached: ManagedClusterObject | undefined;
@@ -54,29 +85,6 @@ export function createReporter(deps: ReporterDeps): ClusterReporter {
       throw err;
     });
   };
-  const where = (ns: string) => ({
-    group: crrGroup,
-    version: managedClusterVersion,
-    namespace: ns,
-    plural: managedClusterPlural,
-  });
-  const nameOf = (mc: ManagedClusterObject): string => mc.metadata?.name ?? '';
-
-  const locate = async (c: CustomObjectsApi, input: HeartbeatInput): Promise<ManagedClusterObject> => {
-    const list = (await c.listNamespacedCustomObject({
-      ...where(input.dedicatedNamespace),
-      labelSelector: `${wireLabels.clusterId}=${input.clusterId}`,
-    })) as { items?: ManagedClusterObject[] };
-    const found = list.items?.[0];
-    if (found === undefined) {
-      throw new ApiFailure(
-        'notFound',
-        `no ManagedCluster labelled ${wireLabels.clusterId}=${input.clusterId} in ${input.dedicatedNamespace} yet`,
-      );
-    }
-    return found;
-  };
-
   const withClassifiedErrors = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
     try {
       return await f();
@@ -85,12 +93,6 @@ export function createReporter(deps: ReporterDeps): ClusterReporter {
       if (failure.kind === 'notFound') cached = undefined; // deleted: find it again next time
       throw failure;
     }
-  };
-
-  const statusWithConditions = (mc: ManagedClusterObject, status: ClusterStatus): ClusterStatus => {
-    const ready = status.conditions.find((c) => c.type === readyConditionType);
-    const existing = mc.status?.conditions ?? [];
-    return { ...status, conditions: ready === undefined ? existing : mergeConditions(existing, ready) };
   };
 
   return {

@@ -1,13 +1,15 @@
-// List-then-watch for the reduced caches (the heartbeat's nodes, the deployer's Descriptions): a raw,
-// paged list — each page parsed, reduced by the caller and dropped — then a watch from the list's
-// resourceVersion (src/kube/watch-stream.ts). Its end is classified by machines/watch.ts (`ended`,
-// `expired`: 410 Gone, then the next run lists again; `failed`); the statechart decides when to run again.
+// List-then-watch for the reduced caches (the heartbeat's nodes, the deployer's Descriptions and
+// HelmReleases, the MCS caches, the predictor's nodes and pods), as an rxjs stream: a raw, paged list
+// — each page parsed, reduced by the caller and dropped — then the watch stream from the list's
+// resourceVersion (src/kube/watch-stream.ts `watch$`, which resumes idle watches itself). It ends with
+// `expired` (410 Gone: the next run lists again) or `failed`; the statechart decides when to run again.
 
 import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import { catchError, concat, concatMap, defer, filter, merge, of, takeWhile, tap, type Observable } from 'rxjs';
 import type { WatchEnd } from '../../machines/watch.ts';
 import { rawRequest } from './raw-request.ts';
 import type { RequestLimiter } from './request-limiter.ts';
-import { openWatch } from './watch-stream.ts';
+import { resumePointAfter, watch$, type Versioned, type WatchEvent } from './watch-stream.ts';
 
 /** Where a watch resumes; undefined forces a full list. */
 export interface ResumePoint {
@@ -72,69 +74,84 @@ export async function listPaged<T>(
   return resourceVersion;
 }
 
-export interface ListWatch<T> {
+export interface ListWatch {
   readonly kc: KubeConfig;
   /** The collection's path, e.g. `/api/v1/nodes`. */
   readonly path: string;
   /** For messages: `node`, `Description`. */
   readonly what: string;
+  /**
+   * Where the watch resumes: the caller's store, whose resourceVersion its list sets and its events
+   * move on. Bookmarks move it on here; 410 Gone clears it (the next run lists again).
+   */
   readonly resume: ResumePoint;
   /** The watch request waits for it (once, when it starts; its events are not limited). */
   readonly limiter?: RequestLimiter | undefined;
   /** A full list into the cache (sets `resume.resourceVersion`); runs when there is no resume point. */
   list(): Promise<void>;
-  /** The cache is complete: after a list, or at once when resuming. */
-  synced(): void;
-  /** One ADDED / MODIFIED / DELETED event (the caller moves `resume.resourceVersion` on). */
-  event(phase: string, obj: T): void;
-  /** The watch ended (classified by machines/watch.ts); called once, last. */
-  ended(end: WatchEnd): void;
 }
+
+/** What a list-then-watch brings: `synced` once the cache is complete, then the watch's events. */
+export type ListWatchEvent<T> = { readonly type: 'synced' } | WatchEvent<T>;
 
 const describeError = (err: unknown): string => (err instanceof Error ? err.message : JSON.stringify(err));
 
-/** Runs one list (if needed) and one watch; returns a function that stops it. */
-export function listThenWatch<T extends { metadata?: { resourceVersion?: string } }>(lw: ListWatch<T>): () => void {
-  let stopped = false;
-  let stopWatch: (() => void) | undefined;
-  const ended = (end: WatchEnd): void => {
-    if (stopped) return;
-    stopped = true;
-    // 410 Gone: the resume point is too old; the next run lists again.
-    if (end.kind === 'expired') lw.resume.resourceVersion = undefined;
-    lw.ended(end);
-  };
-  const run = async (): Promise<void> => {
-    if (lw.resume.resourceVersion === undefined) {
-      await lw.list();
-      if (stopped) return;
-    }
-    lw.synced();
-    await lw.limiter?.wait();
-    if (stopped) return;
-    stopWatch = openWatch({
-      kc: lw.kc,
-      path: lw.path,
-      what: lw.what,
-      params: { resourceVersion: lw.resume.resourceVersion },
-      event: (phase, obj) => {
-        if (stopped) return;
-        const o = obj as T;
-        if (phase === 'BOOKMARK') {
-          lw.resume.resourceVersion = o.metadata?.resourceVersion ?? lw.resume.resourceVersion;
-          return;
-        }
-        lw.event(phase, o);
-      },
-      ended,
-    });
-  };
-  run().catch((err: unknown) => {
-    // A list that fails (410 included: listPaged already started over three times) backs off.
-    ended({ kind: 'failed', message: `listing ${lw.what}s: ${describeError(err)}` });
+/**
+ * One list (when there is no resume point) and the watch from its resourceVersion, as a stream:
+ * `synced`, then the changes; it completes after `expired` or `failed` (a failed list included, which
+ * listPaged already started over three times on 410). Subscribing starts it; unsubscribing stops it.
+ */
+export function listWatch$<T extends Versioned>(lw: ListWatch): Observable<ListWatchEvent<T>> {
+  const listed$ = defer(async () => {
+    if (lw.resume.resourceVersion === undefined) await lw.list();
   });
-  return () => {
-    stopped = true;
-    stopWatch?.();
-  };
+  const watched$ = defer(async () => {
+    await lw.limiter?.wait();
+  }).pipe(
+    concatMap(() => watch$<T>({ kc: lw.kc, path: lw.path, what: lw.what, resourceVersion: lw.resume.resourceVersion })),
+    tap((e) => {
+      // Bookmarks move the resume point on; 410 Gone clears it, so the next run lists again. (The
+      // caller's store moves it on with the changes it applies.)
+      if (e.type === 'bookmark' || e.type === 'expired') {
+        lw.resume.resourceVersion = resumePointAfter(e, lw.resume.resourceVersion);
+      }
+    }),
+  );
+  return listed$.pipe(
+    concatMap(() => concat(of<ListWatchEvent<T>>({ type: 'synced' }), watched$)),
+    catchError((err: unknown) =>
+      of<ListWatchEvent<T>>({ type: 'failed', message: `listing ${lw.what}s: ${describeError(err)}` }),
+    ),
+  );
 }
+
+/** A list-watch's end as the machines' watchEnded events carry it (undefined for the other events). */
+export function watchEndOf<T>(e: ListWatchEvent<T>): WatchEnd | undefined {
+  return e.type === 'expired' || e.type === 'failed' ? { kind: e.type, message: e.message } : undefined;
+}
+
+/** The events every list-watch brings besides its changes: complete, or over. */
+export type ListWatchMark =
+  { readonly type: 'synced' } | { readonly type: 'expired' | 'failed'; readonly message: string };
+
+export const isMark = (e: { readonly type: string }): e is ListWatchMark =>
+  e.type === 'synced' || e.type === 'expired' || e.type === 'failed';
+
+/**
+ * Several list-watches as one (the HelmReleases and HelmCharts, the predictor's nodes and pods):
+ * one `synced` once every one is, and over with the first that ends (the others are stopped).
+ */
+export function together$<E extends { readonly type: string }>(
+  sources: readonly Observable<E | ListWatchMark>[],
+): Observable<E | ListWatchMark> {
+  return defer(() => {
+    let synced = 0;
+    return merge(...sources).pipe(
+      filter((e) => !isMark(e) || e.type !== 'synced' || ++synced === sources.length),
+      takeWhile((e) => !isMark(e) || e.type === 'synced', true),
+    );
+  });
+}
+
+/** Phase names of the stores' `apply` (as the WATCH API spells them). */
+export const watchPhase = { added: 'ADDED', modified: 'MODIFIED', deleted: 'DELETED' } as const;

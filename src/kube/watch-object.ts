@@ -1,15 +1,17 @@
-// A watch of one object by name (a metadata.name field selector), made as every watch is
-// (src/kube/watch-stream.ts). `onEvent` sees every event until the watch ends (bookmarks are kept
-// for the resume point, not passed on); `onEnd` is called once when it ends by itself, with its
-// classified end and the resourceVersion to resume from. The returned function stops it without
-// calling `onEnd`.
+// A watch of one object by name (a metadata.name field selector): one request of the watch stream
+// (src/kube/watch-stream.ts `watchRequest$`). `onEvent` sees every event until the watch ends
+// (bookmarks are kept for the resume point, not passed on); `onEnd` is called once when it ends by
+// itself, with its classified end and the resourceVersion to resume from. The returned function stops
+// it without calling `onEnd`.
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { WatchEnd } from '../../machines/watch.ts';
-import { openWatch } from './watch-stream.ts';
+import { resumePointAfter, watchRequest$, type Versioned } from './watch-stream.ts';
+
+const phases = { added: 'ADDED', modified: 'MODIFIED', deleted: 'DELETED' } as const;
 
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the type it watches
-export function watchObject<T extends { metadata?: { resourceVersion?: string } }>(
+export function watchObject<T extends Versioned>(
   kc: KubeConfig,
   collectionPath: string,
   name: string,
@@ -18,18 +20,26 @@ export function watchObject<T extends { metadata?: { resourceVersion?: string } 
   resourceVersion?: string,
 ): () => void {
   let resume = resourceVersion;
-  return openWatch({
+  const subscription = watchRequest$<T>({
     kc,
     path: collectionPath,
     what: name,
     params: { fieldSelector: `metadata.name=${name}`, resourceVersion },
-    event: (phase, obj) => {
-      const o = obj as T;
-      resume = o.metadata?.resourceVersion ?? resume;
-      if (phase !== 'BOOKMARK') onEvent(phase, o);
-    },
-    ended: (end) => {
-      onEnd(end, end.kind === 'expired' ? undefined : resume);
-    },
+  }).subscribe((e) => {
+    resume = resumePointAfter(e, resume);
+    switch (e.type) {
+      case 'bookmark':
+        return;
+      case 'added':
+      case 'modified':
+      case 'deleted':
+        onEvent(phases[e.type], e.object);
+        return;
+      default:
+        onEnd({ kind: e.type, message: e.message }, resume);
+    }
   });
+  return () => {
+    subscription.unsubscribe();
+  };
 }

@@ -4,17 +4,16 @@
 // dedicated credentials.
 
 import type { KubeConfig } from '@kubernetes/client-node';
-import { fromCallback, fromPromise } from 'xstate';
-import { nextDelay } from '../../machines/backoff.ts';
+import { fromCallback, fromEventObservable, fromPromise } from 'xstate';
 import { failureMessage } from '../../machines/failure.ts';
 import { mcsMachine, type McsEvent, type ReconcileInput, type WatchInput } from '../../machines/mcs/machine.ts';
-import { childCheckRetryPolicy, watchRetryPolicy, workRetryPolicy } from '../../machines/mcs/timing.ts';
+import { mcsDelays } from '../../machines/mcs/timing.ts';
 import type { AgentConfig } from '../config/config.ts';
 import { rawRequest, statusText } from '../kube/raw-request.ts';
 import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
 import type { Logger } from '../logging/logger.ts';
 import { loadParentAccess, type ParentAccess } from '../parent/access.ts';
-import { endpointSlicesPath, ExportCache, serviceExportsPath, SliceCache, watchCache } from './caches.ts';
+import { endpointSlicesPath, ExportCache, serviceExportsPath, SliceCache, cacheEvents$ } from './caches.ts';
 import { ExportReconciler } from './reconciler.ts';
 
 export interface McsDeps {
@@ -60,8 +59,8 @@ export function createMcsMachine(deps: McsDeps, state?: (s: McsState) => void): 
         log.info({ childVersion: version }, 'multi-cluster services: child version read');
         return version;
       }),
-      watchExports: fromCallback<McsEvent, WatchInput>(({ sendBack }) =>
-        watchCache({
+      watchExports: fromEventObservable<McsEvent, WatchInput>(() =>
+        cacheEvents$({
           kc: child,
           path: serviceExportsPath,
           what: 'ServiceExport',
@@ -70,11 +69,10 @@ export function createMcsMachine(deps: McsDeps, state?: (s: McsState) => void): 
           relevant: () => true,
           synced: 'exports.synced',
           ended: 'exports.watchEnded',
-          send: sendBack,
         }),
       ),
-      watchSlices: fromCallback<McsEvent, WatchInput>(({ sendBack }) =>
-        watchCache({
+      watchSlices: fromEventObservable<McsEvent, WatchInput>(() =>
+        cacheEvents$({
           kc: child,
           path: endpointSlicesPath,
           what: 'EndpointSlice',
@@ -83,7 +81,6 @@ export function createMcsMachine(deps: McsDeps, state?: (s: McsState) => void): 
           relevant: (key) => exports.get(key) !== undefined,
           synced: 'slices.synced',
           ended: 'slices.watchEnded',
-          send: sendBack,
         }),
       ),
       reconcile: fromCallback<McsEvent, ReconcileInput>(({ input, sendBack }) => {
@@ -113,12 +110,6 @@ export function createMcsMachine(deps: McsDeps, state?: (s: McsState) => void): 
         };
       }),
     },
-    delays: {
-      checkRetryDelay: ({ context }) => nextDelay(context.checkAttempt, childCheckRetryPolicy, random),
-      exportsRetryDelay: ({ context }) => nextDelay(context.exportsAttempt, watchRetryPolicy, random),
-      slicesRetryDelay: ({ context }) => nextDelay(context.slicesAttempt, watchRetryPolicy, random),
-      workRetryDelay: ({ context, event }) =>
-        nextDelay('key' in event ? (context.failures[event.key] ?? 1) : 1, workRetryPolicy, random),
-    },
+    delays: mcsDelays(random),
   });
 }

@@ -14,7 +14,8 @@ import {
   type ServiceExport,
 } from '../../machines/mcs/decisions.ts';
 import type { McsEvent } from '../../machines/mcs/machine.ts';
-import { listPaged, listThenWatch } from '../kube/list-watch.ts';
+import { concatMap, defer, type Observable } from 'rxjs';
+import { listPaged, listWatch$, watchPhase } from '../kube/list-watch.ts';
 import type { RequestLimiter } from '../kube/request-limiter.ts';
 
 export const serviceExportsPath = '/apis/multicluster.x-k8s.io/v1alpha1/serviceexports';
@@ -191,24 +192,20 @@ export interface CacheWatch<T extends Named> {
   readonly relevant: (key: string) => boolean;
   readonly synced: McsEvent['type'] & ('exports.synced' | 'slices.synced');
   readonly ended: McsEvent['type'] & ('exports.watchEnded' | 'slices.watchEnded');
-  readonly send: (e: McsEvent) => void;
 }
 
-/** A list (when there is no resume point) into the cache, then a watch; returns a function that stops it. */
-export function watchCache<T extends Named>(w: CacheWatch<T>): () => void {
-  const { cache, send } = w;
-  if (!cache.synced) cache.resourceVersion = undefined;
-  let listed: string[] = [];
-  const changed = (keys: readonly string[]): void => {
-    for (const key of keys) if (w.relevant(key)) send({ type: 'export.changed', key });
-  };
-  return listThenWatch<T>({
-    kc: w.kc,
-    path: w.path,
-    what: w.what,
-    resume: cache,
-    limiter: w.limiter,
-    list: async () => {
+/**
+ * A list (when there is no resume point) into the cache, then a watch, as the watch actor's events:
+ * `synced`, the ServiceExport keys to reconcile (`export.changed`), and the watch's end.
+ */
+export function cacheEvents$<T extends Named>(w: CacheWatch<T>): Observable<McsEvent> {
+  return defer(() => {
+    const { cache } = w;
+    if (!cache.synced) cache.resourceVersion = undefined;
+    let listed: string[] = [];
+    const changed = (keys: readonly string[]): McsEvent[] =>
+      keys.filter((key) => w.relevant(key)).map((key) => ({ type: 'export.changed', key }));
+    const list = async (): Promise<void> => {
       const items: T[] = [];
       const resourceVersion = await listPaged<T>(
         w.kc,
@@ -220,16 +217,23 @@ export function watchCache<T extends Named>(w: CacheWatch<T>): () => void {
         () => (items.length = 0),
       );
       listed = cache.replace(items, resourceVersion);
-    },
-    synced: () => {
-      send({ type: w.synced });
-      changed(listed.splice(0));
-    },
-    event: (phase, obj) => {
-      changed(cache.apply(phase, obj));
-    },
-    ended: ({ kind, message }) => {
-      send({ type: w.ended, kind, message });
-    },
+    };
+    const source = { kc: w.kc, path: w.path, what: w.what, resume: cache, limiter: w.limiter, list };
+    return listWatch$<T>(source).pipe(
+      concatMap((e): McsEvent[] => {
+        switch (e.type) {
+          case 'synced':
+            return [{ type: w.synced }, ...changed(listed.splice(0))];
+          case 'bookmark':
+            return [];
+          case 'added':
+          case 'modified':
+          case 'deleted':
+            return changed(cache.apply(watchPhase[e.type], e.object));
+          default:
+            return [{ type: w.ended, kind: e.type, message: e.message }];
+        }
+      }),
+    );
   });
 }

@@ -1,21 +1,19 @@
 // The predictor statechart with its real effects: list-then-watch of the child's nodes and pods into
 // the reduced caches, and the HTTP listener on loopback (spec predictor §1).
 
-import type { WatchEnd } from '../../machines/watch.ts';
 import type { AddressInfo } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { fromCallback } from 'xstate';
-import { nextDelay, type BackoffPolicy } from '../../machines/backoff.ts';
+import { concatMap, map, type Observable } from 'rxjs';
+import { fromCallback, fromEventObservable } from 'xstate';
 import { predictorMachine, type PredictorEvent } from '../../machines/predictor/machine.ts';
-import { listPaged, listThenWatch } from '../kube/list-watch.ts';
+import { predictorDelays } from '../../machines/predictor/timing.ts';
+import { isMark, listPaged, listWatch$, together$, type ListWatchMark, type ResumePoint } from '../kube/list-watch.ts';
 import type { RequestLimiter } from '../kube/request-limiter.ts';
 import type { Logger } from '../logging/logger.ts';
 import { predict, type PodLike, type Prediction, type Requirements } from './algorithm.ts';
 import { PodUsage, PredictorNodes, type NodeObject } from './caches.ts';
 import { createPredictorServer } from './server.ts';
 
-export const predictorWatchRetryPolicy: BackoffPolicy = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0.3 };
-export const listenRetryMs = 2_000;
 const pageSize = 500;
 
 type PodObject = PodLike & { metadata?: { name?: string; namespace?: string; resourceVersion?: string } };
@@ -47,101 +45,99 @@ export interface PredictorDeps {
   readonly onListening?: (address: AddressInfo) => void;
 }
 
-/**
- * Lists (when there is no resume point) and watches both kinds; `synced` once both are complete,
- * `ended` once, when either watch ends (the other is stopped). A relist fills fresh caches that
- * replace the old ones when complete, so predictions never see half a list.
- */
-function watchCaches(deps: PredictorDeps, caches: PredictorCaches, send: (e: PredictorEvent) => void): () => void {
+/** The resume point of the cache in use (a relist replaces the cache when complete). */
+const resumeOf = (cache: () => { resourceVersion: string | undefined }): ResumePoint => ({
+  get resourceVersion() {
+    return cache().resourceVersion;
+  },
+  set resourceVersion(v: string | undefined) {
+    cache().resourceVersion = v;
+  },
+});
+
+/** The node cache's list-watch: a relist fills a fresh cache that replaces the old one when complete. */
+function nodes$(deps: PredictorDeps, caches: PredictorCaches): Observable<ListWatchMark> {
   const { child, limiter } = deps;
-  let synced = 0;
-  let over = false;
-  const stops: (() => void)[] = [];
-  const ended = ({ kind, message }: WatchEnd): void => {
-    if (over) return;
-    over = true;
-    for (const s of stops) s();
-    send({ type: 'caches.watchEnded', kind, message });
-  };
-  const onSynced = (): void => {
-    if (++synced === 2) send({ type: 'caches.synced' });
-  };
-  stops.push(
-    listThenWatch<NodeItem>({
-      kc: child,
-      path: '/api/v1/nodes',
-      what: 'node',
-      resume: caches.nodes,
-      limiter,
-      list: async () => {
-        const next = new PredictorNodes();
-        next.resourceVersion = await listPaged<NodeItem>(
-          child,
-          '/api/v1/nodes',
-          { what: 'nodes', limiter, pageSize },
-          (page) => {
-            for (const n of page) next.set(n);
-          },
-          () => {
-            next.clear();
-          },
-        );
-        caches.nodes = next;
+  const list = async (): Promise<void> => {
+    const next = new PredictorNodes();
+    next.resourceVersion = await listPaged<NodeItem>(
+      child,
+      '/api/v1/nodes',
+      { what: 'nodes', limiter, pageSize },
+      (page) => {
+        for (const n of page) next.set(n);
       },
-      synced: onSynced,
-      event: (phase, node) => {
-        caches.nodes.resourceVersion = node.metadata?.resourceVersion ?? caches.nodes.resourceVersion;
-        if (phase === 'DELETED') caches.nodes.delete(node.metadata?.name ?? '');
-        else if (phase === 'ADDED' || phase === 'MODIFIED') caches.nodes.set(node);
+      () => {
+        next.clear();
       },
-      ended,
+    );
+    caches.nodes = next;
+  };
+  const resume = resumeOf(() => caches.nodes);
+  return listWatch$<NodeItem>({ kc: child, path: '/api/v1/nodes', what: 'node', resume, limiter, list }).pipe(
+    concatMap((e): ListWatchMark[] => {
+      if (isMark(e)) return [e];
+      if (e.type === 'bookmark') return [];
+      caches.nodes.resourceVersion = e.object.metadata?.resourceVersion ?? caches.nodes.resourceVersion;
+      if (e.type === 'deleted') caches.nodes.delete(e.object.metadata?.name ?? '');
+      else caches.nodes.set(e.object);
+      return [];
     }),
   );
-  stops.push(
-    listThenWatch<PodObject>({
-      kc: child,
-      path: '/api/v1/pods',
-      what: 'pod',
-      resume: caches.pods,
-      limiter,
-      list: async () => {
-        const next = new PodUsage();
-        const started = performance.now();
-        next.resourceVersion = await listPaged<PodObject>(
-          child,
-          '/api/v1/pods',
-          { what: 'pods', limiter, pageSize },
-          (page) => {
-            for (const p of page) {
-              const key = podKey(p);
-              if (key !== undefined) next.set(key, p);
-            }
-          },
-          () => {
-            next.clear();
-          },
-        );
-        caches.pods = next;
-        deps.log.info(
-          { pods: next.size, nodes: caches.nodes.size, ms: Math.round(performance.now() - started) },
-          `listed the pods of the child cluster for the predictor (${String(next.size)} take resources)`,
-        );
+}
+
+/** The pod cache's list-watch, as the nodes'. */
+function pods$(deps: PredictorDeps, caches: PredictorCaches): Observable<ListWatchMark> {
+  const { child, limiter } = deps;
+  const list = async (): Promise<void> => {
+    const next = new PodUsage();
+    const started = performance.now();
+    next.resourceVersion = await listPaged<PodObject>(
+      child,
+      '/api/v1/pods',
+      { what: 'pods', limiter, pageSize },
+      (page) => {
+        for (const p of page) {
+          const key = podKey(p);
+          if (key !== undefined) next.set(key, p);
+        }
       },
-      synced: onSynced,
-      event: (phase, pod) => {
-        caches.pods.resourceVersion = pod.metadata?.resourceVersion ?? caches.pods.resourceVersion;
-        const key = podKey(pod);
-        if (key === undefined) return;
-        if (phase === 'DELETED') caches.pods.delete(key);
-        else if (phase === 'ADDED' || phase === 'MODIFIED') caches.pods.set(key, pod);
+      () => {
+        next.clear();
       },
-      ended,
+    );
+    caches.pods = next;
+    deps.log.info(
+      { pods: next.size, nodes: caches.nodes.size, ms: Math.round(performance.now() - started) },
+      `listed the pods of the child cluster for the predictor (${String(next.size)} take resources)`,
+    );
+  };
+  const resume = resumeOf(() => caches.pods);
+  return listWatch$<PodObject>({ kc: child, path: '/api/v1/pods', what: 'pod', resume, limiter, list }).pipe(
+    concatMap((e): ListWatchMark[] => {
+      if (isMark(e)) return [e];
+      if (e.type === 'bookmark') return [];
+      caches.pods.resourceVersion = e.object.metadata?.resourceVersion ?? caches.pods.resourceVersion;
+      const key = podKey(e.object);
+      if (key === undefined) return [];
+      if (e.type === 'deleted') caches.pods.delete(key);
+      else caches.pods.set(key, e.object);
+      return [];
     }),
   );
-  return () => {
-    over = true;
-    for (const s of stops) s();
-  };
+}
+
+/**
+ * The watchCaches actor's events: both kinds listed (when there is no resume point) and watched;
+ * `caches.synced` once both are complete, `caches.watchEnded` once, when either watch ends (the other
+ * is stopped). Predictions never see half a list.
+ */
+export function cacheEvents$(deps: PredictorDeps, caches: PredictorCaches): Observable<PredictorEvent> {
+  return together$<never>([nodes$(deps, caches), pods$(deps, caches)]).pipe(
+    map((e): PredictorEvent =>
+      e.type === 'synced' ? { type: 'caches.synced' } : { type: 'caches.watchEnded', kind: e.type, message: e.message },
+    ),
+  );
 }
 
 /** The predictor statechart with the real effects provided. */
@@ -151,7 +147,7 @@ export function createPredictorMachine(deps: PredictorDeps): typeof predictorMac
   const { log } = deps;
   return predictorMachine.provide({
     actors: {
-      watchCaches: fromCallback<PredictorEvent>(({ sendBack }) => watchCaches(deps, caches, sendBack)),
+      watchCaches: fromEventObservable<PredictorEvent, undefined>(() => cacheEvents$(deps, caches)),
       serve: fromCallback<PredictorEvent>(({ sendBack }) => {
         const server = createPredictorServer((req) => caches.predict(req));
         server.on('error', (err) => {
@@ -171,10 +167,7 @@ export function createPredictorMachine(deps: PredictorDeps): typeof predictorMac
         };
       }),
     },
-    delays: {
-      watchRetryDelay: ({ context }) => nextDelay(context.watchAttempt, predictorWatchRetryPolicy, random),
-      listenRetryDelay: listenRetryMs,
-    },
+    delays: predictorDelays(random),
     actions: {
       warnListenFailed: ({ context }) => {
         log.warn(

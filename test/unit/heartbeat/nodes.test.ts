@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { HeartbeatEvent } from '../../../machines/heartbeat/machine.ts';
-import { NodeStore, nodeTotals, summarizeNode, watchNodes } from '../../../src/heartbeat/nodes.ts';
+import { NodeStore, nodeEvents$, nodeTotals, summarizeNode } from '../../../src/heartbeat/nodes.ts';
+import { eventually } from '../../env/eventually.ts';
 
 const node = (name: string, ready: string | undefined, capacity: Record<string, string>, labels = {}) => ({
   metadata: { name, labels, resourceVersion: '1' },
@@ -112,18 +113,24 @@ describe('a relist of the nodes', () => {
       );
       const before = nodeTotals(store.values());
       const events: HeartbeatEvent[] = [];
-      const stop = watchNodes(kc, store, (e) => events.push(e));
-      await new Promise((r) => setTimeout(r, 100));
+      const subscription = nodeEvents$(kc, store).subscribe((e) => events.push(e));
+      // The relist is under way (polled: a fixed sleep was too short on a loaded machine).
+      await eventually('the relist request', () => Promise.resolve(listResponses.length === 1 ? true : undefined), {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      });
       expect(events).toEqual([]);
-      expect(listResponses).toHaveLength(1); // the relist is under way
       expect(store.synced).toBe(true);
       expect(nodeTotals(store.values())).toEqual(before);
       listResponses[0]?.writeHead(503).end('{"message":"etcd is busy"}');
-      await new Promise((r) => setTimeout(r, 100));
+      await eventually('the end of the list-watch', () => Promise.resolve(events.length > 0 ? true : undefined), {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      });
       expect(events.map((e) => e.type)).toEqual(['nodes.watchEnded']);
       expect(store.synced).toBe(true);
       expect(nodeTotals(store.values())).toEqual(before);
-      stop();
+      subscription.unsubscribe();
     } finally {
       server.closeAllConnections();
       server.close();

@@ -1,4 +1,4 @@
-import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
+import { createActor, fromCallback, fromEventObservable, fromPromise, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import type { SyncMode, WorkerLimits } from '../../../machines/deployer/decisions.ts';
 import {
@@ -8,8 +8,9 @@ import {
   type ReconcileInput,
   type WatchInput,
 } from '../../../machines/deployer/machine.ts';
-import { prepareRetryDelay } from '../../../src/deployer/actors.ts';
+import { deployerDelays, deployerTiming } from '../../../machines/deployer/timing.ts';
 import { stateName } from '../../../src/logging/transitions.ts';
+import { fakeStream } from './fake-stream.ts';
 
 type Outcome = 'ok' | Error;
 
@@ -57,21 +58,21 @@ function start(
         const o = publish.shift() ?? 'ok';
         return o === 'ok' ? Promise.resolve(undefined) : Promise.reject(o);
       }),
-      watchDescriptions: fromCallback<DeployerEvent, WatchInput>(({ sendBack }) => {
+      watchDescriptions: fromEventObservable<DeployerEvent, WatchInput>(() => {
         log.push({ at: clock.now(), what: 'watch' });
         if (watchThrows-- > 0) throw new Error('descriptions: no parent credentials');
-        watches.push(sendBack);
-        return () => {
-          stoppedWatches++;
-        };
+        return fakeStream<DeployerEvent>(
+          (send) => watches.push(send),
+          () => stoppedWatches++,
+        );
       }),
-      watchHelm: fromCallback<DeployerEvent, HelmWatchInput>(({ input, sendBack }) => {
+      watchHelm: fromEventObservable<DeployerEvent, HelmWatchInput>(({ input }) => {
         log.push({ at: clock.now(), what: 'watchHelm' });
         if (helmWatchThrows-- > 0) throw new Error('helm: no parent credentials');
-        helmWatches.push({ input, send: sendBack });
-        return () => {
-          stoppedHelmWatches++;
-        };
+        return fakeStream<DeployerEvent>(
+          (send) => helmWatches.push({ input, send }),
+          () => stoppedHelmWatches++,
+        );
       }),
       watchDrift: fromCallback<DeployerEvent, WatchInput>(({ sendBack, receive }) => {
         drift.push(sendBack);
@@ -97,16 +98,8 @@ function start(
         warnings.push({ at: clock.now(), failure: context.lastFailure });
       },
     },
-    delays: {
-      // The shipped delay, without jitter.
-      prepareRetryDelay: ({ context }) => prepareRetryDelay(context.attempt, () => 0),
-      driftRetryDelay: ({ context, event }) =>
-        600 * 2 ** (('resource' in event ? (context.driftAttempts[event.resource] ?? 1) : 1) - 1),
-      watchRetryDelay: ({ context }) => 500 * 2 ** Math.max(0, context.attempt - 1),
-      helmWatchRetryDelay: ({ context }) => 700 * 2 ** Math.max(0, context.helmAttempt - 1),
-      workRetryDelay: ({ context, event }) =>
-        1_000 * 2 ** (('key' in event ? (context.failures[event.key] ?? 1) : 1) - 1),
-    },
+    // The shipped delays, without jitter.
+    delays: deployerDelays(deployerTiming, () => 0),
   });
   const actor = createActor(machine, {
     input: {
@@ -350,7 +343,7 @@ describe('deployer statechart', () => {
     await d.advance(0);
     expect(d.trace.at(-1)).toBe('deploying.watch.watching,helm.backingOff,drift,work');
     expect(d.context()).toMatchObject({ attempt: 0, helmAttempt: 1, lastFailure: 'helmreleases forbidden' });
-    await d.advance(600);
+    await d.advance(400);
     expect(d.helmWatches).toHaveLength(2);
     await d.advance(100);
     expect(d.helmWatches).toHaveLength(3);
@@ -369,9 +362,10 @@ describe('deployer statechart', () => {
     expect(d.context().lastFailure).toMatch(/no parent credentials/);
     const at = (what: string) => d.log.filter((l) => l.what === what).map((l) => l.at);
     await d.advance(10_000);
-    // Description watch: 500 ms, then it runs; HelmRelease watch: 700 ms, 1400 ms, then it runs.
+    // Description watch: 500 ms, 1 s, then it runs; HelmRelease watch, on its own counter: 500 ms,
+    // 1 s, 2 s, then it runs.
     expect(at('watch')).toEqual([0, 500, 1500]);
-    expect(at('watchHelm')).toEqual([0, 700, 2100, 4900]);
+    expect(at('watchHelm')).toEqual([0, 500, 1500, 3500]);
     expect(d.context()).toMatchObject({ attempt: 2, helmAttempt: 3, lastFailure: 'helm: no parent credentials' });
     d.send({ type: 'descriptions.synced' });
     d.helmWatches[0]?.send({ type: 'helm.synced' });
@@ -415,13 +409,13 @@ describe('deployer statechart', () => {
       { at: 0, resource: 'apps/v1/Deployment' },
     ]);
     drift?.({ type: 'drift.watchEnded', resource: 'v1/ConfigMap', kind: 'failed', message: 'connection refused' });
-    await d.advance(500);
+    await d.advance(400);
     expect(d.rewatches).toHaveLength(2);
     await d.advance(100);
-    expect(d.rewatches.at(-1)).toEqual({ at: 600, resource: 'v1/ConfigMap' });
+    expect(d.rewatches.at(-1)).toEqual({ at: 500, resource: 'v1/ConfigMap' });
     drift?.({ type: 'drift.watchEnded', resource: 'v1/ConfigMap', kind: 'failed', message: 'connection refused' });
-    await d.advance(1_200);
-    expect(d.rewatches.at(-1)).toEqual({ at: 1_800, resource: 'v1/ConfigMap' });
+    await d.advance(1_000);
+    expect(d.rewatches.at(-1)).toEqual({ at: 1_500, resource: 'v1/ConfigMap' });
     expect(d.context().driftAttempts).toEqual({ 'v1/ConfigMap': 2 });
     drift?.({ type: 'drift.watching', resource: 'v1/ConfigMap' });
     await d.advance(0);

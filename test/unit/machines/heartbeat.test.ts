@@ -1,6 +1,7 @@
-import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
+import { createActor, fromEventObservable, fromPromise, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { nextDelay } from '../../../machines/backoff.ts';
+import { heartbeatDelays, heartbeatTiming } from '../../../machines/heartbeat/timing.ts';
+import { fakeStream } from './fake-stream.ts';
 import { computeClusterStatus, type ClusterStatus, type Collected } from '../../../machines/heartbeat/decisions.ts';
 import { heartbeatMachine, type HeartbeatEvent, type ReportInput } from '../../../machines/heartbeat/machine.ts';
 import { stateName } from '../../../src/logging/transitions.ts';
@@ -35,13 +36,9 @@ function status(at: number, over: Partial<Collected> = {}): ClusterStatus {
 const fail = (kind: string, message = kind) => Object.assign(new Error(message), { kind });
 type Outcome = 'ok' | Error;
 
-const timing = {
-  collectInterval: 20_000,
-  reportSpacing: 10_000,
-  reportInterval: 170_000, // period 180 s
-  changeDebounce: 1_000,
-  nodeSyncTimeout: 30_000,
-};
+// The shipped timing (machines/heartbeat/timing.ts) for a collect frequency of 20 s and a report
+// period of 180 s, without jitter.
+const delays = heartbeatDelays(heartbeatTiming({ collectFrequencyMs: 20_000, updateFrequencyMs: 180_000 }), () => 0);
 
 /** Runs the machine with fakes under a simulated clock. */
 function start(opts: { outcomes?: Outcome[]; probes?: () => Collected['probes'] } = {}) {
@@ -57,9 +54,9 @@ function start(opts: { outcomes?: Outcome[]; probes?: () => Collected['probes'] 
   let refreshes = 0;
   const machine = heartbeatMachine.provide({
     actors: {
-      watchNodes: fromCallback<HeartbeatEvent>(({ sendBack }) => {
-        watches.push(sendBack);
-      }),
+      watchNodes: fromEventObservable<HeartbeatEvent, undefined>(() =>
+        fakeStream<HeartbeatEvent>((send) => watches.push(send)),
+      ),
       collect: fromPromise(() => {
         collections.push(clock.now());
         return Promise.resolve(status(clock.now(), opts.probes === undefined ? {} : { probes: opts.probes() }));
@@ -79,13 +76,7 @@ function start(opts: { outcomes?: Outcome[]; probes?: () => Collected['probes'] 
         return Promise.resolve(undefined);
       }),
     },
-    delays: {
-      ...timing,
-      retryDelay: ({ context }) =>
-        nextDelay(context.attempt, { initialMs: 200, factor: 2, maxMs: 30_000, jitter: 0 }, () => 0),
-      watchRetryDelay: ({ context }) =>
-        nextDelay(context.watchAttempt, { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0 }, () => 0),
-    },
+    delays,
     actions: {
       notifyCredentialsRejected: ({ context }) => {
         rejected.push(context.lastFailure ?? '');

@@ -1,6 +1,8 @@
-import { createActor, fromCallback, SimulatedClock } from 'xstate';
+import { createActor, fromCallback, fromEventObservable, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { predictorMachine, type PredictorEvent } from '../../../machines/predictor/machine.ts';
+import { predictorDelays } from '../../../machines/predictor/timing.ts';
+import { fakeStream } from './fake-stream.ts';
 
 /** The machine with fakes that log their lifetimes under a simulated clock. */
 function start(serve: boolean) {
@@ -11,10 +13,12 @@ function start(serve: boolean) {
   const warnings: string[] = [];
   const machine = predictorMachine.provide({
     actors: {
-      watchCaches: fromCallback<PredictorEvent>(({ sendBack }) => {
+      watchCaches: fromEventObservable<PredictorEvent, undefined>(() => {
         log.push(`watch start @${String(clock.now())}`);
-        watchSend = sendBack;
-        return () => log.push(`watch stop @${String(clock.now())}`);
+        return fakeStream<PredictorEvent>(
+          (send) => (watchSend = send),
+          () => log.push(`watch stop @${String(clock.now())}`),
+        );
       }),
       serve: fromCallback<PredictorEvent>(({ sendBack }) => {
         log.push(`listen @${String(clock.now())}`);
@@ -22,10 +26,8 @@ function start(serve: boolean) {
         return () => log.push(`close @${String(clock.now())}`);
       }),
     },
-    delays: {
-      watchRetryDelay: ({ context }) => 500 * 2 ** (context.watchAttempt - 1),
-      listenRetryDelay: 2000,
-    },
+    // The shipped delays, without jitter.
+    delays: predictorDelays(() => 0),
     actions: {
       warnListenFailed: ({ context }) => warnings.push(context.lastFailure ?? ''),
     },

@@ -1,10 +1,12 @@
 // The multi-cluster service statechart under a simulated clock, with fake actors: whole transition
 // traces, every timer, and the work queue's behaviour (caches first, per-key backoff, stop).
 
-import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
+import { createActor, fromCallback, fromEventObservable, fromPromise, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { agentMachine } from '../../../machines/agent/machine.ts';
 import { mcsMachine, type McsEvent, type ReconcileInput, type WatchInput } from '../../../machines/mcs/machine.ts';
+import { mcsDelays } from '../../../machines/mcs/timing.ts';
+import { fakeStream } from '../machines/fake-stream.ts';
 import { stateName } from '../../../src/logging/transitions.ts';
 
 type Outcome = 'ok' | Error;
@@ -30,20 +32,20 @@ function start(
         const v = versions.shift() ?? 'v1.35.4';
         return v instanceof Error ? Promise.reject(v) : Promise.resolve(v);
       }),
-      watchExports: fromCallback<McsEvent, WatchInput>(({ sendBack }) => {
+      watchExports: fromEventObservable<McsEvent, WatchInput>(() => {
         log.push(`watchExports@${String(clock.now())}`);
         if (exportWatchThrows-- > 0) throw new Error('the ServiceExport CRD is not installed');
-        exportWatches.push(sendBack);
-        return () => {
-          stoppedWatches++;
-        };
+        return fakeStream<McsEvent>(
+          (send) => exportWatches.push(send),
+          () => stoppedWatches++,
+        );
       }),
-      watchSlices: fromCallback<McsEvent, WatchInput>(({ sendBack }) => {
+      watchSlices: fromEventObservable<McsEvent, WatchInput>(() => {
         log.push(`watchSlices@${String(clock.now())}`);
-        sliceWatches.push(sendBack);
-        return () => {
-          stoppedWatches++;
-        };
+        return fakeStream<McsEvent>(
+          (send) => sliceWatches.push(send),
+          () => stoppedWatches++,
+        );
       }),
       reconcile: fromCallback<McsEvent, ReconcileInput>(({ input, sendBack }) => {
         started.push({ at: clock.now(), key: input.key });
@@ -60,13 +62,8 @@ function start(
         };
       }),
     },
-    delays: {
-      checkRetryDelay: ({ context }) => 1_000 * 2 ** (context.checkAttempt - 1),
-      exportsRetryDelay: ({ context }) => 500 * 2 ** (context.exportsAttempt - 1),
-      slicesRetryDelay: ({ context }) => 500 * 2 ** (context.slicesAttempt - 1),
-      workRetryDelay: ({ context, event }) =>
-        1_000 * 2 ** (('key' in event ? (context.failures[event.key] ?? 1) : 1) - 1),
-    },
+    // The shipped delays, without jitter.
+    delays: mcsDelays(() => 0),
   });
   const actor = createActor(machine, {
     input: {

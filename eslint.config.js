@@ -50,7 +50,6 @@ const notYetSplit = {
     'src/mcs/actors.ts',
     'src/predictor/actors.ts',
     'src/registration/actors.ts',
-    'src/tunnel/actors.ts',
     'src/tunnel/stream-relay.ts',
     'machines/deployer/helm-releases.ts',
   ],

@@ -136,6 +136,16 @@ describe('socket statechart without the SocketConnection gate', () => {
 });
 
 describe('socket decisions', () => {
+  it('socketDelays builds every named delay from numbers: the shipped timing, a fixed wait only where given', () => {
+    const d = socketDelays(() => 0, { pingIntervalMs: 7, unreachableRetryMs: 0 });
+    const at = (attempt: number) => ({ context: { attempt } });
+    expect(d).toMatchObject({ pingInterval: 7, deadPeerTimeout: deadPeerTimeoutMs, unreachableRetry: 0 });
+    expect(d.handshakeTimeout).toBe(handshakeTimeoutMs);
+    expect(d.readerHeldTimeout).toBe(readerHeldTimeoutMs);
+    const refused = d.refusedRetry;
+    expect(typeof refused === 'function' ? refused(at(3)) : refused).toBe(refusedDelay(3, () => 0));
+  });
+
   it.each([
     ['https://p:6443', 'wss://p:6443/apis/proxies.clusternet.io/v1alpha1/sockets/ID'],
     ['https://p:6443/', 'wss://p:6443/apis/proxies.clusternet.io/v1alpha1/sockets/ID'],

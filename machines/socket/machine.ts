@@ -16,7 +16,7 @@
 // it reports `tunnel.opened`, `tunnel.pong`, `tunnel.pinged` and `tunnel.closed` and takes
 // `tunnel.ping`. Secrets never enter the context or events.
 
-import { assign, emit, enqueueActions, fromCallback, setup } from 'xstate';
+import { assertEvent, assign, emit, enqueueActions, fromCallback, setup, type ErrorActorEvent } from 'xstate';
 import { notProvided as notProvidedBy } from '../failure.ts';
 import {
   classifyEnd,
@@ -67,12 +67,20 @@ export interface SocketContext {
    * reads the dedicated credentials once per run (spec §5.1), not once per process.
    */
   readonly instance: string;
+  /**
+   * Which read of the dedicated credentials the sessions use: the session actor reads them once per
+   * (instance, credentialsRead) and reuses them while this stays the same. A 401 or 403 on the
+   * handshake invalidates them (`invalidateCredentials`): the next session reads them anew.
+   */
+  readonly credentialsRead: number;
 }
 
 /** What the session actor is given. */
 export interface SessionInput {
   /** SocketContext.instance. */
   readonly instance: string;
+  /** SocketContext.credentialsRead. */
+  readonly credentialsRead: number;
   readonly url: string;
   readonly parentUrl: string;
   readonly clusterId: string;
@@ -116,21 +124,24 @@ const notProvided = notProvidedBy('socket');
 
 interface Args {
   readonly context: SocketContext;
-  readonly event: { readonly type: string };
+  readonly event: SocketEvent | ErrorActorEvent;
 }
 
-/** How an attempt or session ended, from a `tunnel.closed` (or the session actor's error). */
+/** How an attempt or session ended, from its `tunnel.closed`. */
 const closedEnd = ({ context, event }: Args): TunnelEnd => {
-  const e = event as SocketEvent;
-  return e.type === 'tunnel.closed'
-    ? { status: e.status, code: e.code, opened: context.opened, proved: context.proved }
-    : { opened: context.opened, proved: context.proved };
+  assertEvent(event, 'tunnel.closed');
+  return { status: event.status, code: event.code, opened: context.opened, proved: context.proved };
 };
 
 const closedReason = ({ event }: Args): string => {
-  if ('reason' in event && typeof event.reason === 'string') return event.reason;
-  return 'error' in event ? String(event.error) : event.type;
+  assertEvent(event, 'tunnel.closed');
+  return event.reason;
 };
+
+/** The session actor failed (a bug in it): how far the session got decides the kind. */
+const actorErrorEnd = ({ context }: Args): TunnelEnd => ({ opened: context.opened, proved: context.proved });
+
+const actorErrorReason = ({ event }: Args): string => ('error' in event ? String(event.error) : event.type);
 
 /** The wait states of each response, by the way the tunnel failed. */
 const waitState: Readonly<Record<FailureResponse, string>> = {
@@ -157,7 +168,8 @@ function failed(end: (a: Args) => TunnelEnd, reason: (a: Args) => string) {
   return (['recheck', 'rejected', 'backOff', 'retrySoon'] as const).flatMap((response) => {
     const responds = { type: 'respondsWith', params: (a: Args) => ({ response, end: end(a) }) } as const;
     const respondsAnew = { type: 'respondsAnewWith', params: (a: Args) => ({ response, end: end(a) }) } as const;
-    const tell = response === 'recheck' || response === 'rejected' ? [notify] : [];
+    // The parent refused the credentials (401, 403): registration is told, the next session reads them anew.
+    const tell = response === 'recheck' || response === 'rejected' ? [notify, 'invalidateCredentials' as const] : [];
     return [
       { guard: respondsAnew, target: waitState[response], actions: [announce, record, ...tell] },
       { guard: responds, target: waitState[response], actions: [record, ...tell] },
@@ -233,6 +245,8 @@ export const socketMachine = setup({
       attempt: p.kind === context.failure ? context.attempt + 1 : 1,
       lastFailure: p.reason,
     })),
+    /** The credentials in use were refused (401, 403): the next session reads them anew. */
+    invalidateCredentials: assign({ credentialsRead: ({ context }) => context.credentialsRead + 1 }),
     attemptStarted: assign({ opened: false, proved: false, pingOutstanding: false }),
     opened: assign({ opened: true, lastFailure: undefined, sessions: ({ context }) => context.sessions + 1 }),
     ping: enqueueActions(({ enqueue }) => {
@@ -258,6 +272,7 @@ export const socketMachine = setup({
     pingOutstanding: false,
     sessions: 0,
     instance: self.sessionId,
+    credentialsRead: 1,
   }),
   initial: 'starting',
   states: {
@@ -273,12 +288,13 @@ export const socketMachine = setup({
         src: 'session',
         input: ({ context }) => ({
           instance: context.instance,
+          credentialsRead: context.credentialsRead,
           url: context.url,
           parentUrl: context.parentUrl,
           clusterId: context.clusterId,
           childServer: context.childServer,
         }),
-        onError: failed(closedEnd, closedReason),
+        onError: failed(actorErrorEnd, actorErrorReason),
       },
       on: { 'tunnel.closed': failed(closedEnd, closedReason) },
       states: {

@@ -3,6 +3,7 @@
 // tests and `npm run bench:reconnect-storm` all use these, so what is measured is what ships.
 
 import { nextDelay, type BackoffPolicy } from '../backoff.ts';
+import { deadPeerTimeoutMs, handshakeTimeoutMs, pingIntervalMs, readerHeldTimeoutMs } from './decisions.ts';
 
 /**
  * The first redial after a session or the first attempt failed, for a parent that is unreachable: spread
@@ -62,7 +63,7 @@ export const recheckFallbackDelay: DelayFunction = (attempt, rand) =>
     recheckedDelay(attempt, () => 0),
   );
 
-/** The socket machine's reconnect delays, as src/tunnel provides them (tests and the bench use the same). */
+/** The socket machine's reconnect delays (socketDelays builds them with the rest). */
 export function reconnectDelays(rand: () => number) {
   const of =
     (f: DelayFunction) =>
@@ -74,5 +75,51 @@ export function reconnectDelays(rand: () => number) {
     rejectedRetry: of(rejectedDelay),
     recheckedRetry: of(recheckedDelay),
     recheckFallback: of(recheckFallbackDelay),
+  };
+}
+
+/** The socket machine's timing as numbers: what src/ passes (from configuration or a test). */
+export interface SocketTiming {
+  readonly pingIntervalMs: number;
+  readonly deadPeerTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly readerHeldTimeoutMs: number;
+  /**
+   * A fixed wait replacing a reconnect policy, for tests of something other than that policy (the
+   * shipped policies are the delay functions above, used when these are absent).
+   */
+  readonly unreachableRetryMs?: number;
+  readonly refusedRetryMs?: number;
+  readonly rejectedRetryMs?: number;
+  readonly recheckedRetryMs?: number;
+  readonly recheckFallbackMs?: number;
+}
+
+/** The shipped timing (spec §5.6). */
+export const defaultSocketTiming: SocketTiming = {
+  pingIntervalMs,
+  deadPeerTimeoutMs,
+  handshakeTimeoutMs,
+  readerHeldTimeoutMs,
+};
+
+/**
+ * Every named delay of the socket machine, from numbers (`timing`, defaults for what it leaves out) and
+ * the randomness of the jitter: what src/tunnel provides, and what the unit tests and the benches use.
+ */
+export function socketDelays(rand: () => number, timing: Partial<SocketTiming> = {}) {
+  const t: SocketTiming = { ...defaultSocketTiming, ...timing };
+  const reconnect = reconnectDelays(rand);
+  const fixed = <T>(ms: number | undefined, policy: T): T | number => ms ?? policy;
+  return {
+    unreachableRetry: fixed(t.unreachableRetryMs, reconnect.unreachableRetry),
+    refusedRetry: fixed(t.refusedRetryMs, reconnect.refusedRetry),
+    rejectedRetry: fixed(t.rejectedRetryMs, reconnect.rejectedRetry),
+    recheckedRetry: fixed(t.recheckedRetryMs, reconnect.recheckedRetry),
+    recheckFallback: fixed(t.recheckFallbackMs, reconnect.recheckFallback),
+    pingInterval: t.pingIntervalMs,
+    deadPeerTimeout: t.deadPeerTimeoutMs,
+    readerHeldTimeout: t.readerHeldTimeoutMs,
+    handshakeTimeout: t.handshakeTimeoutMs,
   };
 }

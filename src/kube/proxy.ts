@@ -102,6 +102,24 @@ function parseNoProxy(value: string): Matcher[] {
   return matchers;
 }
 
+/** Whether the NO_PROXY entry `m` matches `host` (`ip` its bytes when it is an address) on `port`. */
+function bypasses(m: Matcher, host: string, ip: readonly number[] | undefined, port: string): boolean {
+  switch (m.kind) {
+    case 'all':
+      return true;
+    case 'cidr':
+      return ip !== undefined && inCidr(ip, m.net, m.bits);
+    case 'ip':
+      return ip !== undefined && sameIp(ip, m.ip) && (m.port === '' || m.port === port);
+    case 'domain':
+      return (
+        ip === undefined &&
+        (host.endsWith(m.suffix) || (m.matchHost && host === m.suffix.slice(1))) &&
+        (m.port === '' || m.port === port)
+      );
+  }
+}
+
 const defaultPorts: Readonly<Record<string, string>> = { http: '80', https: '443', socks5: '1080' };
 
 /** Go's httpproxy.FromEnvironment().ProxyFunc(), on the environment given. */
@@ -115,28 +133,7 @@ export function proxyFromEnvironment(env: ProxyEnv): ProxyFunc {
     if (ip !== undefined && (ip.length === 4 ? ip[0] === 127 : sameIp(ip, [...Array<number>(15).fill(0), 1]))) {
       return false;
     }
-    for (const m of matchers) {
-      switch (m.kind) {
-        case 'all':
-          return false;
-        case 'cidr':
-          if (ip !== undefined && inCidr(ip, m.net, m.bits)) return false;
-          break;
-        case 'ip':
-          if (ip !== undefined && sameIp(ip, m.ip) && (m.port === '' || m.port === port)) return false;
-          break;
-        case 'domain':
-          if (
-            ip === undefined &&
-            (host.endsWith(m.suffix) || (m.matchHost && host === m.suffix.slice(1))) &&
-            (m.port === '' || m.port === port)
-          ) {
-            return false;
-          }
-          break;
-      }
-    }
-    return true;
+    return !matchers.some((m) => bypasses(m, host, ip, port));
   };
   return (url) => {
     const u = typeof url === 'string' ? new URL(url) : url;

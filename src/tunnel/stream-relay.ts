@@ -45,6 +45,15 @@ import {
 } from './frame-codec.ts';
 import { failureMessage } from '../../machines/failure.ts';
 import {
+  dialingStream,
+  inTable,
+  isConnected,
+  streamStep,
+  type StreamEffect,
+  type StreamEvent,
+  type StreamState,
+} from './stream-state.ts';
+import {
   chargeFor,
   mayResume,
   onArrival,
@@ -54,6 +63,7 @@ import {
   type FlowLimits,
   type ReplyLimits,
   type SessionFlow,
+  type StreamFlow,
 } from './flow-control.ts';
 
 /**
@@ -127,25 +137,35 @@ export const defaultRelayLimits: RelayLimits = {
   closingIdleMs: 30_000,
 };
 
-interface Stream {
+/** One stream: its state (stream-state.ts, a union with a pure transition function) and its counters. */
+class Stream implements StreamFlow {
+  state: StreamState = dialingStream;
+  /** Bytes received for this stream since its Pause was sent. */
+  sincePause = 0;
+  /** Bytes from the parent handed to the socket and not yet written out. */
+  buffered = 0;
+  /** The socket's first error, for the Error(c) it ends with. */
+  failure: string | undefined;
+
   readonly id: number;
   readonly network: string;
   readonly address: string;
   readonly socket: Socket;
-  connected: boolean;
-  pausedByPeer: boolean;
-  sentPause: boolean;
-  /** Bytes received for this stream since its Pause was sent. */
-  sincePause: number;
-  /** Bytes from the parent handed to the socket and not yet written out. */
-  buffered: number;
-  /** The socket has closed; its bytes are no longer counted. */
-  settled: boolean;
-  /** The websocket reader is held back for this stream (a parent that ignores Pause). */
-  holdsReader: boolean;
-  /** Removed from the table; no Error(c) is owed to the parent any more. */
-  gone: boolean;
-  failure: string | undefined;
+
+  constructor(id: number, network: string, address: string, socket: Socket) {
+    this.id = id;
+    this.network = network;
+    this.address = address;
+    this.socket = socket;
+  }
+
+  get sentPause(): boolean {
+    return this.state.inbound !== 'flowing';
+  }
+
+  get holdsReader(): boolean {
+    return this.state.inbound === 'holdingReader';
+  }
 }
 
 export interface RelayStats {
@@ -253,10 +273,7 @@ export class StreamRelay {
       peerKnowsPause: this.#peerKnowsPause,
       streams: [...this.#streams.values()].map((s) => ({
         id: s.id,
-        connected: s.connected,
-        pausedByPeer: s.pausedByPeer,
-        sentPause: s.sentPause,
-        holdsReader: s.holdsReader,
+        state: s.state,
         writable: s.socket.writableLength,
         readable: s.socket.readableLength,
         isPaused: s.socket.isPaused(),
@@ -300,17 +317,13 @@ export class StreamRelay {
       case MessageType.Pause: {
         this.#peerKnowsPause = true;
         const s = this.#streams.get(connId);
-        if (s === undefined) return;
-        s.pausedByPeer = true;
-        s.socket.pause();
+        if (s !== undefined) this.#step(s, { type: 'peerPause' });
         return;
       }
       case MessageType.Resume: {
         this.#peerKnowsPause = true;
         const s = this.#streams.get(connId);
-        if (s === undefined) return;
-        s.pausedByPeer = false;
-        if (!this.#outboundBlocked) s.socket.resume();
+        if (s !== undefined) this.#step(s, { type: 'peerResume', outboundBlocked: this.#outboundBlocked });
         return;
       }
       case MessageType.AddClient:
@@ -326,10 +339,7 @@ export class StreamRelay {
   /** The session is over: every stream's socket is closed, those still draining too; nothing more is sent. */
   close(): void {
     this.#closed = true;
-    for (const s of this.#streams.values()) {
-      s.gone = true;
-      s.socket.destroy();
-    }
+    for (const s of this.#streams.values()) s.socket.destroy();
     this.#streams.clear();
     for (const s of this.#closing) s.socket.destroy();
     this.#closing.clear();
@@ -364,7 +374,6 @@ export class StreamRelay {
       refuse('too many streams', 'connect-too-many', { streams: this.#streams.size });
       return;
     }
-    const room = this.#readBuffer;
     let socket: Socket;
     try {
       socket = connect({
@@ -373,61 +382,105 @@ export class StreamRelay {
         ...(dial.family === undefined ? {} : { family: dial.family }),
         noDelay: true,
         onread: {
-          buffer: room.subarray(maxHeaderLength),
+          buffer: this.#readBuffer.subarray(maxHeaderLength),
           callback: (n: number) => {
-            if (!s.gone && n > 0) this.#sendRead(connId, n);
+            if (n > 0 && inTable(s.state)) this.#sendRead(connId, n);
             return true;
           },
         },
       });
     } catch (err) {
       // Node refuses some hosts synchronously (a NUL byte, say): a refusal like any other.
-      refuse(`dial ${network} ${address}: ${failureMessage(err)}`, 'connect-throw', {
-        network,
-        address,
-      });
+      refuse(`dial ${network} ${address}: ${failureMessage(err)}`, 'connect-throw', { network, address });
       return;
     }
-    const s: Stream = {
-      id: connId,
-      network,
-      address,
-      socket,
-      connected: false,
-      pausedByPeer: false,
-      sentPause: false,
-      sincePause: 0,
-      buffered: 0,
-      settled: false,
-      holdsReader: false,
-      gone: false,
-      failure: undefined,
-    };
+    const s = new Stream(connId, network, address, socket);
     this.#streams.set(connId, s);
     this.#opened++;
+    this.#watch(s);
+  }
+
+  /** A new stream's socket: what it does becomes the stream's events. */
+  #watch(s: Stream): void {
+    const { socket } = s;
     // The socket's own idle timer (an I/O detail of the dial, not a lifecycle the machine could see):
     // first the dial timeout, then, only once the parent has closed the stream, the drain bound.
     socket.setTimeout(this.#limits.dialTimeoutMs);
     socket.on('timeout', () => {
-      if (!s.connected) socket.destroy(Object.assign(new Error('i/o timeout'), { code: 'ETIMEDOUT' }));
-      else if (s.gone) socket.destroy();
+      this.#step(s, { type: 'timeout' });
     });
     socket.once('connect', () => {
-      s.connected = true;
-      socket.setTimeout(s.gone ? this.#limits.closingIdleMs : 0);
-      if (this.#outboundBlocked || s.pausedByPeer || s.gone) socket.pause();
+      this.#step(s, { type: 'connected', outboundBlocked: this.#outboundBlocked });
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      s.failure ??= s.connected ? err.message : dialFailure(s.network, s.address, err);
+      s.failure ??= isConnected(s.state) ? err.message : dialFailure(s.network, s.address, err);
     });
     socket.once('close', () => {
-      this.#settle(s);
-      this.#closing.delete(s);
-      if (s.gone) return;
-      s.gone = true;
-      this.#streams.delete(connId);
-      this.#send(connId, MessageType.Error, errorPayload(s.failure ?? 'EOF'));
+      this.#step(s, { type: 'socketClosed' });
     });
+  }
+
+  /** Feeds the stream an event and carries out the effects its transition names. */
+  #step(s: Stream, event: StreamEvent): void {
+    const step = streamStep(s.state, event);
+    s.state = step.state;
+    for (const effect of step.effects) this.#effect(s, effect);
+  }
+
+  /** One case per effect: a flat dispatch, the decisions are streamStep's. */
+  #effect(s: Stream, effect: StreamEffect): void {
+    const { socket } = s;
+    switch (effect) {
+      case 'forget':
+        this.#streams.delete(s.id);
+        return;
+      case 'trackDraining':
+        this.#closing.add(s);
+        return;
+      case 'pauseSocket':
+        socket.pause();
+        return;
+      case 'resumeSocket':
+        socket.resume();
+        return;
+      case 'clearTimeout':
+        socket.setTimeout(0);
+        return;
+      case 'drainTimeout':
+        socket.setTimeout(this.#limits.closingIdleMs);
+        return;
+      case 'failDial':
+        socket.destroy(Object.assign(new Error('i/o timeout'), { code: 'ETIMEDOUT' }));
+        return;
+      case 'destroy':
+        socket.destroy();
+        return;
+      case 'destroySoon':
+        // Also while still dialing: Node writes what was buffered once connected, then closes.
+        socket.destroySoon();
+        return;
+      case 'sendError':
+        this.#send(s.id, MessageType.Error, errorPayload(s.failure ?? 'EOF'));
+        return;
+      case 'sendOverflowError':
+        this.#send(s.id, MessageType.Error, errorPayload('tunnel: too much data buffered for the stream'));
+        return;
+      case 'sendPause':
+        s.sincePause = 0;
+        this.#send(s.id, MessageType.Pause);
+        return;
+      case 'sendResume':
+        this.#send(s.id, MessageType.Resume);
+        return;
+      case 'holdReader':
+        this.#hold();
+        return;
+      case 'releaseReader':
+        this.#unhold();
+        return;
+      case 'uncount':
+        this.#uncount(s);
+    }
   }
 
   /** Parent → target bytes, written in order; Node buffers them while the dial is in progress. */
@@ -447,14 +500,9 @@ export class StreamRelay {
       this.#written(s, n);
     });
     if (d.congested) this.#congested = true;
-    if (d.pause) {
-      s.sentPause = true;
-      s.sincePause = 0;
-      this.#send(s.id, MessageType.Pause);
-    }
+    if (d.pause) this.#step(s, { type: 'pause' });
     if (d.holdForStream) {
-      s.holdsReader = true;
-      this.#hold();
+      this.#step(s, { type: 'holdReader' });
       this.#once('reader-held', 'the parent ignores Pause: holding the tunnel reader until the stream drains', {
         connId: s.id,
       });
@@ -479,7 +527,7 @@ export class StreamRelay {
 
   /** `n` bytes charged to stream `s` reached the kernel (or were dropped with its socket). */
   #written(s: Stream, n: number): void {
-    if (s.settled) return;
+    if (s.state.life.phase === 'closed') return;
     s.buffered -= n;
     this.#inbound -= n;
     this.#drained(s);
@@ -488,30 +536,22 @@ export class StreamRelay {
   /** What a smaller charge allows again: the stream's Resume, the reader, the session's streams. */
   #drained(s: Stream | undefined): void {
     const d = onDrain(s, this.#sessionFlow(), this.#limits);
-    if (s !== undefined && d.releaseStream) this.#release(s);
-    if (s !== undefined && d.resume) this.#resume(s);
+    if (s !== undefined && d.releaseStream) this.#step(s, { type: 'releaseReader' });
+    if (s !== undefined && d.resume) this.#step(s, { type: 'resume' });
     if (!d.uncongest) return;
     this.#congested = false;
     if (this.#sessionHolds) {
       this.#sessionHolds = false;
       this.#unhold();
     }
-    for (const t of this.#streams.values()) if (mayResume(t, this.#limits)) this.#resume(t);
-  }
-
-  #resume(s: Stream): void {
-    if (!s.sentPause) return;
-    s.sentPause = false;
-    if (!s.gone) this.#send(s.id, MessageType.Resume);
+    for (const t of this.#streams.values()) if (mayResume(t, this.#limits)) this.#step(t, { type: 'resume' });
   }
 
   /** The socket closed: whatever it still held no longer counts. */
-  #settle(s: Stream): void {
-    this.#release(s);
-    if (s.settled) return;
+  #uncount(s: Stream): void {
+    this.#closing.delete(s);
     this.#inbound -= s.buffered;
     s.buffered = 0;
-    s.settled = true;
     this.#drained(undefined);
   }
 
@@ -523,10 +563,7 @@ export class StreamRelay {
       inboundBytes: this.#inbound,
       refusedBytes,
     });
-    s.gone = true;
-    this.#streams.delete(s.id);
-    this.#send(s.id, MessageType.Error, errorPayload('tunnel: too much data buffered for the stream'));
-    s.socket.destroy();
+    this.#step(s, { type: 'overflow' });
   }
 
   #hold(): void {
@@ -537,27 +574,15 @@ export class StreamRelay {
     if (--this.#readersHeld === 0 && !this.#closed) this.#transport.resumeReading();
   }
 
-  #release(s: Stream): void {
-    if (!s.holdsReader) return;
-    s.holdsReader = false;
-    this.#unhold();
-  }
-
   /**
    * Error(c, text) from the parent: the stream ends; bytes already received are still written, for as
    * long as the target keeps taking them (`closingIdleMs` without progress ends it), and the socket
    * stays tracked until it is closed so that the session's end closes it too.
    */
   #closeFromPeer(s: Stream, text: string): void {
-    s.gone = true;
-    this.#streams.delete(s.id);
-    this.#closing.add(s);
     if (text !== 'EOF') this.#log.debug({ connId: s.id, error: text }, 'stream closed by the parent with an error');
     // Nobody wants what the target still sends; while dialing, the dial timeout still applies.
-    s.socket.pause();
-    if (s.connected) s.socket.setTimeout(this.#limits.closingIdleMs);
-    // Also while still dialing: Node writes what was buffered once connected, then closes.
-    s.socket.destroySoon();
+    this.#step(s, { type: 'peerClosed' });
   }
 
   #send(connId: number, type: number, payload?: Uint8Array): void {
@@ -636,7 +661,7 @@ export class StreamRelay {
   /** The websocket takes messages again: every socket the parent has not paused is read again. */
   #resumeReads(): void {
     if (this.#outboundBlocked) return;
-    for (const s of this.#streams.values()) if (!s.pausedByPeer) s.socket.resume();
+    for (const s of this.#streams.values()) if (s.state.outbound === 'reading') s.socket.resume();
   }
 
   /** Data(c) straight from the shared read buffer: the header goes into the room before the bytes. */

@@ -98,7 +98,7 @@ describe('a hostile parent', () => {
         loadCredentials: () => Promise.resolve({ token, caPem }),
         // Each garbage session is a parent that accepted and dropped: the chart backs it off from 4 s
         // (tested in test/unit/machines/socket.test.ts); here only what the relay survives matters.
-        reconnectDelays: { refusedRetry: () => 200 },
+        timing: { refusedRetryMs: 200 },
       },
     );
     queue = [...garbage];

@@ -14,7 +14,7 @@ import {
 import {
   recheckFallbackDelay,
   recheckedDelay,
-  reconnectDelays,
+  socketDelays,
   refusedDelay,
   rejectedDelay,
   unreachableDelay,
@@ -78,13 +78,7 @@ function start(
       }),
     },
     // The shipped reconnect delays; rand 0 (no jitter) makes each wait its policy's longest.
-    delays: {
-      ...reconnectDelays(rand),
-      pingInterval: pingIntervalMs,
-      deadPeerTimeout: deadPeerTimeoutMs,
-      readerHeldTimeout: readerHeldTimeoutMs,
-      handshakeTimeout: handshakeTimeoutMs,
-    },
+    delays: socketDelays(rand),
   });
   const trace: string[] = [];
   const emitted: string[] = [];
@@ -142,6 +136,16 @@ describe('socket statechart without the SocketConnection gate', () => {
 });
 
 describe('socket decisions', () => {
+  it('socketDelays builds every named delay from numbers: the shipped timing, a fixed wait only where given', () => {
+    const d = socketDelays(() => 0, { pingIntervalMs: 7, unreachableRetryMs: 0 });
+    const at = (attempt: number) => ({ context: { attempt } });
+    expect(d).toMatchObject({ pingInterval: 7, deadPeerTimeout: deadPeerTimeoutMs, unreachableRetry: 0 });
+    expect(d.handshakeTimeout).toBe(handshakeTimeoutMs);
+    expect(d.readerHeldTimeout).toBe(readerHeldTimeoutMs);
+    const refused = d.refusedRetry;
+    expect(typeof refused === 'function' ? refused(at(3)) : refused).toBe(refusedDelay(3, () => 0));
+  });
+
   it.each([
     ['https://p:6443', 'wss://p:6443/apis/proxies.clusternet.io/v1alpha1/sockets/ID'],
     ['https://p:6443/', 'wss://p:6443/apis/proxies.clusternet.io/v1alpha1/sockets/ID'],
@@ -233,6 +237,7 @@ describe('socket statechart', () => {
     const r = start();
     expect(r.current().input).toEqual({
       instance: r.actor.sessionId,
+      credentialsRead: 1,
       url: `wss://parent.example:6443/base/apis/proxies.clusternet.io/v1alpha1/sockets/${clusterId}`,
       parentUrl: 'https://parent.example:6443/base/',
       clusterId,
@@ -419,6 +424,19 @@ describe('socket statechart', () => {
     expect(r.emitted).toEqual(['handshake: HTTP 401', 'handshake: HTTP 401']);
     expect(r.trace).toEqual(['session.connecting', 'rejected', 'session.reconnecting', 'rejected']);
     expect(r.reports).toEqual(['unauthorized']);
+  });
+
+  it('the credentials in use are chart state: a 401 or 403 invalidates them, any other failure keeps them', () => {
+    const ends: (number | undefined)[] = [503, 500, 401, undefined, 403];
+    let n = 0;
+    const r = start((s) => {
+      const status = ends[n++];
+      s.send({ type: 'tunnel.closed', reason: `ended ${String(status)}`, ...(status === undefined ? {} : { status }) });
+    });
+    waitsBetweenSessions(r, 4);
+    r.actor.send({ type: 'credentials.confirmed' });
+    expect(r.sessions.map((s) => s.input.credentialsRead)).toEqual([1, 1, 1, 2, 2, 3]);
+    expect(r.context().credentialsRead).toBe(3);
   });
 
   // Issue 13 defect #3: a hub still starting answers 403 for a moment; the agent waited 42–60 s with the

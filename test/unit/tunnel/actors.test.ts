@@ -35,7 +35,7 @@ async function machineAgainstNothing(
     proxyFor,
     // What is tested is when credentials are read, not the backoff: redial at once, so a loaded CI
     // machine's slow timers cannot stretch three attempts past the test's deadline.
-    reconnectDelays: { unreachableRetry: () => 0 },
+    timing: { unreachableRetryMs: 0 },
     loadCredentials: () => {
       loads++;
       return Promise.resolve(credentials);
@@ -103,6 +103,7 @@ async function sessionAgainst(parentUrl: string, until: (events: SocketEvent[]) 
       src: 'session',
       input: {
         instance: 'i',
+        credentialsRead: 1,
         url: socketUrl(parentUrl, 'c1'),
         parentUrl,
         clusterId: 'c1',

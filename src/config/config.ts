@@ -217,6 +217,9 @@ function buildConfig(parsed: ParsedArgv, errors: string[], warnings: string[]): 
   const gates = parseFeatureGates(r.str('feature-gates'), defaultFeatureGates);
   errors.push(...gates.errors);
   warnings.push(...gates.warnings);
+  // In the order of the flags' sections, so errors and warnings come in that order.
+  const registration = registrationSection(r, gates.gates);
+  const management = managementSection(r);
   const predictorPort = r.num('predictor-port');
   r.check(
     predictorPort >= 1 && predictorPort <= 65535,
@@ -228,11 +231,14 @@ function buildConfig(parsed: ParsedArgv, errors: string[], warnings: string[]): 
     `--predictor-addr ${JSON.stringify(predictorAddr)} is not a valid URL`,
   );
   const leaderElection = leaderElectionSection(r);
-  const registration = registrationSection(r, gates.gates);
+  const child = childSection(r);
+  const serving = servingSection(r);
+  const logging = loggingSection(r);
+  const extensions = extensionsSection(r);
   warnings.push(...meaninglessFlagWarnings(r));
   return {
     registration,
-    management: managementSection(r),
+    management,
     status: {
       updateFrequencyMs: r.num('cluster-status-update-frequency'),
       collectFrequencyMs: r.num('cluster-status-collect-frequency'),
@@ -241,9 +247,9 @@ function buildConfig(parsed: ParsedArgv, errors: string[], warnings: string[]): 
     predictor: { addr: predictorAddr, directAccess: r.bool('predictor-direct-access'), port: predictorPort },
     leaderElection: leaderElection.election,
     systemNamespace: leaderElection.systemNamespace,
-    child: childSection(r),
+    child,
     tunnel: { logging: r.bool('enable-tunnel-logging') },
-    serving: servingSection(r),
+    serving,
     profiling: { enabled: r.bool('profiling') },
     metrics: {
       disabled: r
@@ -251,9 +257,9 @@ function buildConfig(parsed: ParsedArgv, errors: string[], warnings: string[]): 
         .map((n) => n.trim())
         .filter(Boolean),
     },
-    logging: loggingSection(r),
+    logging,
     featureGates: gates.gates,
-    extensions: extensionsSection(r),
+    extensions,
   };
 }
 

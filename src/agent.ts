@@ -31,7 +31,10 @@ import { createDeployerMachine } from './deployer/actors.ts';
 import { deployerStartupStates } from '../machines/deployer/machine.ts';
 import { createMcsMachine } from './mcs/actors.ts';
 import { createHeartbeatMachine } from './heartbeat/actors.ts';
-import { routineCollectionStates } from '../machines/heartbeat/machine.ts';
+import { routineHeartbeatStates } from '../machines/heartbeat/machine.ts';
+import { routineLeadershipStates } from '../machines/leadership/machine.ts';
+import { routineRegistrationStates } from '../machines/registration/machine.ts';
+import { routineSocketStates } from '../machines/socket/machine.ts';
 import { predictorFacts, servesBuiltInPredictor } from '../machines/heartbeat/decisions.ts';
 import type { RegistrationContext } from '../machines/registration/machine.ts';
 import { describeProblem, type RegistrationProblem } from '../machines/registration/problems.ts';
@@ -201,10 +204,14 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
         opts.onTransition?.(t);
       },
       new Map([
-        ['heartbeat', new Set(routineCollectionStates)],
-        ['deployer', new Set(deployerStartupStates)],
+        ['leadership', routineLeadershipStates],
+        ['registration', routineRegistrationStates],
+        ['heartbeat', [routineHeartbeatStates]],
+        ['socket', [routineSocketStates]],
+        ['deployer', [deployerStartupStates]],
       ]),
-      new Set(['deployer']),
+      // The tunnel says each new kind of failure and its recovery itself (src/tunnel/actors.ts).
+      new Set(['socket']),
     ),
   ];
   // What holds registration up, from its own snapshots (the root's do not change with a child's).
@@ -221,6 +228,8 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
         : { reason: context.problem, message: redactUrls(message) },
     );
   });
+  // workqueue_* from the deployer's queue as its snapshots show it.
+  inspectors.push(metrics.workQueue.inspector('deployer'));
   const inspectorUrl = config.extensions.statechartInspector;
   if (inspectorUrl !== undefined) inspectors.push(statechartInspector(inspectorUrl, log));
 

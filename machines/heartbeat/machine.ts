@@ -71,6 +71,21 @@ export const routineCollectionStates: readonly string[] = [
   'collection.soon',
 ];
 
+/**
+ * The states of the heartbeat's steady loops (the node watch, collections, reports, and their retries):
+ * moving among them is logged at debug while healthy, a first failure at warn, the recovery at info.
+ */
+export const routineHeartbeatStates: readonly string[] = [
+  ...routineCollectionStates,
+  'nodes.watching',
+  'nodes.backingOff',
+  'reporting.sending',
+  'reporting.settling',
+  'reporting.waiting',
+  'reporting.backingOff',
+  'reporting.refreshing',
+];
+
 export const heartbeatMachine = setup({
   types: {
     context: {} as HeartbeatContext,

@@ -121,6 +121,15 @@ export function termGuards(now: () => number) {
   };
 }
 
+/**
+ * The election's steady loops (a move from one to the other is not routine): a leader renewing every retry period, a follower reading the Lease.
+ * Logged at debug while healthy (a renewal every 2 s), a first failure at warn, the recovery at info.
+ */
+export const routineLeadershipStates: readonly (readonly string[])[] = [
+  ['following.reading', 'following.waiting'],
+  ['leading.term.holding', 'leading.term.renewing', 'leading.term.writing'],
+];
+
 export const leadershipMachine = setup({
   types: {
     context: {} as LeadershipContext,

@@ -181,6 +181,16 @@ const storedParams = ({ event }: { event: { readonly output: StoredCredentialsVi
 
 const notProvided = notProvidedBy('registration');
 
+/**
+ * Registration's steady loops: the periodic re-check of the stored credentials once registered, and
+ * the polls while awaiting approval. Logged at debug while healthy, a first failure at warn, the
+ * recovery at info.
+ */
+export const routineRegistrationStates: readonly (readonly string[])[] = [
+  ['registered', 'checkingCredentials'],
+  ['awaitingApproval.polling', 'awaitingApproval.waitingToPoll'],
+];
+
 export const registrationMachine = setup({
   types: {
     context: {} as RegistrationContext,

@@ -180,6 +180,19 @@ function failed(end: (a: Args) => TunnelEnd, reason: (a: Args) => string) {
 /** A timer ended the attempt or session: how far it got decides the kind. */
 const timedOut = (a: Args): TunnelEnd => ({ opened: a.context.opened, proved: a.context.proved, timedOut: true });
 
+/**
+ * The redial loop's states: moving among them is logged at debug. The tunnel component says each new
+ * kind of failure (warn) and the recovery (info) itself; the transitions into and out of an open
+ * session are logged at info.
+ */
+export const routineSocketStates: readonly string[] = [
+  'session.connecting',
+  'session.reconnecting',
+  'backingOff',
+  'refused',
+  'rejected',
+];
+
 export const socketMachine = setup({
   types: {
     context: {} as SocketContext,

@@ -1,48 +1,35 @@
 // Strings as sigs.k8s.io/yaml writes them (it converts JSON to YAML with a go-yaml v2 encoder): plain
 // where YAML reads them back as the same string, double-quoted where a plain scalar would read as
 // something else (a bool, a number, null, a timestamp), single-quoted where YAML syntax forbids a plain
-// one. Enough of go-yaml v2's rules for the single-line strings the agent prints (`--version=yaml`).
+// one. go-yaml v2 resolves plain scalars by YAML 1.1's rules (`yes`, `on`, `1:20`, `1_000`); the `yaml`
+// library both decides that (its YAML 1.1 schema) and writes the scalar (its emitter), for the single-line
+// strings the agent prints (`--version=yaml`).
 
-/** Plain scalars go-yaml v2 resolves to a bool, null, a special float or a merge key. */
-const resolvedWords = new Set([
-  ...['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON'],
-  ...['n', 'N', 'no', 'No', 'NO', 'false', 'False', 'FALSE', 'off', 'Off', 'OFF'],
-  ...['', '~', 'null', 'Null', 'NULL'],
-  ...['.nan', '.NaN', '.NAN', '.inf', '.Inf', '.INF', '+.inf', '+.Inf', '+.INF', '-.inf', '-.Inf', '-.INF'],
-  '<<',
-]);
+import { isScalar, parseDocument, stringify } from 'yaml';
 
-const goInt = /^[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)$/;
-const yamlStyleFloat = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/;
-const base60Float = /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/;
-const timestamp =
-  /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?(?:Z|[-+][0-9]{1,2}:[0-9]{2})?)?$/;
-
-/** Whether go-yaml v2 would read `s`, written plain, as something other than that string. */
+/**
+ * Whether YAML 1.1 (go-yaml v2's resolver) would read `s`, written plain, as a scalar of another type
+ * (a bool, a number, null, a timestamp); empty and the merge key `<<` too, as go-yaml has it.
+ */
 function resolvesToOther(s: string): boolean {
-  if (resolvedWords.has(s)) return true;
-  const first = s[0] ?? '';
-  if (first === '.') return yamlStyleFloat.test(s);
-  if (!/[-+0-9]/.test(first)) return false;
-  const plain = s.replaceAll('_', '');
-  return timestamp.test(s) || goInt.test(plain) || yamlStyleFloat.test(plain) || base60Float.test(s);
-}
-
-/** Whether the YAML emitter allows `s` as a plain scalar in block context. */
-function plainAllowed(s: string): boolean {
-  if (s === '' || /^(?:---|\.\.\.)/.test(s)) return false;
-  if (/^[#,[\]{}&*!|>'"%@`]/.test(s)) return false;
-  if (/^[-?:](?:\s|$)/.test(s)) return false;
-  if (/:(?:\s|$)|\s#/.test(s)) return false;
-  if (/^\s|\s$/.test(s)) return false;
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is checked for
-  return !/[\x00-\x1f\x7f]/.test(s);
+  if (s === '' || s === '<<') return true;
+  const doc = parseDocument(s, { version: '1.1', merge: false });
+  // The whole text must be the scalar (`---` is an empty document, not a null written `---`).
+  return (
+    doc.errors.length === 0 &&
+    isScalar(doc.contents) &&
+    doc.contents.source === s &&
+    typeof doc.contents.value !== 'string'
+  );
 }
 
 export function goYamlString(s: string): string {
   if (resolvesToOther(s)) return JSON.stringify(s);
-  if (plainAllowed(s)) return s;
-  // eslint-disable-next-line no-control-regex -- as above
+  // Plain where the emitter writes it plain; else single-quoted, as go-yaml (which double-quotes only
+  // what cannot be printed: control characters).
+  const out = stringify(s, { version: '1.1', lineWidth: 0 }).replace(/\n$/, '');
+  if (out === s) return s;
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is checked for
   return /[\x00-\x1f\x7f]/.test(s) ? JSON.stringify(s) : `'${s.replaceAll("'", "''")}'`;
 }
 

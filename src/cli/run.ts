@@ -47,14 +47,18 @@ const helmExitWaitMs = 20_000;
  * exits 0; a second signal exits 1 at once (spec §9.3). An unexpected failure exits 1.
  */
 async function run(config: AgentConfig, argv: readonly string[], warnings: readonly string[]): Promise<void> {
-  const log = createRootLogger(config.logging.verbosity, undefined, config.logging.format);
+  const log = createRootLogger(config.logging.verbosity, undefined, config.logging.format, {
+    splitStream: config.logging.splitStream,
+    vmodule: config.logging.vmodule,
+  });
   log.info({ version: versionInfo(process.env).gitVersion, flags: describeFlags(argv) }, 'starting clusternet-agent');
   for (const w of warnings) log.warn(w);
   const exit = (code: number): never => {
     log.flush();
     process.exit(code);
   };
-  const metrics = new AgentMetrics();
+  const metrics = new AgentMetrics({ leaseName: config.leaderElection.leaseName });
+  for (const name of metrics.disable(config.metrics.disabled)) log.warn(`--disabled-metrics: no metric ${name}`);
   let agent: RunningAgent | undefined;
   // Every replica serves health and metrics. It starts first: a port that cannot be bound ends the
   // process before it campaigns, never while it holds the Lease.
@@ -63,6 +67,7 @@ async function run(config: AgentConfig, argv: readonly string[], warnings: reado
     try {
       health = await startHealthServer({
         serving: config.serving,
+        profiling: config.profiling.enabled,
         metrics,
         readiness: () => agent?.readiness() ?? { ready: false, reasons: ['starting'] },
         log: log.child({ component: 'health' }),

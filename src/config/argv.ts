@@ -57,6 +57,32 @@ export function convertFlagValue(spec: FlagSpec, text: string): FlagValue | { er
   }
 }
 
+/** What one argument names: a flag (with its inline value, if any), or an error. */
+type FlagArg =
+  { readonly spec: FlagSpec; readonly inline: string | undefined; readonly shown: string } | { readonly error: string };
+
+/** Reads `--name[=value]`, `-x[value]` or `-x=value`; anything else is an error. */
+function readFlagArg(arg: string): FlagArg {
+  if (arg.startsWith('--')) {
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    const spec = lookupFlag(name);
+    if (spec === undefined) return { error: `unknown flag: --${name}` };
+    return { spec, inline: eq === -1 ? undefined : arg.slice(eq + 1), shown: `--${name}` };
+  }
+  if (arg.startsWith('-') && arg.length > 1) {
+    const spec = lookupShorthand(arg[1] ?? '');
+    if (spec === undefined) return { error: `unknown flag: -${arg[1] ?? ''}` };
+    const rest = arg.slice(2);
+    return {
+      spec,
+      inline: rest === '' ? undefined : rest.startsWith('=') ? rest.slice(1) : rest,
+      shown: `-${arg[1] ?? ''}`,
+    };
+  }
+  return { error: `unknown command ${JSON.stringify(arg)} for "clusternet-agent"` };
+}
+
 export function parseArgv(argv: readonly string[]): ParsedArgv {
   const given = new Map<string, FlagValue>();
   const errors: string[] = [];
@@ -78,28 +104,12 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
         errors.push(`unknown command ${JSON.stringify(rest)} for "clusternet-agent"`);
       break;
     }
-    let spec: FlagSpec | undefined;
-    let inline: string | undefined;
-    let shown: string;
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-      inline = eq === -1 ? undefined : arg.slice(eq + 1);
-      spec = lookupFlag(name);
-      shown = `--${name}`;
-    } else if (arg.startsWith('-') && arg.length > 1) {
-      spec = lookupShorthand(arg[1] ?? '');
-      const rest = arg.slice(2);
-      inline = rest === '' ? undefined : rest.startsWith('=') ? rest.slice(1) : rest;
-      shown = `-${arg[1] ?? ''}`;
-    } else {
-      errors.push(`unknown command ${JSON.stringify(arg)} for "clusternet-agent"`);
+    const flag = readFlagArg(arg);
+    if ('error' in flag) {
+      errors.push(flag.error);
       continue;
     }
-    if (spec === undefined) {
-      errors.push(`unknown flag: ${shown}`);
-      continue;
-    }
+    const { spec, inline, shown } = flag;
     if (inline !== undefined) {
       set(spec, inline);
     } else if (spec.kind === 'bool') {

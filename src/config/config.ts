@@ -6,6 +6,7 @@ import { commaItems, parseArgv, flagValue, type ParsedArgv } from './argv.ts';
 import { defaultFeatureGates, parseFeatureGates, type FeatureGates } from './feature-gates.ts';
 import { flagSpecs } from './flags.ts';
 import { formatGoDuration } from './go-duration.ts';
+import { cipherList, parseSniCertKey, type SniCertKey } from './tls.ts';
 import { redactUrls } from '../logging/redact-url.ts';
 import {
   bootstrapToken,
@@ -72,10 +73,27 @@ export interface AgentConfig {
     readonly tlsPrivateKeyFile: string;
     /** `--tls-min-version` as Node names it (empty flag: TLS 1.2, Go's default for servers). */
     readonly tlsMinVersion: TlsMinVersion;
+    /** `--tls-cipher-suites` as an OpenSSL cipher list; undefined: Node's defaults. */
+    readonly cipherSuites: string | undefined;
+    /** `--tls-sni-cert-key`: certificates served by the name the client asks for (SNI). */
+    readonly sniCertKeys: readonly SniCertKey[];
+    /** `--permit-port-sharing`: bind with SO_REUSEPORT. */
+    readonly reusePort: boolean;
     /** `--insecure-serving`: plain HTTP, for local development. */
     readonly insecure: boolean;
   };
-  readonly logging: { readonly verbosity: number; readonly format: 'text' | 'json' };
+  /** `--profiling`: CPU and heap profiles under /debug/pprof/ (pprof format). */
+  readonly profiling: { readonly enabled: boolean };
+  /** `--disabled-metrics`: names of metrics not to serve. */
+  readonly metrics: { readonly disabled: readonly string[] };
+  readonly logging: {
+    readonly verbosity: number;
+    readonly format: 'text' | 'json';
+    /** `--log-json-split-stream`/`--log-text-split-stream` (of the format used): errors to stderr. */
+    readonly splitStream: boolean;
+    /** `--vmodule`: verbosity per component. */
+    readonly vmodule: readonly VmoduleSetting[];
+  };
   readonly featureGates: FeatureGates;
   /** Behaviour the Go agent does not have. */
   readonly extensions: {
@@ -87,6 +105,12 @@ export interface AgentConfig {
     /** `--helm-binary`: the helm v3 binary for HelmReleases. */
     readonly helmBinary: string;
   };
+}
+
+/** One `--vmodule` item: components matching `pattern` log at `verbosity`. */
+export interface VmoduleSetting {
+  readonly pattern: string;
+  readonly verbosity: number;
 }
 
 export type TlsMinVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
@@ -160,89 +184,176 @@ export function parseClusterLabels(text: string): {
   return { labels, errors, warnings };
 }
 
-function buildConfig(parsed: ParsedArgv, errors: string[], warnings: string[]): AgentConfig {
-  const str = (name: string): string => String(flagValue(parsed, name));
-  const num = (name: string): number => Number(flagValue(parsed, name));
-  const bool = (name: string): boolean => flagValue(parsed, name) === true;
-  const list = (name: string): readonly string[] => flagValue(parsed, name) as readonly string[];
-  const check = (ok: boolean, message: string): void => {
-    if (!ok) errors.push(message);
-  };
+/** Reads flag values and collects what is wrong or worth a word, for the sections below. */
+interface Reader {
+  str(name: string): string;
+  num(name: string): number;
+  bool(name: string): boolean;
+  list(name: string): readonly string[];
+  /** Whether the flag was on the command line. */
+  given(name: string): boolean;
+  check(ok: boolean, message: string): void;
+  readonly errors: string[];
+  readonly warnings: string[];
+}
 
-  const gates = parseFeatureGates(str('feature-gates'), defaultFeatureGates);
+function reader(parsed: ParsedArgv, errors: string[], warnings: string[]): Reader {
+  return {
+    str: (name) => String(flagValue(parsed, name)),
+    num: (name) => Number(flagValue(parsed, name)),
+    bool: (name) => flagValue(parsed, name) === true,
+    list: (name) => flagValue(parsed, name) as readonly string[],
+    given: (name) => parsed.given.has(name),
+    check: (ok, message) => {
+      if (!ok) errors.push(message);
+    },
+    errors,
+    warnings,
+  };
+}
+
+function buildConfig(parsed: ParsedArgv, errors: string[], warnings: string[]): AgentConfig {
+  const r = reader(parsed, errors, warnings);
+  const gates = parseFeatureGates(r.str('feature-gates'), defaultFeatureGates);
   errors.push(...gates.errors);
   warnings.push(...gates.warnings);
+  // In the order of the flags' sections, so errors and warnings come in that order.
+  const registration = registrationSection(r, gates.gates);
+  const management = managementSection(r);
+  const predictorPort = r.num('predictor-port');
+  r.check(
+    predictorPort >= 1 && predictorPort <= 65535,
+    `--predictor-port must be between 1 and 65535, not ${String(predictorPort)}`,
+  );
+  const predictorAddr = r.str('predictor-addr');
+  r.check(
+    predictorAddr === '' || URL.canParse(predictorAddr),
+    `--predictor-addr ${JSON.stringify(predictorAddr)} is not a valid URL`,
+  );
+  const leaderElection = leaderElectionSection(r);
+  const child = childSection(r);
+  const serving = servingSection(r);
+  const logging = loggingSection(r);
+  const extensions = extensionsSection(r);
+  warnings.push(...meaninglessFlagWarnings(r));
+  return {
+    registration,
+    management,
+    status: {
+      updateFrequencyMs: r.num('cluster-status-update-frequency'),
+      collectFrequencyMs: r.num('cluster-status-collect-frequency'),
+      useMetricsServer: r.bool('use-metrics-server'),
+    },
+    predictor: { addr: predictorAddr, directAccess: r.bool('predictor-direct-access'), port: predictorPort },
+    leaderElection: leaderElection.election,
+    systemNamespace: leaderElection.systemNamespace,
+    child,
+    tunnel: { logging: r.bool('enable-tunnel-logging') },
+    serving,
+    profiling: { enabled: r.bool('profiling') },
+    metrics: {
+      disabled: r
+        .list('disabled-metrics')
+        .map((n) => n.trim())
+        .filter(Boolean),
+    },
+    logging,
+    featureGates: gates.gates,
+    extensions,
+  };
+}
 
-  // Registration.
-  const parentUrl = str('cluster-reg-parent-url').trim();
-  if (parentUrl === '') {
-    errors.push('--cluster-reg-parent-url is required: the URL of the parent cluster, e.g. https://192.168.10.10:6443');
-  } else {
-    const url = URL.canParse(parentUrl) ? new URL(parentUrl) : undefined;
-    if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname === '') {
-      errors.push(
-        `--cluster-reg-parent-url ${JSON.stringify(parentUrl)} is not a valid URL: expected https://<host>[:<port>][/<path>]`,
-      );
-    } else {
-      check(url.search === '' && url.hash === '', '--cluster-reg-parent-url must not have a query or fragment');
-    }
-  }
-  const token = str('cluster-reg-token').trim();
+function registrationSection(r: Reader, gates: FeatureGates): AgentConfig['registration'] {
+  const parentUrl = r.str('cluster-reg-parent-url').trim();
+  checkParentUrl(r, parentUrl);
+  const token = r.str('cluster-reg-token').trim();
   if (token === '') {
-    errors.push('--cluster-reg-token is required: a bootstrap token (<6 chars>.<16 chars>) or a ServiceAccount token');
+    r.errors.push(
+      '--cluster-reg-token is required: a bootstrap token (<6 chars>.<16 chars>) or a ServiceAccount token',
+    );
   } else {
-    check(
+    r.check(
       bootstrapToken.test(token) || jwt.test(token),
       '--cluster-reg-token is malformed: expected a bootstrap token ([a-z0-9]{6}.[a-z0-9]{16}) or a ServiceAccount token (JWT)',
     );
   }
-  const clusterName = str('cluster-reg-name').trim();
+  const { clusterName, prefix } = clusterNames(r);
+  const clusterNamespace = r.str('cluster-reg-namespace').trim();
+  r.check(
+    clusterNamespace === '' || (clusterNamespace.length <= 63 && dns1123Label.test(clusterNamespace)),
+    `--cluster-reg-namespace ${JSON.stringify(clusterNamespace)} must be a DNS label: at most 63 lower case alphanumeric characters or '-'`,
+  );
+  const clusterType = r.str('cluster-reg-type');
+  r.check(
+    clusterType === 'StandardCluster' || clusterType === 'EdgeCluster',
+    `--cluster-reg-type must be StandardCluster or EdgeCluster, not ${JSON.stringify(clusterType)}`,
+  );
+  const syncMode = r.str('cluster-sync-mode');
+  r.check(
+    syncMode === 'Pull' || syncMode === 'Push' || syncMode === 'Dual',
+    `--cluster-sync-mode must be Push, Pull or Dual, not ${JSON.stringify(syncMode)}`,
+  );
+  r.check(syncMode !== 'Push' || gates.AppPusher, '--cluster-sync-mode=Push requires the feature gate AppPusher=true');
+  const labels = parseClusterLabels(r.str('cluster-labels'));
+  r.errors.push(...labels.errors);
+  r.warnings.push(...labels.warnings);
+  return {
+    parentUrl: parentUrl.replace(/\/+$/, ''),
+    parentUrlAsGiven: parentUrl,
+    token,
+    clusterName: clusterName === '' ? undefined : clusterName,
+    clusterNamePrefix: prefix,
+    clusterNamespace: clusterNamespace === '' ? undefined : clusterNamespace,
+    clusterType: clusterType as ClusterType,
+    syncMode: syncMode as SyncMode,
+    clusterLabels: labels.labels,
+  };
+}
+
+function checkParentUrl(r: Reader, parentUrl: string): void {
+  if (parentUrl === '') {
+    r.errors.push(
+      '--cluster-reg-parent-url is required: the URL of the parent cluster, e.g. https://192.168.10.10:6443',
+    );
+    return;
+  }
+  const url = URL.canParse(parentUrl) ? new URL(parentUrl) : undefined;
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname === '') {
+    r.errors.push(
+      `--cluster-reg-parent-url ${JSON.stringify(parentUrl)} is not a valid URL: expected https://<host>[:<port>][/<path>]`,
+    );
+  } else {
+    r.check(url.search === '' && url.hash === '', '--cluster-reg-parent-url must not have a query or fragment');
+  }
+}
+
+function clusterNames(r: Reader): { clusterName: string; prefix: string } {
+  const clusterName = r.str('cluster-reg-name').trim();
   if (clusterName !== '') {
-    check(
+    r.check(
       clusterName.length <= maxClusterName,
       `--cluster-reg-name is ${String(clusterName.length)} characters long; the maximum is ${String(maxClusterName)}`,
     );
-    check(
+    r.check(
       dns1123Subdomain.test(clusterName),
       `--cluster-reg-name ${JSON.stringify(clusterName)} must consist of lower case alphanumeric characters, '-' or '.', and start and end with an alphanumeric character`,
     );
   }
-  const prefix = str('cluster-reg-name-prefix').trim();
-  check(
+  const prefix = r.str('cluster-reg-name-prefix').trim();
+  r.check(
     prefix.length > 0 && prefix.length <= maxClusterName - generatedSuffixLength,
     `--cluster-reg-name-prefix must be 1 to ${String(maxClusterName - generatedSuffixLength)} characters long (a generated name adds 6 and may not exceed ${String(maxClusterName)})`,
   );
-  check(
+  r.check(
     prefix === '' || dns1123Subdomain.test(prefix),
     `--cluster-reg-name-prefix ${JSON.stringify(prefix)} must consist of lower case alphanumeric characters, '-' or '.'`,
   );
-  const clusterNamespace = str('cluster-reg-namespace').trim();
-  check(
-    clusterNamespace === '' || (clusterNamespace.length <= 63 && dns1123Label.test(clusterNamespace)),
-    `--cluster-reg-namespace ${JSON.stringify(clusterNamespace)} must be a DNS label: at most 63 lower case alphanumeric characters or '-'`,
-  );
-  const clusterType = str('cluster-reg-type');
-  check(
-    clusterType === 'StandardCluster' || clusterType === 'EdgeCluster',
-    `--cluster-reg-type must be StandardCluster or EdgeCluster, not ${JSON.stringify(clusterType)}`,
-  );
-  const syncMode = str('cluster-sync-mode');
-  check(
-    syncMode === 'Pull' || syncMode === 'Push' || syncMode === 'Dual',
-    `--cluster-sync-mode must be Push, Pull or Dual, not ${JSON.stringify(syncMode)}`,
-  );
-  check(
-    syncMode !== 'Push' || gates.gates.AppPusher,
-    '--cluster-sync-mode=Push requires the feature gate AppPusher=true',
-  );
-  const labels = parseClusterLabels(str('cluster-labels'));
-  errors.push(...labels.errors);
-  warnings.push(...labels.warnings);
-  const clusterLabels = labels.labels;
+  return { clusterName, prefix };
+}
 
-  // Management, status, predictor.
-  const threshold = num('labels-aggregate-threshold');
-  check(
+function managementSection(r: Reader): AgentConfig['management'] {
+  const threshold = r.num('labels-aggregate-threshold');
+  r.check(
     threshold >= 0 && threshold <= 1,
     `--labels-aggregate-threshold must be between 0 and 1, not ${String(threshold)}`,
   );
@@ -252,137 +363,202 @@ function buildConfig(parsed: ParsedArgv, errors: string[], warnings: string[]): 
     'log-flush-frequency',
     'parent-credentials-check-interval',
   ]) {
-    check(num(name) > 0, `--${name} must be a positive duration, not ${formatGoDuration(num(name))}`);
+    r.check(r.num(name) > 0, `--${name} must be a positive duration, not ${formatGoDuration(r.num(name))}`);
   }
-  const predictorPort = num('predictor-port');
-  check(
-    predictorPort >= 1 && predictorPort <= 65535,
-    `--predictor-port must be between 1 and 65535, not ${String(predictorPort)}`,
-  );
-  const predictorAddr = str('predictor-addr');
-  check(
-    predictorAddr === '' || URL.canParse(predictorAddr),
-    `--predictor-addr ${JSON.stringify(predictorAddr)} is not a valid URL`,
-  );
+  return { labelsAggregateThreshold: threshold, labelsAggregatePrefixes: r.list('labels-aggregate-prefix') };
+}
 
-  // Leader election (client-go's rules).
-  const lease = num('leader-elect-lease-duration');
-  const renew = num('leader-elect-renew-deadline');
-  const retry = num('leader-elect-retry-period');
-  check(
+/** Leader election, with client-go's rules. */
+function leaderElectionSection(r: Reader): {
+  election: AgentConfig['leaderElection'];
+  systemNamespace: string;
+} {
+  const lease = r.num('leader-elect-lease-duration');
+  const renew = r.num('leader-elect-renew-deadline');
+  const retry = r.num('leader-elect-retry-period');
+  r.check(
     lease > renew,
     `--leader-elect-lease-duration (${formatGoDuration(lease)}) must be greater than --leader-elect-renew-deadline (${formatGoDuration(renew)})`,
   );
-  check(retry > 0, '--leader-elect-retry-period must be a positive duration');
+  r.check(retry > 0, '--leader-elect-retry-period must be a positive duration');
   // The Lease holds the duration in whole seconds as an int32; client-go would write a wrapped value.
-  check(
+  r.check(
     lease <= leaseDurationLimitMs,
     `--leader-elect-lease-duration (${formatGoDuration(lease)}) must be at most ${formatGoDuration(leaseDurationLimitMs)} (the Lease's leaseDurationSeconds is an int32)`,
   );
-  check(
+  r.check(
     renew > 1.2 * retry,
     `--leader-elect-renew-deadline (${formatGoDuration(renew)}) must be greater than 1.2 × --leader-elect-retry-period (${formatGoDuration(retry)})`,
   );
   // Hidden and ignored by the Go agent, which always uses a Lease: so do we, saying so.
-  const lock = str('leader-elect-resource-lock');
+  const lock = r.str('leader-elect-resource-lock');
   if (lock !== 'lease' && lock !== 'leases') {
-    warnings.push(`--leader-elect-resource-lock=${lock} is ignored: a Lease is always used, as by the Go agent`);
+    r.warnings.push(`--leader-elect-resource-lock=${lock} is ignored: a Lease is always used, as by the Go agent`);
   }
-  const leaseName = str('leader-elect-resource-name');
-  check(
+  const leaseName = r.str('leader-elect-resource-name');
+  r.check(
     dns1123Subdomain.test(leaseName) && leaseName.length <= 253,
     `--leader-elect-resource-name ${JSON.stringify(leaseName)} is not a valid object name`,
   );
-  const systemNamespace = str('leader-elect-resource-namespace');
-  check(
+  const systemNamespace = r.str('leader-elect-resource-namespace');
+  r.check(
     dns1123Label.test(systemNamespace) && systemNamespace.length <= 63,
     `--leader-elect-resource-namespace ${JSON.stringify(systemNamespace)} is not a valid namespace name`,
   );
-
-  // Child client, serving, logging.
-  const qps = num('kube-api-qps');
-  const burst = num('kube-api-burst');
-  check(qps >= 0, `--kube-api-qps must not be negative, not ${String(qps)}`);
-  check(
-    burst >= 0 && burst <= 2 ** 31 - 1,
-    `--kube-api-burst must be a non-negative 32-bit integer, not ${String(burst)}`,
-  );
-  const securePort = num('secure-port');
-  check(securePort >= 0 && securePort <= 65535, `--secure-port must be between 0 and 65535, not ${String(securePort)}`);
-  const tlsCert = str('tls-cert-file');
-  const tlsKey = str('tls-private-key-file');
-  check((tlsCert === '') === (tlsKey === ''), '--tls-cert-file and --tls-private-key-file must be given together');
-  check(str('helm-binary') !== '', '--helm-binary must not be empty');
-  const inspector = str('statechart-inspector');
-  check(
-    inspector === '' || /^wss?:\/\/[^/\s]+/.test(inspector),
-    `--statechart-inspector must be a ws:// or wss:// URL, not ${JSON.stringify(inspector)}`,
-  );
-  const tlsMin = str('tls-min-version');
-  const tlsMinVersion = tlsVersions[tlsMin];
-  check(
-    tlsMinVersion !== undefined,
-    `--tls-min-version: unknown tls version ${JSON.stringify(tlsMin)}: one of VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13`,
-  );
-  const verbosity = num('v');
-  check(verbosity >= 0, `-v must not be negative, not ${String(verbosity)}`);
-  const format = str('logging-format');
-  check(format === 'text' || format === 'json', `--logging-format must be text or json, not ${JSON.stringify(format)}`);
-  for (const target of list('tunnel-allowed-targets')) {
-    const port = Number(/:(\d+)$/.exec(target)?.[1] ?? 0);
-    check(
-      target === '*' || (port >= 1 && port <= 65535 && target.length > String(port).length + 1),
-      `--tunnel-allowed-targets: ${JSON.stringify(target)} is not host:port or *`,
-    );
-  }
-
   return {
-    registration: {
-      parentUrl: parentUrl.replace(/\/+$/, ''),
-      parentUrlAsGiven: parentUrl,
-      token,
-      clusterName: clusterName === '' ? undefined : clusterName,
-      clusterNamePrefix: prefix,
-      clusterNamespace: clusterNamespace === '' ? undefined : clusterNamespace,
-      clusterType: clusterType as ClusterType,
-      syncMode: syncMode as SyncMode,
-      clusterLabels,
-    },
-    management: { labelsAggregateThreshold: threshold, labelsAggregatePrefixes: list('labels-aggregate-prefix') },
-    status: {
-      updateFrequencyMs: num('cluster-status-update-frequency'),
-      collectFrequencyMs: num('cluster-status-collect-frequency'),
-      useMetricsServer: bool('use-metrics-server'),
-    },
-    predictor: { addr: predictorAddr, directAccess: bool('predictor-direct-access'), port: predictorPort },
-    leaderElection: {
-      enabled: bool('leader-elect'),
+    election: {
+      enabled: r.bool('leader-elect'),
       leaseDurationMs: lease,
       renewDeadlineMs: renew,
       retryPeriodMs: retry,
       leaseName,
     },
     systemNamespace,
-    child: { kubeconfig: str('kubeconfig') === '' ? undefined : str('kubeconfig'), qps, burst },
-    tunnel: { logging: bool('enable-tunnel-logging') },
-    serving: {
-      bindAddress: str('bind-address'),
-      securePort,
-      certDir: str('cert-dir'),
-      tlsCertFile: tlsCert,
-      tlsPrivateKeyFile: tlsKey,
-      tlsMinVersion: tlsMinVersion ?? 'TLSv1.2',
-      insecure: bool('insecure-serving'),
-    },
-    logging: { verbosity, format: format as 'text' | 'json' },
-    featureGates: gates.gates,
-    extensions: {
-      credentialCheckIntervalMs: num('parent-credentials-check-interval'),
-      tunnelAllowedTargets: list('tunnel-allowed-targets'),
-      statechartInspector: inspector === '' ? undefined : inspector,
-      helmBinary: str('helm-binary'),
-    },
   };
+}
+
+function childSection(r: Reader): AgentConfig['child'] {
+  const qps = r.num('kube-api-qps');
+  const burst = r.num('kube-api-burst');
+  r.check(qps >= 0, `--kube-api-qps must not be negative, not ${String(qps)}`);
+  r.check(
+    burst >= 0 && burst <= 2 ** 31 - 1,
+    `--kube-api-burst must be a non-negative 32-bit integer, not ${String(burst)}`,
+  );
+  const kubeconfig = r.str('kubeconfig');
+  return { kubeconfig: kubeconfig === '' ? undefined : kubeconfig, qps, burst };
+}
+
+function servingSection(r: Reader): AgentConfig['serving'] {
+  const securePort = r.num('secure-port');
+  r.check(
+    securePort >= 0 && securePort <= 65535,
+    `--secure-port must be between 0 and 65535, not ${String(securePort)}`,
+  );
+  const tlsCert = r.str('tls-cert-file');
+  const tlsKey = r.str('tls-private-key-file');
+  r.check((tlsCert === '') === (tlsKey === ''), '--tls-cert-file and --tls-private-key-file must be given together');
+  const tlsMin = r.str('tls-min-version');
+  const tlsMinVersion = tlsVersions[tlsMin];
+  r.check(
+    tlsMinVersion !== undefined,
+    `--tls-min-version: unknown tls version ${JSON.stringify(tlsMin)}: one of VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13`,
+  );
+  const ciphers = cipherList(r.list('tls-cipher-suites'));
+  r.errors.push(...ciphers.errors);
+  const sniCertKeys: SniCertKey[] = [];
+  for (const text of r.list('tls-sni-cert-key')) {
+    const sni = parseSniCertKey(text);
+    if ('error' in sni) r.errors.push(sni.error);
+    else sniCertKeys.push(sni);
+  }
+  return {
+    bindAddress: r.str('bind-address'),
+    securePort,
+    certDir: r.str('cert-dir'),
+    tlsCertFile: tlsCert,
+    tlsPrivateKeyFile: tlsKey,
+    tlsMinVersion: tlsMinVersion ?? 'TLSv1.2',
+    cipherSuites: ciphers.ciphers,
+    sniCertKeys,
+    reusePort: r.bool('permit-port-sharing'),
+    insecure: r.bool('insecure-serving'),
+  };
+}
+
+function loggingSection(r: Reader): AgentConfig['logging'] {
+  const verbosity = r.num('v');
+  r.check(verbosity >= 0, `-v must not be negative, not ${String(verbosity)}`);
+  const format = r.str('logging-format');
+  r.check(
+    format === 'text' || format === 'json',
+    `--logging-format must be text or json, not ${JSON.stringify(format)}`,
+  );
+  const vmodule = parseVmodule(r.str('vmodule'));
+  r.errors.push(...vmodule.errors);
+  return {
+    verbosity,
+    format: format as 'text' | 'json',
+    splitStream: r.bool(format === 'text' ? 'log-text-split-stream' : 'log-json-split-stream'),
+    vmodule: vmodule.settings,
+  };
+}
+
+/**
+ * `--vmodule=pattern=N,...`: klog matches patterns against source file names; the agent's equivalent
+ * of a file is a component (`registration`, `heartbeat`, `tunnel`, `leadership`, `deployer`,
+ * `transitions`, ...), so patterns (with `*` and `?`) are matched against component names.
+ */
+export function parseVmodule(text: string): { settings: VmoduleSetting[]; errors: string[] } {
+  const settings: VmoduleSetting[] = [];
+  const errors: string[] = [];
+  for (const item of commaItems(text)) {
+    const m = /^([^=]+)=(\d+)$/.exec(item);
+    if (m === null) errors.push(`--vmodule: ${JSON.stringify(item)} is not pattern=N`);
+    else settings.push({ pattern: (m[1] ?? '').trim(), verbosity: Number(m[2]) });
+  }
+  return { settings, errors };
+}
+
+function extensionsSection(r: Reader): AgentConfig['extensions'] {
+  r.check(r.str('helm-binary') !== '', '--helm-binary must not be empty');
+  const inspector = r.str('statechart-inspector');
+  r.check(
+    inspector === '' || /^wss?:\/\/[^/\s]+/.test(inspector),
+    `--statechart-inspector must be a ws:// or wss:// URL, not ${JSON.stringify(inspector)}`,
+  );
+  for (const target of r.list('tunnel-allowed-targets')) {
+    const port = Number(/:(\d+)$/.exec(target)?.[1] ?? 0);
+    r.check(
+      target === '*' || (port >= 1 && port <= 65535 && target.length > String(port).length + 1),
+      `--tunnel-allowed-targets: ${JSON.stringify(target)} is not host:port or *`,
+    );
+  }
+  return {
+    credentialCheckIntervalMs: r.num('parent-credentials-check-interval'),
+    tunnelAllowedTargets: r.list('tunnel-allowed-targets'),
+    statechartInspector: inspector === '' ? undefined : inspector,
+    helmBinary: r.str('helm-binary'),
+  };
+}
+
+/**
+ * Flags the Go agent has that mean nothing here, or less than there: one warning each at start-up when
+ * given (docs/flags.md lists every flag and what becomes of it).
+ */
+export function meaninglessFlagWarnings(r: Pick<Reader, 'str' | 'num' | 'bool' | 'given'>): string[] {
+  const out: string[] = [];
+  const when = (cond: boolean, text: string): void => {
+    if (cond) out.push(text);
+  };
+  when(
+    r.given('permit-address-sharing'),
+    '--permit-address-sharing has no effect: Node always binds listening sockets with SO_REUSEADDR',
+  );
+  when(
+    r.num('http2-max-streams-per-connection') !== 0,
+    '--http2-max-streams-per-connection has no effect: the health server speaks HTTP/1.1 only',
+  );
+  when(
+    r.bool('contention-profiling'),
+    '--contention-profiling has no effect: Node has no block or mutex profile (CPU and heap profiles are served with --profiling)',
+  );
+  when(
+    r.given('show-hidden-metrics-for-version'),
+    '--show-hidden-metrics-for-version has no effect: this agent has no hidden (deprecated) metrics',
+  );
+  when(
+    r.given('allow-metric-labels') || r.given('allow-metric-labels-manifest'),
+    '--allow-metric-labels and --allow-metric-labels-manifest have no effect: every label of the agent has a bounded set of values',
+  );
+  when(r.given('log-flush-frequency'), '--log-flush-frequency has no effect: log lines are written as they are logged');
+  for (const name of ['log-text-info-buffer-size', 'log-json-info-buffer-size']) {
+    when(r.str(name) !== '0', `--${name} has no effect: info lines are not buffered`);
+  }
+  for (const spec of flagSpecs) {
+    when(spec.ignored === true && r.given(spec.name), `--${spec.name} has no effect: ${spec.usage} (klog of v0.7.0)`);
+  }
+  return out;
 }
 
 function deepFreeze<T>(o: T): T {

@@ -225,6 +225,13 @@ export const flagSpecs: readonly FlagSpec[] = [
     0,
     'Limit of HTTP/2 streams per connection; 0 uses the default',
   ),
+  f(
+    serving,
+    'disable-http2-serving',
+    'bool',
+    false,
+    'If true, HTTP2 serving will be disabled (the health server serves HTTP/1.1 only, so always)',
+  ),
   f(serving, 'permit-port-sharing', 'bool', false, 'Use SO_REUSEPORT when binding the port'),
   f(serving, 'permit-address-sharing', 'bool', false, 'Use SO_REUSEADDR when binding the address'),
   f(profiling, 'profiling', 'bool', true, 'Enable profiling via web interface host:port/debug/pprof/'),

@@ -67,30 +67,24 @@ export function transitionRecorder(onTransition: (t: TransitionRecord) => void):
 }
 
 /**
- * The states of a machine's steady loop, by machine id, as dotted `region.state` names: a transition
- * that only moves regions among them (the heartbeat's collection every 20 s) is logged at debug, so the
- * info log shows what an operator acts on.
+ * The steady loops of each machine, by machine id, each a set of dotted `region.state` names: a
+ * transition that only moves regions within a loop (a lease renewal every 2 s, the heartbeat's
+ * collection every 20 s) is routine, logged by the health of its machine (`routineLevel`), so the info
+ * log shows what an operator acts on. A move from one loop to another (a leader losing its term and
+ * following) is not routine.
  */
-export type RoutineStates = ReadonlyMap<string, ReadonlySet<string>>;
+export type RoutineStates = ReadonlyMap<string, readonly (readonly string[])[]>;
 
 /** xstate's event for an invoked actor that failed: `xstate.error.actor.<id>`. */
 const isErrorEvent = (type: string): boolean => type.startsWith('xstate.error.');
 
 /**
- * Whether every region that changed moved between two routine states of that machine, and not
- * because something failed: a collection that errors (`collecting → idle` on `xstate.error.actor.*`)
- * is logged at info with its lastFailure. For the machines in `quietRetries` (which warn once per
- * kind of failure themselves), a failure repeated (attempt > 1) is routine too.
+ * Whether every region that changed moved between two routine states of that machine: the steady loop
+ * (a renewal, a collection, a report) or its retries. Whether it failed is `isFailing`'s question.
  */
-export function isRoutine(
-  record: TransitionRecord,
-  routine: RoutineStates,
-  quietRetries: ReadonlySet<string> = new Set(),
-): boolean {
-  const states = routine.get(record.machine);
-  if (states === undefined || record.from === '') return false;
-  const repeated = quietRetries.has(record.machine) && (record.attempt ?? 0) > 1;
-  if (isErrorEvent(record.event) && !repeated) return false;
+export function isRoutine(record: TransitionRecord, routine: RoutineStates): boolean {
+  const loops = routine.get(record.machine);
+  if (loops === undefined || record.from === '') return false;
   const from = record.from.split(',');
   const to = record.to.split(',');
   if (from.length !== to.length) return false;
@@ -99,10 +93,47 @@ export function isRoutine(
     const a = from[i] ?? '';
     const b = to[i] ?? '';
     if (a === b) continue;
-    if (!states.has(a) || !states.has(b)) return false;
+    if (!loops.some((loop) => loop.includes(a) && loop.includes(b))) return false;
     changed = true;
   }
   return changed;
+}
+
+/** Whether the machine is failing at this transition: an invoked actor failed, or it is retrying. */
+export const isFailing = (record: TransitionRecord): boolean => isErrorEvent(record.event) || (record.attempt ?? 0) > 0;
+
+/** A failure message with its numbers left out (ports, addresses, counts), as the kind it is of. */
+export const failureKindOf = (record: TransitionRecord): string =>
+  (record.lastFailure ?? record.event).replace(/\d+/g, 'N').slice(0, 120);
+
+export type LogLevel = 'debug' | 'info' | 'warn';
+
+/**
+ * The level of a routine transition, by the health of its machine (Kubernetes components' rule: quiet
+ * while healthy, one line per change of health). `failing` holds the kinds of failure already said per
+ * machine in its current streak of failures:
+ * - healthy and staying so: debug (a renewal every 2 s, a collection every 20 s);
+ * - the first failure of a kind in a streak: warn, with the reason;
+ * - the same kind again: debug;
+ * - the first healthy step after a streak: info (recovered), and the streak ends.
+ * A machine in `selfReporting` says its failures and recoveries itself: all its routine steps are debug.
+ */
+export function routineLevel(
+  record: TransitionRecord,
+  failing: Map<string, Set<string>>,
+  selfReporting: ReadonlySet<string> = new Set(),
+): LogLevel {
+  if (selfReporting.has(record.machine)) return 'debug';
+  const streak = failing.get(record.machine);
+  if (!isFailing(record)) {
+    if (streak === undefined) return 'debug';
+    failing.delete(record.machine);
+    return 'info';
+  }
+  const kind = failureKindOf(record);
+  if (streak?.has(kind) === true) return 'debug';
+  failing.set(record.machine, new Set([...(streak ?? []), kind]));
+  return 'warn';
 }
 
 /**
@@ -124,19 +155,29 @@ export function isRepeat(record: TransitionRecord, seen: Map<string, Set<string>
   return false;
 }
 
-/** The transition log: one pino line per state change; routine ones and repeats at debug. */
+/**
+ * The transition log: one pino line per state change. Routine ones at the level their machine's health
+ * gives them (`routineLevel`), repeats of a logged loop at debug, the rest at info.
+ */
 export function transitionLogger(
   log: Logger,
   onTransition?: (t: TransitionRecord) => void,
   routine: RoutineStates = new Map(),
-  quietRetries: ReadonlySet<string> = new Set(),
+  selfReporting: ReadonlySet<string> = new Set(),
 ): (ev: InspectionEvent) => void {
   const streaks = new Map<string, Set<string>>();
+  const failing = new Map<string, Set<string>>();
   return transitionRecorder((record) => {
     const message = `${record.machine}: ${record.from === '' ? '(start)' : record.from} → ${record.to}`;
     const repeat = isRepeat(record, streaks);
-    if (repeat || isRoutine(record, routine, quietRetries)) log.debug({ transition: record }, message);
-    else log.info({ transition: record }, message);
+    const level: LogLevel = repeat
+      ? 'debug'
+      : isRoutine(record, routine)
+        ? routineLevel(record, failing, selfReporting)
+        : 'info';
+    if (level === 'info' && failing.has(record.machine) && !isFailing(record)) failing.delete(record.machine);
+    const recovered = level === 'info' && isRoutine(record, routine);
+    log[level]({ transition: record }, recovered ? `${message} (recovered)` : message);
     onTransition?.(record);
   });
 }

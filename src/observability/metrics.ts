@@ -1,10 +1,16 @@
 // The agent's Prometheus metrics (prom-client), in one registry of their own. The statechart metrics
 // are fed from the transition log; heartbeat and tunnel metrics are objects their components feed.
+// Process and runtime metrics keep prom-client's standard names (`process_*`, `nodejs_*`), and the
+// series component-base gives Go components (`rest_client_*`, `workqueue_*`,
+// `leader_election_master_status`) are served under theirs (component-metrics.ts), so dashboards and
+// alerts written for Kubernetes components work; the agent's own series are `clusternet_agent_*`.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { registrationProblems } from '../../machines/registration/problems.ts';
 import type { TransitionRecord } from '../logging/transitions.ts';
 import { tunnelFailureKinds, type TunnelFailureKind } from '../../machines/socket/decisions.ts';
+import { workKindOf } from '../../machines/deployer/helm-releases.ts';
+import { RestClientMetrics, WorkQueueMetrics } from './component-metrics.ts';
 
 const prefix = 'clusternet_agent_';
 
@@ -139,8 +145,36 @@ export class AgentMetrics {
     this.#tunnel = counters;
   }
 
-  constructor(opts: { processMetrics?: boolean } = {}) {
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix });
+  /** client-go's leader_election_master_status: 1 while this replica leads, by Lease name. */
+  readonly leaderElectionMasterStatus = new Gauge({
+    name: 'leader_election_master_status',
+    help: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease.",
+    labelNames: ['name'] as const,
+    registers: [this.registry],
+  });
+  readonly #leaseName: string;
+  /** rest_client_* for every request to the apiservers (undefined when not asked for). */
+  readonly restClient: RestClientMetrics | undefined;
+  /** workqueue_* for the deployer's queue, by the work's kind: `description`, `helmrelease`. */
+  readonly workQueue = new WorkQueueMetrics(this.registry, (key) => workKindOf(key).toLowerCase(), [
+    'description',
+    'helmrelease',
+  ]);
+
+  constructor(
+    opts: {
+      /** process_* and nodejs_* (prom-client's default metrics, standard names). */
+      processMetrics?: boolean;
+      /** rest_client_* from every HTTP request the process makes. */
+      restClient?: boolean;
+      /** The Lease's name: leader_election_master_status's `name`. */
+      leaseName?: string;
+    } = {},
+  ) {
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.restClient = opts.restClient === false ? undefined : new RestClientMetrics(this.registry);
+    this.#leaseName = opts.leaseName ?? 'clusternet-agent';
+    this.leaderElectionMasterStatus.set({ name: this.#leaseName }, 0);
     this.leader.set(0);
     this.registered.set(0);
     this.tunnelUp.set(0);
@@ -180,19 +214,41 @@ export class AgentMetrics {
       this.tunnelUp.set(t.to.startsWith('session.open') ? 1 : 0);
       if (t.to === 'session.reconnecting') this.tunnelReconnects.inc();
     }
-    if (t.machine === 'agent') {
-      const leading = t.to.startsWith('leading');
-      const wasLeading = t.from.startsWith('leading');
-      this.leader.set(leading ? 1 : 0);
-      this.registered.set(t.to.startsWith('leading.serving') ? 1 : 0);
-      if (leading && !wasLeading) this.leaderTransitions.inc({ change: 'started' });
-      if (!leading && wasLeading) {
-        this.leaderTransitions.inc({ change: 'stopped' });
-        // Leaving `leading` stopped every machine below the agent and the election: none is in any state.
-        for (const machine of this.#seen.keys())
-          if (machine !== 'agent' && machine !== 'leadership') this.#clearStates(machine);
-      }
+    if (t.machine === 'agent') this.#observeAgent(t);
+  }
+
+  /** The root machine: leading or not, serving (registered) or not. */
+  #observeAgent(t: TransitionRecord): void {
+    const leading = t.to.startsWith('leading');
+    const wasLeading = t.from.startsWith('leading');
+    this.leader.set(leading ? 1 : 0);
+    this.leaderElectionMasterStatus.set({ name: this.#leaseName }, leading ? 1 : 0);
+    this.registered.set(t.to.startsWith('leading.serving') ? 1 : 0);
+    if (leading && !wasLeading) this.leaderTransitions.inc({ change: 'started' });
+    if (!leading && wasLeading) {
+      this.leaderTransitions.inc({ change: 'stopped' });
+      // Leaving `leading` stopped every machine below the agent and the election: none is in any state.
+      for (const machine of this.#seen.keys())
+        if (machine !== 'agent' && machine !== 'leadership') this.#clearStates(machine);
     }
+  }
+
+  /**
+   * `--disabled-metrics`: the named metrics are not served (component-base's rule: a name that is not a
+   * metric is said, not an error). Returns the names that matched no metric.
+   */
+  disable(names: readonly string[]): string[] {
+    const unknown: string[] = [];
+    for (const name of names) {
+      if (this.registry.getSingleMetric(name) === undefined) unknown.push(name);
+      else this.registry.removeSingleMetric(name);
+    }
+    return unknown;
+  }
+
+  /** Stops what observes the whole process (the HTTP diagnostics channels). */
+  close(): void {
+    this.restClient?.close();
   }
 
   text(): Promise<string> {

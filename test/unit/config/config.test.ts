@@ -42,7 +42,7 @@ describe('parseCommandLine', () => {
     expect(c.serving).toMatchObject({ bindAddress: '0.0.0.0', securePort: 10650 });
     expect(c.management).toEqual({ labelsAggregateThreshold: 0.8, labelsAggregatePrefixes: ['node.clusternet.io/'] });
     expect(c.predictor).toEqual({ addr: '', directAccess: false, port: 8080 });
-    expect(c.logging).toEqual({ verbosity: 2, format: 'json' }); // ours: JSON by default (Go: text)
+    expect(c.logging).toEqual({ verbosity: 2, format: 'json', splitStream: false, vmodule: [] }); // ours: JSON by default (Go: text)
     expect(Object.values(c.featureGates).some(Boolean)).toBe(false);
   });
 
@@ -79,8 +79,8 @@ describe('parseCommandLine', () => {
       '--leader-elect-resource-lock=lease', '--leader-elect-resource-name=clusternet-agent',
       '--leader-elect-resource-namespace=clusternet-system', '--kubeconfig=/k', '--kube-api-qps=10', '--kube-api-burst=20',
       '--enable-tunnel-logging', '--bind-address=127.0.0.1', '--secure-port=0', '--cert-dir=/c', '--tls-cert-file=/a',
-      '--tls-private-key-file=/b', '--tls-cipher-suites=X', '--tls-min-version=VersionTLS12', '--tls-sni-cert-key=/a,/b',
-      '--http2-max-streams-per-connection=100', '--permit-port-sharing', '--permit-address-sharing', '--profiling=false',
+      '--tls-private-key-file=/b', '--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256', '--tls-min-version=VersionTLS12', '--tls-sni-cert-key=/a,/b',
+      '--http2-max-streams-per-connection=100', '--disable-http2-serving', '--permit-port-sharing', '--permit-address-sharing', '--profiling=false',
       '--contention-profiling', '--show-hidden-metrics-for-version=1.0', '--disabled-metrics=m',
       '--allow-metric-labels=m,l=v', '--allow-metric-labels-manifest=/m', '-v=3', '--vmodule=a=1', '--logging-format=json',
       '--log-flush-frequency=2s', '--log-text-split-stream', '--log-text-info-buffer-size=1Ki', '--log-json-split-stream',

@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { deployerStartupStates } from '../../../machines/deployer/machine.ts';
-import { routineCollectionStates } from '../../../machines/heartbeat/machine.ts';
-import { isRepeat, isRoutine, type TransitionRecord } from '../../../src/logging/transitions.ts';
+import { routineCollectionStates, routineHeartbeatStates } from '../../../machines/heartbeat/machine.ts';
+import { routineLeadershipStates } from '../../../machines/leadership/machine.ts';
+import {
+  isRepeat,
+  isRoutine,
+  routineLevel,
+  transitionLogger,
+  type TransitionRecord,
+} from '../../../src/logging/transitions.ts';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createActor, createMachine } from 'xstate';
 
-const routine = new Map([['heartbeat', new Set(routineCollectionStates)]]);
+const routine = new Map([['heartbeat', [routineCollectionStates]]]);
 const record = (machine: string, from: string, to: string): TransitionRecord => ({ machine, from, to, event: 'x' });
 const hb = (collection: string, reporting: string): string =>
   `nodes.watching,collection.${collection},reporting.${reporting}`;
@@ -15,38 +24,36 @@ describe('routine transitions (logged at debug)', () => {
     ['a node change debounced', hb('idle', 'waiting'), hb('soon', 'waiting'), true],
     ['a collection that also starts a report', hb('collecting', 'waiting'), hb('idle', 'sending'), false],
     ['a report failing', hb('idle', 'sending'), hb('idle', 'backingOff'), false],
-    [
-      'the node watch backing off',
-      hb('idle', 'waiting'),
-      hb('idle', 'waiting').replace('watching', 'backingOff'),
-      false,
-    ],
     ['the first state of a machine', '', hb('idle', 'waiting'), false],
   ])('%s → %s', (_name, from, to, expected) => {
     expect(isRoutine(record('heartbeat', from, to), routine)).toBe(expected);
   });
 
   it.each([
-    ['xstate.done.actor.collect', true],
-    ['xstate.error.actor.collect', false],
-  ])('the collection ending on %s: routine %s', (event, expected) => {
-    const t = { ...record('heartbeat', hb('collecting', 'waiting'), hb('idle', 'waiting')), event };
-    expect(isRoutine(t, routine)).toBe(expected);
+    ['a report, its spacing and its wait', hb('idle', 'sending'), hb('idle', 'settling'), true],
+    ['a report failing', hb('idle', 'sending'), hb('idle', 'backingOff'), true],
+    [
+      'the node watch backing off',
+      hb('idle', 'waiting'),
+      hb('idle', 'waiting').replace('watching', 'backingOff'),
+      true,
+    ],
+    ['the first report (from waitingForStatus)', hb('idle', 'waitingForStatus'), hb('idle', 'sending'), false],
+  ])('with every steady loop of the heartbeat: %s is routine: %s', (_name, from, to, expected) => {
+    expect(isRoutine(record('heartbeat', from, to), new Map([['heartbeat', [routineHeartbeatStates]]]))).toBe(expected);
   });
 
   it('only for the machine the states belong to', () => {
     expect(isRoutine(record('socket', 'collection.idle', 'collection.collecting'), routine)).toBe(false);
   });
 
-  it.each([
-    ['the first failure to load the credentials', 'loadingCredentials', 'waitingForCredentials', 1, false],
-    ['a repeated failure (the machine warns per kind)', 'loadingCredentials', 'waitingForCredentials', 2, true],
-  ])('the deployer: %s is routine: %s', (_name, from, to, attempt, expected) => {
-    const deployer = new Map([['deployer', new Set(deployerStartupStates)]]);
-    const t = { machine: 'deployer', from, to, event: 'xstate.error.actor.loadCredentials', attempt };
-    expect(isRoutine(t, deployer, new Set(['deployer']))).toBe(expected);
-    // Not for a machine that did not ask for it.
-    expect(isRoutine(t, deployer)).toBe(false);
+  it('a lease renewal is routine; losing the term is not', () => {
+    const le = new Map([['leadership', routineLeadershipStates]]);
+    expect(isRoutine(record('leadership', 'leading.term.holding', 'leading.term.renewing'), le)).toBe(true);
+    expect(isRoutine(record('leadership', 'leading.term.writing', 'leading.term.holding'), le)).toBe(true);
+    expect(isRoutine(record('leadership', 'following.waiting', 'following.reading'), le)).toBe(true);
+    expect(isRoutine(record('leadership', 'leading.term.renewing', 'following.reading'), le)).toBe(false);
+    expect(isRoutine(record('leadership', 'following.reading', 'following.acquiring'), le)).toBe(false);
   });
 });
 
@@ -83,5 +90,82 @@ describe('repeats of a loop on the same failure (logged at debug)', () => {
     expect(isRepeat(reg('a', 'b', 1), seen)).toBe(false);
     expect(isRepeat({ ...record('socket', 'a', 'b'), rejectedApprovals: 1 }, seen)).toBe(false);
     expect(isRepeat(reg('a', 'b', 2), seen)).toBe(true);
+  });
+});
+
+describe('the level of a routine transition: by the health of its machine', () => {
+  const step = (event: string, attempt: number, lastFailure?: string): TransitionRecord => ({
+    machine: 'leadership',
+    from: 'leading.term.renewing',
+    to: 'leading.term.holding',
+    event,
+    ...(attempt > 0 ? { attempt } : {}),
+    ...(lastFailure === undefined ? {} : { lastFailure }),
+  });
+  const ok = step('xstate.done.actor.writeLease', 0);
+  const refused = (n: number): TransitionRecord =>
+    step('xstate.error.actor.readLease', n, 'connect ECONNREFUSED 127.0.0.1:6443');
+  const timedOut = (n: number): TransitionRecord => step('xstate.after.requestTimeout', n, 'timed out after 10000 ms');
+
+  it('healthy: debug; first failure of a kind: warn; the same again: debug; a new kind: warn; recovery: info once', () => {
+    const failing = new Map<string, Set<string>>();
+    const levels = [ok, ok, refused(1), refused(2), refused(3), timedOut(4), refused(5), timedOut(6), ok, ok].map((r) =>
+      routineLevel(r, failing),
+    );
+    expect(levels).toEqual(['debug', 'debug', 'warn', 'debug', 'debug', 'warn', 'debug', 'debug', 'info', 'debug']);
+    // After the recovery a failure is news again.
+    expect(routineLevel(refused(1), failing)).toBe('warn');
+  });
+
+  it('a failure whose message differs only in numbers (a port, a count) is the same kind', () => {
+    const failing = new Map<string, Set<string>>();
+    expect(routineLevel(refused(1), failing)).toBe('warn');
+    expect(routineLevel(step('xstate.error.actor.readLease', 2, 'connect ECONNREFUSED 127.0.0.1:7443'), failing)).toBe(
+      'debug',
+    );
+  });
+
+  it('a machine that reports its own failures and recoveries: always debug', () => {
+    const failing = new Map<string, Set<string>>();
+    expect(routineLevel(refused(1), failing, new Set(['leadership']))).toBe('debug');
+    expect(routineLevel(ok, failing, new Set(['leadership']))).toBe('debug');
+  });
+
+  it('streaks are per machine', () => {
+    const failing = new Map<string, Set<string>>();
+    expect(routineLevel(refused(1), failing)).toBe('warn');
+    expect(routineLevel({ ...refused(1), machine: 'heartbeat' }, failing)).toBe('warn');
+    expect(routineLevel({ ...ok, machine: 'heartbeat' }, failing)).toBe('info');
+    expect(routineLevel(refused(2), failing)).toBe('debug');
+  });
+});
+
+describe('the transition log of a machine in its steady loop', () => {
+  it('writes the start at info and the loop at debug', () => {
+    const lines: { level: string; msg: string }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const l of chunk.toString().split('\n'))
+          if (l !== '') lines.push(JSON.parse(l) as { level: string; msg: string });
+        cb();
+      },
+    });
+    const log = pino({ level: 'debug', formatters: { level: (label) => ({ level: label }) } }, sink);
+    const loop = createMachine({
+      id: 'loop',
+      initial: 'a',
+      states: { a: { on: { next: 'b' } }, b: { on: { next: 'a' } } },
+    });
+    const actor = createActor(loop, {
+      inspect: transitionLogger(log, undefined, new Map([['loop', [['a', 'b']]]])),
+    }).start();
+    for (let i = 0; i < 4; i++) actor.send({ type: 'next' });
+    expect(lines.map((l) => `${l.level} ${l.msg}`)).toEqual([
+      'info loop: (start) → a',
+      'debug loop: a → b',
+      'debug loop: b → a',
+      'debug loop: a → b',
+      'debug loop: b → a',
+    ]);
   });
 });

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../../../src/config/config.ts';
 import { AgentMetrics } from '../../../src/observability/metrics.ts';
-import { oid, selfSignedCertificate } from '../../../src/observability/self-signed.ts';
+import { selfSignedCertificate } from '../../../src/observability/self-signed.ts';
 import { servingCertificate, startHealthServer, type HealthServer } from '../../../src/observability/server.ts';
 import { httpGet } from '../../env/net.ts';
 
@@ -19,13 +19,16 @@ const serving = (over: Partial<AgentConfig['serving']> = {}): AgentConfig['servi
   tlsCertFile: '',
   tlsPrivateKeyFile: '',
   tlsMinVersion: 'TLSv1.2',
+  cipherSuites: undefined,
+  sniCertKeys: [],
+  reusePort: false,
   insecure: false,
   ...over,
 });
 
 describe('self-signed serving certificate', () => {
-  it('is a valid, self-signed X.509 certificate for the given names and IPs, matching its key', () => {
-    const pair = selfSignedCertificate('agent@1', ['localhost', '127.0.0.1', '::1', '2001:db8::7']);
+  it('is a valid, self-signed X.509 certificate for the given names and IPs, matching its key', async () => {
+    const pair = await selfSignedCertificate('agent@1', ['localhost', '127.0.0.1', '::1', '2001:db8::7']);
     const cert = new X509Certificate(pair.certPem);
     expect(cert.subject).toBe('CN=agent@1');
     expect(cert.verify(cert.publicKey)).toBe(true);
@@ -37,19 +40,16 @@ describe('self-signed serving certificate', () => {
     expect(cert.checkIP('2001:db8::7')).toBe('2001:db8::7');
     expect(cert.checkHost('example.com')).toBeUndefined();
     expect(Date.parse(cert.validTo) - Date.now()).toBeGreaterThan(300 * 24 * 3600_000);
+    // As before the library: ECDSA P-256 signed with SHA-256, for serving only.
+    expect(cert.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.1']);
   });
-  it.each([
-    ['2.5.4.3', '060355 0403'],
-    ['1.2.840.10045.4.3.2', '0608 2a8648ce3d040302'],
-  ])('encodes OID %s', (dotted, hex) => {
-    expect(oid(dotted).toString('hex')).toBe(hex.replace(' ', ''));
-  });
-  it('is written to --cert-dir once and reused', () => {
+  it('is written to --cert-dir once and reused', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'certdir-'));
     try {
-      const first = servingCertificate(serving({ certDir: dir }), log);
+      const first = await servingCertificate(serving({ certDir: dir }), log);
       expect(readFileSync(join(dir, 'clusternet-agent.crt'), 'utf8')).toBe(first.certPem);
-      expect(servingCertificate(serving({ certDir: dir }), log).certPem).toBe(first.certPem);
+      expect((await servingCertificate(serving({ certDir: dir }), log)).certPem).toBe(first.certPem);
     } finally {
       rmSync(dir, { recursive: true });
     }

@@ -1,9 +1,9 @@
-import { createServer } from 'node:https';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { VersionApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyApiError } from '../../../src/kube/errors.ts';
-import { selfSignedCertificate } from '../../../src/observability/self-signed.ts';
+import { selfSignedCertificate, type SelfSignedPair } from '../../../src/observability/self-signed.ts';
 import { parentKubeConfig } from '../../../src/parent/kube-config.ts';
 
 describe('parent clients', () => {
@@ -22,17 +22,20 @@ describe('parent clients', () => {
   });
 
   describe('against a parent with a private CA', () => {
-    const pair = selfSignedCertificate('parent', ['127.0.0.1']);
-    const server = createServer({ cert: pair.certPem, key: pair.keyPem }, (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"gitVersion":"v1.35.4"}');
-    });
+    let pair: SelfSignedPair = { certPem: '', keyPem: '' };
+    let server: Server | undefined;
     let url = '';
     beforeAll(async () => {
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      url = `https://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+      pair = await selfSignedCertificate('parent', ['127.0.0.1']);
+      const s = createServer({ cert: pair.certPem, key: pair.keyPem }, (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"gitVersion":"v1.35.4"}');
+      });
+      server = s;
+      await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+      url = `https://127.0.0.1:${String((s.address() as AddressInfo).port)}`;
     });
     afterAll(() => {
-      server.close();
+      server?.close();
     });
     const version = (caPem: string | undefined) =>
       parentKubeConfig(url, 'jwt', caPem).makeApiClient(VersionApi).getCode();

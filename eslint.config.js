@@ -37,7 +37,6 @@ export const smallFunctions = {
  * @type {import('eslint').Linter.Config} */
 const notYetSplit = {
   files: [
-    'src/agent.ts',
     'src/config/argv.ts',
     'src/config/config.ts',
     'src/deployer/actors.ts',

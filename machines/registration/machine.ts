@@ -7,10 +7,11 @@
 // Pure: every effect is an actor or delay provided from src/ (or by tests) with `.provide()`. Secrets
 // (tokens, CA) never enter the context or events; src/ keeps them beside the actors.
 
-import { assign, fromPromise, sendParent, setup } from 'xstate';
+import { assign, fromPromise, sendParent, sendTo, setup } from 'xstate';
+import { reportTo } from '../events.ts';
 import { errorOf, failureKind, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import { credentialCheckVerdict, credentialsUsable, type StoredCredentialsView } from './decisions.ts';
-import type { RegistrationProblem } from './problems.ts';
+import { describeProblem, type RegistrationProblem } from './problems.ts';
 
 /** The ClusterRegistrationRequest as the machine sees it (no token, no CA). */
 export interface RequestView {
@@ -123,11 +124,12 @@ const requestInput = ({ context }: { context: RegistrationContext }): RequestInp
 const whenApproved = {
   guard: 'approved',
   target: '#registration.storingCredentials',
-  actions: ['adopt', 'resetAttempts'],
+  actions: ['adopt', 'resetAttempts', 'reportProblem'],
 } as const;
 
 /** Entry action of a failure state: what /readyz and the metric say until registration gets on. */
-const problem = (p: RegistrationProblem) => ({ type: 'noteProblem', params: { problem: p } }) as const;
+const problem = (p: RegistrationProblem) =>
+  [{ type: 'noteProblem', params: { problem: p } }, { type: 'reportProblem' }] as const;
 
 const notProvided = notProvidedBy('registration');
 
@@ -187,6 +189,12 @@ export const registrationMachine = setup({
       problem: ({ context }) => (context.rejectedApprovals > 0 ? 'approvedCredentialsRejected' : undefined),
     }),
     noteProblem: assign((_, params: { problem: RegistrationProblem }) => ({ problem: params.problem })),
+    /** After a change of `problem`: tells the root what holds registration up now (its message may carry a new lastFailure). */
+    reportProblem: sendTo(reportTo, ({ context }) => ({
+      type: 'registration.problem' as const,
+      problem: context.problem,
+      message: describeProblem(context),
+    })),
     countRejectedApproval: assign({ rejectedApprovals: ({ context }) => context.rejectedApprovals + 1 }),
     /** The credentials verified: every failure count starts over. */
     credentialsVerified: assign({ attempt: 0, lastFailure: undefined, rejectedApprovals: 0, problem: undefined }),
@@ -229,7 +237,7 @@ export const registrationMachine = setup({
         src: 'resolveIdentity',
         onDone: {
           target: 'loadingStoredCredentials',
-          actions: [assign({ clusterId: ({ event }) => event.output.clusterId }), 'resetAttempts'],
+          actions: [assign({ clusterId: ({ event }) => event.output.clusterId }), 'resetAttempts', 'reportProblem'],
         },
         onError: {
           target: 'identityUnavailable',
@@ -247,13 +255,13 @@ export const registrationMachine = setup({
           {
             guard: ({ context, event }) => credentialsUsable(event.output, context.parentUrl) === 'usable',
             target: 'requesting',
-            actions: [assign({ credentialSource: 'stored' as CredentialSource }), 'resetAttempts'],
+            actions: [assign({ credentialSource: 'stored' as CredentialSource }), 'resetAttempts', 'reportProblem'],
           },
           {
             guard: ({ context, event }) => credentialsUsable(event.output, context.parentUrl) === 'parentUrlChanged',
             target: 'parentUrlChanged',
           },
-          { target: 'requesting', actions: ['useBootstrapToken', 'resetAttempts'] },
+          { target: 'requesting', actions: ['useBootstrapToken', 'resetAttempts', 'reportProblem'] },
         ],
         onError: {
           target: 'storedCredentialsUnreadable',
@@ -266,7 +274,9 @@ export const registrationMachine = setup({
       after: { retryDelay: 'loadingStoredCredentials' },
     },
     /** The stored credentials were issued by another parent: register anew with the bootstrap token. */
-    parentUrlChanged: { always: { target: 'requesting', actions: ['useBootstrapToken', 'resetAttempts'] } },
+    parentUrlChanged: {
+      always: { target: 'requesting', actions: ['useBootstrapToken', 'resetAttempts', 'reportProblem'] },
+    },
 
     requesting: {
       invoke: {
@@ -277,7 +287,7 @@ export const registrationMachine = setup({
           clusterName: context.clusterName,
           source: context.credentialSource,
         }),
-        onDone: { target: 'awaitingApproval', actions: 'resetAttempts' },
+        onDone: { target: 'awaitingApproval', actions: ['resetAttempts', 'reportProblem'] },
         onError: [
           { guard: 'rejected', target: 'rejected', actions: 'recordFailure' },
           {
@@ -330,7 +340,7 @@ export const registrationMachine = setup({
             onDone: [
               whenApproved,
               { guard: 'denied', target: '#registration.denied', actions: 'adopt' },
-              { target: 'waitingToPoll', actions: ['adopt', 'resetAttempts'] },
+              { target: 'waitingToPoll', actions: ['adopt', 'resetAttempts', 'reportProblem'] },
             ],
             onError: [
               { guard: 'rejected', target: '#registration.rejected', actions: 'recordFailure' },
@@ -381,7 +391,7 @@ export const registrationMachine = setup({
               clusterName: context.clusterName,
               dedicatedNamespace: context.dedicatedNamespace ?? '',
             }),
-            onDone: { target: '#registration.verifying', actions: 'resetAttempts' },
+            onDone: { target: '#registration.verifying', actions: ['resetAttempts', 'reportProblem'] },
             onError: {
               target: 'backingOff',
               actions: 'recordFailure',
@@ -398,7 +408,7 @@ export const registrationMachine = setup({
         id: 'verifyCredentials',
         src: 'verifyCredentials',
         input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: 'stored' }),
-        onDone: { target: 'registered', actions: ['credentialsVerified', 'reportRegistered'] },
+        onDone: { target: 'registered', actions: ['credentialsVerified', 'reportProblem', 'reportRegistered'] },
         onError: [
           {
             guard: 'credentialsRevoked',
@@ -422,7 +432,7 @@ export const registrationMachine = setup({
      * loops (`rejectedApprovals`); once it is gone, the read's 404 leads to a new request.
      */
     approvedCredentialsRejected: {
-      entry: ['useBootstrapToken', problem('approvedCredentialsRejected')],
+      entry: ['useBootstrapToken', ...problem('approvedCredentialsRejected')],
       after: { rejectedApprovalDelay: 'awaitingApproval' },
     },
     verificationFailed: { entry: problem('credentialsNotVerified'), after: { retryDelay: 'verifying' } },
@@ -440,7 +450,7 @@ export const registrationMachine = setup({
         id: 'verifyCredentials',
         src: 'verifyCredentials',
         input: ({ context }) => ({ clusterId: context.clusterId ?? '', source: 'stored' }),
-        onDone: { target: 'registered', actions: ['resetAttempts', 'reportConfirmed'] },
+        onDone: { target: 'registered', actions: ['resetAttempts', 'reportProblem', 'reportConfirmed'] },
         onError: [
           {
             guard: 'credentialsRevoked',

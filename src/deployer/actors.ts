@@ -15,7 +15,7 @@ import {
 } from '../../machines/deployer/machine.ts';
 import { prepareRetryPolicy } from '../../machines/deployer/timing.ts';
 import type { AgentConfig } from '../config/config.ts';
-import { failureMessage } from '../../machines/failure.ts';
+import { failureKind, failureMessage } from '../../machines/failure.ts';
 import type { ObjectEvent } from '../kube/event-correlator.ts';
 import { apiEventSink, EventRecorder, type EventSink } from '../kube/event-recorder.ts';
 import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
@@ -31,7 +31,7 @@ import {
 } from './credentials.ts';
 import { DescriptionStore, watchDescriptions } from './descriptions.ts';
 import { DriftWatches } from './drift.ts';
-import { Helm } from './helm.ts';
+import { Helm, helmRunsExited } from './helm.ts';
 import { HelmChartStore, HelmReleaseReconciler, HelmReleaseStore, watchHelm } from './helm-releases.ts';
 import { DescriptionReconciler } from './reconciler.ts';
 import { helmReleaseOfWorkKey } from '../../machines/deployer/helm-releases.ts';
@@ -110,6 +110,7 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
       },
     },
     actors: {
+      helmRunsExited: fromPromise(helmRunsExited),
       loadCredentials: fromPromise(async () => {
         const parent = (await parentAccess()).kubeConfig;
         const deployer = await appDeployer();
@@ -188,7 +189,7 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
             const message = failureMessage(err);
             const what = helmRelease === undefined ? { description: input.key } : { helmRelease };
             log.warn({ ...what, err: message }, 'reconcile failed; retrying with backoff');
-            sendBack({ type: 'work.failed', key: input.key, message });
+            sendBack({ type: 'work.failed', key: input.key, message, kind: failureKind(err) });
           },
         );
         return () => {

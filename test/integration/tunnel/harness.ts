@@ -30,7 +30,10 @@ export interface RunningTunnel {
 
 export function runTunnel(
   input: { parentUrl: string; clusterId: string; childServer: string },
-  deps: Omit<SocketDeps, 'log'>,
+  deps: Omit<SocketDeps, 'log'> & {
+    /** The chart's `credentials.rejected` report (to the root agent machine, which the harness has not). */
+    readonly onCredentialsRejected?: (message: string) => void;
+  },
 ): RunningTunnel {
   const logs: LogRecord[] = [];
   const sink = new Writable({
@@ -40,13 +43,20 @@ export function runTunnel(
     },
   });
   const relays: StreamRelay[] = [];
+  const emitted: string[] = [];
   const machine = createSocketMachine({
     ...deps,
     log: pino({ level: 'debug' }, sink),
     onRelay: (r) => relays.push(r),
+  }).provide({
+    actions: {
+      notifyCredentialsRejected: (_, message: string) => {
+        emitted.push(message);
+        deps.onCredentialsRejected?.(message);
+      },
+    },
   });
   const states: { at: number; to: string }[] = [];
-  const emitted: string[] = [];
   const errors: unknown[] = [];
   const actor = createActor(machine, {
     input,
@@ -54,7 +64,6 @@ export function runTunnel(
       if (t.machine === 'socket') states.push({ at: performance.now(), to: t.to });
     }),
   });
-  actor.on('credentials.rejected', (e) => emitted.push(e.message));
   actor.subscribe({ error: (err) => errors.push(err) });
   actor.start();
   return {

@@ -37,11 +37,11 @@ import { predictorFacts, servesBuiltInPredictor } from '../machines/heartbeat/de
 import { redactUrls } from './logging/redact-url.ts';
 import { childRequestLimiter } from './kube/request-limiter.ts';
 import { createPredictorMachine } from './predictor/actors.ts';
-import { createSocketMachine, tunnelFailureText } from './tunnel/actors.ts';
+import { createSocketMachine } from './tunnel/actors.ts';
+import { tunnelReportLog } from './tunnel/report-log.ts';
 import { actorClock, checkBeforeTimers } from './clock.ts';
 import { serverAddress } from './tunnel/dial-allow-list.ts';
 import type { StreamRelay } from './tunnel/stream-relay.ts';
-import type { TunnelFailureKind } from '../machines/socket/decisions.ts';
 
 export type AgentSnapshot = ReturnType<Actor<typeof agentMachine>['getSnapshot']>;
 
@@ -216,27 +216,16 @@ function agentInput(config: AgentConfig, child: KubeConfig, identity: string): A
   };
 }
 
-/** The log lines the children's reports call for: registered, the tunnel failing and working again. */
+/** The log lines the children's reports call for: registered; the tunnel failing and working again. */
 function reportLogger(w: Wiring): (r: ChildReport) => void {
-  const tunnelLog = w.log.child({ component: 'tunnel' });
-  // One warning per change of the way the tunnel fails, not one per retry.
-  let warned: TunnelFailureKind | undefined;
+  const tunnel = tunnelReportLog(w.log.child({ component: 'tunnel' }));
   return (r) => {
     if (r.type === 'registration.registered')
       w.log.info(
         { clusterId: r.clusterId, clusterName: r.clusterName, dedicatedNamespace: r.dedicatedNamespace },
         `registered with ${redactUrls(w.config.registration.parentUrl)} as cluster ${r.clusterName ?? ''} (${r.clusterId})`,
       );
-    else if (r.type === 'tunnel.disconnected' && r.kind !== warned) {
-      warned = r.kind;
-      tunnelLog.warn(
-        { kind: r.kind, reason: r.message },
-        `the tunnel to the parent fails: ${tunnelFailureText[r.kind]}`,
-      );
-    } else if (r.type === 'tunnel.recovered') {
-      warned = undefined;
-      tunnelLog.info('the tunnel to the parent works again');
-    }
+    else tunnel(r);
   };
 }
 

@@ -9,6 +9,8 @@ import { eventually } from '../../env/eventually.ts';
 import type { socketMachine } from '../../../machines/socket/machine.ts';
 import { transitionRecorder } from '../../../src/logging/transitions.ts';
 import { createSocketMachine, type SocketDeps } from '../../../src/tunnel/actors.ts';
+import { tunnelReportLog } from '../../../src/tunnel/report-log.ts';
+import type { TunnelFailureKind } from '../../../machines/socket/decisions.ts';
 import type { StreamRelay } from '../../../src/tunnel/stream-relay.ts';
 
 export interface LogRecord {
@@ -44,15 +46,24 @@ export function runTunnel(
   });
   const relays: StreamRelay[] = [];
   const emitted: string[] = [];
+  const log = pino({ level: 'debug' }, sink);
+  // The reports to the root agent machine (none here): logged as the agent logs them.
+  const reportLog = tunnelReportLog(log);
   const machine = createSocketMachine({
     ...deps,
-    log: pino({ level: 'debug' }, sink),
+    log,
     onRelay: (r) => relays.push(r),
   }).provide({
     actions: {
       notifyCredentialsRejected: (_, message: string) => {
         emitted.push(message);
         deps.onCredentialsRejected?.(message);
+      },
+      reportFailing: (_, p: { readonly kind: TunnelFailureKind; readonly message: string }) => {
+        reportLog({ type: 'tunnel.disconnected', ...p });
+      },
+      reportRecovered: () => {
+        reportLog({ type: 'tunnel.recovered' });
       },
     },
   });

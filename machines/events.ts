@@ -3,6 +3,7 @@
 // tree (no callback that calls `actor.send` on the root). The root forwards some of them (a rejection to
 // registration, a confirmation to the socket); the outward stream (src/observability) sees all of them.
 
+import type { AnyActorRef } from 'xstate';
 import type { RegistrationProblem } from './registration/problems.ts';
 import type { TunnelFailureKind } from './socket/decisions.ts';
 
@@ -40,18 +41,30 @@ export interface CredentialsRejected {
 
 /** Socket → root. */
 export type TunnelReport =
-  /** A Pong answered the session's ping: the parent can reach the child through the tunnel. */
+  /** The handshake succeeded: a session is open (readiness counts the tunnel up from here). */
   | { readonly type: 'tunnel.connected' }
-  /** The tunnel is down: why (kind and the last reason); sent once per change of kind, not per retry. */
-  | { readonly type: 'tunnel.disconnected'; readonly kind: TunnelFailureKind; readonly message: string };
+  /**
+   * The tunnel is down: why (kind and the last reason). Sent when an open session ends, and when an
+   * attempt fails in another way than the one before; not at every retry of the same failure.
+   */
+  | { readonly type: 'tunnel.disconnected'; readonly kind: TunnelFailureKind; readonly message: string }
+  /** A Pong answered our ping after failures: the parent serves the tunnel again. */
+  | { readonly type: 'tunnel.recovered' };
 
 /** Heartbeat → root: each status report to the parent, how long it took, and how it failed. */
 export type HeartbeatReport =
   | { readonly type: 'heartbeat.reported'; readonly seconds: number }
-  | { readonly type: 'heartbeat.failed'; readonly seconds: number; readonly reason: string };
+  /** `reason`: the failure kind (machines/failure.ts). */
+  | { readonly type: 'heartbeat.failed'; readonly reason: string };
+
+/** Deployer → root, once it was asked to drain (`deployer.drain`): no helm run is left. */
+export interface DeployerReport {
+  readonly type: 'deployer.drained';
+}
 
 /** Everything a child machine sends its parent, the root agent machine. */
-export type ChildReport = LeadershipReport | RegistrationReport | CredentialsRejected | TunnelReport | HeartbeatReport;
+export type ChildReport =
+  LeadershipReport | RegistrationReport | CredentialsRejected | TunnelReport | HeartbeatReport | DeployerReport;
 
 /** The type names of the catalogue, for tests that check a name used outside machines/ exists. */
 export const childReportTypes = [
@@ -66,8 +79,18 @@ export const childReportTypes = [
   'tunnel.disconnected',
   'heartbeat.reported',
   'heartbeat.failed',
+  'tunnel.recovered',
+  'deployer.drained',
 ] as const satisfies readonly ChildReport['type'][];
 
 // Every type of the union is listed above (a missing one fails to compile here).
 type Missing = Exclude<ChildReport['type'], (typeof childReportTypes)[number]>;
 export const catalogueIsComplete: Missing extends never ? true : never = true;
+
+/**
+ * Where a child's report goes (`sendTo(reportTo, …)`): its parent, the root agent machine. A machine run
+ * on its own (a unit test, an integration harness) has none (`sendParent` would throw): the report goes
+ * to the machine itself, which has no transition for it (no machine handles the reports it sends), so
+ * it is dropped. Tests that assert on reports provide the report actions, or run the machine under a parent.
+ */
+export const reportTo = ({ self }: { readonly self: AnyActorRef }): AnyActorRef => self._parent ?? self;

@@ -6,15 +6,23 @@
 //
 // Leaving `leading` stops every child invoked inside it (registration and the serving regions) in the
 // same step, before the leadership machine can campaign again or release the Lease. `agent.stop`
-// leaves `leading` first, then asks the leadership machine to release the Lease; when it has, the agent
-// is `stopped`. An error of any child ends the agent in `failed` (the process exits non-zero).
+// while serving first drains the deployer (`serving.draining`: the other components stop, the
+// deployer's helm runs exit, bounded by `drainDeadline`), then leaves `leading` and asks the leadership
+// machine to release the Lease; when it has, the agent is `stopped`. An error of any child ends the
+// agent in `failed` (the process exits non-zero).
 //
-// `serving` invokes one named actor per registered component (heartbeat, socket, deployer, predictor,
-// mcs). A component refused by the parent sends `credentials.rejected`, which is forwarded to
-// registration; if registration then revokes, `serving` is left and its children stop; when its re-check
-// passes, its `credentials.confirmed` is forwarded to the socket (a tunnel refused with 403).
+// `serving` invokes the deployer, and `serving.working` one named actor per other registered component
+// (heartbeat, socket, predictor, mcs). Children report to the root only with the typed events of
+// machines/events.ts (`ChildReport`). A component refused by the parent sends `credentials.rejected`,
+// which is forwarded to registration; if registration then revokes, `serving` is left and its children
+// stop; when its re-check passes, its `credentials.confirmed` is forwarded to the socket (a tunnel
+// refused with 403). The other reports (tunnel, heartbeat, registration problems) change no state here:
+// src/ reads them, with the tags below, from the outward stream (src/observability/agent-events.ts).
 
 import { assign, sendTo, setup } from 'xstate';
+import type { ChildReport } from '../events.ts';
+import { notProvided as notProvidedBy } from '../failure.ts';
+import { agentDelays } from './timing.ts';
 import { deployerMachine } from '../deployer/machine.ts';
 import type { SyncMode } from '../deployer/decisions.ts';
 import { heartbeatMachine } from '../heartbeat/machine.ts';
@@ -74,19 +82,22 @@ export interface AgentOutput {
 
 export type AgentEvent =
   | { readonly type: 'agent.stop' }
-  | { readonly type: 'lease.acquired' }
-  | { readonly type: 'lease.lost' }
   /**
    * Sent (by the clock, before any timer's work) to have leadership check its work deadline: after a
    * pause, work timers due before the deadline fire after it, possibly before the deadline's own timer.
    */
   | { readonly type: 'lease.check' }
-  | ({ readonly type: 'registration.registered' } & Registered)
-  | { readonly type: 'registration.revoked' }
-  /** A registered component (heartbeat, tunnel) was refused by the parent: registration re-checks. */
-  | { readonly type: 'credentials.rejected'; readonly message: string }
-  /** Registration re-checked the credentials and the parent accepts them: the tunnel may redial at once. */
-  | { readonly type: 'credentials.confirmed' };
+  /** What the children report (machines/events.ts). */
+  | ChildReport;
+
+/**
+ * The root's state tags: what src/ reads of the root (readiness, metrics), never its state names.
+ * `leading`: this replica holds the Lease and works; `registered`: registered and serving.
+ */
+export const agentTags = ['leading', 'registered'] as const;
+export type AgentTag = (typeof agentTags)[number];
+
+const notProvided = notProvidedBy('agent');
 
 const failureOf = (event: unknown): string => {
   const e = event as { error?: unknown; actorId?: string };
@@ -103,7 +114,9 @@ export const agentMachine = setup({
     events: {} as AgentEvent,
     input: {} as AgentInput,
     output: {} as AgentOutput,
+    tags: {} as AgentTag,
   },
+  delays: agentDelays(),
   actors: {
     leadership: leadershipMachine,
     registration: registrationMachine,
@@ -119,6 +132,9 @@ export const agentMachine = setup({
     checkTerm: sendTo('leadership', { type: 'lease.check' }),
     forwardToRegistration: sendTo('registration', ({ event }) => event),
     forwardToSocket: sendTo('socket', ({ event }) => event),
+    drainDeployer: sendTo('deployer', { type: 'deployer.drain' }),
+    /** Says (a warning) that the agent stops while helm still runs: a release may stay pending. */
+    warnDrainIncomplete: notProvided('warnDrainIncomplete'),
   },
 }).createMachine({
   id: 'agent',
@@ -149,6 +165,7 @@ export const agentMachine = setup({
     },
 
     leading: {
+      tags: ['leading'],
       on: {
         'lease.lost': 'standby',
         'credentials.rejected': { actions: 'forwardToRegistration' },
@@ -187,62 +204,87 @@ export const agentMachine = setup({
          * when the credentials are revoked or leadership ends.
          */
         serving: {
+          tags: ['registered'],
           on: {
             'registration.revoked': { target: 'registering', actions: assign({ registered: undefined }) },
-            'credentials.confirmed': { actions: 'forwardToSocket' },
           },
-          // The registered components, one actor each (the tunnel sits `disabled` without its gate; the
-          // deployer only publishes the deployer Secret when the parent pushes).
-          invoke: [
-            {
-              id: 'heartbeat',
-              src: 'heartbeat',
-              input: ({ context }) => ({
-                clusterId: context.registered?.clusterId ?? '',
-                dedicatedNamespace: context.registered?.dedicatedNamespace ?? '',
-              }),
-              onError: failed,
+          // The deployer runs through the drain; it only publishes the deployer Secret when the parent pushes.
+          invoke: {
+            id: 'deployer',
+            src: 'deployer',
+            input: ({ context }) => ({
+              clusterId: context.registered?.clusterId ?? '',
+              dedicatedNamespace: context.registered?.dedicatedNamespace ?? '',
+              syncMode: context.deployer.syncMode,
+              appPusher: context.deployer.appPusher,
+            }),
+            onError: failed,
+          },
+          initial: 'working',
+          states: {
+            /** The other registered components, one actor each (the tunnel sits `disabled` without its gate). */
+            working: {
+              on: {
+                'credentials.confirmed': { actions: 'forwardToSocket' },
+                'agent.stop': 'draining',
+              },
+              invoke: [
+                {
+                  id: 'heartbeat',
+                  src: 'heartbeat',
+                  input: ({ context }) => ({
+                    clusterId: context.registered?.clusterId ?? '',
+                    dedicatedNamespace: context.registered?.dedicatedNamespace ?? '',
+                  }),
+                  onError: failed,
+                },
+                {
+                  id: 'socket',
+                  src: 'socket',
+                  input: ({ context }) => ({
+                    enabled: context.tunnel.enabled,
+                    parentUrl: context.tunnel.parentUrl,
+                    clusterId: context.registered?.clusterId ?? '',
+                    childServer: context.tunnel.childServer,
+                  }),
+                  onError: failed,
+                },
+                {
+                  // Only the registered leader serves the predictor; leaving `serving` closes it.
+                  id: 'predictor',
+                  src: 'predictor',
+                  input: ({ context }) => context.predictor,
+                  onError: failed,
+                },
+                {
+                  // Sits `disabled` without its gate.
+                  id: 'mcs',
+                  src: 'mcs',
+                  input: ({ context }) => ({
+                    enabled: context.multiClusterService,
+                    dedicatedNamespace: context.registered?.dedicatedNamespace ?? '',
+                  }),
+                  onError: failed,
+                },
+              ],
             },
-            {
-              id: 'socket',
-              src: 'socket',
-              input: ({ context }) => ({
-                enabled: context.tunnel.enabled,
-                parentUrl: context.tunnel.parentUrl,
-                clusterId: context.registered?.clusterId ?? '',
-                childServer: context.tunnel.childServer,
-              }),
-              onError: failed,
+            /**
+             * The agent stops: the other components have stopped; the deployer stops its reconciles and
+             * reports `deployer.drained` once their helm runs have exited (a helm given SIGTERM marks its
+             * release failed instead of leaving it pending). Only then, or after drainDeadline, is `leading`
+             * left and the Lease released, so a standby cannot take over while helm still runs.
+             */
+            draining: {
+              entry: 'drainDeployer',
+              on: {
+                'deployer.drained': '#agent.stopping',
+                'lease.lost': '#agent.stopping',
+                'registration.revoked': {},
+                'agent.stop': {},
+              },
+              after: { drainDeadline: { target: '#agent.stopping', actions: 'warnDrainIncomplete' } },
             },
-            {
-              id: 'deployer',
-              src: 'deployer',
-              input: ({ context }) => ({
-                clusterId: context.registered?.clusterId ?? '',
-                dedicatedNamespace: context.registered?.dedicatedNamespace ?? '',
-                syncMode: context.deployer.syncMode,
-                appPusher: context.deployer.appPusher,
-              }),
-              onError: failed,
-            },
-            {
-              // Only the registered leader serves the predictor; leaving `serving` closes it.
-              id: 'predictor',
-              src: 'predictor',
-              input: ({ context }) => context.predictor,
-              onError: failed,
-            },
-            {
-              // Sits `disabled` without its gate.
-              id: 'mcs',
-              src: 'mcs',
-              input: ({ context }) => ({
-                enabled: context.multiClusterService,
-                dedicatedNamespace: context.registered?.dedicatedNamespace ?? '',
-              }),
-              onError: failed,
-            },
-          ],
+          },
         },
       },
     },

@@ -31,7 +31,8 @@ import {
   sendTo,
   setup,
 } from 'xstate';
-import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
+import { reportTo, type ChildReport } from '../events.ts';
+import { errorOf, failureKind, failureMessage, notProvided as notProvidedBy, type FailureKind } from '../failure.ts';
 import {
   defaultWorkerLimits,
   deployerRole,
@@ -106,9 +107,15 @@ export type DeployerEvent =
   | { readonly type: 'drift.retry'; readonly resource: string }
   /** A reconcile worker finished its key. */
   | { readonly type: 'work.done'; readonly key: string }
-  | { readonly type: 'work.failed'; readonly key: string; readonly message: string }
+  /** `kind`: how the call that failed failed (a 401 from the parent: the root has the credentials re-checked). */
+  | { readonly type: 'work.failed'; readonly key: string; readonly message: string; readonly kind?: FailureKind }
   /** Internal: a failed key's backoff is over. */
-  | { readonly type: 'work.retry'; readonly key: string };
+  | { readonly type: 'work.retry'; readonly key: string }
+  /**
+   * From the root, when the agent stops: stop the reconciles (their helm runs get SIGTERM), wait for
+   * every helm run to exit, then report `deployer.drained`; the root bounds the wait.
+   */
+  | { readonly type: 'deployer.drain' };
 
 export interface PublishInput {
   readonly clusterId: string;
@@ -167,6 +174,8 @@ const deployerSetup = setup({
     watchDrift: fromCallback<DeployerEvent, WatchInput>(notProvided('watchDrift')),
     /** Reconciles one Description or HelmRelease; sends work.done or work.failed exactly once. */
     reconcile: fromCallback<DeployerEvent, ReconcileInput>(notProvided('reconcile')),
+    /** Draining: resolves once every helm process the reconciles started has exited. */
+    helmRunsExited: fromPromise<undefined>(notProvided('helmRunsExited')),
   },
   delays: {
     /** Start-up steps: exponential backoff on context.attempt (prepareRetryPolicy), forever (spec §7.1). */
@@ -202,6 +211,23 @@ const deployerSetup = setup({
       lastFailure: ({ event }) => failureMessage(errorOf(event)),
     }),
     resetAttempt: assign({ attempt: 0, lastFailure: undefined }),
+    /** The parent refused the dedicated credentials (a 401): the root has registration re-check them. */
+    reportRejected: enqueueActions(({ event, self, enqueue: q }) => {
+      const kind = event.type === 'work.failed' ? event.kind : failureKind(errorOf(event));
+      if (kind !== 'unauthorized') return;
+      const report: ChildReport = {
+        type: 'credentials.rejected',
+        component: 'deployer',
+        message: failureMessage(errorOf(event)),
+      };
+      q.sendTo(reportTo({ self }), report);
+    }),
+    /** Draining: every reconcile stops (a helm it runs gets SIGTERM) and no new one starts. */
+    stopWorkers: enqueueActions(({ context, enqueue: q }) => {
+      for (const k of context.queue.active) q.stopChild(workerId(k));
+      q.assign({ queue: emptyQueue });
+    }),
+    reportDrained: sendTo(reportTo, { type: 'deployer.drained' } satisfies ChildReport),
     /** A start-up step succeeded: the next failure is warned about again. */
     resetStartupFailure: assign({ startupFailure: undefined }),
     noteStartupFailure: assign({
@@ -318,13 +344,14 @@ const workRegion = {
     'drift.detected': { actions: 'queueAndDispatch' },
     'work.retry': { actions: 'queueAndDispatch' },
     'work.done': { actions: 'finishAndDispatch' },
-    'work.failed': { actions: 'finishAndDispatch' },
+    'work.failed': { actions: ['reportRejected', 'finishAndDispatch'] },
   },
 } as const;
 
 export const deployerMachine = deployerSetup.createMachine({
   id: 'deployer',
   initial: 'loadingCredentials',
+  on: { 'deployer.drain': '.draining' },
   context: ({ input }) => ({
     clusterId: input.clusterId,
     dedicatedNamespace: input.dedicatedNamespace,
@@ -372,9 +399,9 @@ export const deployerMachine = deployerSetup.createMachine({
           {
             guard: 'newStartupFailure',
             target: 'waitingToPublish',
-            actions: ['recordFailure', 'noteStartupFailure', 'warnStartupFailure'],
+            actions: ['recordFailure', 'noteStartupFailure', 'warnStartupFailure', 'reportRejected'],
           },
-          { target: 'waitingToPublish', actions: 'recordFailure' },
+          { target: 'waitingToPublish', actions: ['recordFailure', 'reportRejected'] },
         ],
       },
     },
@@ -408,5 +435,17 @@ export const deployerMachine = deployerSetup.createMachine({
         work: workRegion,
       },
     },
+    /** The agent stops: the reconciles are stopped; the helm runs they started exit (or the root stops waiting). */
+    draining: {
+      entry: 'stopWorkers',
+      on: { 'deployer.drain': {} },
+      invoke: {
+        id: 'helmRunsExited',
+        src: 'helmRunsExited',
+        onDone: { target: 'drained', actions: 'reportDrained' },
+        onError: { target: 'drained', actions: 'reportDrained' },
+      },
+    },
+    drained: { on: { 'deployer.drain': { actions: 'reportDrained' } } },
   },
 });

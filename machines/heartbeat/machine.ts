@@ -14,7 +14,8 @@
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
-import { assign, enqueueActions, fromEventObservable, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromEventObservable, fromPromise, sendTo, setup } from 'xstate';
+import { reportTo, type ChildReport } from '../events.ts';
 import { errorOf, failureKind, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import { significantChange, type ClusterStatus } from './decisions.ts';
 import { resumesAtOnce, type WatchEndKind } from '../watch.ts';
@@ -62,6 +63,11 @@ export interface ReportInput {
   readonly status: ClusterStatus | undefined;
 }
 
+/** What a report attempt that succeeded tells the chart: how long it took (for the root's metrics). */
+export interface ReportOutput {
+  readonly seconds: number;
+}
+
 const notProvided = notProvidedBy('heartbeat');
 
 /** The collection loop's states: moving among them is routine (logged at debug). */
@@ -98,7 +104,7 @@ export const heartbeatMachine = setup({
     /** One collection of the child's status. */
     collect: fromPromise<ClusterStatus>(notProvided('collect')),
     /** One attempt to write the status (and aggregated labels) to the ManagedCluster. */
-    report: fromPromise<undefined, ReportInput>(notProvided('report')),
+    report: fromPromise<ReportOutput, ReportInput>(notProvided('report')),
     /** Re-reads the ManagedCluster after a conflict. */
     refresh: fromPromise<undefined, HeartbeatInput>(notProvided('refresh')),
   },
@@ -125,8 +131,17 @@ export const heartbeatMachine = setup({
     watchResumesAtOnce: ({ event }) => event.type === 'nodes.watchEnded' && resumesAtOnce(event.kind),
   },
   actions: {
-    /** Tells the agent the parent refused the dedicated credentials (it re-registers). */
-    notifyCredentialsRejected: notProvided('notifyCredentialsRejected'),
+    /** Tells the root the parent refused the dedicated credentials: registration re-checks them. */
+    notifyCredentialsRejected: sendTo(reportTo, ({ context }): ChildReport => ({
+      type: 'credentials.rejected',
+      component: 'heartbeat',
+      message: context.lastFailure ?? 'the parent refused the dedicated credentials',
+    })),
+    /** Tells the root a report failed, and how (the failure kind). */
+    reportFailed: sendTo(reportTo, ({ event }): ChildReport => ({
+      type: 'heartbeat.failed',
+      reason: failureKind(errorOf(event)),
+    })),
     /** Says (a warning) that the first node list is still missing, so nothing is reported yet. */
     warnNodesNotSynced: notProvided('warnNodesNotSynced'),
     recordFailure: assign({
@@ -226,21 +241,28 @@ export const heartbeatMachine = setup({
             }),
             onDone: {
               target: 'settling',
-              actions: assign({
-                reported: ({ context }) => context.sending,
-                attempt: 0,
-                lastFailure: undefined,
-                reports: ({ context }) => context.reports + 1,
-              }),
+              actions: [
+                assign({
+                  reported: ({ context }) => context.sending,
+                  attempt: 0,
+                  lastFailure: undefined,
+                  reports: ({ context }) => context.reports + 1,
+                }),
+                // Tells the root a report went through, and how long it took.
+                sendTo(reportTo, ({ event }): ChildReport => ({
+                  type: 'heartbeat.reported',
+                  seconds: event.output.seconds,
+                })),
+              ],
             },
             onError: [
-              { guard: 'conflict', target: 'refreshing', actions: 'recordFailure' },
+              { guard: 'conflict', target: 'refreshing', actions: ['recordFailure', 'reportFailed'] },
               {
                 guard: 'credentialsRejected',
                 target: 'backingOff',
-                actions: ['recordFailure', 'notifyCredentialsRejected'],
+                actions: ['recordFailure', 'reportFailed', 'notifyCredentialsRejected'],
               },
-              { target: 'backingOff', actions: 'recordFailure' },
+              { target: 'backingOff', actions: ['recordFailure', 'reportFailed'] },
             ],
           },
           on: {

@@ -17,9 +17,18 @@
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
-import { assertEvent, assign, enqueueActions, fromCallback, fromEventObservable, fromPromise, setup } from 'xstate';
+import {
+  assertEvent,
+  assign,
+  enqueueActions,
+  fromCallback,
+  fromEventObservable,
+  fromPromise,
+  setup,
+} from 'xstate';
 import { resumesAtOnce, watchRegion, type WatchEndKind } from '../watch.ts';
-import { errorOf, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
+import { errorOf, failureMessage, notProvided as notProvidedBy, type FailureKind } from '../failure.ts';
+import { reportTo, type ChildReport } from '../events.ts';
 import {
   childSupport,
   emptyQueue,
@@ -71,7 +80,8 @@ export type McsEvent =
   | { readonly type: 'slices.watchEnded'; readonly kind: WatchEnd; readonly message: string }
   /** A reconcile finished its key. */
   | { readonly type: 'work.done'; readonly key: string }
-  | { readonly type: 'work.failed'; readonly key: string; readonly message: string }
+  /** `kind`: how the call that failed failed (a 401 from the parent: the root has the credentials re-checked). */
+  | { readonly type: 'work.failed'; readonly key: string; readonly message: string; readonly kind?: FailureKind }
   /** Internal: a failed key's backoff is over. */
   | { readonly type: 'work.retry'; readonly key: string };
 
@@ -170,7 +180,7 @@ const mcsSetup = setup({
       }
     }),
     /** A worker finished: free its slot, requeue its key if it changed meanwhile, start the next ones. */
-    finishAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
+    finishAndDispatch: enqueueActions(({ context, event, self, enqueue: q }) => {
       assertEvent(event, ['work.done', 'work.failed']);
       q.stopChild(mcsWorkerId(event.key));
       const failures: Record<string, number> = Object.fromEntries(
@@ -187,6 +197,11 @@ const mcsSetup = setup({
       });
       if (event.type === 'work.failed') {
         q.raise({ type: 'work.retry', key: event.key }, { delay: 'workRetryDelay', id: `retry:${event.key}` });
+      }
+      if (event.type === 'work.failed' && event.kind === 'unauthorized') {
+        // The parent refused the dedicated credentials: the root has registration re-check them.
+        const report: ChildReport = { type: 'credentials.rejected', component: 'mcs', message: event.message };
+        q.sendTo(reportTo({ self }), report);
       }
       for (const key of started) {
         q.spawnChild('reconcile', {

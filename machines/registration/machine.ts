@@ -9,10 +9,11 @@
 // 'approved'); which of them are held and which are in use is this chart's context (`held`,
 // `credentialSource`), and each effect is told by name which credentials to use (`credentialsFor`).
 
-import { assign, fromPromise, sendParent, setup } from 'xstate';
+import { assign, fromPromise, sendParent, sendTo, setup } from 'xstate';
+import { reportTo } from '../events.ts';
 import { failureParams, notProvided as notProvidedBy, type Failure } from '../failure.ts';
 import { credentialCheckVerdict, credentialsUsable, type StoredCredentialsView } from './decisions.ts';
-import type { RegistrationProblem } from './problems.ts';
+import { describeProblem, type RegistrationProblem } from './problems.ts';
 
 /** The ClusterRegistrationRequest as the machine sees it (no token, no CA). */
 export interface RequestView {
@@ -159,7 +160,7 @@ const readDone = [
 const whenApproved = {
   guard: { type: 'approved', params: requestParams },
   target: '#registration.storingCredentials',
-  actions: [...readDone, 'resetAttempts'],
+  actions: [...readDone, 'resetAttempts', 'reportProblem'],
 } as const;
 
 /** Counts a failed step and keeps its message (`params`: the actor's error, see failureParams). */
@@ -172,7 +173,8 @@ const onFailure = <
 ) => ({ type, params: failureParams }) as const;
 
 /** Entry action of a failure state: what /readyz and the metric say until registration gets on. */
-const problem = (p: RegistrationProblem) => ({ type: 'noteProblem', params: { problem: p } }) as const;
+const problem = (p: RegistrationProblem) =>
+  [{ type: 'noteProblem', params: { problem: p } }, { type: 'reportProblem' }] as const;
 
 /** The parameters of the guards and actions about a read of the child's Secret. */
 const storedParams = ({ event }: { event: { readonly output: StoredCredentialsView | undefined } }) => ({
@@ -252,6 +254,12 @@ export const registrationMachine = setup({
       problem: ({ context }) => (context.rejectedApprovals > 0 ? 'approvedCredentialsRejected' : undefined),
     }),
     noteProblem: assign((_, params: { problem: RegistrationProblem }) => ({ problem: params.problem })),
+    /** After a change of `problem`: tells the root what holds registration up now (its message may carry a new lastFailure). */
+    reportProblem: sendTo(reportTo, ({ context }) => ({
+      type: 'registration.problem' as const,
+      problem: context.problem,
+      message: describeProblem(context),
+    })),
     countRejectedApproval: assign({ rejectedApprovals: ({ context }) => context.rejectedApprovals + 1 }),
     /** The credentials verified: every failure count starts over. */
     credentialsVerified: assign({ attempt: 0, lastFailure: undefined, rejectedApprovals: 0, problem: undefined }),
@@ -310,7 +318,7 @@ export const registrationMachine = setup({
         src: 'resolveIdentity',
         onDone: {
           target: 'loadingStoredCredentials',
-          actions: [assign({ clusterId: ({ event }) => event.output.clusterId }), 'resetAttempts'],
+          actions: [assign({ clusterId: ({ event }) => event.output.clusterId }), 'resetAttempts', 'reportProblem'],
         },
         onError: { target: 'identityUnavailable', actions: recordFailure },
       },
@@ -325,7 +333,7 @@ export const registrationMachine = setup({
           {
             guard: { type: 'usableStoredCredentials', params: storedParams },
             target: 'requesting',
-            actions: [{ type: 'noteStored', params: storedParams }, 'useDedicatedCredentials', 'resetAttempts'],
+            actions: [{ type: 'noteStored', params: storedParams }, 'useDedicatedCredentials', 'resetAttempts', 'reportProblem'],
           },
           {
             guard: { type: 'storedForAnotherParent', params: storedParams },
@@ -334,7 +342,7 @@ export const registrationMachine = setup({
           },
           {
             target: 'requesting',
-            actions: [{ type: 'noteStored', params: storedParams }, 'useBootstrapToken', 'resetAttempts'],
+            actions: [{ type: 'noteStored', params: storedParams }, 'useBootstrapToken', 'resetAttempts', 'reportProblem'],
           },
         ],
         onError: { target: 'storedCredentialsUnreadable', actions: recordFailure },
@@ -345,7 +353,9 @@ export const registrationMachine = setup({
       after: { retryDelay: 'loadingStoredCredentials' },
     },
     /** The stored credentials were issued by another parent: register anew with the bootstrap token. */
-    parentUrlChanged: { always: { target: 'requesting', actions: ['useBootstrapToken', 'resetAttempts'] } },
+    parentUrlChanged: {
+      always: { target: 'requesting', actions: ['useBootstrapToken', 'resetAttempts', 'reportProblem'] },
+    },
 
     requesting: {
       entry: 'dropApprovalWhenBootstrapping',
@@ -357,7 +367,7 @@ export const registrationMachine = setup({
           clusterName: context.clusterName,
           credentials: credentialsFor(context),
         }),
-        onDone: { target: 'awaitingApproval', actions: 'resetAttempts' },
+        onDone: { target: 'awaitingApproval', actions: ['resetAttempts', 'reportProblem'] },
         onError: [
           { guard: onFailure('rejected'), target: 'rejected', actions: recordFailure },
           { guard: onFailure('requestInvalid'), target: 'requestInvalid', actions: recordFailure },
@@ -403,7 +413,7 @@ export const registrationMachine = setup({
             onDone: [
               whenApproved,
               { guard: { type: 'denied', params: requestParams }, target: '#registration.denied', actions: readDone },
-              { target: 'waitingToPoll', actions: [...readDone, 'resetAttempts'] },
+              { target: 'waitingToPoll', actions: [...readDone, 'resetAttempts', 'reportProblem'] },
             ],
             onError: [
               { guard: onFailure('rejected'), target: '#registration.rejected', actions: recordFailure },
@@ -455,7 +465,7 @@ export const registrationMachine = setup({
               dedicatedNamespace: context.dedicatedNamespace ?? '',
               credentials: context.held.approved ? 'approved' : undefined,
             }),
-            onDone: { target: '#registration.verifying', actions: ['noteCredentialsStored', 'resetAttempts'] },
+            onDone: { target: '#registration.verifying', actions: ['noteCredentialsStored', 'resetAttempts', 'reportProblem'] },
             onError: { target: 'backingOff', actions: recordFailure },
           },
         },
@@ -469,7 +479,7 @@ export const registrationMachine = setup({
         id: 'verifyCredentials',
         src: 'verifyCredentials',
         input: verifyInput,
-        onDone: { target: 'registered', actions: ['credentialsVerified', 'reportRegistered'] },
+        onDone: { target: 'registered', actions: ['credentialsVerified', 'reportProblem', 'reportRegistered'] },
         onError: [
           {
             guard: onFailure('credentialsRevoked'),
@@ -493,7 +503,7 @@ export const registrationMachine = setup({
      * loops (`rejectedApprovals`); once it is gone, the read's 404 leads to a new request.
      */
     approvedCredentialsRejected: {
-      entry: ['useBootstrapToken', problem('approvedCredentialsRejected')],
+      entry: ['useBootstrapToken', ...problem('approvedCredentialsRejected')],
       after: { rejectedApprovalDelay: 'awaitingApproval' },
     },
     verificationFailed: { entry: problem('credentialsNotVerified'), after: { retryDelay: 'verifying' } },
@@ -516,7 +526,7 @@ export const registrationMachine = setup({
         id: 'verifyCredentials',
         src: 'verifyCredentials',
         input: verifyInput,
-        onDone: { target: 'registered', actions: ['resetAttempts', 'reportConfirmed'] },
+        onDone: { target: 'registered', actions: ['resetAttempts', 'reportProblem', 'reportConfirmed'] },
         onError: [
           { guard: onFailure('credentialsRevoked'), target: 'credentialsRevoked', actions: recordFailure },
           // A valid token lacking a permission: keep serving, say so, check again at the next interval.

@@ -16,7 +16,8 @@
 // it reports `tunnel.opened`, `tunnel.pong`, `tunnel.pinged` and `tunnel.closed` and takes
 // `tunnel.ping`. Secrets never enter the context or events.
 
-import { assertEvent, assign, emit, enqueueActions, fromCallback, setup, type ErrorActorEvent } from 'xstate';
+import { assertEvent, assign, enqueueActions, fromCallback, sendTo, setup, type ErrorActorEvent } from 'xstate';
+import { reportTo, type ChildReport } from '../events.ts';
 import { notProvided as notProvidedBy } from '../failure.ts';
 import {
   classifyEnd,
@@ -111,15 +112,6 @@ export interface SessionCommand {
   readonly type: 'tunnel.ping';
 }
 
-/** Emitted by default (src/ provides actions that log and tell the agent instead). */
-export type SocketEmitted =
-  /** For the root machine: maps to registration's `credentials.rejected` (it re-checks them). */
-  | { readonly type: 'credentials.rejected'; readonly message: string }
-  /** The tunnel fails in a new way (first failure, or another kind than the one before). */
-  | { readonly type: 'tunnel.failing'; readonly kind: TunnelFailureKind; readonly message: string }
-  /** A Pong answered our ping after failures: the tunnel works again. */
-  | { readonly type: 'tunnel.recovered' };
-
 const notProvided = notProvidedBy('socket');
 
 interface Args {
@@ -165,6 +157,7 @@ function failed(end: (a: Args) => TunnelEnd, reason: (a: Args) => string) {
     params: (a: Args) => ({ kind: classifyEnd(end(a)), message: reason(a) }),
   } as const;
   const notify = { type: 'notifyCredentialsRejected', params: reason } as const;
+  const dropped = { type: 'reportDropped', params: announce.params } as const;
   return (['recheck', 'rejected', 'backOff', 'retrySoon'] as const).flatMap((response) => {
     const responds = { type: 'respondsWith', params: (a: Args) => ({ response, end: end(a) }) } as const;
     const respondsAnew = { type: 'respondsAnewWith', params: (a: Args) => ({ response, end: end(a) }) } as const;
@@ -172,7 +165,7 @@ function failed(end: (a: Args) => TunnelEnd, reason: (a: Args) => string) {
     const tell = response === 'recheck' || response === 'rejected' ? [notify, 'invalidateCredentials' as const] : [];
     return [
       { guard: respondsAnew, target: waitState[response], actions: [announce, record, ...tell] },
-      { guard: responds, target: waitState[response], actions: [record, ...tell] },
+      { guard: responds, target: waitState[response], actions: [dropped, record, ...tell] },
     ];
   });
 }
@@ -198,7 +191,6 @@ export const socketMachine = setup({
     context: {} as SocketContext,
     events: {} as SocketEvent,
     input: {} as SocketInput,
-    emitted: {} as SocketEmitted,
   },
   actors: {
     /**
@@ -242,16 +234,31 @@ export const socketMachine = setup({
     firstRecheck: ({ context }) => context.attempt <= 1,
   },
   actions: {
-    /** Tells whoever runs the tunnel that the parent refused the dedicated credentials (by default: emits). */
-    notifyCredentialsRejected: emit((_, message: string) => ({ type: 'credentials.rejected' as const, message })),
-    /** The tunnel fails in a new way: said once (a warning), not on every retry (by default: emits). */
-    reportFailing: emit((_, p: { readonly kind: TunnelFailureKind; readonly message: string }) => ({
-      type: 'tunnel.failing' as const,
-      kind: p.kind,
-      message: p.message,
+    /** Tells the root the parent refused the dedicated credentials: it has registration re-check them. */
+    notifyCredentialsRejected: sendTo(reportTo, (_, message: string): ChildReport => ({
+      type: 'credentials.rejected',
+      component: 'socket',
+      message,
     })),
-    /** The tunnel works again after failures (by default: emits). */
-    reportRecovered: emit({ type: 'tunnel.recovered' as const }),
+    /** The tunnel fails in a new way: said once, not on every retry (the agent logs it and /readyz shows it). */
+    reportFailing: sendTo(
+      reportTo,
+      (_, p: { readonly kind: TunnelFailureKind; readonly message: string }): ChildReport => ({
+        type: 'tunnel.disconnected',
+        ...p,
+      }),
+    ),
+    /** An open session ended the same way as the failure before it: the tunnel is down again. */
+    reportDropped: enqueueActions(
+      ({ context, self, enqueue }, p: { readonly kind: TunnelFailureKind; readonly message: string }) => {
+        if (context.opened)
+          enqueue.sendTo(reportTo({ self }), { type: 'tunnel.disconnected', ...p } satisfies ChildReport);
+      },
+    ),
+    /** A session is open. */
+    reportConnected: sendTo(reportTo, { type: 'tunnel.connected' } satisfies ChildReport),
+    /** The tunnel works again after failures. */
+    reportRecovered: sendTo(reportTo, { type: 'tunnel.recovered' } satisfies ChildReport),
     /** Counts the failure in its kind's run: a new kind starts a new count. */
     recordFailure: assign(({ context }, p: { readonly kind: TunnelFailureKind; readonly reason: string }) => ({
       failure: p.kind,
@@ -326,7 +333,7 @@ export const socketMachine = setup({
          * deadline moving).
          */
         open: {
-          entry: 'opened',
+          entry: ['opened', 'reportConnected'],
           type: 'parallel',
           states: {
             pinging: {

@@ -7,7 +7,6 @@ import { AgentMetrics } from '../observability/metrics.ts';
 import { startHealthServer, type HealthServer } from '../observability/server.ts';
 import { formatVersion, renderUsage } from './output.ts';
 import { describeFlags, parseCommandLine } from '../config/config.ts';
-import { helmRunsEnded } from '../deployer/helm.ts';
 import { createRootLogger } from '../logging/logger.ts';
 import { redactUrls } from '../logging/redact-url.ts';
 import { versionInfo } from '../version.ts';
@@ -39,12 +38,10 @@ function main(argv: readonly string[]): number | undefined {
   }
 }
 
-/** How long a stopped agent waits for its helm runs to exit (within the pod's default 30 s grace). */
-const helmExitWaitMs = 20_000;
-
 /**
- * Runs the agent until it stops. The first SIGTERM/SIGINT stops the work and releases the Lease, then
- * exits 0; a second signal exits 1 at once (spec §9.3). An unexpected failure exits 1.
+ * Runs the agent until it stops. The first SIGTERM/SIGINT stops the work (the deployer drains: its helm
+ * runs exit, within the root machine's drainDeadline) and releases the Lease, then exits 0; a second
+ * signal exits 1 at once (spec §9.3). An unexpected failure exits 1.
  */
 async function run(config: AgentConfig, argv: readonly string[], warnings: readonly string[]): Promise<void> {
   const log = createRootLogger(config.logging.verbosity, undefined, config.logging.format, {
@@ -100,12 +97,11 @@ async function run(config: AgentConfig, argv: readonly string[], warnings: reado
         exit(1);
       }
       stopping = true;
-      log.info({ signal }, 'shutting down: stopping work, releasing the Lease');
+      log.info({ signal }, 'shutting down: draining the deployer, stopping work, releasing the Lease');
       running.stop();
     });
   void running.exited.then(async ({ code }) => {
-    // The work is stopped: a helm still running got SIGTERM and marks its release failed, given time.
-    if (!(await helmRunsEnded(helmExitWaitMs))) log.warn('exiting while helm still runs: its release may stay pending');
+    // The deployer drained before the Lease was released (the root machine's `serving.draining`).
     await health?.close();
     exit(code);
   });

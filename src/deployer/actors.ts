@@ -14,7 +14,7 @@ import {
 } from '../../machines/deployer/machine.ts';
 import { deployerDelays, deployerTiming } from '../../machines/deployer/timing.ts';
 import type { AgentConfig } from '../config/config.ts';
-import { failureMessage } from '../../machines/failure.ts';
+import { failureKind, failureMessage } from '../../machines/failure.ts';
 import type { ObjectEvent } from '../kube/event-correlator.ts';
 import { apiEventSink, EventRecorder, type EventSink } from '../kube/event-recorder.ts';
 import { childRequestLimiter, type RequestLimiter } from '../kube/request-limiter.ts';
@@ -30,7 +30,7 @@ import {
 } from './credentials.ts';
 import { DescriptionStore, descriptionEvents$ } from './descriptions.ts';
 import { DriftWatches } from './drift.ts';
-import { Helm } from './helm.ts';
+import { Helm, helmRunsExited } from './helm.ts';
 import { HelmChartStore, HelmReleaseReconciler, HelmReleaseStore, helmEvents$ } from './helm-releases.ts';
 import { DescriptionReconciler } from './reconciler.ts';
 import { helmReleaseOfWorkKey } from '../../machines/deployer/helm-releases.ts';
@@ -127,7 +127,7 @@ function reconcileActor(current: () => Session, log: Logger) {
         const message = failureMessage(err);
         const what = helmRelease === undefined ? { description: input.key } : { helmRelease };
         log.warn({ ...what, err: message }, 'reconcile failed; retrying with backoff');
-        sendBack({ type: 'work.failed', key: input.key, message });
+        sendBack({ type: 'work.failed', key: input.key, message, kind: failureKind(err) });
       },
     );
     return () => {
@@ -165,6 +165,7 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
       },
     },
     actors: {
+      helmRunsExited: fromPromise(helmRunsExited),
       loadCredentials: fromPromise(async () => {
         const parent = (await parentAccess()).kubeConfig;
         const deployer = await appDeployer();

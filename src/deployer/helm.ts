@@ -181,6 +181,15 @@ export async function helmRunsEnded(timeoutMs: number): Promise<boolean> {
   }
 }
 
+/**
+ * Resolves once every helm process of this agent has exited: what the deployer's drain waits for when
+ * the agent stops (the root agent machine bounds that wait, before it releases the Lease).
+ */
+export async function helmRunsExited(): Promise<undefined> {
+  await Promise.all([...liveRuns]);
+  return undefined;
+}
+
 export class Helm {
   private readonly opts: HelmOptions;
 

@@ -10,6 +10,7 @@ import {
   type HeartbeatEvent,
   type HeartbeatInput,
   type ReportInput,
+  type ReportOutput,
 } from '../../machines/heartbeat/machine.ts';
 import { heartbeatDelays, heartbeatTiming, type HeartbeatTimingOverrides } from '../../machines/heartbeat/timing.ts';
 import type { AgentConfig } from '../config/config.ts';
@@ -29,10 +30,6 @@ export interface HeartbeatDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The parent with the dedicated credentials; by default read from the child Secret `parent-cluster`. */
   readonly parent?: () => Promise<ParentAccess>;
-  /** The parent refused the dedicated credentials: the agent should register again. */
-  readonly onCredentialsRejected?: (message: string) => void;
-  /** Sees every report attempt: its duration, and the failure kind when it failed (metrics). */
-  readonly onReport?: (seconds: number, failure: string | undefined) => void;
   /** Requests to the child (--kube-api-qps/burst); shared with the deployer; by default from the config. */
   readonly childLimiter?: RequestLimiter;
   readonly random?: () => number;
@@ -130,26 +127,17 @@ export function createHeartbeatMachine(deps: HeartbeatDeps): typeof heartbeatMac
         log.debug({ ms: Math.round(performance.now() - started), nodes: nodes.size }, 'collected the cluster status');
         return status;
       }),
-      report: fromPromise<undefined, ReportInput>(async ({ input }) => {
+      report: fromPromise<ReportOutput, ReportInput>(async ({ input }) => {
         const started = performance.now();
-        const seconds = (): number => (performance.now() - started) / 1000;
-        try {
-          await reporter.report(input);
-        } catch (err) {
-          deps.onReport?.(seconds(), failureKind(err));
-          throw err;
-        }
-        deps.onReport?.(seconds(), undefined);
-        log.debug({ ms: Math.round(seconds() * 1000) }, 'reported the cluster status');
-        return undefined;
+        await reporter.report(input);
+        const seconds = (performance.now() - started) / 1000;
+        log.debug({ ms: Math.round(seconds * 1000) }, 'reported the cluster status');
+        return { seconds };
       }),
       refresh: fromPromise<undefined, HeartbeatInput>(({ input }) => reporter.refresh(input)),
     },
     delays: heartbeatDelays(timing, deps.random ?? Math.random),
     actions: {
-      notifyCredentialsRejected: ({ context }) => {
-        deps.onCredentialsRejected?.(context.lastFailure ?? 'the parent refused the dedicated credentials');
-      },
       warnNodesNotSynced: ({ context }) => {
         log.warn(
           { err: context.lastFailure, waitedSeconds: Math.round(timing.nodeSyncTimeout / 1000) },

@@ -5,7 +5,7 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { fromCallback, fromEventObservable, fromPromise } from 'xstate';
-import { failureMessage } from '../../machines/failure.ts';
+import { failureKind, failureMessage } from '../../machines/failure.ts';
 import { mcsMachine, type McsEvent, type ReconcileInput, type WatchInput } from '../../machines/mcs/machine.ts';
 import { mcsDelays } from '../../machines/mcs/timing.ts';
 import type { AgentConfig } from '../config/config.ts';
@@ -102,7 +102,7 @@ export function createMcsMachine(deps: McsDeps, state?: (s: McsState) => void): 
             if (stop.signal.aborted) return;
             const message = failureMessage(err);
             log.warn({ serviceExport: input.key, err: message }, 'ServiceExport sync failed; retrying with backoff');
-            sendBack({ type: 'work.failed', key: input.key, message });
+            sendBack({ type: 'work.failed', key: input.key, message, kind: failureKind(err) });
           },
         );
         return () => {

@@ -1,12 +1,15 @@
-// The agent's Prometheus metrics (prom-client), in one registry of their own. The statechart metrics
-// are fed from the transition log; heartbeat and tunnel metrics are objects their components feed.
+// The agent's Prometheus metrics (prom-client), in one registry of their own. Fed from the agent's outward
+// stream (src/observability/agent-events.ts): the state gauges from every machine's transitions (their
+// names only as labels), the rest from the root's tags and the children's reports (machines/events.ts),
+// never from state names.
 // Process and runtime metrics keep prom-client's standard names (`process_*`, `nodejs_*`), and the
 // series component-base gives Go components (`rest_client_*`, `workqueue_*`,
 // `leader_election_master_status`) are served under theirs (component-metrics.ts), so dashboards and
 // alerts written for Kubernetes components work; the agent's own series are `clusternet_agent_*`.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { registrationProblems } from '../../machines/registration/problems.ts';
+import type { ChildReport } from '../../machines/events.ts';
+import { registrationProblems, type RegistrationProblem } from '../../machines/registration/problems.ts';
 import type { TransitionRecord } from '../logging/transitions.ts';
 import { tunnelFailureKinds, type TunnelFailureKind } from '../../machines/socket/decisions.ts';
 import { workKindOf } from '../../machines/deployer/helm-releases.ts';
@@ -14,15 +17,11 @@ import { RestClientMetrics, WorkQueueMetrics } from './component-metrics.ts';
 
 const prefix = 'clusternet_agent_';
 
-/** Registration outcomes, by the state the registration machine enters. */
-const registrationResults: Readonly<Record<string, string>> = {
-  registered: 'registered',
-  denied: 'denied',
-  'denied.waiting': 'denied',
-  storedCredentialsRejected: 'rejected',
+/** Registration outcomes, by the problem registration reports (the others hold nothing up for an operator). */
+const problemResults: Readonly<Partial<Record<RegistrationProblem, string>>> = {
+  requestDenied: 'denied',
   bootstrapTokenRejected: 'rejected',
   approvedCredentialsRejected: 'rejected',
-  credentialsRevoked: 'revoked',
   parentUnreachable: 'unreachable',
   requestInvalid: 'invalid',
 };
@@ -101,7 +100,7 @@ export class AgentMetrics {
   });
   readonly tunnelReconnects = new Counter({
     name: `${prefix}tunnel_reconnects_total`,
-    help: 'Reconnections of the websocket tunnel',
+    help: 'Reconnections of the websocket tunnel: sessions opened after the first of a leadership term',
     registers: [this.registry],
   });
   readonly tunnelFailure = new Gauge({
@@ -204,32 +203,70 @@ export class AgentMetrics {
     seen.add(t.to);
     this.#seen.set(t.machine, seen);
     this.transitions.inc({ machine: t.machine, to: t.to });
-    if (t.machine === 'registration') {
-      const result = registrationResults[t.to];
-      // `registered` counts once per registration, not after each passing credentials check.
-      const recheck = t.to === 'registered' && t.from !== 'verifying';
-      if (result !== undefined && !recheck) this.registrationResults.inc({ result });
-    }
-    if (t.machine === 'socket') {
-      this.tunnelUp.set(t.to.startsWith('session.open') ? 1 : 0);
-      if (t.to === 'session.reconnecting') this.tunnelReconnects.inc();
-    }
-    if (t.machine === 'agent') this.#observeAgent(t);
   }
 
-  /** The root machine: leading or not, serving (registered) or not. */
-  #observeAgent(t: TransitionRecord): void {
-    const leading = t.to.startsWith('leading');
-    const wasLeading = t.from.startsWith('leading');
-    this.leader.set(leading ? 1 : 0);
-    this.leaderElectionMasterStatus.set({ name: this.#leaseName }, leading ? 1 : 0);
-    this.registered.set(t.to.startsWith('leading.serving') ? 1 : 0);
-    if (leading && !wasLeading) this.leaderTransitions.inc({ change: 'started' });
-    if (!leading && wasLeading) {
+  /** The problem registration reported last. */
+  #problem: RegistrationProblem | undefined;
+
+  /** Whether a tunnel session was open before in this run of the socket (a new one is a reconnection). */
+  #tunnelOpened = false;
+
+  /** Feeds the leader and registered gauges from the root's tags (leaving `leading` stops every machine below). */
+  observeRoot(now: { readonly leading: boolean; readonly registered: boolean }, before: typeof now): void {
+    this.leader.set(now.leading ? 1 : 0);
+    this.leaderElectionMasterStatus.set({ name: this.#leaseName }, now.leading ? 1 : 0);
+    this.registered.set(now.registered ? 1 : 0);
+    if (now.leading && !before.leading) this.leaderTransitions.inc({ change: 'started' });
+    if (!now.leading && before.leading) {
       this.leaderTransitions.inc({ change: 'stopped' });
       // Leaving `leading` stopped every machine below the agent and the election: none is in any state.
       for (const machine of this.#seen.keys())
         if (machine !== 'agent' && machine !== 'leadership') this.#clearStates(machine);
+    }
+    if (!now.registered && before.registered) {
+      // The tunnel stops with `serving`: it is down, and a later session is a new run's first.
+      this.tunnelUp.set(0);
+      this.setTunnelFailure(undefined);
+      this.#tunnelOpened = false;
+    }
+  }
+
+  /** Feeds the registration, tunnel and heartbeat metrics from a child's report to the root. */
+  observeReport(r: ChildReport): void {
+    switch (r.type) {
+      case 'registration.registered':
+        this.registrationResults.inc({ result: 'registered' });
+        break;
+      case 'registration.revoked':
+        this.registrationResults.inc({ result: 'revoked' });
+        break;
+      case 'registration.problem': {
+        // Once per streak of one problem (registration says it again at each retry).
+        const result = r.problem === undefined || r.problem === this.#problem ? undefined : problemResults[r.problem];
+        this.#problem = r.problem;
+        if (result !== undefined) this.registrationResults.inc({ result });
+        break;
+      }
+      case 'tunnel.connected':
+        this.tunnelUp.set(1);
+        if (this.#tunnelOpened) this.tunnelReconnects.inc();
+        this.#tunnelOpened = true;
+        break;
+      case 'tunnel.disconnected':
+        this.tunnelUp.set(0);
+        this.setTunnelFailure(r.kind);
+        break;
+      case 'tunnel.recovered':
+        this.setTunnelFailure(undefined);
+        break;
+      case 'heartbeat.reported':
+        this.heartbeatLatency.observe(r.seconds);
+        break;
+      case 'heartbeat.failed':
+        this.heartbeatFailures.inc({ reason: r.reason });
+        break;
+      default:
+        break;
     }
   }
 

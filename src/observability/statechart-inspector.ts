@@ -3,8 +3,10 @@
 // when the flag is given. Events from before the module has loaded are held (up to a bound) and sent
 // in order; when the module is missing, one warn line says so and the agent runs without it.
 
+import WebSocket from 'isomorphic-ws';
 import type { InspectionEvent } from 'xstate';
 import type { Logger } from '../logging/logger.ts';
+import { redactUrls } from '../logging/redact-url.ts';
 
 /** What the agent uses of `@statelyai/inspect`. */
 export interface InspectorModule {
@@ -19,6 +21,33 @@ export const heldEventsLimit = 10_000;
 const loadStately = (): Promise<InspectorModule> => import('@statelyai/inspect');
 
 /**
+ * Tries the inspector's URL once: the module's own socket retries every 5 s without a word, so an
+ * unreachable URL gets exactly one warn line here (the agent runs on; the module goes on retrying).
+ */
+function probe(url: string, log: Logger): void {
+  let ws: WebSocket;
+  try {
+    ws = new WebSocket(url);
+  } catch (err) {
+    log.warn(
+      { url: redactUrls(url), err: err instanceof Error ? err.message : String(err) },
+      'the statechart inspector URL is unusable',
+    );
+    return;
+  }
+  ws.onopen = () => {
+    ws.close();
+  };
+  ws.onerror = (e) => {
+    log.warn(
+      { url: redactUrls(url), err: e.message },
+      'the statechart inspector is unreachable: its events wait until it can be reached',
+    );
+    ws.close();
+  };
+}
+
+/**
  * An inspection callback that forwards to a WebSocket inspector at `url` once `load` resolves, or
  * drops everything (after one warn line) when it rejects.
  */
@@ -31,6 +60,7 @@ export function statechartInspector(
   let forward: ((ev: InspectionEvent) => void) | undefined;
   load().then(
     (mod) => {
+      probe(url, log);
       const observer = mod.createWebSocketInspector({ url }).inspect;
       forward = (ev) => observer.next?.(ev);
       for (const ev of held ?? []) forward(ev);

@@ -39,16 +39,12 @@ export interface SocketDeps {
   readonly timing?: Partial<SocketTiming>;
   /** Sees each session's relay (tests and metrics). */
   readonly onRelay?: (relay: StreamRelay) => void;
-  /** The parent refused the dedicated credentials (instead of the machine's `credentials.rejected` emit). */
-  readonly onCredentialsRejected?: (message: string) => void;
-  /** Why the tunnel is down, each time that changes; undefined once it works again (readiness, metrics). */
-  readonly onFailureKind?: (kind: TunnelFailureKind | undefined, message: string | undefined) => void;
   /** HTTPS_PROXY/NO_PROXY as for the API calls (src/kube/proxy.ts); default: direct. */
   readonly proxyFor?: ProxyFunc;
 }
 
-/** What each failure kind means, for the warning. */
-const failureText: Readonly<Record<TunnelFailureKind, string>> = {
+/** What each failure kind means, for the warning the agent writes when the tunnel's failure changes. */
+export const tunnelFailureText: Readonly<Record<TunnelFailureKind, string>> = {
   unreachable: 'the parent is unreachable; redialling every second or so',
   status: 'the parent answers the handshake with an error status; backing off up to a minute',
   unauthorized: 'the parent rejects the dedicated token (401); registration re-checks it',
@@ -115,19 +111,5 @@ export function createSocketMachine(deps: SocketDeps): typeof socketMachine {
   return socketMachine.provide({
     actors: { session },
     delays: socketDelays(random, deps.timing),
-    actions: {
-      ...(deps.onCredentialsRejected === undefined
-        ? {}
-        : { notifyCredentialsRejected: (_: unknown, message: string) => deps.onCredentialsRejected?.(message) }),
-      // One warning per change of the way the tunnel fails, not one per retry.
-      reportFailing: (_: unknown, p: { readonly kind: TunnelFailureKind; readonly message: string }) => {
-        log.warn({ kind: p.kind, reason: p.message }, `the tunnel to the parent fails: ${failureText[p.kind]}`);
-        deps.onFailureKind?.(p.kind, p.message);
-      },
-      reportRecovered: () => {
-        log.info('the tunnel to the parent works again');
-        deps.onFailureKind?.(undefined, undefined);
-      },
-    },
   });
 }

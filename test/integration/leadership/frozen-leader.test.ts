@@ -29,7 +29,7 @@ describe('a frozen leader', () => {
       '--parent-credentials-check-interval=3s',
       '-v=4', // the collection's transitions are logged at debug
     ]);
-    await agent.waitForState('leading.serving', 60_000, 'agent');
+    await agent.waitForState('leading.serving.working', 60_000, 'agent');
     for (let cycle = 0; cycle < 3; cycle++) {
       await sleep(3500); // every work timer is running again
       const pid = agent.pid ?? 0;
@@ -52,7 +52,7 @@ describe('a frozen leader', () => {
         (l) =>
           agent.lines.indexOf(l) > mark + stepDown &&
           l.transition?.machine === 'agent' &&
-          l.transition.to === 'leading.serving',
+          l.transition.to === 'leading.serving.working',
         60_000,
       );
     }

@@ -72,7 +72,7 @@ describe('leader election', () => {
   it('elects exactly one leader, which registers; standbys wait and report not ready', async () => {
     const { ns, replicas } = await trio();
     const leader = await oneLeader(replicas);
-    await leader.proc.waitForState('leading.serving', 60_000, 'agent');
+    await leader.proc.waitForState('leading.serving.working', 60_000, 'agent');
     await sleep(5000);
     expect(leaders(replicas)).toEqual([leader]);
     const l = await lease(ns);
@@ -89,7 +89,9 @@ describe('leader election', () => {
         expect(ready.status).toBe(200);
         expect(metrics).toMatch(/^clusternet_agent_leader 1$/m);
         expect(metrics).toMatch(/^clusternet_agent_registration_results_total\{result="registered"\} 1$/m);
-        expect(metrics).toMatch(/^clusternet_agent_machine_state\{machine="agent",state="leading.serving"\} 1$/m);
+        expect(metrics).toMatch(
+          /^clusternet_agent_machine_state\{machine="agent",state="leading.serving.working"\} 1$/m,
+        );
       } else {
         expect(ready.status).toBe(503);
         expect(ready.body).toMatch(/not registered/);
@@ -103,14 +105,14 @@ describe('leader election', () => {
   it('kill -9 of the leader: another leads within lease duration + retry period', async () => {
     const { ns, replicas } = await trio();
     const first = await oneLeader(replicas);
-    await first.proc.waitForState('leading.serving', 60_000, 'agent');
+    await first.proc.waitForState('leading.serving.working', 60_000, 'agent');
     const transitions = (await lease(ns)).spec?.leaseTransitions ?? 0;
     first.killedAt = Date.now();
     first.proc.kill('SIGKILL');
     const next = await oneLeader(replicas, first.killedAt, 30_000);
     const takeover = (ledAt(next.proc.lines, first.killedAt) ?? 0) - first.killedAt;
     expect(takeover).toBeLessThanOrEqual(15_000 + 2000);
-    await next.proc.waitForState('leading.serving', 30_000, 'agent');
+    await next.proc.waitForState('leading.serving.working', 30_000, 'agent');
     const l = await lease(ns);
     expect(l.spec?.holderIdentity).toBe(identityOf(next));
     expect(l.spec?.leaseTransitions).toBe(transitions + 1);
@@ -120,7 +122,7 @@ describe('leader election', () => {
   it('SIGTERM of the leader: it stops, releases the Lease and exits 0; another leads within ~2 s', async () => {
     const { ns, replicas } = await trio();
     const first = await oneLeader(replicas);
-    await first.proc.waitForState('leading.serving', 60_000, 'agent');
+    await first.proc.waitForState('leading.serving.working', 60_000, 'agent');
     const signalledAt = Date.now();
     first.proc.kill('SIGTERM');
     expect((await first.proc.exited).code).toBe(0);
@@ -130,7 +132,7 @@ describe('leader election', () => {
     const next = await oneLeader(replicas, signalledAt, 10_000);
     const takeover = (ledAt(next.proc.lines, signalledAt) ?? 0) - signalledAt;
     expect(takeover).toBeLessThanOrEqual(2000);
-    await next.proc.waitForState('leading.serving', 30_000, 'agent');
+    await next.proc.waitForState('leading.serving.working', 30_000, 'agent');
     expect((await lease(ns)).spec?.holderIdentity).toBe(identityOf(next));
     expectNoOverlap(replicas);
   });
@@ -138,7 +140,7 @@ describe('leader election', () => {
   it('child apiserver paused past the renew deadline: the leader stops working before anyone else can lead', async () => {
     const { replicas } = await trio();
     const first = await oneLeader(replicas);
-    await first.proc.waitForState('leading.serving', 60_000, 'agent');
+    await first.proc.waitForState('leading.serving.working', 60_000, 'agent');
     const apiserver = env.component('child', 'kube-apiserver');
     await sleep(1000);
     const pausedAt = Date.now();
@@ -157,7 +159,7 @@ describe('leader election', () => {
     await apiserver.resume();
     const next = await oneLeader(replicas, stoppedAt, 40_000);
     expect(ledAt(next.proc.lines, stoppedAt)).toBeGreaterThan(stoppedAt);
-    await next.proc.waitForState('leading.serving', 30_000, 'agent');
+    await next.proc.waitForState('leading.serving.working', 30_000, 'agent');
     expectNoOverlap(replicas);
   });
 });

@@ -39,7 +39,7 @@ describe('the cluster identity survives the Lease', () => {
     const ns = await parent.systemNamespace('cnet-id');
     const args = [`--leader-elect-resource-namespace=${ns}`];
     const first = parent.agent(args);
-    await first.waitForState('leading.serving', 60_000, 'agent');
+    await first.waitForState('leading.serving.working', 60_000, 'agent');
     const original = await readLease(ns);
     const clusterId = original.metadata?.uid ?? '';
     expect(await registrations(clusterId)).toEqual({ crrs: 1, managedClusters: 1 });
@@ -58,12 +58,12 @@ describe('the cluster identity survives the Lease', () => {
       'the warning',
       (l) => l.level === 'warn' && (l.msg ?? '').includes('deleted while leading'),
     );
-    expect(first.states('agent').at(-1)).toBe('leading.serving'); // it went on leading and serving
+    expect(first.states('agent').at(-1)).toBe('leading.serving.working'); // it went on leading and serving
     await first.stop();
 
     // A restart reads the annotation: the same cluster, no request for the new Lease's UID.
     const second = parent.agent(args);
-    await second.waitForState('leading.serving', 60_000, 'agent');
+    await second.waitForState('leading.serving.working', 60_000, 'agent');
     const registered = await second.waitForLine('registered', (l) => l.msg?.startsWith('registered with') === true);
     expect(registered.clusterId).toBe(clusterId);
     expect(await registrations(clusterId)).toEqual({ crrs: 1, managedClusters: 1 });
@@ -73,7 +73,7 @@ describe('the cluster identity survives the Lease', () => {
     // Deleted while no agent runs: the next start creates a bare Lease and keeps the Secret's ID.
     await leases().deleteNamespacedLease({ name: 'clusternet-agent', namespace: ns });
     const third = parent.agent(args);
-    await third.waitForState('leading.serving', 60_000, 'agent');
+    await third.waitForState('leading.serving.working', 60_000, 'agent');
     const fresh = await readLease(ns);
     expect(fresh.metadata?.uid).not.toBe(recreated.metadata?.uid);
     expect(fresh.metadata?.annotations?.['legacy-cluster-id']).toBe(clusterId);

@@ -26,7 +26,7 @@ describe('durations past Node’s timer limit', () => {
       '--parent-credentials-check-interval=600h',
       '-v=4', // the collection's routine transitions are logged at debug
     ]);
-    await agent.waitForState('leading.serving', 60_000, 'agent');
+    await agent.waitForState('leading.serving.working', 60_000, 'agent');
     await agent.waitForLine('the first collection done', (l) => enters(l, 'heartbeat', 'collection.idle'), 30_000);
     await agent.waitForState('registered', 30_000, 'registration');
     const mark = agent.lines.length;
@@ -47,11 +47,11 @@ describe('durations past Node’s timer limit', () => {
       '--leader-elect-renew-deadline=1500h',
       '--leader-elect-retry-period=1000h',
     ]);
-    await agent.waitForState('leading.serving', 60_000, 'agent');
+    await agent.waitForState('leading.serving.working', 60_000, 'agent');
     await sleep(5000);
     expect(agent.raw).not.toContain('TimeoutOverflowWarning');
     expect(entries(agent, 'agent', 'standby')).toBeLessThanOrEqual(1); // the start only
     expect(entries(agent, 'leadership', 'leading.term.renewing')).toBe(0);
-    expect(agent.states('agent').at(-1)).toBe('leading.serving');
+    expect(agent.states('agent').at(-1)).toBe('leading.serving.working');
   });
 });

@@ -9,6 +9,8 @@ import { eventually } from '../../env/eventually.ts';
 import type { socketMachine } from '../../../machines/socket/machine.ts';
 import { transitionRecorder } from '../../../src/logging/transitions.ts';
 import { createSocketMachine, type SocketDeps } from '../../../src/tunnel/actors.ts';
+import { tunnelReportLog } from '../../../src/tunnel/report-log.ts';
+import type { TunnelFailureKind } from '../../../machines/socket/decisions.ts';
 import type { StreamRelay } from '../../../src/tunnel/stream-relay.ts';
 
 export interface LogRecord {
@@ -30,7 +32,10 @@ export interface RunningTunnel {
 
 export function runTunnel(
   input: { parentUrl: string; clusterId: string; childServer: string },
-  deps: Omit<SocketDeps, 'log'>,
+  deps: Omit<SocketDeps, 'log'> & {
+    /** The chart's `credentials.rejected` report (to the root agent machine, which the harness has not). */
+    readonly onCredentialsRejected?: (message: string) => void;
+  },
 ): RunningTunnel {
   const logs: LogRecord[] = [];
   const sink = new Writable({
@@ -40,13 +45,29 @@ export function runTunnel(
     },
   });
   const relays: StreamRelay[] = [];
+  const emitted: string[] = [];
+  const log = pino({ level: 'debug' }, sink);
+  // The reports to the root agent machine (none here): logged as the agent logs them.
+  const reportLog = tunnelReportLog(log);
   const machine = createSocketMachine({
     ...deps,
-    log: pino({ level: 'debug' }, sink),
+    log,
     onRelay: (r) => relays.push(r),
+  }).provide({
+    actions: {
+      notifyCredentialsRejected: (_, message: string) => {
+        emitted.push(message);
+        deps.onCredentialsRejected?.(message);
+      },
+      reportFailing: (_, p: { readonly kind: TunnelFailureKind; readonly message: string }) => {
+        reportLog({ type: 'tunnel.disconnected', ...p });
+      },
+      reportRecovered: () => {
+        reportLog({ type: 'tunnel.recovered' });
+      },
+    },
   });
   const states: { at: number; to: string }[] = [];
-  const emitted: string[] = [];
   const errors: unknown[] = [];
   const actor = createActor(machine, {
     input,
@@ -54,7 +75,6 @@ export function runTunnel(
       if (t.machine === 'socket') states.push({ at: performance.now(), to: t.to });
     }),
   });
-  actor.on('credentials.rejected', (e) => emitted.push(e.message));
   actor.subscribe({ error: (err) => errors.push(err) });
   actor.start();
   return {

@@ -2,6 +2,7 @@ import { createActor, fromCallback, fromPromise, sendParent, setup, SimulatedClo
 import { checkBeforeTimers } from '../../../src/clock.ts';
 import { describe, expect, it } from 'vitest';
 import { agentMachine } from '../../../machines/agent/machine.ts';
+import { agentTiming } from '../../../machines/agent/timing.ts';
 import { leadershipMachine, termGuards } from '../../../machines/leadership/machine.ts';
 import { registrationMachine } from '../../../machines/registration/machine.ts';
 import type { heartbeatMachine } from '../../../machines/heartbeat/machine.ts';
@@ -33,6 +34,8 @@ function replica(
   registerAfterMs = 1000,
   tunnelEnabled = false,
   servePredictor?: boolean,
+  /** How long the deployer takes to drain (its helm runs to exit) once asked; never, when Infinity. */
+  drainMs = 0,
 ) {
   const life: { event: 'start' | 'stop'; at: number }[] = [];
   const components: string[] = [];
@@ -60,9 +63,19 @@ function replica(
     },
   });
   // The registered components only record when they run (their own tests cover them).
+  const warnings: number[] = [];
   const component = (name: string) =>
-    fromCallback<{ type: string }, { enabled?: boolean }>(({ input, receive }) => {
-      receive((e) => components.push(`${name} got ${e.type}`));
+    fromCallback<{ type: string }, { enabled?: boolean }>(({ input, receive, sendBack }) => {
+      receive((e) => {
+        components.push(`${name} got ${e.type}`);
+        const drained = (): void => {
+          components.push(`${name} drained`);
+          sendBack({ type: 'deployer.drained' });
+        };
+        if (e.type !== 'deployer.drain' || drainMs === Infinity) return;
+        if (drainMs === 0) drained();
+        else clock.setTimeout(drained, drainMs);
+      });
       components.push(input.enabled === false ? `${name} start (disabled)` : `${name} start`);
       return () => components.push(`${name} stop`);
     });
@@ -82,6 +95,11 @@ function replica(
             }) as unknown as typeof predictorMachine,
           }),
     },
+    actions: {
+      warnDrainIncomplete: () => {
+        warnings.push(clock.now());
+      },
+    },
   });
   const actor = createActor(machine, {
     input: {
@@ -99,7 +117,7 @@ function replica(
     }),
   });
   actor.start();
-  return { actor, trace, life, components, forwarded, snapshot: () => actor.getSnapshot() };
+  return { actor, trace, life, components, forwarded, warnings, snapshot: () => actor.getSnapshot() };
 }
 
 /** Intervals [start, stop) during which a replica's registration (its work) ran. */
@@ -119,9 +137,9 @@ describe('agent machine', () => {
     const withTunnel = replica(clock, new FakeLeaseStore(clock), 'a', 1000, true);
     const without = replica(clock, new FakeLeaseStore(clock), 'b', 1000, false);
     await settle(clock, 3000);
-    expect(withTunnel.components).toEqual(['heartbeat start', 'socket start', 'deployer start']);
-    expect(without.components).toEqual(['heartbeat start', 'socket start (disabled)', 'deployer start']);
-    withTunnel.actor.send({ type: 'credentials.rejected', message: 'heartbeat: 401' });
+    expect(withTunnel.components).toEqual(['deployer start', 'heartbeat start', 'socket start']);
+    expect(without.components).toEqual(['deployer start', 'heartbeat start', 'socket start (disabled)']);
+    withTunnel.actor.send({ type: 'credentials.rejected', component: 'heartbeat', message: 'heartbeat: 401' });
     await settle(clock);
     expect(withTunnel.forwarded).toEqual(['heartbeat: 401']);
     // Registration's re-check passed: the tunnel (waiting after a 403) hears it.
@@ -226,6 +244,43 @@ describe('agent machine', () => {
     expect(release?.at).toBeGreaterThanOrEqual(stopAt);
     await settle(clock, 2000);
     expect(b.trace).toContain('leading.registering');
+  });
+
+  it('on agent.stop drains the deployer (its helm runs exit) before it leaves leading and releases the Lease', async () => {
+    const clock = new SimulatedClock();
+    const store = new FakeLeaseStore(clock);
+    const a = replica(clock, store, 'a', 1000, false, undefined, 5000);
+    await settle(clock, 3000);
+    const stopAt = clock.now();
+    a.actor.send({ type: 'agent.stop' });
+    await settle(clock);
+    // The other components stop at once; the deployer is asked to drain and goes on until it has.
+    expect(a.components.slice(3)).toEqual(['heartbeat stop', 'socket stop', 'deployer got deployer.drain']);
+    expect(store.writes.find((w) => w.record.holderIdentity === '')).toBeUndefined();
+    await settle(clock, 4999);
+    expect(a.life.at(-1)?.event).toBe('start'); // still leading: registration runs
+    await settle(clock, 1);
+    expect(a.components.slice(6)).toEqual(['deployer drained', 'deployer stop']);
+    expect(a.life.at(-1)).toEqual({ event: 'stop', at: stopAt + 5000 });
+    expect(store.writes.find((w) => w.record.holderIdentity === '')?.at).toBe(stopAt + 5000);
+    expect(a.trace.slice(-2)).toEqual(['stopping', 'stopped']);
+    expect(a.warnings).toEqual([]);
+  });
+
+  it('releases the Lease after drainDeadline when the deployer does not drain, with a warning', async () => {
+    const clock = new SimulatedClock();
+    const store = new FakeLeaseStore(clock);
+    const a = replica(clock, store, 'a', 1000, false, undefined, Infinity);
+    await settle(clock, 3000);
+    const stopAt = clock.now();
+    a.actor.send({ type: 'agent.stop' });
+    await settle(clock, agentTiming.drainDeadlineMs - 1);
+    expect(store.writes.find((w) => w.record.holderIdentity === '')).toBeUndefined();
+    await settle(clock, 1);
+    expect(a.warnings).toEqual([stopAt + agentTiming.drainDeadlineMs]);
+    expect(a.components.at(-1)).toBe('deployer stop');
+    expect(store.writes.find((w) => w.record.holderIdentity === '')?.at).toBe(stopAt + agentTiming.drainDeadlineMs);
+    expect(a.snapshot().output).toEqual({ failure: undefined });
   });
 
   it('goes back to registering when the credentials are revoked while serving', async () => {

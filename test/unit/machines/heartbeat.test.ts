@@ -61,7 +61,7 @@ function start(opts: { outcomes?: Outcome[]; probes?: () => Collected['probes'] 
         collections.push(clock.now());
         return Promise.resolve(status(clock.now(), opts.probes === undefined ? {} : { probes: opts.probes() }));
       }),
-      report: fromPromise<undefined, ReportInput>(async ({ input }) => {
+      report: fromPromise<{ seconds: number }, ReportInput>(async ({ input }) => {
         reports.push({ at: clock.now(), status: input.status });
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
@@ -69,7 +69,7 @@ function start(opts: { outcomes?: Outcome[]; probes?: () => Collected['probes'] 
         inFlight--;
         const o = outcomes.shift() ?? 'ok';
         if (o !== 'ok') throw o;
-        return undefined;
+        return { seconds: 0 };
       }),
       refresh: fromPromise(() => {
         refreshes++;

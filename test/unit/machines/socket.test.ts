@@ -62,7 +62,22 @@ function start(
 ) {
   const clock = new SimulatedClock();
   const sessions: FakeSession[] = [];
+  const emitted: string[] = [];
+  /** Failing (by kind) / recovered reports, in order: what the agent logs at warn and shows in /readyz. */
+  const reports: string[] = [];
   const machine = socketMachine.provide({
+    // The reports to the root agent machine (none here): recorded instead.
+    actions: {
+      notifyCredentialsRejected: (_, message: string) => {
+        emitted.push(message);
+      },
+      reportFailing: (_, p: { readonly kind: TunnelFailureKind }) => {
+        reports.push(p.kind);
+      },
+      reportRecovered: () => {
+        reports.push('recovered');
+      },
+    },
     actors: {
       session: fromCallback<SessionCommand, SessionInput>(({ input, sendBack, receive }) => {
         const s: FakeSession = { input, pings: [], stopped: false, send: sendBack };
@@ -81,9 +96,6 @@ function start(
     delays: socketDelays(rand),
   });
   const trace: string[] = [];
-  const emitted: string[] = [];
-  /** tunnel.failing / tunnel.recovered, in order: what the agent logs at warn and shows in /readyz. */
-  const reports: string[] = [];
   const actor = createActor(machine, {
     input: { parentUrl: 'https://parent.example:6443/base/', clusterId, childServer: 'https://child:6443', enabled },
     clock,
@@ -91,9 +103,6 @@ function start(
       if (t.machine === 'socket') trace.push(t.to);
     }),
   });
-  actor.on('credentials.rejected', (e) => emitted.push(e.message));
-  actor.on('tunnel.failing', (e) => reports.push(e.kind));
-  actor.on('tunnel.recovered', () => reports.push('recovered'));
   actor.start();
   const advance = (ms: number): void => {
     clock.increment(ms);

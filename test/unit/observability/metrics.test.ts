@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { RegistrationProblem } from '../../../machines/registration/problems.ts';
 import { AgentMetrics } from '../../../src/observability/metrics.ts';
 
 const t = (machine: string, from: string, to: string) => ({ machine, from, to, event: 'x' });
@@ -6,12 +7,19 @@ const t = (machine: string, from: string, to: string) => ({ machine, from, to, e
 describe('statechart metrics', () => {
   it('shows no stale state for machines stopped when leadership ends, nor for a new run', async () => {
     const m = new AgentMetrics({ processMetrics: false });
+    const none = { leading: false, registered: false };
+    const leading = { leading: true, registered: false };
+    const serving = { leading: true, registered: true };
     m.observeTransition(t('agent', '', 'standby'));
     m.observeTransition(t('agent', 'standby', 'leading.registering'));
+    m.observeRoot(leading, none);
     m.observeTransition(t('registration', '', 'resolvingIdentity'));
     m.observeTransition(t('registration', 'resolvingIdentity', 'registered'));
     m.observeTransition(t('agent', 'leading.registering', 'leading.serving'));
+    m.observeRoot(serving, leading);
+    expect(await m.text()).toMatch(/^clusternet_agent_registered 1$/m);
     m.observeTransition(t('agent', 'leading.serving', 'standby'));
+    m.observeRoot(none, serving);
     let text = await m.text();
     expect(text).toMatch(/^clusternet_agent_machine_state\{machine="registration",state="registered"\} 0$/m);
     expect(text).toMatch(/^clusternet_agent_leader 0$/m);
@@ -36,14 +44,25 @@ describe('statechart metrics', () => {
     expect(text).not.toMatch(/^clusternet_agent_registration_problem\{.*\} 1$/m);
   });
 
-  it('counts a registration once, not each passing credentials check', async () => {
+  it('counts a registration once, not each passing credentials check; a problem once per streak', async () => {
     const m = new AgentMetrics({ processMetrics: false });
-    m.observeTransition(t('registration', 'verifying', 'registered'));
-    m.observeTransition(t('registration', 'registered', 'checkingCredentials'));
-    m.observeTransition(t('registration', 'checkingCredentials', 'registered'));
-    m.observeTransition(t('registration', 'checkingCredentials', 'credentialsRevoked'));
-    m.observeTransition(t('registration', 'requesting', 'bootstrapTokenRejected'));
+    const problem = (p: RegistrationProblem | undefined) =>
+      ({ type: 'registration.problem', problem: p, message: p }) as const;
+    m.observeReport({
+      type: 'registration.registered',
+      clusterId: 'id',
+      clusterName: undefined,
+      dedicatedNamespace: 'ns',
+    });
+    m.observeReport({ type: 'credentials.confirmed' });
+    m.observeReport({ type: 'registration.revoked' });
+    m.observeReport(problem('bootstrapTokenRejected'));
+    m.observeReport(problem('bootstrapTokenRejected'));
+    m.observeReport(problem('parentUnreachable'));
+    m.observeReport(problem(undefined));
+    m.observeReport(problem('parentUnreachable'));
     const text = await m.text();
+    expect(text).toMatch(/^clusternet_agent_registration_results_total\{result="unreachable"\} 2$/m);
     expect(text).toMatch(/^clusternet_agent_registration_results_total\{result="registered"\} 1$/m);
     expect(text).toMatch(/^clusternet_agent_registration_results_total\{result="revoked"\} 1$/m);
     expect(text).toMatch(/^clusternet_agent_registration_results_total\{result="rejected"\} 1$/m);
@@ -53,16 +72,20 @@ describe('statechart metrics', () => {
     const m = new AgentMetrics({ processMetrics: false });
     let counters = { streams: 2, bytesSent: 100, bytesReceived: 40 };
     m.observeTunnel(() => counters);
-    m.observeTransition(t('socket', 'session.connecting', 'session.open.pinging.waiting,liveness.alive'));
+    m.observeReport({ type: 'tunnel.connected' });
     let text = await m.text();
     expect(text).toMatch(/^clusternet_agent_tunnel_up 1$/m);
     expect(text).toMatch(/^clusternet_agent_tunnel_streams 2$/m);
     expect(text).toMatch(/^clusternet_agent_tunnel_bytes_total\{direction="sent"\} 100$/m);
-    m.observeTransition(t('socket', 'session.open.pinging.waiting,liveness.alive', 'backingOff'));
-    m.observeTransition(t('socket', 'backingOff', 'session.reconnecting'));
+    expect(text).toMatch(/^clusternet_agent_tunnel_reconnects_total 0$/m);
+    m.observeReport({ type: 'tunnel.disconnected', kind: 'dropped', message: 'EOF' });
     counters = { streams: 0, bytesSent: 150, bytesReceived: 40 };
     text = await m.text();
     expect(text).toMatch(/^clusternet_agent_tunnel_up 0$/m);
+    expect(text).toMatch(/^clusternet_agent_tunnel_failure\{reason="dropped"\} 1$/m);
+    m.observeReport({ type: 'tunnel.connected' });
+    text = await m.text();
+    expect(text).toMatch(/^clusternet_agent_tunnel_up 1$/m);
     expect(text).toMatch(/^clusternet_agent_tunnel_reconnects_total 1$/m);
     expect(text).toMatch(/^clusternet_agent_tunnel_bytes_total\{direction="sent"\} 150$/m);
     expect(text).toMatch(/^clusternet_agent_tunnel_bytes_total\{direction="received"\} 40$/m);

@@ -88,9 +88,16 @@ describe('health and metrics server', () => {
       to: 'leading.registering',
       event: 'lease.acquired',
     });
-    metrics.observeTransition({ machine: 'registration', from: 'verifying', to: 'registered', event: 'x' });
-    metrics.observeTransition({ machine: 'registration', from: 'checkingCredentials', to: 'registered', event: 'x' });
+    metrics.observeRoot({ leading: true, registered: false }, { leading: false, registered: false });
+    metrics.observeReport({
+      type: 'registration.registered',
+      clusterId: 'id',
+      clusterName: undefined,
+      dedicatedNamespace: 'ns',
+    });
+    metrics.observeReport({ type: 'credentials.confirmed' });
     metrics.observeTransition({ machine: 'agent', from: 'leading.registering', to: 'leading.serving', event: 'x' });
+    metrics.observeRoot({ leading: true, registered: true }, { leading: true, registered: false });
     metrics.tunnelBytes.inc({ direction: 'sent' }, 42);
     metrics.heartbeatLatency.observe(0.2);
     const text = (await httpGet(`${server.url}/metrics`)).body;

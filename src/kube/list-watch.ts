@@ -3,7 +3,8 @@
 // resourceVersion (src/kube/watch-stream.ts). Its end is classified by machines/watch.ts (`ended`,
 // `expired`: 410 Gone, then the next run lists again; `failed`); the statechart decides when to run again.
 
-import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ApiException } from './client-node.ts';
 import type { WatchEnd } from '../../machines/watch.ts';
 import { rawRequest } from './raw-request.ts';
 import type { RequestLimiter } from './request-limiter.ts';

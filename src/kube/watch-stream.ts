@@ -3,7 +3,8 @@
 // apiserver's bookmark period (client-node's own is 30 s: every watch on a quiet cluster ended
 // there as an error). Its end is classified once (machines/watch.ts) and reported once.
 
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { Watch } from './client-node.ts';
 import {
   classifyWatchEnd,
   serverTimeoutSeconds,

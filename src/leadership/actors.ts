@@ -5,14 +5,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import {
-  ApiException,
-  CoordinationV1Api,
-  V1MicroTime,
-  type KubeConfig,
-  type V1Lease,
-  type V1LeaseSpec,
-} from '@kubernetes/client-node';
+import type { KubeConfig, V1Lease, V1LeaseSpec } from '@kubernetes/client-node';
+import { ApiException, CoordinationV1Api, V1MicroTime } from '../kube/client-node.ts';
 import { fromCallback, fromPromise } from 'xstate';
 import { releasedRecord, type LeaseRecord } from '../../machines/leadership/decisions.ts';
 import { legacyClusterIdAnnotation } from '../../machines/registration/decisions.ts';

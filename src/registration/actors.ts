@@ -2,6 +2,7 @@
 // credentials themselves (bootstrap token, stored or approved dedicated token, parent CA) stay here,
 // in this closure; the statechart only sees whether and how they work.
 
+import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
 import {
   ApiException,
   CoordinationV1Api,
@@ -9,9 +10,7 @@ import {
   CustomObjectsApi,
   PatchStrategy,
   setHeaderOptions,
-  type KubeConfig,
-  type V1Lease,
-} from '@kubernetes/client-node';
+} from '../kube/client-node.ts';
 import { fromPromise } from 'xstate';
 import {
   credentialsWrite,

@@ -1,6 +1,6 @@
 // Clients for the parent cluster and the classification of their failures.
 
-import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, KubeConfig } from '../kube/client-node.ts';
 import type { Failure, FailureKind } from '../../machines/failure.ts';
 import { direct, withProxy, type ProxyFunc } from '../kube/proxy.ts';
 import type { DedicatedCredentials } from './wire.ts';

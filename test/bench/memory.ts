@@ -1,5 +1,5 @@
 // npm run bench:memory [-- --runs 3] [--idle 45] [--settle 60] [--nodes 100] [--pods-per-node 30]
-//   [--node-options "--max-semi-space-size=1 ..."] [--no-burst] [--no-snapshot] [--scale]
+//   [--node-options "--max-semi-space-size=1 ..."] [--no-burst] [--no-snapshot] [--scale] [--main dist/src/main.js]
 // The compiled agent's memory (`npm run build` first: it runs dist/src/main.js, as the image does), in the
 // states of issue 16, against the real test clusters: the leader registered and idle (`nodes` nodes, the
 // latest chart's gates SocketConnection, AppPusher, Recovery, Predictor, Dual, the tunnel up through the
@@ -39,6 +39,7 @@ const { values } = parseArgs({
     'no-burst': { type: 'boolean', default: false },
     'no-snapshot': { type: 'boolean', default: false },
     scale: { type: 'boolean', default: false },
+    main: { type: 'string', default: fileURLToPath(new URL('../../dist/src/main.js', import.meta.url)) },
   },
 });
 const runs = Number(values.runs);
@@ -63,7 +64,7 @@ if (
   process.stderr.write('usage: --runs 1..20 --idle 5..600 --settle 0..600 --nodes 1..20000 --pods-per-node 0..110\n');
   process.exit(2);
 }
-const main = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
+const main = values.main;
 if (!existsSync(main)) {
   process.stderr.write(`${main} does not exist: run \`npm run build\` first\n`);
   process.exit(2);

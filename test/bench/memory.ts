@@ -1,5 +1,5 @@
 // npm run bench:memory [-- --runs 3] [--idle 45] [--settle 60] [--nodes 100] [--pods-per-node 30]
-//   [--node-options "--max-semi-space-size=1 ..."] [--no-burst] [--no-snapshot] [--scale] [--main dist/src/main.js]
+//   [--node-options="--max-semi-space-size=1 ..."] [--no-burst] [--no-snapshot] [--scale] [--main dist/src/main.js]
 // The compiled agent's memory (`npm run build` first: it runs dist/src/main.js, as the image does), in the
 // states of issue 16, against the real test clusters: the leader registered and idle (`nodes` nodes, the
 // latest chart's gates SocketConnection, AppPusher, Recovery, Predictor, Dual, the tunnel up through the

@@ -2,7 +2,8 @@
 // agent's own ServiceAccount — and its publication to the parent as Secret child-cluster-deployer
 // (§7.1.2), which the controller-manager uses to push and to prune.
 
-import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '../kube/client-node.ts';
 import { classifyApiError } from '../kube/errors.ts';
 
 export const appDeployerName = 'clusternet-app-deployer';

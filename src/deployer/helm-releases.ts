@@ -1,7 +1,8 @@
 // HelmReleases (and HelmCharts) of the dedicated namespace in the parent: their store and watch, and
 // one reconcile of one HelmRelease (spec §7.4) with the helm binary (helm.ts).
 
-import { loadAllYaml, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { loadAllYaml } from '../kube/client-node.ts';
 import {
   descriptionNeedsWork,
   type Description,

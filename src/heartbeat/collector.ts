@@ -2,7 +2,8 @@
 // node store, CIDRs from the control-plane pods, and metrics-server figures when enabled. A source
 // that cannot be read leaves its fields out (probes read as false); a collection itself never fails.
 
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '../kube/client-node.ts';
 import {
   computeClusterStatus,
   type AgentFacts,

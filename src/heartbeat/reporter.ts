@@ -4,7 +4,7 @@
 // with the cached resourceVersion. A conflict surfaces as a `conflict` failure; the machine re-reads
 // (refresh) and tries again.
 
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '../kube/client-node.ts';
 import {
   aggregateNodeLabels,
   labelsPatch,

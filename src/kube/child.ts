@@ -2,7 +2,7 @@
 // client-go's, it honours HTTPS_PROXY/NO_PROXY (in a pod, NO_PROXY must then cover the apiserver's
 // service IP, e.g. with the service CIDR) unless the kubeconfig sets a `proxy-url` of its own.
 
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from './client-node.ts';
 import { withProxy, type ProxyEnv, type ProxyFunc } from './proxy.ts';
 
 /**

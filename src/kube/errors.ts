@@ -5,7 +5,7 @@
 // message saying what failed. A message never contains a credential.
 
 import { STATUS_CODES } from 'node:http';
-import { ApiException } from '@kubernetes/client-node';
+import { ApiException } from './client-node.ts';
 import { failureKindOfStatus, type Failure, type FailureKind } from '../../machines/failure.ts';
 import type { RawResponse } from './raw-request.ts';
 

@@ -4,7 +4,8 @@
 // resourceVersion (src/kube/watch-stream.ts `watch$`, which resumes idle watches itself). It ends with
 // `expired` (410 Gone: the next run lists again) or `failed`; the statechart decides when to run again.
 
-import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ApiException } from './client-node.ts';
 import { catchError, concat, concatMap, defer, filter, merge, of, takeWhile, tap, type Observable } from 'rxjs';
 import type { WatchEnd } from '../../machines/watch.ts';
 import { rawRequest } from './raw-request.ts';

@@ -12,7 +12,8 @@
 //
 // The operators here frame and decode only: WATCH phases to typed events, the resume point.
 
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { Watch } from './client-node.ts';
 import { defer, filter, Observable, repeat, takeWhile, tap } from 'rxjs';
 import {
   classifyWatchEnd,

@@ -3,7 +3,8 @@
 // so concurrent writers conflict (409) instead of overwriting each other, and its metadata (the
 // legacy-cluster-id annotation) is kept.
 
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api } from '../kube/client-node.ts';
 import { fromPromise } from 'xstate';
 import { releasedRecord } from '../../machines/leadership/decisions.ts';
 import type { LeaseRead, WriteInput, WriteResult } from '../../machines/leadership/machine.ts';

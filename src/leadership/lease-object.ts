@@ -1,7 +1,8 @@
 // The coordination.k8s.io/v1 Lease as leader election reads and writes it: its spec as the pure
 // LeaseRecord the decisions use, and back, with client-go's MicroTimes.
 
-import { V1MicroTime, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
+import type { V1Lease, V1LeaseSpec } from '@kubernetes/client-node';
+import { V1MicroTime } from '../kube/client-node.ts';
 import type { LeaseRecord } from '../../machines/leadership/decisions.ts';
 
 /** MicroTime fields arrive as strings (client-node does not revive them) or Dates. */

@@ -2,7 +2,8 @@
 // credentials as registration stored and verified them in the child Secret `parent-cluster`. Reading
 // them once per term matches the Go agent, which captures the token when its leader loop starts.
 
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api } from '../kube/client-node.ts';
 import { direct, type ProxyFunc } from '../kube/proxy.ts';
 import { parentCredentialsSecret, storedCredentials, type DedicatedCredentials } from './credentials-secret.ts';
 import { dedicatedKubeConfig } from './kube-config.ts';

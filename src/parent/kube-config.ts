@@ -1,7 +1,7 @@
 // Client configurations for the parent cluster: the bootstrap token's and the dedicated credentials'.
 // Their failures are classified as every API failure is (src/kube/errors.ts).
 
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '../kube/client-node.ts';
 import { direct, withProxy, type ProxyFunc } from '../kube/proxy.ts';
 import type { DedicatedCredentials } from './credentials-secret.ts';
 

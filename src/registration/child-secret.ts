@@ -3,7 +3,8 @@
 // vault; the statechart hears only what they look like (StoredCredentialsView) and whether the write
 // worked.
 
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api } from '../kube/client-node.ts';
 import { fromPromise } from 'xstate';
 import type { StoredCredentialsView } from '../../machines/registration/decisions.ts';
 import { credentialsWrite } from '../../machines/registration/decisions.ts';

@@ -2,14 +2,8 @@
 // annotation or UID), a v0.7.0-era `self-cluster` Lease, and the cluster ID the `parent-cluster` Secret
 // was registered with. The decision is decideClusterId's; this reads and writes the objects.
 
-import {
-  CoordinationV1Api,
-  CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-  type V1Lease,
-} from '@kubernetes/client-node';
+import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '../kube/client-node.ts';
 import { fromPromise } from 'xstate';
 import {
   decideClusterId,

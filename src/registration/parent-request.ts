@@ -2,7 +2,8 @@
 // chose, read (GET; the hub grants only get/create) until approved, and read once more with the
 // dedicated credentials to check them. An approved request's credentials go to the vault.
 
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '../kube/client-node.ts';
 import { fromPromise } from 'xstate';
 import { generateClusterName } from '../../machines/registration/decisions.ts';
 import type {

@@ -103,6 +103,7 @@ describe('default rendering (CI values)', () => {
       { name: 'HELM_CACHE_HOME', value: '/var/lib/clusternet-agent/helm/cache' },
       { name: 'HELM_CONFIG_HOME', value: '/var/lib/clusternet-agent/helm/config' },
       { name: 'HELM_DATA_HOME', value: '/var/lib/clusternet-agent/helm/data' },
+      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --max-old-space-size-percentage=50' },
     ]);
     expect(c.image).toBe('clusternet-agent-ts:v0.1.0');
     expect(podSpec(d).serviceAccountName).toBe('clusternet-agent');
@@ -115,7 +116,9 @@ describe('default rendering (CI values)', () => {
     expect(c.livenessProbe?.httpGet).toEqual({ path: '/livez', port: 'https', scheme: 'HTTPS' });
     expect(c.readinessProbe?.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
     expect(c.livenessProbe?.failureThreshold).toBe(6);
-    expect(c.resources?.requests).toEqual({ cpu: '50m', memory: '192Mi' });
+    // The request follows bench:memory's registered idle leader, the limit leaves room for bursts (docs/memory.md).
+    expect(c.resources?.requests).toEqual({ cpu: '50m', memory: '160Mi' });
+    expect(c.resources?.limits).toEqual({ memory: '512Mi' });
     expect(c.securityContext).toMatchObject({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,

@@ -17,15 +17,7 @@
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
-import {
-  assertEvent,
-  assign,
-  enqueueActions,
-  fromCallback,
-  fromEventObservable,
-  fromPromise,
-  setup,
-} from 'xstate';
+import { assertEvent, assign, enqueueActions, fromCallback, fromEventObservable, fromPromise, setup } from 'xstate';
 import { resumesAtOnce, watchRegion, type WatchEndKind } from '../watch.ts';
 import { errorOf, failureMessage, notProvided as notProvidedBy, type FailureKind } from '../failure.ts';
 import { reportTo, type ChildReport } from '../events.ts';

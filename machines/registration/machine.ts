@@ -333,7 +333,12 @@ export const registrationMachine = setup({
           {
             guard: { type: 'usableStoredCredentials', params: storedParams },
             target: 'requesting',
-            actions: [{ type: 'noteStored', params: storedParams }, 'useDedicatedCredentials', 'resetAttempts', 'reportProblem'],
+            actions: [
+              { type: 'noteStored', params: storedParams },
+              'useDedicatedCredentials',
+              'resetAttempts',
+              'reportProblem',
+            ],
           },
           {
             guard: { type: 'storedForAnotherParent', params: storedParams },
@@ -342,7 +347,12 @@ export const registrationMachine = setup({
           },
           {
             target: 'requesting',
-            actions: [{ type: 'noteStored', params: storedParams }, 'useBootstrapToken', 'resetAttempts', 'reportProblem'],
+            actions: [
+              { type: 'noteStored', params: storedParams },
+              'useBootstrapToken',
+              'resetAttempts',
+              'reportProblem',
+            ],
           },
         ],
         onError: { target: 'storedCredentialsUnreadable', actions: recordFailure },
@@ -465,7 +475,10 @@ export const registrationMachine = setup({
               dedicatedNamespace: context.dedicatedNamespace ?? '',
               credentials: context.held.approved ? 'approved' : undefined,
             }),
-            onDone: { target: '#registration.verifying', actions: ['noteCredentialsStored', 'resetAttempts', 'reportProblem'] },
+            onDone: {
+              target: '#registration.verifying',
+              actions: ['noteCredentialsStored', 'resetAttempts', 'reportProblem'],
+            },
             onError: { target: 'backingOff', actions: recordFailure },
           },
         },

@@ -3,7 +3,7 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { fromEventObservable, fromPromise } from 'xstate';
-import { failureKind, failureMessage } from '../../machines/failure.ts';
+import { failureMessage } from '../../machines/failure.ts';
 import { predictorFacts, type AgentFacts, type ClusterStatus } from '../../machines/heartbeat/decisions.ts';
 import {
   heartbeatMachine,

@@ -33,13 +33,6 @@ export const smallFunctions = {
   },
 };
 
-/** Files whose functions are still being split (issue 14); this list only shrinks.
- * @type {import('eslint').Linter.Config} */
-const notYetSplit = {
-  files: ['src/agent.ts'],
-  rules: { 'max-lines-per-function': 'off', complexity: 'off' },
-};
-
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.test-results/'] },
   js.configs.recommended,
@@ -71,6 +64,5 @@ export default tseslint.config(
   },
   machinesArePure,
   smallFunctions,
-  notYetSplit,
   { files: ['**/*.js'], extends: [tseslint.configs.disableTypeChecked] },
 );

@@ -10,7 +10,7 @@
 // `credentialSource`), and each effect is told by name which credentials to use (`credentialsFor`).
 
 import { assign, fromPromise, sendParent, sendTo, setup } from 'xstate';
-import { reportTo } from '../events.ts';
+import { reportTo, type RegistrationReport } from '../events.ts';
 import { failureParams, notProvided as notProvidedBy, type Failure } from '../failure.ts';
 import { credentialCheckVerdict, credentialsUsable, type StoredCredentialsView } from './decisions.ts';
 import { describeProblem, type RegistrationProblem } from './problems.ts';
@@ -75,17 +75,8 @@ export interface RegistrationEvent {
   readonly message: string;
 }
 
-/** What the parent (the agent) hears. */
-export type RegistrationReport =
-  | {
-      readonly type: 'registration.registered';
-      readonly clusterId: string;
-      readonly clusterName: string | undefined;
-      readonly dedicatedNamespace: string;
-    }
-  | { readonly type: 'registration.revoked' }
-  /** A check of the dedicated credentials passed (e.g. one a component's `credentials.rejected` asked for). */
-  | { readonly type: 'credentials.confirmed' };
+/** What the parent (the agent) hears: the catalogue's registration reports (machines/events.ts). */
+export type { RegistrationReport } from '../events.ts';
 
 export interface IdentityOutput {
   readonly clusterId: string;

@@ -10,12 +10,12 @@ import type { AnyStateMachine, AnyStateNode } from 'xstate';
 import { agentMachine, agentTags } from '../../../machines/agent/machine.ts';
 import { deployerMachine, deployerStartupStates } from '../../../machines/deployer/machine.ts';
 import { childReportTypes } from '../../../machines/events.ts';
-import { heartbeatMachine, routineCollectionStates } from '../../../machines/heartbeat/machine.ts';
-import { leadershipMachine } from '../../../machines/leadership/machine.ts';
+import { heartbeatMachine, routineHeartbeatStates } from '../../../machines/heartbeat/machine.ts';
+import { leadershipMachine, routineLeadershipStates } from '../../../machines/leadership/machine.ts';
 import { mcsMachine, syncingTag } from '../../../machines/mcs/machine.ts';
 import { predictorMachine } from '../../../machines/predictor/machine.ts';
-import { registrationMachine } from '../../../machines/registration/machine.ts';
-import { socketMachine } from '../../../machines/socket/machine.ts';
+import { registrationMachine, routineRegistrationStates } from '../../../machines/registration/machine.ts';
+import { routineSocketStates, socketMachine } from '../../../machines/socket/machine.ts';
 
 const root = join(import.meta.dirname, '../../..');
 
@@ -80,15 +80,25 @@ describe('names src/ reads of the machines', () => {
   });
 
   it('the routine states the transition log knows exist in their machines', () => {
-    const heartbeat = statesOf(heartbeatMachine as AnyStateMachine);
-    for (const s of routineCollectionStates) expect(heartbeat, `heartbeat state ${s}`).toContain(s);
+    const routine: readonly [AnyStateMachine, readonly (readonly string[])[]][] = [
+      [heartbeatMachine as AnyStateMachine, [routineHeartbeatStates]],
+      [leadershipMachine as AnyStateMachine, routineLeadershipStates],
+      [registrationMachine as AnyStateMachine, routineRegistrationStates],
+      [socketMachine as AnyStateMachine, [routineSocketStates]],
+    ];
+    for (const [machine, loops] of routine) {
+      const states = statesOf(machine);
+      for (const s of loops.flat()) expect(states, `${machine.id} state ${s}`).toContain(s);
+    }
     const deployer = statesOf(deployerMachine as AnyStateMachine);
     for (const s of deployerStartupStates) expect(deployer, `deployer state ${s}`).toContain(s);
   });
 
   it('every machine id src/ names in a map of machines exists', () => {
     const ids = new Set(machines.map((m) => m.id));
-    const named = src.flatMap((f) => matches(/\['([a-z]+)', new Set\(/g, f.text));
+    const named = src.flatMap((f) =>
+      matches(/\['([a-z]+)', \[?(?:new Set\(|routine[A-Za-z]*States|deployerStartupStates)/g, f.text),
+    );
     expect(named.length).toBeGreaterThan(0);
     for (const id of named) expect(ids, `machine ${id}`).toContain(id);
   });

@@ -11,6 +11,7 @@ import { assign, fromPromise, sendParent, setup } from 'xstate';
 import { errorOf, failureKind, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
 import { credentialCheckVerdict, credentialsUsable, type StoredCredentialsView } from './decisions.ts';
 import type { RegistrationProblem } from './problems.ts';
+import type { RegistrationReport } from '../events.ts';
 
 /** The ClusterRegistrationRequest as the machine sees it (no token, no CA). */
 export interface RequestView {
@@ -57,17 +58,8 @@ export interface RegistrationEvent {
   readonly message: string;
 }
 
-/** What the parent (the agent) hears. */
-export type RegistrationReport =
-  | {
-      readonly type: 'registration.registered';
-      readonly clusterId: string;
-      readonly clusterName: string | undefined;
-      readonly dedicatedNamespace: string;
-    }
-  | { readonly type: 'registration.revoked' }
-  /** A check of the dedicated credentials passed (e.g. one a component's `credentials.rejected` asked for). */
-  | { readonly type: 'credentials.confirmed' };
+/** What the parent (the agent) hears: the catalogue's registration reports (machines/events.ts). */
+export type { RegistrationReport } from '../events.ts';
 
 export interface IdentityOutput {
   readonly clusterId: string;

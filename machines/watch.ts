@@ -11,6 +11,8 @@
 // watch itself (`resumesInStream`), and the machines decide on the rest with `resumesAtOnce`. Pure:
 // no Kubernetes client here.
 
+import { asFailure, type Failure } from './failure.ts';
+
 export type WatchEndKind = 'ended' | 'expired' | 'failed';
 
 export interface WatchEnd {
@@ -94,6 +96,17 @@ export function resumesInStream(kind: WatchEndKind): boolean {
   return kind === 'ended';
 }
 
+/**
+ * The parameters of a watch region's failure action (`params: watchFailureParams`): the end event's
+ * message (`<x>.watchEnded`, kind `failed`) or the watch actor's error, as a Failure.
+ */
+export const watchFailureParams = ({ event }: { readonly event: object }): { failure: Failure } => ({
+  failure:
+    'error' in event
+      ? asFailure(event.error)
+      : { kind: 'other', message: 'message' in event && typeof event.message === 'string' ? event.message : '' },
+});
+
 /** The machines' decision: resume (or list again) at once, or back off. */
 export function resumesAtOnce(kind: WatchEndKind): boolean {
   return kind !== 'failed';
@@ -113,7 +126,7 @@ export interface WatchRegionNames<
   readonly ended: Ended;
   /** The guard that resumes at once (an expired watch: resumesAtOnce). */
   readonly resumesAtOnce: Guard;
-  /** The action that counts a failure (the end event's message or the actor's error). */
+  /** The action that counts a failure (`params`: the end event's message or the actor's error, watchFailureParams). */
   readonly recordFailure: Fail;
   /** The backoff before the next watch. */
   readonly retryDelay: Delay;
@@ -134,9 +147,10 @@ export function watchRegion<
   // eslint-disable-next-line @typescript-eslint/no-generated-empty-object-type -- no events of its own by default
   Extra extends object = Record<never, never>,
 >(names: WatchRegionNames<Src, Ended, Guard, Fail, Delay>, input: Input, extra?: Extra) {
+  const recordFailure = { type: names.recordFailure, params: watchFailureParams } as const;
   const ended = [
     { guard: names.resumesAtOnce, target: 'watching', reenter: true },
-    { target: 'backingOff', actions: names.recordFailure },
+    { target: 'backingOff', actions: recordFailure },
   ] as const;
   const on = { ...extra, [names.ended]: ended } as Extra & Record<Ended, typeof ended>;
   return {
@@ -147,7 +161,7 @@ export function watchRegion<
           id: names.src,
           src: names.src,
           input,
-          onError: { target: 'backingOff', actions: names.recordFailure },
+          onError: { target: 'backingOff', actions: recordFailure },
         },
         on,
       },

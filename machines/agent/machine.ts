@@ -19,7 +19,7 @@
 // refused with 403). The other reports (tunnel, heartbeat, registration problems) change no state here:
 // src/ reads them, with the tags below, from the outward stream (src/observability/agent-events.ts).
 
-import { assign, sendTo, setup } from 'xstate';
+import { assign, sendTo, setup, type DoneActorEvent, type ErrorActorEvent } from 'xstate';
 import type { ChildReport } from '../events.ts';
 import { notProvided as notProvidedBy } from '../failure.ts';
 import { agentDelays } from './timing.ts';
@@ -99,14 +99,16 @@ export type AgentTag = (typeof agentTags)[number];
 
 const notProvided = notProvidedBy('agent');
 
-const failureOf = (event: unknown): string => {
-  const e = event as { error?: unknown; actorId?: string };
-  const err = e.error;
-  return `${e.actorId ?? 'child'}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+/** The parameters of `noteFailure`: which child failed, and its error (with the stack, for a bug). */
+const childFailureParams = ({ event }: { readonly event: ErrorActorEvent | DoneActorEvent }): { failure: string } => {
+  const child = event.actorId;
+  if (!('error' in event)) return { failure: `${child}: ended, and it never ends while the agent runs` };
+  const err = event.error;
+  return { failure: `${child}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}` };
 };
 
 /** An unexpected error of a child: the agent ends, non-zero. */
-const failed = { target: '#agent.failed', actions: 'noteFailure' } as const;
+const failed = { target: '#agent.failed', actions: { type: 'noteFailure', params: childFailureParams } } as const;
 
 export const agentMachine = setup({
   types: {
@@ -127,7 +129,7 @@ export const agentMachine = setup({
     mcs: mcsMachine,
   },
   actions: {
-    noteFailure: assign({ failure: ({ event }) => failureOf(event) }),
+    noteFailure: assign((_, { failure }: { failure: string }) => ({ failure })),
     requestRelease: sendTo('leadership', { type: 'lease.release' }),
     checkTerm: sendTo('leadership', { type: 'lease.check' }),
     forwardToRegistration: sendTo('registration', ({ event }) => event),

@@ -16,7 +16,7 @@
 
 import { assign, enqueueActions, fromEventObservable, fromPromise, sendTo, setup } from 'xstate';
 import { reportTo, type ChildReport } from '../events.ts';
-import { errorOf, failureKind, failureMessage, notProvided as notProvidedBy } from '../failure.ts';
+import { asFailure, failureParams, notProvided as notProvidedBy, type Failure } from '../failure.ts';
 import { significantChange, type ClusterStatus } from './decisions.ts';
 import { resumesAtOnce, type WatchEndKind } from '../watch.ts';
 
@@ -69,6 +69,11 @@ export interface ReportOutput {
 }
 
 const notProvided = notProvidedBy('heartbeat');
+
+/** Counts a failed step and keeps its message (`params`: the actor's error, see failureParams). */
+const recordFailure = { type: 'recordFailure', params: failureParams } as const;
+/** A failed report: counted, and told to the root with its kind. */
+const reportedFailure = [recordFailure, { type: 'reportFailed', params: failureParams }] as const;
 
 /** The collection loop's states: moving among them is routine (logged at debug). */
 export const routineCollectionStates: readonly string[] = [
@@ -125,8 +130,8 @@ export const heartbeatMachine = setup({
   },
   guards: {
     changePending: ({ context }) => context.changePending,
-    conflict: ({ event }) => failureKind(errorOf(event)) === 'conflict',
-    credentialsRejected: ({ event }) => ['unauthorized', 'forbidden'].includes(failureKind(errorOf(event))),
+    conflict: (_, { failure }: { failure: Failure }) => failure.kind === 'conflict',
+    credentialsRejected: (_, { failure }: { failure: Failure }) => ['unauthorized', 'forbidden'].includes(failure.kind),
     /** An idle or expired watch resumes at once; only a failed one backs off (machines/watch.ts). */
     watchResumesAtOnce: ({ event }) => event.type === 'nodes.watchEnded' && resumesAtOnce(event.kind),
   },
@@ -138,16 +143,16 @@ export const heartbeatMachine = setup({
       message: context.lastFailure ?? 'the parent refused the dedicated credentials',
     })),
     /** Tells the root a report failed, and how (the failure kind). */
-    reportFailed: sendTo(reportTo, ({ event }): ChildReport => ({
+    reportFailed: sendTo(reportTo, (_, { failure }: { failure: Failure }): ChildReport => ({
       type: 'heartbeat.failed',
-      reason: failureKind(errorOf(event)),
+      reason: failure.kind,
     })),
     /** Says (a warning) that the first node list is still missing, so nothing is reported yet. */
     warnNodesNotSynced: notProvided('warnNodesNotSynced'),
-    recordFailure: assign({
-      attempt: ({ context }) => context.attempt + 1,
-      lastFailure: ({ event }) => failureMessage(errorOf(event)),
-    }),
+    recordFailure: assign(({ context }, { failure }: { failure: Failure }) => ({
+      attempt: context.attempt + 1,
+      lastFailure: failure.message,
+    })),
   },
 }).createMachine({
   id: 'heartbeat',
@@ -213,7 +218,10 @@ export const heartbeatMachine = setup({
                 }),
               ],
             },
-            onError: { target: 'idle', actions: assign({ lastFailure: ({ event }) => failureMessage(event.error) }) },
+            onError: {
+              target: 'idle',
+              actions: assign({ lastFailure: ({ event }) => asFailure(event.error).message }),
+            },
           },
         },
         idle: {
@@ -256,13 +264,13 @@ export const heartbeatMachine = setup({
               ],
             },
             onError: [
-              { guard: 'conflict', target: 'refreshing', actions: ['recordFailure', 'reportFailed'] },
+              { guard: { type: 'conflict', params: failureParams }, target: 'refreshing', actions: reportedFailure },
               {
-                guard: 'credentialsRejected',
+                guard: { type: 'credentialsRejected', params: failureParams },
                 target: 'backingOff',
-                actions: ['recordFailure', 'reportFailed', 'notifyCredentialsRejected'],
+                actions: [...reportedFailure, 'notifyCredentialsRejected'],
               },
-              { target: 'backingOff', actions: ['recordFailure', 'reportFailed'] },
+              { target: 'backingOff', actions: reportedFailure },
             ],
           },
           on: {
@@ -275,7 +283,7 @@ export const heartbeatMachine = setup({
             src: 'refresh',
             input: ({ context }) => ({ clusterId: context.clusterId, dedicatedNamespace: context.dedicatedNamespace }),
             onDone: { target: 'backingOff' },
-            onError: { target: 'backingOff', actions: 'recordFailure' },
+            onError: { target: 'backingOff', actions: recordFailure },
           },
         },
         backingOff: { after: { retryDelay: 'sending' } },

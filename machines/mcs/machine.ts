@@ -19,7 +19,7 @@
 
 import { assertEvent, assign, enqueueActions, fromCallback, fromEventObservable, fromPromise, setup } from 'xstate';
 import { resumesAtOnce, watchRegion, type WatchEndKind } from '../watch.ts';
-import { errorOf, failureMessage, notProvided as notProvidedBy, type FailureKind } from '../failure.ts';
+import { failureParams, notProvided as notProvidedBy, type Failure, type FailureKind } from '../failure.ts';
 import { reportTo, type ChildReport } from '../events.ts';
 import {
   childSupport,
@@ -123,27 +123,29 @@ const mcsSetup = setup({
   },
   guards: {
     enabled: ({ context }) => context.enabled,
-    supported: ({ event }) => 'output' in event && childSupport(String(event.output)) === 'supported',
+    supported: (_, { version }: { version: string }) => childSupport(version) === 'supported',
     watchExpired: ({ event }) =>
       (event.type === 'exports.watchEnded' || event.type === 'slices.watchEnded') && resumesAtOnce(event.kind),
   },
   actions: {
-    noteVersion: assign(({ event }) => {
-      const version = 'output' in event ? String(event.output) : '';
-      return { childVersion: version, support: childSupport(version), checkAttempt: 0, lastFailure: undefined };
-    }),
-    recordCheckFailure: assign({
-      checkAttempt: ({ context }) => context.checkAttempt + 1,
-      lastFailure: ({ event }) => failureMessage(errorOf(event)),
-    }),
-    recordExportsFailure: assign({
-      exportsAttempt: ({ context }) => context.exportsAttempt + 1,
-      lastFailure: ({ event }) => failureMessage(errorOf(event)),
-    }),
-    recordSlicesFailure: assign({
-      slicesAttempt: ({ context }) => context.slicesAttempt + 1,
-      lastFailure: ({ event }) => failureMessage(errorOf(event)),
-    }),
+    noteVersion: assign((_, { version }: { version: string }) => ({
+      childVersion: version,
+      support: childSupport(version),
+      checkAttempt: 0,
+      lastFailure: undefined,
+    })),
+    recordCheckFailure: assign(({ context }, { failure }: { failure: Failure }) => ({
+      checkAttempt: context.checkAttempt + 1,
+      lastFailure: failure.message,
+    })),
+    recordExportsFailure: assign(({ context }, { failure }: { failure: Failure }) => ({
+      exportsAttempt: context.exportsAttempt + 1,
+      lastFailure: failure.message,
+    })),
+    recordSlicesFailure: assign(({ context }, { failure }: { failure: Failure }) => ({
+      slicesAttempt: context.slicesAttempt + 1,
+      lastFailure: failure.message,
+    })),
     /**
      * Queues the event's key (if any), notes a completed list, and starts workers while there is room —
      * once both caches are complete.
@@ -209,6 +211,12 @@ const watchInput = ({ context }: { context: McsContext }): WatchInput => ({
   dedicatedNamespace: context.dedicatedNamespace,
 });
 
+/** The child's version, as the version check's output (`params`). */
+const versionParams = ({ event }: { readonly event: { readonly output: string } }): { version: string } => ({
+  version: event.output,
+});
+const noteVersion = { type: 'noteVersion', params: versionParams } as const;
+
 export const mcsMachine = mcsSetup.createMachine({
   id: 'mcs',
   initial: 'starting',
@@ -237,10 +245,10 @@ export const mcsMachine = mcsSetup.createMachine({
         id: 'readChildVersion',
         src: 'readChildVersion',
         onDone: [
-          { guard: 'supported', target: 'syncing', actions: 'noteVersion' },
-          { target: 'unsupported', actions: 'noteVersion' },
+          { guard: { type: 'supported', params: versionParams }, target: 'syncing', actions: noteVersion },
+          { target: 'unsupported', actions: noteVersion },
         ],
-        onError: { target: 'waitingForChild', actions: 'recordCheckFailure' },
+        onError: { target: 'waitingForChild', actions: { type: 'recordCheckFailure', params: failureParams } },
       },
     },
     waitingForChild: { after: { checkRetryDelay: 'checkingChild' } },

@@ -54,6 +54,7 @@ try {
   await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
   const [port = 0] = await freePorts(1);
   agent = AgentProcess.start([
+    '--v=2', // the default, said explicitly: the test helper runs agents at -v=4 otherwise
     `--cluster-reg-parent-url=${env.server('parent')}`,
     `--cluster-reg-token=${token.token}`,
     `--kubeconfig=${env.adminKubeconfigPath('child')}`,

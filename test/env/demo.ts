@@ -64,6 +64,7 @@ async function runAgent(env: TestEnv, token: string, hub: GoTunnelServer | undef
     '--leader-elect-resource-namespace=clusternet-system',
     ...(hub === undefined ? [] : ['--feature-gates=SocketConnection=true']),
     '--cluster-status-collect-frequency=5s',
+    '--v=4', // routine steps (each report) are debug lines; the demo shows the reports
     '--bind-address=127.0.0.1',
     `--secure-port=${String(port)}`,
     '--logging-format=json',

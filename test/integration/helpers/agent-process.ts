@@ -21,6 +21,13 @@ export interface LogLine {
 
 const main = fileURLToPath(new URL('../../../src/main.ts', import.meta.url));
 
+/**
+ * The tests wait for routine transitions (a heartbeat report, a poll), which the agent logs at debug
+ * (-v=4): run it at -v=4 unless the test chose a verbosity (the log-volume test runs the default, -v=2).
+ */
+const withVerbosity = (args: readonly string[]): readonly string[] =>
+  args.some((a) => /^--?v=/.test(a)) ? args : [...args, '--v=4'];
+
 export class AgentProcess {
   readonly lines: LogLine[] = [];
   /** Everything the process wrote, for secret scanning. */
@@ -31,7 +38,7 @@ export class AgentProcess {
 
   private constructor(args: readonly string[], env: NodeJS.ProcessEnv | undefined) {
     // JSON lines to read (the agent's default is text, as the Go agent's); a later flag still wins.
-    this.#child = spawn(process.execPath, [main, '--logging-format=json', ...args], {
+    this.#child = spawn(process.execPath, [main, '--logging-format=json', ...withVerbosity(args)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(env === undefined ? {} : { env }),
     });

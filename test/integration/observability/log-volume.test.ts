@@ -43,6 +43,7 @@ describe.skipIf(skipReason !== undefined)('log volume at the default verbosity',
     await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
     [port = 0] = await freePorts(1);
     agent = AgentProcess.start([
+      '--v=2', // the default, said explicitly: the test helper runs agents at -v=4 otherwise
       `--cluster-reg-parent-url=${env.server('parent')}`,
       `--cluster-reg-token=${token.token}`,
       `--kubeconfig=${env.adminKubeconfigPath('child')}`,

@@ -11,6 +11,8 @@
 // watch itself (`resumesInStream`), and the machines decide on the rest with `resumesAtOnce`. Pure:
 // no Kubernetes client here.
 
+import { failureMessage } from './failure.ts';
+
 export type WatchEndKind = 'ended' | 'expired' | 'failed';
 
 export interface WatchEnd {
@@ -99,6 +101,21 @@ export function resumesAtOnce(kind: WatchEndKind): boolean {
   return kind !== 'failed';
 }
 
+/**
+ * A paged list whose continue token expired (410 Gone on a later page) starts over from the first page,
+ * at most this many times (client-go's pager falls back to one full list; we keep paging).
+ */
+export const listRestartLimit = 3;
+
+/** What follows one page of a paged list: take it, start the list over, or fail. */
+export type ListPageStep = 'page' | 'restart' | 'fail';
+
+/** The decision after a page answered with HTTP `status`, the list having started over `restarts` times. */
+export function afterListPage(status: number, restarts: number, limit: number = listRestartLimit): ListPageStep {
+  if (status === 200) return 'page';
+  return status === 410 && restarts < limit ? 'restart' : 'fail';
+}
+
 /** What differs between the watch regions of the charts (deployer, MCS): names of their own setup. */
 export interface WatchRegionNames<
   Src extends string,
@@ -113,11 +130,26 @@ export interface WatchRegionNames<
   readonly ended: Ended;
   /** The guard that resumes at once (an expired watch: resumesAtOnce). */
   readonly resumesAtOnce: Guard;
-  /** The action that counts a failure (the end event's message or the actor's error). */
+  /** The action that counts a failure; its parameters (WatchFailureParams): the end event's message or the actor's error. */
   readonly recordFailure: Fail;
   /** The backoff before the next watch. */
   readonly retryDelay: Delay;
 }
+
+/** What a watch region's `recordFailure` action is given: why the watch ended. */
+export interface WatchFailureParams {
+  readonly message: string;
+}
+
+/** The parameters of `recordFailure` for the region's end event. */
+const endParams = ({ event }: { event: { readonly message: string } }): WatchFailureParams => ({
+  message: event.message,
+});
+
+/** The parameters of `recordFailure` for the watch actor's failure. */
+export const errorParams = ({ event }: { event: { readonly error: unknown } }): WatchFailureParams => ({
+  message: failureMessage(event.error),
+});
 
 /**
  * A watch region: `watching` invokes the watch actor; an end that resumes at once re-enters it (a new
@@ -136,7 +168,7 @@ export function watchRegion<
 >(names: WatchRegionNames<Src, Ended, Guard, Fail, Delay>, input: Input, extra?: Extra) {
   const ended = [
     { guard: names.resumesAtOnce, target: 'watching', reenter: true },
-    { target: 'backingOff', actions: names.recordFailure },
+    { target: 'backingOff', actions: { type: names.recordFailure, params: endParams } },
   ] as const;
   const on = { ...extra, [names.ended]: ended } as Extra & Record<Ended, typeof ended>;
   return {
@@ -147,7 +179,7 @@ export function watchRegion<
           id: names.src,
           src: names.src,
           input,
-          onError: { target: 'backingOff', actions: names.recordFailure },
+          onError: { target: 'backingOff', actions: { type: names.recordFailure, params: errorParams } },
         },
         on,
       },

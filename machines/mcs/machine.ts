@@ -18,8 +18,8 @@
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
 import { assertEvent, assign, enqueueActions, fromCallback, fromEventObservable, fromPromise, setup } from 'xstate';
-import { resumesAtOnce, watchRegion, type WatchEndKind } from '../watch.ts';
-import { errorOf, failureMessage, notProvided as notProvidedBy, type FailureKind } from '../failure.ts';
+import { errorParams, resumesAtOnce, watchRegion, type WatchEndKind, type WatchFailureParams } from '../watch.ts';
+import { notProvided as notProvidedBy, type FailureKind } from '../failure.ts';
 import { reportTo, type ChildReport } from '../events.ts';
 import {
   childSupport,
@@ -132,18 +132,18 @@ const mcsSetup = setup({
       const version = 'output' in event ? String(event.output) : '';
       return { childVersion: version, support: childSupport(version), checkAttempt: 0, lastFailure: undefined };
     }),
-    recordCheckFailure: assign({
-      checkAttempt: ({ context }) => context.checkAttempt + 1,
-      lastFailure: ({ event }) => failureMessage(errorOf(event)),
-    }),
-    recordExportsFailure: assign({
-      exportsAttempt: ({ context }) => context.exportsAttempt + 1,
-      lastFailure: ({ event }) => failureMessage(errorOf(event)),
-    }),
-    recordSlicesFailure: assign({
-      slicesAttempt: ({ context }) => context.slicesAttempt + 1,
-      lastFailure: ({ event }) => failureMessage(errorOf(event)),
-    }),
+    recordCheckFailure: assign(({ context }, params: WatchFailureParams) => ({
+      checkAttempt: context.checkAttempt + 1,
+      lastFailure: params.message,
+    })),
+    recordExportsFailure: assign(({ context }, params: WatchFailureParams) => ({
+      exportsAttempt: context.exportsAttempt + 1,
+      lastFailure: params.message,
+    })),
+    recordSlicesFailure: assign(({ context }, params: WatchFailureParams) => ({
+      slicesAttempt: context.slicesAttempt + 1,
+      lastFailure: params.message,
+    })),
     /**
      * Queues the event's key (if any), notes a completed list, and starts workers while there is room —
      * once both caches are complete.
@@ -240,7 +240,7 @@ export const mcsMachine = mcsSetup.createMachine({
           { guard: 'supported', target: 'syncing', actions: 'noteVersion' },
           { target: 'unsupported', actions: 'noteVersion' },
         ],
-        onError: { target: 'waitingForChild', actions: 'recordCheckFailure' },
+        onError: { target: 'waitingForChild', actions: { type: 'recordCheckFailure', params: errorParams } },
       },
     },
     waitingForChild: { after: { checkRetryDelay: 'checkingChild' } },

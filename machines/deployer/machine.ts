@@ -12,12 +12,15 @@
 //               a failed watch backs off (workloads stay as they are while the parent is unreachable);
 //     helm      the same for the HelmReleases (and the HelmCharts, which queue Descriptions again);
 //     drift     with Recovery, watches what was applied in the child; a change queues the owner again;
-//               each kind's watch that ends is watched again at once (idle end, 410) or after its own
-//               backoff (a failure), so Recovery holds for as long as the term lasts;
+//               each kind's watch that ends is watched again at once (410 Gone) or after its own
+//               backoff (a failure), so Recovery holds for as long as the term lasts; a kind whose
+//               watch expired is listed again first, until a watch of it is open (driftRelists);
 //     work      a per-key, deduplicated work queue; HelmRelease keys share it, prefixed with their kind
 //               (helmReleaseWorkKey), but each kind has reconcile workers of its own (`workers`, 2
 //               each by default, spec §7.1.6), so slow helm runs never hold up Descriptions;
 //               a failed reconcile is queued again after a per-key backoff.
+//
+// Which app-deployer credentials are in use is `session`, a generation number (never a token).
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 

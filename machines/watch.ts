@@ -11,7 +11,7 @@
 // watch itself (`resumesInStream`), and the machines decide on the rest with `resumesAtOnce`. Pure:
 // no Kubernetes client here.
 
-import { asFailure, type Failure } from './failure.ts';
+import { failureMessage } from './failure.ts';
 
 export type WatchEndKind = 'ended' | 'expired' | 'failed';
 
@@ -96,20 +96,24 @@ export function resumesInStream(kind: WatchEndKind): boolean {
   return kind === 'ended';
 }
 
-/**
- * The parameters of a watch region's failure action (`params: watchFailureParams`): the end event's
- * message (`<x>.watchEnded`, kind `failed`) or the watch actor's error, as a Failure.
- */
-export const watchFailureParams = ({ event }: { readonly event: object }): { failure: Failure } => ({
-  failure:
-    'error' in event
-      ? asFailure(event.error)
-      : { kind: 'other', message: 'message' in event && typeof event.message === 'string' ? event.message : '' },
-});
-
 /** The machines' decision: resume (or list again) at once, or back off. */
 export function resumesAtOnce(kind: WatchEndKind): boolean {
   return kind !== 'failed';
+}
+
+/**
+ * A paged list whose continue token expired (410 Gone on a later page) starts over from the first page,
+ * at most this many times (client-go's pager falls back to one full list; we keep paging).
+ */
+export const listRestartLimit = 3;
+
+/** What follows one page of a paged list: take it, start the list over, or fail. */
+export type ListPageStep = 'page' | 'restart' | 'fail';
+
+/** The decision after a page answered with HTTP `status`, the list having started over `restarts` times. */
+export function afterListPage(status: number, restarts: number, limit: number = listRestartLimit): ListPageStep {
+  if (status === 200) return 'page';
+  return status === 410 && restarts < limit ? 'restart' : 'fail';
 }
 
 /** What differs between the watch regions of the charts (deployer, MCS): names of their own setup. */
@@ -126,11 +130,26 @@ export interface WatchRegionNames<
   readonly ended: Ended;
   /** The guard that resumes at once (an expired watch: resumesAtOnce). */
   readonly resumesAtOnce: Guard;
-  /** The action that counts a failure (`params`: the end event's message or the actor's error, watchFailureParams). */
+  /** The action that counts a failure; its parameters (WatchFailureParams): the end event's message or the actor's error. */
   readonly recordFailure: Fail;
   /** The backoff before the next watch. */
   readonly retryDelay: Delay;
 }
+
+/** What a watch region's `recordFailure` action is given: why the watch ended. */
+export interface WatchFailureParams {
+  readonly message: string;
+}
+
+/** The parameters of `recordFailure` for the region's end event. */
+const endParams = ({ event }: { event: { readonly message: string } }): WatchFailureParams => ({
+  message: event.message,
+});
+
+/** The parameters of `recordFailure` for the watch actor's failure. */
+export const errorParams = ({ event }: { event: { readonly error: unknown } }): WatchFailureParams => ({
+  message: failureMessage(event.error),
+});
 
 /**
  * A watch region: `watching` invokes the watch actor; an end that resumes at once re-enters it (a new
@@ -147,10 +166,9 @@ export function watchRegion<
   // eslint-disable-next-line @typescript-eslint/no-generated-empty-object-type -- no events of its own by default
   Extra extends object = Record<never, never>,
 >(names: WatchRegionNames<Src, Ended, Guard, Fail, Delay>, input: Input, extra?: Extra) {
-  const recordFailure = { type: names.recordFailure, params: watchFailureParams } as const;
   const ended = [
     { guard: names.resumesAtOnce, target: 'watching', reenter: true },
-    { target: 'backingOff', actions: recordFailure },
+    { target: 'backingOff', actions: { type: names.recordFailure, params: endParams } },
   ] as const;
   const on = { ...extra, [names.ended]: ended } as Extra & Record<Ended, typeof ended>;
   return {
@@ -161,7 +179,7 @@ export function watchRegion<
           id: names.src,
           src: names.src,
           input,
-          onError: { target: 'backingOff', actions: recordFailure },
+          onError: { target: 'backingOff', actions: { type: names.recordFailure, params: errorParams } },
         },
         on,
       },

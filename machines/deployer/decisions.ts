@@ -295,3 +295,61 @@ export function descriptionNeedsWork(before: Watched | undefined, after: Watched
     !(after.metadata.finalizers?.includes(finalizer) ?? false)
   );
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Status writes to the parent
+
+/** What follows one PUT …/status (spec §7.3, §7.4 step 11). */
+export type StatusWriteStep =
+  /** 200: written. */
+  | 'written'
+  /** 404: the object is gone; nothing to write. */
+  | 'gone'
+  /** 409 with attempts left: read the object again and write again. */
+  | 'reread'
+  /** Any other answer, or a conflict on the last attempt: the write fails. */
+  | 'fail';
+
+/**
+ * The decision after attempt `attempt` (1-based) of a status write answered with HTTP `status`, at
+ * most `maxAttempts` attempts (statusWriteAttempts, machines/deployer/timing.ts).
+ */
+export function afterStatusWrite(status: number, attempt: number, maxAttempts: number): StatusWriteStep {
+  if (status === 200) return 'written';
+  if (status === 404) return 'gone';
+  return status === 409 && attempt < maxAttempts ? 'reread' : 'fail';
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Recovery's watches of the applied kinds (spec §7.5)
+
+/**
+ * The Recovery kinds to list again before their next watch, after `what` happened to `resource`'s watch:
+ * an expired one (410 Gone: changes were missed) is listed again, and stays so through failed attempts
+ * until a watch of the kind is open (`watching`).
+ */
+export function driftRelistsAfter(
+  relists: readonly string[],
+  resource: string,
+  what: 'ended' | 'expired' | 'failed' | 'watching',
+): readonly string[] {
+  const listed = relists.includes(resource);
+  if (what === 'expired') return listed ? relists : [...relists, resource];
+  if (what === 'watching' && listed) return relists.filter((r) => r !== resource);
+  return relists;
+}
+
+/** How a Recovery kind's watch starts. */
+export type DriftWatchStart =
+  /** A full list, every owned object the agent did not write last counting as drift; watch from its version. */
+  | 'relist'
+  /** From where the last watch of the kind ended (bookmarks move it on). */
+  | 'resume'
+  /** The kind's first watch: from the current resourceVersion (a list of one item), no burst of ADDED events. */
+  | 'current';
+
+/** The decision: `relist` when the chart says the kind expired, else resume where known, else start now. */
+export function driftWatchStart(resourceVersion: string | undefined, relist: boolean): DriftWatchStart {
+  if (relist) return 'relist';
+  return resourceVersion === undefined ? 'current' : 'resume';
+}

@@ -12,12 +12,15 @@
 //               a failed watch backs off (workloads stay as they are while the parent is unreachable);
 //     helm      the same for the HelmReleases (and the HelmCharts, which queue Descriptions again);
 //     drift     with Recovery, watches what was applied in the child; a change queues the owner again;
-//               each kind's watch that ends is watched again at once (idle end, 410) or after its own
-//               backoff (a failure), so Recovery holds for as long as the term lasts;
+//               each kind's watch that ends is watched again at once (410 Gone) or after its own
+//               backoff (a failure), so Recovery holds for as long as the term lasts; a kind whose
+//               watch expired is listed again first, until a watch of it is open (driftRelists);
 //     work      a per-key, deduplicated work queue; HelmRelease keys share it, prefixed with their kind
 //               (helmReleaseWorkKey), but each kind has reconcile workers of its own (`workers`, 2
 //               each by default, spec §7.1.6), so slow helm runs never hold up Descriptions;
 //               a failed reconcile is queued again after a per-key backoff.
+//
+// Which app-deployer credentials are in use is `session`, a generation number (never a token).
 //
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
@@ -32,11 +35,12 @@ import {
   setup,
 } from 'xstate';
 import { reportTo, type ChildReport } from '../events.ts';
-import { errorOf, failureKind, failureMessage, notProvided as notProvidedBy, type FailureKind } from '../failure.ts';
+import { failureKind, failureMessage, notProvided as notProvidedBy, type FailureKind } from '../failure.ts';
 import {
   defaultWorkerLimits,
   deployerRole,
   emptyQueue,
+  driftRelistsAfter,
   enqueue,
   finishWork,
   takeWork,
@@ -46,7 +50,13 @@ import {
 } from './decisions.ts';
 import { helmReleaseWorkKey, workKindOf } from './helm-releases.ts';
 import { startupFailureKind, startupStepOf } from './timing.ts';
-import { resumesAtOnce, watchRegion as sharedWatchRegion, type WatchEndKind } from '../watch.ts';
+import {
+  errorParams,
+  resumesAtOnce,
+  watchRegion as sharedWatchRegion,
+  type WatchEndKind,
+  type WatchFailureParams,
+} from '../watch.ts';
 
 export interface DeployerInput {
   readonly clusterId: string;
@@ -60,6 +70,12 @@ export interface DeployerInput {
 export interface DeployerContext {
   readonly clusterId: string;
   readonly dedicatedNamespace: string;
+  /**
+   * Which app-deployer credentials are in use: the generation loadCredentials made (1, 2, … in a
+   * process; 0 before the first). src/ keeps the clients built from them under this number; the
+   * credentials never reach the context.
+   */
+  readonly session: number;
   readonly deploys: boolean;
   readonly workers: WorkerLimits;
   readonly queue: WorkQueue;
@@ -71,6 +87,11 @@ export interface DeployerContext {
   readonly helmAttempt: number;
   /** Consecutive failed Recovery watches per applied kind; drives that kind's backoff. */
   readonly driftAttempts: Readonly<Record<string, number>>;
+  /**
+   * Recovery kinds whose next watch lists them again first (their watch expired: 410 Gone), until a
+   * watch of the kind is open again (driftRelistsAfter).
+   */
+  readonly driftRelists: readonly string[];
   readonly lastFailure: string | undefined;
   /** The kind of the current start-up failure (startupFailureKind), warned about once. */
   readonly startupFailure: string | undefined;
@@ -101,8 +122,8 @@ export type DeployerEvent =
       readonly kind: WatchEndKind;
       readonly message: string;
     }
-  /** To the watchDrift actor: watch the kind again. */
-  | { readonly type: 'drift.rewatch'; readonly resource: string }
+  /** To the watchDrift actor: watch the kind again; `relist`: list it first (driftWatchStart). */
+  | { readonly type: 'drift.rewatch'; readonly resource: string; readonly relist: boolean }
   /** Internal: a failed Recovery watch's backoff is over. */
   | { readonly type: 'drift.retry'; readonly resource: string }
   /** A reconcile worker finished its key. */
@@ -117,12 +138,17 @@ export type DeployerEvent =
    */
   | { readonly type: 'deployer.drain' };
 
-export interface PublishInput {
+/** Every effect after loadCredentials runs with the credentials of one generation (context.session). */
+export interface SessionInput {
+  readonly session: number;
+}
+
+export interface PublishInput extends SessionInput {
   readonly clusterId: string;
   readonly dedicatedNamespace: string;
 }
 
-export interface WatchInput {
+export interface WatchInput extends SessionInput {
   readonly dedicatedNamespace: string;
 }
 
@@ -131,7 +157,7 @@ export interface HelmWatchInput extends WatchInput {
   readonly deploys: boolean;
 }
 
-export interface ReconcileInput {
+export interface ReconcileInput extends SessionInput {
   /** A Description key `<ns>/<name>`, or a HelmRelease key (helmReleaseWorkKey). */
   readonly key: string;
   readonly dedicatedNamespace: string;
@@ -140,6 +166,42 @@ export interface ReconcileInput {
 }
 
 const notProvided = notProvidedBy('deployer');
+
+/** What the start-up steps' guard and actions are given about a failure: its kind for the warning, its text. */
+interface StartupFailureParams {
+  /** startupFailureKind: the step and how it failed. */
+  readonly kind: string;
+  readonly message: string;
+}
+
+const startupParams = ({
+  event,
+}: {
+  event: { readonly type: string; readonly error: unknown };
+}): StartupFailureParams => ({
+  kind: startupFailureKind(startupStepOf(event), event.error),
+  message: failureMessage(event.error),
+});
+
+/** What reportRejected is given: how the call failed (a 401 is reported to the root) and why. */
+interface RejectionParams {
+  readonly kind: FailureKind | undefined;
+  readonly message: string;
+}
+
+const publishRejection = ({ event }: { event: { readonly error: unknown } }): RejectionParams => ({
+  kind: failureKind(event.error),
+  message: failureMessage(event.error),
+});
+
+const workRejection = ({
+  event,
+}: {
+  event: { readonly kind?: FailureKind; readonly message: string };
+}): RejectionParams => ({
+  kind: event.kind,
+  message: event.message,
+});
 
 /** The start-up loop's states: a repeated failure among them is logged at debug (warnStartupFailure warns). */
 export const deployerStartupStates: readonly string[] = [
@@ -151,6 +213,13 @@ export const deployerStartupStates: readonly string[] = [
 
 export const workerId = (key: string): string => `reconcile:${key}`;
 
+const workerInput = (context: DeployerContext, key: string): ReconcileInput => ({
+  session: context.session,
+  key,
+  dedicatedNamespace: context.dedicatedNamespace,
+  deploys: context.deploys,
+});
+
 const deployerSetup = setup({
   types: {
     context: {} as DeployerContext,
@@ -158,8 +227,11 @@ const deployerSetup = setup({
     input: {} as DeployerInput,
   },
   actors: {
-    /** Reads the app-deployer credentials in the child and keeps them in src (never in context). */
-    loadCredentials: fromPromise<undefined>(notProvided('loadCredentials')),
+    /**
+     * Reads the app-deployer credentials in the child and keeps them (and the clients built from them)
+     * in src, never in context; resolves to their generation (context.session).
+     */
+    loadCredentials: fromPromise<number>(notProvided('loadCredentials')),
     /** Creates or updates the Secret child-cluster-deployer in the dedicated namespace. */
     publishDeployerSecret: fromPromise<undefined, PublishInput>(notProvided('publishDeployerSecret')),
     /** Lists and watches Descriptions; sends description.changed / descriptions.synced / watchEnded. */
@@ -168,8 +240,9 @@ const deployerSetup = setup({
      *  helm.synced, helm.watchEnded. */
     watchHelm: fromEventObservable<DeployerEvent, HelmWatchInput>(notProvided('watchHelm')),
     /**
-     * Recovery: watches the applied kinds in the child; sends drift.detected, drift.watching and
-     * drift.watchEnded (per kind), and watches a kind again on drift.rewatch. Never ends by itself.
+     * Recovery: watches the applied kinds in the child; a stream of drift.detected, drift.watching and
+     * drift.watchEnded (per kind), taking drift.rewatch as commands (src/ adapts an Observable with
+     * fromCommandedObservable). Never ends by itself.
      */
     watchDrift: fromCallback<DeployerEvent, WatchInput>(notProvided('watchDrift')),
     /** Reconciles one Description or HelmRelease; sends work.done or work.failed exactly once. */
@@ -192,8 +265,8 @@ const deployerSetup = setup({
   guards: {
     deploys: ({ context }) => context.deploys,
     /** A start-up step failed in another way than the last one (or first): worth a warning. */
-    newStartupFailure: ({ context, event }) =>
-      startupFailureKind(startupStepOf(event), errorOf(event)) !== context.startupFailure,
+    newStartupFailure: ({ context }: { context: DeployerContext }, params: StartupFailureParams) =>
+      params.kind !== context.startupFailure,
     /** An idle or expired watch resumes at once; only a failed one backs off (machines/watch.ts). */
     watchResumesAtOnce: ({ event }) =>
       (event.type === 'descriptions.watchEnded' ||
@@ -206,45 +279,64 @@ const deployerSetup = setup({
      * A failed step: loading or publishing the credentials, or the Description watch (it ended, or its
      * actor failed; the message of the watchEnded event or the actor's error): the next try backs off further.
      */
-    recordFailure: assign({
-      attempt: ({ context }) => context.attempt + 1,
-      lastFailure: ({ event }) => failureMessage(errorOf(event)),
-    }),
+    recordFailure: assign(({ context }: { context: DeployerContext }, params: WatchFailureParams) => ({
+      attempt: context.attempt + 1,
+      lastFailure: params.message,
+    })),
     resetAttempt: assign({ attempt: 0, lastFailure: undefined }),
+    /** The credentials of this generation are in use from now on. */
+    useSession: assign((_: unknown, params: { readonly session: number }) => ({ session: params.session })),
+    reportDrained: sendTo(reportTo, { type: 'deployer.drained' } satisfies ChildReport),
+    /** A start-up step succeeded: the next failure is warned about again. */
+    resetStartupFailure: assign({ startupFailure: undefined }),
+    noteStartupFailure: assign((_: unknown, params: StartupFailureParams) => ({ startupFailure: params.kind })),
+    /** Says (a warning) why the deployer cannot start; once per kind of failure (lastFailure has the text). */
+    warnStartupFailure: notProvided('warnStartupFailure'),
+    resetHelmAttempt: assign({ helmAttempt: 0 }),
+    /** The same for the HelmRelease / HelmChart watch, on its own counter. */
+    recordHelmWatchFailure: assign(({ context }: { context: DeployerContext }, params: WatchFailureParams) => ({
+      helmAttempt: context.helmAttempt + 1,
+      lastFailure: params.message,
+    })),
+    /** Recovery: a kind whose watch expired is listed again before its next watch. */
+    noteDriftEnd: assign({
+      driftRelists: ({ context, event }) => {
+        assertEvent(event, 'drift.watchEnded');
+        return driftRelistsAfter(context.driftRelists, event.resource, event.kind);
+      },
+    }),
+    /** Recovery: the kind's watch starts again now (sent to the watchDrift actor), listing it first if it expired. */
+    rewatchDrift: sendTo('watchDrift', ({ context, event }) => {
+      assertEvent(event, ['drift.watchEnded', 'drift.retry']);
+      const relist = context.driftRelists.includes(event.resource);
+      return { type: 'drift.rewatch' as const, resource: event.resource, relist };
+    }),
+    resetDriftAttempts: assign({
+      driftRelists: ({ context, event }) => {
+        assertEvent(event, 'drift.watching');
+        return driftRelistsAfter(context.driftRelists, event.resource, 'watching');
+      },
+      driftAttempts: ({ context, event }) => {
+        assertEvent(event, 'drift.watching');
+        if (!(event.resource in context.driftAttempts)) return context.driftAttempts;
+        return Object.fromEntries(Object.entries(context.driftAttempts).filter(([k]) => k !== event.resource));
+      },
+    }),
+  },
+}).extend({
+  // The actions that enqueue others, declared once the parameterised ones above have their types
+  // (xstate infers an enqueueActions' action types from the setup it is part of).
+  actions: {
     /** The parent refused the dedicated credentials (a 401): the root has registration re-check them. */
-    reportRejected: enqueueActions(({ event, self, enqueue: q }) => {
-      const kind = event.type === 'work.failed' ? event.kind : failureKind(errorOf(event));
-      if (kind !== 'unauthorized') return;
-      const report: ChildReport = {
-        type: 'credentials.rejected',
-        component: 'deployer',
-        message: failureMessage(errorOf(event)),
-      };
+    reportRejected: enqueueActions(({ self, enqueue: q }, params: RejectionParams) => {
+      if (params.kind !== 'unauthorized') return;
+      const report: ChildReport = { type: 'credentials.rejected', component: 'deployer', message: params.message };
       q.sendTo(reportTo({ self }), report);
     }),
     /** Draining: every reconcile stops (a helm it runs gets SIGTERM) and no new one starts. */
     stopWorkers: enqueueActions(({ context, enqueue: q }) => {
       for (const k of context.queue.active) q.stopChild(workerId(k));
       q.assign({ queue: emptyQueue });
-    }),
-    reportDrained: sendTo(reportTo, { type: 'deployer.drained' } satisfies ChildReport),
-    /** A start-up step succeeded: the next failure is warned about again. */
-    resetStartupFailure: assign({ startupFailure: undefined }),
-    noteStartupFailure: assign({
-      startupFailure: ({ event }) => startupFailureKind(startupStepOf(event), errorOf(event)),
-    }),
-    /** Says (a warning) why the deployer cannot start; once per kind of failure (lastFailure has the text). */
-    warnStartupFailure: notProvided('warnStartupFailure'),
-    resetHelmAttempt: assign({ helmAttempt: 0 }),
-    /** The same for the HelmRelease / HelmChart watch, on its own counter. */
-    recordHelmWatchFailure: assign({
-      helmAttempt: ({ context }) => context.helmAttempt + 1,
-      lastFailure: ({ event }) => failureMessage(errorOf(event)),
-    }),
-    /** Recovery: the kind's watch starts again now (sent to the watchDrift actor). */
-    rewatchDrift: sendTo('watchDrift', ({ event }) => {
-      assertEvent(event, ['drift.watchEnded', 'drift.retry']);
-      return { type: 'drift.rewatch' as const, resource: event.resource };
     }),
     /** Recovery: a kind's watch failed; it starts again after that kind's backoff. */
     retryDriftLater: enqueueActions(({ context, event, enqueue: q }) => {
@@ -258,13 +350,6 @@ const deployerSetup = setup({
         { delay: 'driftRetryDelay', id: `driftRetry:${event.resource}` },
       );
     }),
-    resetDriftAttempts: assign({
-      driftAttempts: ({ context, event }) => {
-        assertEvent(event, 'drift.watching');
-        if (!(event.resource in context.driftAttempts)) return context.driftAttempts;
-        return Object.fromEntries(Object.entries(context.driftAttempts).filter(([k]) => k !== event.resource));
-      },
-    }),
     /** Queues a key and starts workers while there is room. */
     queueAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
       assertEvent(event, ['description.changed', 'helmRelease.changed', 'drift.detected', 'work.retry']);
@@ -275,7 +360,7 @@ const deployerSetup = setup({
       for (const k of started) {
         q.spawnChild('reconcile', {
           id: workerId(k),
-          input: { key: k, dedicatedNamespace: context.dedicatedNamespace, deploys: context.deploys },
+          input: workerInput(context, k),
         });
       }
     }),
@@ -300,7 +385,7 @@ const deployerSetup = setup({
       for (const k of started) {
         q.spawnChild('reconcile', {
           id: workerId(k),
-          input: { key: k, dedicatedNamespace: context.dedicatedNamespace, deploys: context.deploys },
+          input: workerInput(context, k),
         });
       }
     }),
@@ -316,7 +401,10 @@ const watchRegion = sharedWatchRegion(
     recordFailure: 'recordFailure',
     retryDelay: 'watchRetryDelay',
   },
-  ({ context }: { context: DeployerContext }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
+  ({ context }: { context: DeployerContext }) => ({
+    session: context.session,
+    dedicatedNamespace: context.dedicatedNamespace,
+  }),
   { 'descriptions.synced': { actions: 'resetAttempt' } } as const,
 );
 
@@ -330,6 +418,7 @@ const helmRegion = sharedWatchRegion(
     retryDelay: 'helmWatchRetryDelay',
   },
   ({ context }: { context: DeployerContext }) => ({
+    session: context.session,
     dedicatedNamespace: context.dedicatedNamespace,
     deploys: context.deploys,
   }),
@@ -344,7 +433,7 @@ const workRegion = {
     'drift.detected': { actions: 'queueAndDispatch' },
     'work.retry': { actions: 'queueAndDispatch' },
     'work.done': { actions: 'finishAndDispatch' },
-    'work.failed': { actions: ['reportRejected', 'finishAndDispatch'] },
+    'work.failed': { actions: [{ type: 'reportRejected', params: workRejection }, 'finishAndDispatch'] },
   },
 } as const;
 
@@ -355,6 +444,7 @@ export const deployerMachine = deployerSetup.createMachine({
   context: ({ input }) => ({
     clusterId: input.clusterId,
     dedicatedNamespace: input.dedicatedNamespace,
+    session: 0,
     deploys: deployerRole(input.syncMode, input.appPusher).deploys,
     workers: {
       Description: Math.max(1, input.workers?.Description ?? defaultWorkerLimits.Description),
@@ -365,6 +455,7 @@ export const deployerMachine = deployerSetup.createMachine({
     attempt: 0,
     helmAttempt: 0,
     driftAttempts: {},
+    driftRelists: [],
     lastFailure: undefined,
     startupFailure: undefined,
     reconciled: 0,
@@ -374,14 +465,25 @@ export const deployerMachine = deployerSetup.createMachine({
       invoke: {
         id: 'loadCredentials',
         src: 'loadCredentials',
-        onDone: { target: 'publishing', actions: ['resetAttempt', 'resetStartupFailure'] },
+        onDone: {
+          target: 'publishing',
+          actions: [
+            { type: 'useSession', params: ({ event }) => ({ session: event.output }) },
+            'resetAttempt',
+            'resetStartupFailure',
+          ],
+        },
         onError: [
           {
-            guard: 'newStartupFailure',
+            guard: { type: 'newStartupFailure', params: startupParams },
             target: 'waitingForCredentials',
-            actions: ['recordFailure', 'noteStartupFailure', 'warnStartupFailure'],
+            actions: [
+              { type: 'recordFailure', params: startupParams },
+              { type: 'noteStartupFailure', params: startupParams },
+              'warnStartupFailure',
+            ],
           },
-          { target: 'waitingForCredentials', actions: 'recordFailure' },
+          { target: 'waitingForCredentials', actions: { type: 'recordFailure', params: startupParams } },
         ],
       },
     },
@@ -390,18 +492,33 @@ export const deployerMachine = deployerSetup.createMachine({
       invoke: {
         id: 'publishDeployerSecret',
         src: 'publishDeployerSecret',
-        input: ({ context }) => ({ clusterId: context.clusterId, dedicatedNamespace: context.dedicatedNamespace }),
+        input: ({ context }) => ({
+          session: context.session,
+          clusterId: context.clusterId,
+          dedicatedNamespace: context.dedicatedNamespace,
+        }),
         onDone: [
           { guard: 'deploys', target: 'deploying', actions: ['resetAttempt', 'resetStartupFailure'] },
           { target: 'standingBy', actions: ['resetAttempt', 'resetStartupFailure'] },
         ],
         onError: [
           {
-            guard: 'newStartupFailure',
+            guard: { type: 'newStartupFailure', params: startupParams },
             target: 'waitingToPublish',
-            actions: ['recordFailure', 'noteStartupFailure', 'warnStartupFailure', 'reportRejected'],
+            actions: [
+              { type: 'recordFailure', params: startupParams },
+              { type: 'noteStartupFailure', params: startupParams },
+              'warnStartupFailure',
+              { type: 'reportRejected', params: publishRejection },
+            ],
           },
-          { target: 'waitingToPublish', actions: ['recordFailure', 'reportRejected'] },
+          {
+            target: 'waitingToPublish',
+            actions: [
+              { type: 'recordFailure', params: startupParams },
+              { type: 'reportRejected', params: publishRejection },
+            ],
+          },
         ],
       },
     },
@@ -420,14 +537,14 @@ export const deployerMachine = deployerSetup.createMachine({
           invoke: {
             id: 'watchDrift',
             src: 'watchDrift',
-            input: ({ context }) => ({ dedicatedNamespace: context.dedicatedNamespace }),
-            onError: { actions: 'recordFailure' },
+            input: ({ context }) => ({ session: context.session, dedicatedNamespace: context.dedicatedNamespace }),
+            onError: { actions: { type: 'recordFailure', params: errorParams } },
           },
           on: {
             'drift.watching': { actions: 'resetDriftAttempts' },
             'drift.watchEnded': [
-              { guard: 'watchResumesAtOnce', actions: 'rewatchDrift' },
-              { actions: 'retryDriftLater' },
+              { guard: 'watchResumesAtOnce', actions: ['noteDriftEnd', 'rewatchDrift'] },
+              { actions: ['noteDriftEnd', 'retryDriftLater'] },
             ],
             'drift.retry': { actions: 'rewatchDrift' },
           },

@@ -2,6 +2,8 @@
 
 import { nextDelay, type BackoffPolicy } from '../backoff.ts';
 import { failureKind, failureMessage } from '../failure.ts';
+import { helmDeadlineMs, helmGraceMs } from './helm-releases.ts';
+import type { HelmRunContext, HelmRunLimits } from './helm-run.ts';
 import type { DeployerContext, DeployerEvent } from './machine.ts';
 
 /**
@@ -33,6 +35,36 @@ export const deployerTiming: DeployerTiming = {
   driftRetry: watchRetryPolicy,
   workRetry: workRetryPolicy,
 };
+
+/** After SIGTERM, before SIGKILL, for the short runs (status, repository index, chart download, login). */
+export const shortGraceMs = 30_000;
+
+/**
+ * A run's limits (the input of machines/deployer/helm-run.ts). Install, upgrade, rollback and uninstall:
+ * from the HelmRelease's timeoutSeconds (helmDeadlineMs, helmGraceMs); the short runs: their own
+ * deadline and shortGraceMs.
+ */
+export const helmRunLimits = {
+  long: (timeoutSeconds: number): HelmRunLimits => ({
+    deadlineMs: helmDeadlineMs(timeoutSeconds),
+    graceMs: helmGraceMs(timeoutSeconds),
+  }),
+  short: (deadlineMs: number): HelmRunLimits => ({ deadlineMs, graceMs: shortGraceMs }),
+} as const;
+
+/** The helm run chart's named delays (`helmRunMachine.provide({ delays })`), from the run's limits. */
+export function helmRunDelays() {
+  return {
+    helmDeadline: ({ context }: { context: HelmRunContext }) => context.limits.deadlineMs,
+    helmGrace: ({ context }: { context: HelmRunContext }) => context.limits.graceMs,
+  };
+}
+
+/**
+ * Writes of a status to the parent (PUT …/status): a conflict (409) is read again and written again,
+ * at most this many attempts in all (spec §7.3, §7.4 step 11).
+ */
+export const statusWriteAttempts = 5;
 
 interface DelayArgs {
   readonly context: DeployerContext;

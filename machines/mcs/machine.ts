@@ -18,8 +18,8 @@
 // Pure: effects are provided from src/ (or by tests) with `.provide()`.
 
 import { assertEvent, assign, enqueueActions, fromCallback, fromEventObservable, fromPromise, setup } from 'xstate';
-import { resumesAtOnce, watchRegion, type WatchEndKind } from '../watch.ts';
-import { failureParams, notProvided as notProvidedBy, type Failure, type FailureKind } from '../failure.ts';
+import { errorParams, resumesAtOnce, watchRegion, type WatchEndKind, type WatchFailureParams } from '../watch.ts';
+import { notProvided as notProvidedBy, type FailureKind } from '../failure.ts';
 import { reportTo, type ChildReport } from '../events.ts';
 import {
   childSupport,
@@ -123,28 +123,26 @@ const mcsSetup = setup({
   },
   guards: {
     enabled: ({ context }) => context.enabled,
-    supported: (_, { version }: { version: string }) => childSupport(version) === 'supported',
+    supported: ({ event }) => 'output' in event && childSupport(String(event.output)) === 'supported',
     watchExpired: ({ event }) =>
       (event.type === 'exports.watchEnded' || event.type === 'slices.watchEnded') && resumesAtOnce(event.kind),
   },
   actions: {
-    noteVersion: assign((_, { version }: { version: string }) => ({
-      childVersion: version,
-      support: childSupport(version),
-      checkAttempt: 0,
-      lastFailure: undefined,
-    })),
-    recordCheckFailure: assign(({ context }, { failure }: { failure: Failure }) => ({
+    noteVersion: assign(({ event }) => {
+      const version = 'output' in event ? String(event.output) : '';
+      return { childVersion: version, support: childSupport(version), checkAttempt: 0, lastFailure: undefined };
+    }),
+    recordCheckFailure: assign(({ context }, params: WatchFailureParams) => ({
       checkAttempt: context.checkAttempt + 1,
-      lastFailure: failure.message,
+      lastFailure: params.message,
     })),
-    recordExportsFailure: assign(({ context }, { failure }: { failure: Failure }) => ({
+    recordExportsFailure: assign(({ context }, params: WatchFailureParams) => ({
       exportsAttempt: context.exportsAttempt + 1,
-      lastFailure: failure.message,
+      lastFailure: params.message,
     })),
-    recordSlicesFailure: assign(({ context }, { failure }: { failure: Failure }) => ({
+    recordSlicesFailure: assign(({ context }, params: WatchFailureParams) => ({
       slicesAttempt: context.slicesAttempt + 1,
-      lastFailure: failure.message,
+      lastFailure: params.message,
     })),
     /**
      * Queues the event's key (if any), notes a completed list, and starts workers while there is room —
@@ -211,12 +209,6 @@ const watchInput = ({ context }: { context: McsContext }): WatchInput => ({
   dedicatedNamespace: context.dedicatedNamespace,
 });
 
-/** The child's version, as the version check's output (`params`). */
-const versionParams = ({ event }: { readonly event: { readonly output: string } }): { version: string } => ({
-  version: event.output,
-});
-const noteVersion = { type: 'noteVersion', params: versionParams } as const;
-
 export const mcsMachine = mcsSetup.createMachine({
   id: 'mcs',
   initial: 'starting',
@@ -245,10 +237,10 @@ export const mcsMachine = mcsSetup.createMachine({
         id: 'readChildVersion',
         src: 'readChildVersion',
         onDone: [
-          { guard: { type: 'supported', params: versionParams }, target: 'syncing', actions: noteVersion },
-          { target: 'unsupported', actions: noteVersion },
+          { guard: 'supported', target: 'syncing', actions: 'noteVersion' },
+          { target: 'unsupported', actions: 'noteVersion' },
         ],
-        onError: { target: 'waitingForChild', actions: { type: 'recordCheckFailure', params: failureParams } },
+        onError: { target: 'waitingForChild', actions: { type: 'recordCheckFailure', params: errorParams } },
       },
     },
     waitingForChild: { after: { checkRetryDelay: 'checkingChild' } },

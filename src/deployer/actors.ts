@@ -3,6 +3,7 @@
 // reconciles against both clusters.
 
 import type { KubeConfig } from '@kubernetes/client-node';
+import { filter, NEVER, tap } from 'rxjs';
 import { fromCallback, fromEventObservable, fromPromise } from 'xstate';
 import {
   deployerMachine,
@@ -29,8 +30,9 @@ import {
   type AppDeployer,
 } from './credentials.ts';
 import { DescriptionStore, descriptionEvents$ } from './descriptions.ts';
-import { DriftWatches } from './drift.ts';
-import { Helm, helmRunsExited } from './helm.ts';
+import { DriftWatches, type DriftCommand, type DriftReport } from './drift.ts';
+import { fromCommandedObservable } from '../tunnel/observable-actor.ts';
+import { Helm, HelmRuns } from './helm.ts';
 import { HelmChartStore, HelmReleaseReconciler, HelmReleaseStore, helmEvents$ } from './helm-releases.ts';
 import { DescriptionReconciler } from './reconciler.ts';
 import { helmReleaseOfWorkKey } from '../../machines/deployer/helm-releases.ts';
@@ -59,6 +61,35 @@ interface Session {
 }
 
 /**
+ * The clients of each generation of app-deployer credentials, by the number the chart keeps in its
+ * context (`session`): only the latest is kept; an actor asking for an older one is a bug.
+ */
+class Sessions {
+  private generation = 0;
+  private current: Session | undefined;
+
+  /** Keeps `s` as the next generation (the previous one goes); returns its number. */
+  add(s: Session): number {
+    this.generation++;
+    this.current = s;
+    return this.generation;
+  }
+
+  latest(): Session | undefined {
+    return this.current;
+  }
+
+  of(generation: number): Session {
+    if (this.current === undefined || generation !== this.generation) {
+      throw new Error(
+        `deployer: credentials generation ${String(generation)} is not loaded (${String(this.generation)} is)`,
+      );
+    }
+    return this.current;
+  }
+}
+
+/**
  * The process's Event reporter: an Event about a Description or HelmRelease is logged (warnings at
  * warn) and recorded in the parent with the current term's credentials (`sink`). One recorder for the
  * process: its counts and spam filter outlive a term.
@@ -79,32 +110,33 @@ function eventReporter(log: Logger, sink: () => EventSink | undefined): (e: Obje
   };
 }
 
-/** Recovery's watches of the applied kinds, for this cluster's Descriptions; rewatches on drift.rewatch. */
-function watchDriftActor(drifts: () => DriftWatches | undefined, log: Logger) {
-  return fromCallback<DeployerEvent, WatchInput>(({ input, sendBack, receive }) => {
-    const drift = drifts();
+/**
+ * Recovery's watches of the applied kinds, for this cluster's Descriptions, as a stream; the chart's
+ * drift.rewatch commands come in as a stream too. Without Recovery, a stream that never sends.
+ */
+function watchDriftActor(drifts: (session: number) => DriftWatches | undefined, log: Logger) {
+  return fromCommandedObservable<DriftReport, DeployerEvent, WatchInput>((input, commands) => {
+    const drift = drifts(input.session);
+    if (drift === undefined) return NEVER;
     // Only objects of this cluster's Descriptions (leftovers of another registration are not ours).
     const ours = `${input.dedicatedNamespace}/`;
-    drift?.start((e) => {
-      if (e.type === 'drift.detected' && !e.key.startsWith(ours)) return;
-      if (e.type === 'drift.watchEnded') {
+    const rewatch$ = commands.pipe(filter((c): c is DriftCommand => c.type === 'drift.rewatch'));
+    return drift.events$(rewatch$).pipe(
+      filter((e) => e.type !== 'drift.detected' || e.key.startsWith(ours)),
+      tap((e) => {
+        if (e.type !== 'drift.watchEnded') return;
         const fields = { kind: e.resource, end: e.kind, err: e.message };
         if (e.kind === 'failed') log.warn(fields, 'Recovery watch of the child failed; retrying with backoff');
         else log.debug(fields, 'Recovery watch of the child ended; resuming');
-      }
-      sendBack(e);
-    });
-    receive((e) => {
-      if (e.type === 'drift.rewatch') drift?.rewatch(e.resource);
-    });
-    return () => drift?.stop();
+      }),
+    );
   });
 }
 
 /** One reconcile of a Description or HelmRelease: work.done or work.failed, nothing once stopped. */
-function reconcileActor(current: () => Session, log: Logger) {
+function reconcileActor(sessionOf: (generation: number) => Session, log: Logger) {
   return fromCallback<DeployerEvent, ReconcileInput>(({ input, sendBack }) => {
-    const s = current();
+    const s = sessionOf(input.session);
     // Aborted when the worker is stopped: at the end of the leadership term (the machine stops),
     // pending child and parent writes are dropped and helm gets SIGTERM, so nothing is written
     // while another replica leads. (Also aborted once the reconcile is over, to no effect.)
@@ -148,12 +180,11 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
   const store = new DescriptionStore();
   const helmStores = { releases: new HelmReleaseStore(), charts: new HelmChartStore(), descriptions: store };
   const limiter = deps.childLimiter ?? childRequestLimiter(config.child.qps, config.child.burst);
-  let session: Session | undefined;
-  const onEvent = eventReporter(log, () => session?.events);
-  const current = (): Session => {
-    if (session === undefined) throw new Error('deployer: no credentials loaded');
-    return session;
-  };
+  const sessions = new Sessions();
+  // The helm processes of every term's reconciles: the drain waits for them (they outlive a stopped reconcile).
+  const helmRuns = new HelmRuns();
+  const onEvent = eventReporter(log, () => sessions.latest()?.events);
+  const sessionOf = (generation: number): Session => sessions.of(generation);
 
   return deployerMachine.provide({
     actions: {
@@ -165,8 +196,8 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
       },
     },
     actors: {
-      helmRunsExited: fromPromise(helmRunsExited),
-      loadCredentials: fromPromise(async () => {
+      helmRunsExited: fromPromise(() => helmRuns.allExited()),
+      loadCredentials: fromPromise<number>(async () => {
         const parent = (await parentAccess()).kubeConfig;
         const deployer = await appDeployer();
         const childKc = appDeployerKubeConfig(childUrl, deployer, child.getCurrentCluster()?.proxyUrl);
@@ -177,18 +208,17 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
           parent,
           stores: helmStores,
           objects,
-          helm: new Helm({ binary: config.extensions.helmBinary, childUrl, deployer }),
+          helm: new Helm({ binary: config.extensions.helmBinary, childUrl, deployer, runs: helmRuns }),
           onEvent,
         });
         // A new term starts from full lists: every Description and HelmRelease is reconciled once.
         store.reset();
         helmStores.releases.reset();
         helmStores.charts.reset();
-        session = { parent, events: apiEventSink(parent), deployer, reconciler, helmReleases, drift };
-        return undefined;
+        return sessions.add({ parent, events: apiEventSink(parent), deployer, reconciler, helmReleases, drift });
       }),
       publishDeployerSecret: fromPromise<undefined, PublishInput>(async ({ input }) => {
-        const s = current();
+        const s = sessionOf(input.session);
         const outcome = await publishDeployerSecret(
           s.parent,
           deployerSecret(input.clusterId, input.dedicatedNamespace, childUrl, s.deployer),
@@ -197,13 +227,13 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
         return undefined;
       }),
       watchDescriptions: fromEventObservable<DeployerEvent, WatchInput>(({ input }) =>
-        descriptionEvents$(current().parent, input.dedicatedNamespace, store),
+        descriptionEvents$(sessionOf(input.session).parent, input.dedicatedNamespace, store),
       ),
       watchHelm: fromEventObservable<DeployerEvent, HelmWatchInput>(({ input }) =>
-        helmEvents$(current().parent, input.dedicatedNamespace, input.deploys, helmStores),
+        helmEvents$(sessionOf(input.session).parent, input.dedicatedNamespace, input.deploys, helmStores),
       ),
-      watchDrift: watchDriftActor(() => current().drift, log),
-      reconcile: reconcileActor(current, log),
+      watchDrift: watchDriftActor((generation) => sessionOf(generation).drift, log),
+      reconcile: reconcileActor(sessionOf, log),
     },
     delays: deployerDelays(deployerTiming, random),
   });

@@ -6,11 +6,14 @@
 // After 410 Gone the kind is listed again and every owned object the agent did not write last counts
 // as drift. An idle end is resumed by the watch stream itself (src/kube/watch-stream.ts); the other
 // ends are reported to the statechart (`drift.watchEnded`), which decides when the kind is watched
-// again (`rewatch`): at once after an expiry, after a backoff after a failure. `stop()` (the end of a leadership term) also ends the lists and rate-limiter waits of
-// watches still starting.
+// again and whether it is listed first (`drift.rewatch` with `relist`, machines/deployer/decisions.ts
+// `driftRelistsAfter`, `driftWatchStart`): at once after an expiry, after a backoff after a failure.
+// The whole is one stream (`events$`), its commands a stream too; unsubscribing (the end of a
+// leadership term) also ends the lists and rate-limiter waits of watches still starting.
 
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ownerKey, type KubeObject } from '../../machines/deployer/decisions.ts';
+import { Observable } from 'rxjs';
+import { driftWatchStart, ownerKey, type KubeObject } from '../../machines/deployer/decisions.ts';
 import type { DeployerEvent } from '../../machines/deployer/machine.ts';
 import { failureMessage } from '../../machines/failure.ts';
 import { listPaged, watchPhase } from '../kube/list-watch.ts';
@@ -19,14 +22,14 @@ import type { RequestLimiter } from '../kube/request-limiter.ts';
 import { isWatchEnd, resumePointAfter, watch$ } from '../kube/watch-stream.ts';
 import type { ChildObjects, ResourceRef } from './child-objects.ts';
 
-type DriftReport = Extract<DeployerEvent, { type: 'drift.detected' | 'drift.watchEnded' | 'drift.watching' }>;
+export type DriftReport = Extract<DeployerEvent, { type: 'drift.detected' | 'drift.watchEnded' | 'drift.watching' }>;
+/** The statechart's command: watch the kind again (listing it first when `relist`). */
+export type DriftCommand = Extract<DeployerEvent, { type: 'drift.rewatch' }>;
 
 interface KindWatch {
   readonly ref: ResourceRef;
-  /** Where the next watch resumes; undefined: list first. */
+  /** Where the next watch resumes (undefined: not known yet, or cleared by 410 Gone). */
   resourceVersion: string | undefined;
-  /** Whether the first watch of the kind was made (a later missing resume point means 410: relist). */
-  watchedBefore: boolean;
   /** Stops the running watch (or the start under way); undefined while the statechart decides. */
   stop: (() => void) | undefined;
 }
@@ -46,13 +49,31 @@ export class DriftWatches {
     this.limiter = limiter;
   }
 
-  /** Drift and watch ends are reported to `sink` until `stop()`. */
-  start(sink: (e: DriftReport) => void): void {
+  /**
+   * Recovery as a stream: drift and the kinds' watch ends, for the kinds `ensure` is told of, from
+   * subscription to unsubscription; `commands` are the statechart's drift.rewatch.
+   */
+  events$(commands: Observable<DriftCommand>): Observable<DriftReport> {
+    return new Observable<DriftReport>((subscriber) => {
+      this.start((e) => {
+        subscriber.next(e);
+      });
+      const commanded = commands.subscribe((c) => {
+        this.rewatch(c.resource, c.relist);
+      });
+      return () => {
+        commanded.unsubscribe();
+        this.stop();
+      };
+    });
+  }
+
+  private start(sink: (e: DriftReport) => void): void {
     this.sink = sink;
     this.lifetime = new AbortController();
   }
 
-  stop(): void {
+  private stop(): void {
     this.sink = undefined;
     this.lifetime?.abort(new Error('Recovery watches stopped'));
     this.lifetime = undefined;
@@ -64,19 +85,19 @@ export class DriftWatches {
   ensure(ref: ResourceRef): void {
     const id = `${ref.apiVersion}/${ref.kind}`;
     if (this.sink === undefined || this.kinds.has(id)) return;
-    const w: KindWatch = { ref, resourceVersion: undefined, watchedBefore: false, stop: undefined };
+    const w: KindWatch = { ref, resourceVersion: undefined, stop: undefined };
     this.kinds.set(id, w);
-    this.run(id, w);
+    this.run(id, w, false);
   }
 
-  /** The statechart's decision: watch the kind again (after an end it was told of). */
-  rewatch(id: string): void {
+  /** The statechart's decision: watch the kind again (after an end it was told of), listing it first when `relist`. */
+  private rewatch(id: string, relist: boolean): void {
     const w = this.kinds.get(id);
     if (this.sink === undefined || w === undefined || w.stop !== undefined) return;
-    this.run(id, w);
+    this.run(id, w, relist);
   }
 
-  private run(id: string, w: KindWatch): void {
+  private run(id: string, w: KindWatch, relist: boolean): void {
     const signal = this.lifetime?.signal;
     let over = false;
     const isOver = (): boolean => over;
@@ -93,12 +114,12 @@ export class DriftWatches {
       this.sink?.({ type: 'drift.watchEnded', resource: id, kind, message });
     };
     const start = async (): Promise<void> => {
-      w.resourceVersion ??= await this.resync(w, signal);
+      const from = driftWatchStart(w.resourceVersion, relist);
+      if (from !== 'resume') w.resourceVersion = await this.resync(w, from, signal);
       if (isOver()) return;
       // The watch request waits for a token like any other; its events do not.
       await this.limiter?.wait(signal);
       if (isOver()) return;
-      w.watchedBefore = true;
       const subscription = watch$<KubeObject>({
         kc: this.kc,
         path: this.objects.collectionPath(w.ref, undefined),
@@ -133,9 +154,13 @@ export class DriftWatches {
    * The resource version to start from: the first time, the current one (a list of one item); after
    * 410 Gone, a full list in which every owned object the agent did not write last is drift.
    */
-  private async resync(w: KindWatch, signal: AbortSignal | undefined): Promise<string | undefined> {
+  private async resync(
+    w: KindWatch,
+    from: 'relist' | 'current',
+    signal: AbortSignal | undefined,
+  ): Promise<string | undefined> {
     const path = this.objects.collectionPath(w.ref, undefined);
-    if (w.watchedBefore) {
+    if (from === 'relist') {
       const found: KubeObject[] = [];
       const rv = await listPaged<KubeObject>(
         this.kc,

@@ -9,27 +9,34 @@
 // A run ends with SIGTERM, never SIGKILL first: when its reconcile is stopped (the leadership term
 // ended), or when it overruns its deadline (helmDeadlineMs). helm install/upgrade catch SIGTERM and mark
 // the release failed rather than leave it pending; SIGKILL follows only after a grace period
-// (helmGraceMs).
+// (helmGraceMs). Those decisions and their timers are the helm run chart's
+// (machines/deployer/helm-run.ts); each run here spawns the process and gives the chart its events.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { EMPTY, filter, fromEvent, ignoreElements, map, merge, take, takeWhile, tap, type Observable } from 'rxjs';
+import { createActor, fromEventObservable, toPromise } from 'xstate';
 import {
-  helmDeadlineMs,
-  helmGraceMs,
   parseRelease,
   type ReleasePlan,
   type StoredRelease,
   type UninstallTarget,
 } from '../../machines/deployer/helm-releases.ts';
-import { clearLongTimeout, longTimeout, type LongTimer } from '../clock.ts';
+import {
+  helmRunMachine,
+  type HelmRunEnd,
+  type HelmRunEvent,
+  type HelmRunLimits,
+} from '../../machines/deployer/helm-run.ts';
+import { helmRunDelays, helmRunLimits } from '../../machines/deployer/timing.ts';
+import { actorClock } from '../clock.ts';
 import type { AppDeployer } from './credentials.ts';
 
 /** Releases kept per name (`--history-max`, spec §7.4 step 2). */
 export const historyMax = 5;
-/** After SIGTERM, before SIGKILL, for the short runs (status, repository index, chart download, login). */
-export const shortGraceMs = 30_000;
 /** What helm may print at most (stdout or stderr); beyond, the run is stopped. */
 const maxOutputBytes = 64 * 1024 * 1024;
 /** Of the agent's environment, what helm gets besides its homes: proxies and the system CA bundle. */
@@ -58,11 +65,10 @@ export interface HelmOptions {
   readonly deployer: AppDeployer;
   /** The agent's environment: HELM_CACHE_HOME / HELM_CONFIG_HOME / HELM_DATA_HOME are passed on. */
   readonly env?: NodeJS.ProcessEnv;
-  /** Deadline and grace of the long runs (default helmDeadlineMs / helmGraceMs of the timeout). */
-  readonly limits?: {
-    readonly deadlineMs: (timeoutSeconds: number) => number;
-    readonly graceMs: (timeoutSeconds: number) => number;
-  };
+  /** Where the runs are counted until their process exits (the deployer's drain waits for them). */
+  readonly runs: HelmRuns;
+  /** Deadline and grace of the long runs, from the timeout (default helmRunLimits.long). */
+  readonly limits?: (timeoutSeconds: number) => HelmRunLimits;
 }
 
 /** A failed helm run, with helm's message on one line (for status notes). */
@@ -141,10 +147,8 @@ interface Workspace {
 }
 
 interface RunOptions {
-  /** SIGTERM after this long. */
-  readonly deadlineMs: number;
-  /** SIGKILL this long after SIGTERM. */
-  readonly graceMs: number;
+  /** SIGTERM at the deadline, SIGKILL the grace period after it. */
+  readonly limits: HelmRunLimits;
   readonly stdin?: string;
   /** The reconcile's: SIGTERM when it aborts; the run then rejects with its reason (after helm exited). */
   readonly signal?: AbortSignal | undefined;
@@ -152,42 +156,30 @@ interface RunOptions {
 
 /** Limits of a short run. */
 const short = (deadlineMs: number, signal: AbortSignal | undefined): RunOptions => ({
-  deadlineMs,
-  graceMs: shortGraceMs,
+  limits: helmRunLimits.short(deadlineMs),
   signal,
 });
 
-/** The helm processes of this agent that have not exited yet (each entry settles when its process has). */
-const liveRuns = new Set<Promise<void>>();
-
 /**
- * Resolves once every helm process of this agent has exited (true), or after `timeoutMs` (false).
- * Before the process exits: a stopped reconcile sends its helm SIGTERM, and helm then marks the release
- * failed instead of leaving it pending; exiting at once would take helm down with the container.
+ * The helm processes of one deployer that have not exited yet (each entry settles when its process
+ * has): what its drain waits for when the agent stops, before the root releases the Lease. A stopped
+ * reconcile sends its helm SIGTERM, and helm then marks the release failed instead of leaving it
+ * pending; exiting at once would take helm down with the container.
  */
-export async function helmRunsEnded(timeoutMs: number): Promise<boolean> {
-  if (liveRuns.size === 0) return true;
-  let timer: LongTimer | undefined;
-  const timedOut = new Promise<false>((resolve) => {
-    timer = longTimeout(() => {
-      resolve(false);
-    }, timeoutMs);
-  });
-  const all = Promise.all([...liveRuns]).then(() => true as const);
-  try {
-    return await Promise.race([all, timedOut]);
-  } finally {
-    clearLongTimeout(timer);
+export class HelmRuns {
+  private readonly live = new Set<Promise<void>>();
+
+  /** Counts a process until `exited` settles. */
+  add(exited: Promise<void>): void {
+    this.live.add(exited);
+    void exited.then(() => this.live.delete(exited));
   }
-}
 
-/**
- * Resolves once every helm process of this agent has exited: what the deployer's drain waits for when
- * the agent stops (the root agent machine bounds that wait, before it releases the Lease).
- */
-export async function helmRunsExited(): Promise<undefined> {
-  await Promise.all([...liveRuns]);
-  return undefined;
+  /** Resolves once every helm process counted (now or while waiting) has exited. */
+  async allExited(): Promise<undefined> {
+    while (this.live.size > 0) await Promise.all([...this.live]);
+    return undefined;
+  }
 }
 
 export class Helm {
@@ -310,12 +302,8 @@ export class Helm {
 
   /** Limits of an install, upgrade, rollback or uninstall: SIGTERM at the deadline, SIGKILL after the grace. */
   private long(plan: Pick<ReleasePlan, 'timeoutSeconds'>, signal: AbortSignal | undefined): RunOptions {
-    const limits = this.opts.limits ?? { deadlineMs: helmDeadlineMs, graceMs: helmGraceMs };
-    return {
-      deadlineMs: limits.deadlineMs(plan.timeoutSeconds),
-      graceMs: limits.graceMs(plan.timeoutSeconds),
-      signal,
-    };
+    const limits = this.opts.limits ?? helmRunLimits.long;
+    return { limits: limits(plan.timeoutSeconds), signal };
   }
 
   private release(stdout: string, what: string): StoredRelease {
@@ -503,86 +491,110 @@ export class Helm {
 
   /**
    * Runs helm; its stdout, or a HelmError with its stderr on one line. Settles only once helm has exited
-   * (its workspace is removed afterwards). SIGTERM at the deadline or when `signal` aborts, SIGKILL after
-   * the grace period.
+   * (its workspace is removed afterwards). When to send SIGTERM and SIGKILL is the helm run chart's
+   * (machines/deployer/helm-run.ts); the process's exit, output overflow and the reconcile's abort are its
+   * input stream.
    */
-  private run(ws: Workspace, args: readonly string[], opts: RunOptions): Promise<string> {
-    const childEnv = helmEnv(this.opts.env ?? process.env, ws);
-    const what = `helm ${args.slice(0, 2).join(' ')}`;
+  private async run(ws: Workspace, args: readonly string[], opts: RunOptions): Promise<string> {
     const { signal } = opts;
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted === true) {
-        reject(signal.reason as Error);
-        return;
-      }
-      const child = spawn(this.opts.binary, [...args, '--kubeconfig', ws.kubeconfig], {
-        env: childEnv,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      const exited = new Promise<void>((done) => {
-        child.once('close', () => {
-          done();
-        });
-      });
-      liveRuns.add(exited);
-      void exited.then(() => liveRuns.delete(exited));
-      const stdout = new Output();
-      const stderr = new Output();
-      let spawnError: NodeJS.ErrnoException | undefined;
-      let stopped: 'deadline' | 'aborted' | 'output' | undefined;
-      let killed = false;
-      let killTimer: LongTimer | undefined;
-      const stop = (why: 'deadline' | 'aborted' | 'output'): void => {
-        if (stopped !== undefined || child.exitCode !== null || child.signalCode !== null) return;
-        stopped = why;
-        child.kill('SIGTERM');
-        killTimer = longTimeout(() => {
-          killed = child.kill('SIGKILL');
-        }, opts.graceMs);
-      };
-      // The deadline comes from the HelmRelease's timeout (the parent's value): never early, however long.
-      const deadline = longTimeout(() => {
-        stop('deadline');
-      }, opts.deadlineMs);
-      const onAbort = (): void => {
-        stop('aborted');
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      child.stdout.on('data', (chunk: Buffer) => {
-        if (!stdout.add(chunk)) stop('output');
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        if (!stderr.add(chunk)) stop('output');
-      });
-      child.on('error', (err: NodeJS.ErrnoException) => {
-        spawnError ??= err;
-      });
-      // 'close' comes after the exit (or after a failed spawn's 'error'), with stdio drained.
-      child.on('close', (code: number | null, exitSignal: NodeJS.Signals | null) => {
-        deadline.cancel();
-        clearLongTimeout(killTimer);
-        signal?.removeEventListener('abort', onAbort);
-        const outcome = runOutcome({
-          what,
-          binary: this.opts.binary,
-          deadlineMs: opts.deadlineMs,
-          stopped,
-          killed,
-          spawnError,
-          code,
-          exitSignal,
-          out: stdout.text(),
-          err: stderr.text(),
-        });
-        if (outcome === undefined) reject(signal?.reason as Error);
-        else if (outcome instanceof HelmError) reject(outcome);
-        else resolve(outcome);
-      });
-      // helm may end without reading its stdin (EPIPE): its exit status says how it went.
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(opts.stdin ?? '');
+    if (signal?.aborted === true) throw signal.reason as Error;
+    const child = spawn(this.opts.binary, [...args, '--kubeconfig', ws.kubeconfig], {
+      env: helmEnv(this.opts.env ?? process.env, ws),
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    const exited = new Promise<void>((done) => {
+      child.once('close', () => {
+        done();
+      });
+    });
+    this.opts.runs.add(exited);
+    const stdout = new Output();
+    const stderr = new Output();
+    const run = createActor(
+      helmRunMachine.provide({
+        actors: {
+          process: fromEventObservable<HelmRunEvent, undefined>(() =>
+            helmProcessEvents$(child, stdout, stderr, signal),
+          ),
+        },
+        actions: {
+          // A process that has exited (its 'close' not yet seen) gets no signal.
+          terminate: () => {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+          },
+          kill: () => {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+          },
+        },
+        delays: helmRunDelays(),
+      }),
+      { input: opts.limits, clock: actorClock },
+    );
+    run.start();
+    // helm may end without reading its stdin (EPIPE): its exit status says how it went.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.stdin ?? '');
+    const end = await toPromise(run);
+    const what = `helm ${args.slice(0, 2).join(' ')}`;
+    const outcome = runOutcome(
+      end,
+      { what, binary: this.opts.binary, deadlineMs: opts.limits.deadlineMs },
+      stdout,
+      stderr,
+    );
+    if (outcome === undefined) throw signal?.reason as Error;
+    if (outcome instanceof HelmError) throw outcome;
+    return outcome;
   }
+}
+
+/**
+ * A helm process as the run chart's input stream: `helm.outputExceeded` once stdout or stderr went past
+ * the limit, `helm.aborted` when the reconcile's signal aborts, and `helm.exited` (then complete) at its
+ * 'close', which comes after the exit (or a failed spawn's 'error') with stdio drained.
+ */
+function helmProcessEvents$(
+  child: ChildProcessByStdio<Writable, Readable, Readable>,
+  stdout: Output,
+  stderr: Output,
+  signal: AbortSignal | undefined,
+): Observable<HelmRunEvent> {
+  const printed = (stream: Readable, into: Output): Observable<Buffer> =>
+    fromEvent(stream, 'data', (chunk: Buffer) => chunk).pipe(takeWhile((chunk) => into.add(chunk), true));
+  const overflow$ = merge(
+    printed(child.stdout, stdout).pipe(filter(() => stdout.exceeded)),
+    printed(child.stderr, stderr).pipe(filter(() => stderr.exceeded)),
+  ).pipe(
+    take(1),
+    map((): HelmRunEvent => ({ type: 'helm.outputExceeded' })),
+  );
+  const aborted$ =
+    signal === undefined
+      ? EMPTY
+      : fromEvent(signal, 'abort').pipe(
+          take(1),
+          map((): HelmRunEvent => ({ type: 'helm.aborted' })),
+        );
+  let spawnError: NodeJS.ErrnoException | undefined;
+  const failed$ = fromEvent(child, 'error', (err: NodeJS.ErrnoException) => err).pipe(
+    tap((err) => {
+      spawnError ??= err;
+    }),
+    ignoreElements(),
+  );
+  const closed$ = fromEvent(child, 'close', (code: number | null, exitSignal: NodeJS.Signals | null) => ({
+    code,
+    exitSignal,
+  })).pipe(
+    take(1),
+    map(({ code, exitSignal }): HelmRunEvent => ({
+      type: 'helm.exited',
+      code,
+      signal: exitSignal,
+      ...(spawnError === undefined ? {} : { spawnError: { code: spawnError.code, message: spawnError.message } }),
+    })),
+  );
+  return merge(overflow$, aborted$, failed$, closed$).pipe(takeWhile((e) => e.type !== 'helm.exited', true));
 }
 
 /** The environment of a helm run: its own homes in the workspace unless set, and a few variables passed on. */
@@ -600,45 +612,44 @@ function helmEnv(env: NodeJS.ProcessEnv, ws: Workspace): NodeJS.ProcessEnv {
   };
 }
 
-/** How a helm run ended, as its 'close' saw it. */
-interface RunEnd {
-  /** `helm <command> <subcommand>`, for messages. */
+/** What a run was, for messages. */
+interface RunInfo {
+  /** `helm <command> <subcommand>`. */
   readonly what: string;
   readonly binary: string;
   readonly deadlineMs: number;
-  /** Why the agent stopped it (SIGTERM), if it did. */
-  readonly stopped: 'deadline' | 'aborted' | 'output' | undefined;
-  /** Whether the grace period ran out (SIGKILL). */
-  readonly killed: boolean;
-  readonly spawnError: NodeJS.ErrnoException | undefined;
-  readonly code: number | null;
-  readonly exitSignal: NodeJS.Signals | null;
-  readonly out: string;
-  readonly err: string;
 }
 
 /**
- * The result of a helm run (its stdout) or its HelmError, from how it ended; undefined when it was
- * stopped because its reconcile was (the caller rejects with the abort's reason).
+ * The result of a helm run (its stdout) or its HelmError, from how it ended (the run chart's output);
+ * undefined when it was stopped because its reconcile was (the caller rejects with the abort's reason).
  */
-function runOutcome(end: RunEnd): string | HelmError | undefined {
-  const { what, out, err } = end;
-  if (end.spawnError?.code === 'ENOENT') {
-    return new HelmError(`the helm binary ${end.binary} was not found (--helm-binary)`, '');
+export function runOutcome(
+  end: HelmRunEnd,
+  run: RunInfo,
+  stdout: { text(): string },
+  stderr: { text(): string },
+): string | HelmError | undefined {
+  const { what } = run;
+  const { exit } = end;
+  const out = stdout.text();
+  const err = stderr.text();
+  if (exit.spawnError?.code === 'ENOENT') {
+    return new HelmError(`the helm binary ${run.binary} was not found (--helm-binary)`, '');
   }
   if (end.stopped === 'aborted') return undefined;
   if (end.stopped === 'deadline') {
     const how = end.killed ? 'was killed (SIGKILL)' : 'was stopped (SIGTERM)';
     const said = oneLine(err);
     const detail = said === '' ? '' : `: ${said}`;
-    return new HelmError(`${what} did not end within ${String(end.deadlineMs / 1000)}s and ${how}${detail}`, err, out);
+    return new HelmError(`${what} did not end within ${String(run.deadlineMs / 1000)}s and ${how}${detail}`, err, out);
   }
   if (end.stopped === 'output') {
     return new HelmError(`${what} printed more than ${String(maxOutputBytes)} bytes and was stopped`, err, out);
   }
-  if (end.spawnError !== undefined) return new HelmError(`${what} failed: ${end.spawnError.message}`, err, out);
-  if (end.code === 0) return out;
-  const status = end.code === null ? `signal ${String(end.exitSignal)}` : `exit status ${String(end.code)}`;
+  if (exit.spawnError !== undefined) return new HelmError(`${what} failed: ${exit.spawnError.message}`, err, out);
+  if (exit.code === 0) return out;
+  const status = exit.code === null ? `signal ${String(exit.signal)}` : `exit status ${String(exit.code)}`;
   return new HelmError(oneLine(err) || `${what} failed (${status})`, err, out);
 }
 
@@ -647,10 +658,15 @@ class Output {
   private readonly chunks: Buffer[] = [];
   private size = 0;
 
+  /** The stream printed more than maxOutputBytes. */
+  get exceeded(): boolean {
+    return this.size > maxOutputBytes;
+  }
+
   /** False once the stream printed too much (the rest is dropped). */
   add(chunk: Buffer): boolean {
     this.size += chunk.length;
-    if (this.size > maxOutputBytes) return false;
+    if (this.exceeded) return false;
     this.chunks.push(chunk);
     return true;
   }

@@ -1,11 +1,12 @@
 // Writes of the deployer to the objects of its dedicated namespace in the parent (Descriptions,
 // HelmReleases): a full PUT for the finalizer (as the Go agent), and PUT …/status only when the status
-// changed, with a fresh GET between conflicting attempts (at most 5, spec §7.3, §7.4 step 11). What was
-// written is kept in the kind's store until the watch brings it. Every request takes the reconcile's
-// AbortSignal: once the leadership term ends nothing more is written (another replica may lead).
+// changed, with a fresh GET between conflicting attempts (`afterStatusWrite` decides, at most
+// statusWriteAttempts, spec §7.3, §7.4 step 11). What was written is kept in the kind's store until the
+// watch brings it. Every request takes the reconcile's AbortSignal: once the leadership term ends nothing more is written (another replica may lead).
 
 import type { KubeConfig } from '@kubernetes/client-node';
-import { finalizer, type ObjectMeta } from '../../machines/deployer/decisions.ts';
+import { afterStatusWrite, finalizer, type ObjectMeta } from '../../machines/deployer/decisions.ts';
+import { statusWriteAttempts } from '../../machines/deployer/timing.ts';
 import type { EventType, ObjectEvent } from '../kube/event-correlator.ts';
 import { responseFailure } from '../kube/errors.ts';
 import { rawRequest } from '../kube/raw-request.ts';
@@ -116,36 +117,58 @@ export class ParentObjects<T extends Named & { readonly status?: S }, S> {
 
   /**
    * PUT …/status with `next(current.status)` when it says something new; on a conflict GET and try
-   * again (at most 5 attempts). Returns the object as written, or undefined when nothing was written.
+   * again, as `afterStatusWrite` decides (at most statusWriteAttempts). Returns the object as written, or
+   * undefined when nothing was written.
    */
   async writeStatus(
     o: T,
     next: (current: S | undefined) => S | undefined,
     signal?: AbortSignal,
   ): Promise<T | undefined> {
-    let current: T = o;
-    const path = this.path(o);
-    for (let attempt = 1; attempt <= 5; attempt++) {
-      const status = next(current.status);
-      if (status === undefined) return undefined;
-      const res = await rawRequest(this.kc, {
-        method: 'PUT',
-        path: `${path}/status`,
-        body: JSON.stringify({ ...current, status }),
-        signal,
-      });
-      if (res.status === 200) {
-        const written = JSON.parse(res.body) as T;
-        this.kind.store.remember(written);
-        return written;
-      }
-      if (res.status === 404) return undefined;
-      if (res.status !== 409 || attempt === 5) throw responseFailure(`writing the status of ${path}`, res);
-      const fresh = await rawRequest(this.kc, { method: 'GET', path, signal });
-      if (fresh.status === 404) return undefined;
-      if (fresh.status !== 200) throw responseFailure(`reading ${path}`, fresh);
-      current = JSON.parse(fresh.body) as T;
+    let current: T | undefined = o;
+    for (let attempt = 1; current !== undefined; attempt++) {
+      const step = await this.writeStatusOnce(current, next, attempt, signal);
+      if (step.done) return step.written;
+      current = step.reread;
     }
     return undefined;
+  }
+
+  /**
+   * One attempt of a status write and what follows it: done (written, or nothing to write), or the
+   * object read again for the next attempt (undefined when it is gone).
+   */
+  private async writeStatusOnce(
+    current: T,
+    next: (current: S | undefined) => S | undefined,
+    attempt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ done: true; written: T | undefined } | { done: false; reread: T | undefined }> {
+    const path = this.path(current);
+    const status = next(current.status);
+    if (status === undefined) return { done: true, written: undefined };
+    const res = await rawRequest(this.kc, {
+      method: 'PUT',
+      path: `${path}/status`,
+      body: JSON.stringify({ ...current, status }),
+      signal,
+    });
+    switch (afterStatusWrite(res.status, attempt, statusWriteAttempts)) {
+      case 'written': {
+        const written = JSON.parse(res.body) as T;
+        this.kind.store.remember(written);
+        return { done: true, written };
+      }
+      case 'gone':
+        return { done: true, written: undefined };
+      case 'fail':
+        throw responseFailure(`writing the status of ${path}`, res);
+      case 'reread': {
+        const fresh = await rawRequest(this.kc, { method: 'GET', path, signal });
+        if (fresh.status === 404) return { done: false, reread: undefined };
+        if (fresh.status !== 200) throw responseFailure(`reading ${path}`, fresh);
+        return { done: false, reread: JSON.parse(fresh.body) as T };
+      }
+    }
   }
 }

@@ -202,7 +202,7 @@ export class DescriptionReconciler {
     return this.descriptions.putFinalizers(d, finalizers, what, signal);
   }
 
-  /** PUT …/status only if it changed (at most 5 attempts). */
+  /** PUT …/status only if it changed (conflicts retried as afterStatusWrite decides). */
   private async writeStatus(
     d: Description,
     phase: { phase: string; reason: string },

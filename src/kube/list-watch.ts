@@ -7,7 +7,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiException } from './client-node.ts';
 import { catchError, concat, concatMap, defer, filter, merge, of, takeWhile, tap, type Observable } from 'rxjs';
-import type { WatchEnd } from '../../machines/watch.ts';
+import { afterListPage, type WatchEnd } from '../../machines/watch.ts';
 import { rawRequest } from './raw-request.ts';
 import type { RequestLimiter } from './request-limiter.ts';
 import { resumePointAfter, watch$, type Versioned, type WatchEvent } from './watch-stream.ts';
@@ -33,7 +33,8 @@ export interface PagedListOptions {
 
 /**
  * Every page of `path`, in order. `onPage` sees each page's items; `onRestart` is called when an
- * expired continue token makes the list start over (at most 3 times). Returns the list's resourceVersion.
+ * expired continue token makes the list start over (`afterListPage` decides, at most listRestartLimit
+ * times). Returns the list's resourceVersion.
  */
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the item type it lists
 export async function listPaged<T>(
@@ -58,13 +59,14 @@ export async function listPaged<T>(
       maxBodyBytes: opts.maxPageBytes ?? 64 * 1024 * 1024,
       limiter: opts.limiter,
     });
-    if (answer.status === 410 && restarts < 3) {
+    const step = afterListPage(answer.status, restarts);
+    if (step === 'restart') {
       restarts++;
       next = undefined;
       onRestart();
       continue;
     }
-    if (answer.status !== 200) {
+    if (step === 'fail') {
       throw new ApiException(answer.status, `listing ${opts.what}: HTTP ${String(answer.status)}`, answer.body, {});
     }
     const page = JSON.parse(answer.body) as ListPage<T>;
@@ -100,7 +102,8 @@ const describeError = (err: unknown): string => (err instanceof Error ? err.mess
 /**
  * One list (when there is no resume point) and the watch from its resourceVersion, as a stream:
  * `synced`, then the changes; it completes after `expired` or `failed` (a failed list included, which
- * listPaged already started over three times on 410). Subscribing starts it; unsubscribing stops it.
+ * listPaged already started over on 410 as afterListPage allowed). Subscribing starts it;
+ * unsubscribing stops it.
  */
 export function listWatch$<T extends Versioned>(lw: ListWatch): Observable<ListWatchEvent<T>> {
   const listed$ = defer(async () => {

@@ -12,7 +12,7 @@ import {
   ChartLocateError,
   Helm,
   HelmError,
-  helmRunsEnded,
+  HelmRuns,
   oneLine,
   repoUpdateReason,
   type RepoCredentials,
@@ -83,13 +83,25 @@ const install = (helm: Helm, p: ReleasePlan, creds?: RepoCredentials, signal?: A
 const upgrade = (helm: Helm, p: ReleasePlan, creds?: RepoCredentials) =>
   helm.withChart(p, creds, undefined, (chart) => chart.upgrade());
 
-const helmWith = (binary: string, limits?: { deadlineMs: number; graceMs: number }): Helm =>
+/** Whether every helm run counted in `runs` exited within `ms`. */
+const runsEnded = (runs: HelmRuns, ms: number): Promise<boolean> =>
+  Promise.race([
+    runs.allExited().then(() => true),
+    new Promise<boolean>((resolve) => {
+      setTimeout(() => {
+        resolve(false);
+      }, ms);
+    }),
+  ]);
+
+const helmWith = (binary: string, limits?: { deadlineMs: number; graceMs: number }, runs = new HelmRuns()): Helm =>
   new Helm({
     binary,
+    runs,
     childUrl: 'https://127.0.0.1:6443',
     deployer: { token, caCrt: '-----BEGIN CERTIFICATE-----\n', serviceAccountName: 'x', serviceAccountUid: 'u' },
     env: { PATH: process.env.PATH ?? '', HELM_CACHE_HOME: homes, HTTPS_PROXY: 'http://proxy:3128', REG_TOKEN: 'x' },
-    ...(limits === undefined ? {} : { limits: { deadlineMs: () => limits.deadlineMs, graceMs: () => limits.graceMs } }),
+    ...(limits === undefined ? {} : { limits: () => limits }),
   });
 
 const plan = (spec: HelmReleaseSpec): ReleasePlan => {
@@ -321,16 +333,17 @@ wait $!`;
   });
 
   it('lets the process wait for helm runs to exit before it exits itself', async () => {
-    expect(await helmRunsEnded(10)).toBe(true); // none running
-    const helm = helmWith(await fakeHelm(failsOnTerm('0.3')));
+    const runs = new HelmRuns();
+    expect(await runsEnded(runs, 10)).toBe(true); // none running
+    const helm = helmWith(await fakeHelm(failsOnTerm('0.3')), undefined, runs);
     const stop = new AbortController();
     const run = install(helm, plan({ repo: 'oci://h/c' }), undefined, stop.signal);
     for (let i = 0; i < 100 && !(await readFile(log, 'utf8').catch(() => '')).includes('TRAPPED'); i++) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    expect(await helmRunsEnded(50)).toBe(false); // helm is still at work
+    expect(await runsEnded(runs, 50)).toBe(false); // helm is still at work
     stop.abort(new Error('term over'));
-    expect(await helmRunsEnded(5_000)).toBe(true); // helm handled SIGTERM and exited
+    expect(await runsEnded(runs, 5_000)).toBe(true); // helm handled SIGTERM and exited
     expect((await readFile(log, 'utf8')).split('\n')).toContain('EXITED');
     await expect(run).rejects.toThrow('term over');
   });

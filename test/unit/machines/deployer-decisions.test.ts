@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  afterStatusWrite,
   decideDescription,
   defaultWorkerLimits,
   decodeManifests,
@@ -22,6 +23,7 @@ import {
   type KubeObject,
   type SyncMode,
 } from '../../../machines/deployer/decisions.ts';
+import { statusWriteAttempts } from '../../../machines/deployer/timing.ts';
 import { workKindOf } from '../../../machines/deployer/helm-releases.ts';
 
 describe('deployerRole (spec §1.5)', () => {
@@ -251,5 +253,28 @@ describe('work queue', () => {
     expect(t.started).toEqual(started);
     expect(t.queue.active).toEqual([...active, ...started]);
     expect(t.queue.pending).toEqual(pending.filter((k) => !started.includes(k)));
+  });
+});
+
+describe('afterStatusWrite (status conflicts, spec §7.3, §7.4 step 11)', () => {
+  it.each([
+    [200, 1, 'written'],
+    [200, 5, 'written'],
+    [404, 1, 'gone'],
+    [409, 1, 'reread'],
+    [409, 4, 'reread'],
+    [409, 5, 'fail'],
+    [409, 6, 'fail'],
+    [422, 1, 'fail'],
+    [500, 1, 'fail'],
+    [401, 1, 'fail'],
+  ] as const)('HTTP %i on attempt %i: %s', (status, attempt, step) => {
+    expect(afterStatusWrite(status, attempt, statusWriteAttempts)).toBe(step);
+  });
+
+  it('the shipped limit: five attempts in all (four re-reads)', () => {
+    expect(statusWriteAttempts).toBe(5);
+    const steps = [1, 2, 3, 4, 5].map((a) => afterStatusWrite(409, a, statusWriteAttempts));
+    expect(steps).toEqual(['reread', 'reread', 'reread', 'reread', 'fail']);
   });
 });

@@ -35,7 +35,9 @@ function start(
   const watches: ((e: DeployerEvent) => void)[] = [];
   const drift: ((e: DeployerEvent) => void)[] = [];
   /** What the statechart told the Recovery watches (drift.rewatch), with when. */
-  const rewatches: { at: number; resource: string }[] = [];
+  const rewatches: { at: number; resource: string; relist: boolean }[] = [];
+  /** Generations of credentials the fake loadCredentials handed out. */
+  let sessions = 0;
   const warnings: { at: number; failure: string | undefined }[] = [];
   const helmWatches: { input: HelmWatchInput; send: (e: DeployerEvent) => void }[] = [];
   let stoppedHelmWatches = 0;
@@ -51,7 +53,7 @@ function start(
       loadCredentials: fromPromise(() => {
         log.push({ at: clock.now(), what: 'load' });
         const o = credentials.shift() ?? 'ok';
-        return o === 'ok' ? Promise.resolve(undefined) : Promise.reject(o);
+        return o === 'ok' ? Promise.resolve(++sessions) : Promise.reject(o);
       }),
       publishDeployerSecret: fromPromise(() => {
         log.push({ at: clock.now(), what: 'publish' });
@@ -77,7 +79,7 @@ function start(
       watchDrift: fromCallback<DeployerEvent, WatchInput>(({ sendBack, receive }) => {
         drift.push(sendBack);
         receive((e) => {
-          if (e.type === 'drift.rewatch') rewatches.push({ at: clock.now(), resource: e.resource });
+          if (e.type === 'drift.rewatch') rewatches.push({ at: clock.now(), resource: e.resource, relist: e.relist });
         });
       }),
       reconcile: fromCallback<DeployerEvent, ReconcileInput>(({ input, sendBack }) => {
@@ -166,7 +168,7 @@ describe('deployer statechart', () => {
     await d.advance(0);
     expect(d.log.map((l) => l.what)).toEqual(['load', 'publish', 'watch', 'watchHelm']);
     expect(d.trace).toEqual(['loadingCredentials', 'publishing', 'deploying.watch.watching,helm.watching,drift,work']);
-    expect(d.helmWatches[0]?.input).toEqual({ dedicatedNamespace: 'clusternet-x', deploys: true });
+    expect(d.helmWatches[0]?.input).toEqual({ session: 1, dedicatedNamespace: 'clusternet-x', deploys: true });
   });
 
   it.each<[SyncMode, boolean]>([
@@ -180,13 +182,13 @@ describe('deployer statechart', () => {
     // Descriptions and HelmReleases only get the finalizer (spec §7.3, §7.4 step 1: every sync mode):
     // the reconcile is told it does not deploy.
     expect(d.watches).toHaveLength(1);
-    expect(d.helmWatches[0]?.input).toEqual({ dedicatedNamespace: 'clusternet-x', deploys: false });
+    expect(d.helmWatches[0]?.input).toEqual({ session: 1, dedicatedNamespace: 'clusternet-x', deploys: false });
     d.helmWatches[0]?.send({ type: 'helmRelease.changed', key: 'ns/hr' });
     d.send({ type: 'description.changed', key: 'ns/d' });
     await d.advance(0);
     expect(d.inputs).toEqual([
-      { key: 'HelmRelease:ns/hr', dedicatedNamespace: 'clusternet-x', deploys: false },
-      { key: 'ns/d', dedicatedNamespace: 'clusternet-x', deploys: false },
+      { session: 1, key: 'HelmRelease:ns/hr', dedicatedNamespace: 'clusternet-x', deploys: false },
+      { session: 1, key: 'ns/d', dedicatedNamespace: 'clusternet-x', deploys: false },
     ]);
     // No Recovery drift watch while standing by.
     expect(d.drift).toHaveLength(0);
@@ -405,23 +407,65 @@ describe('deployer statechart', () => {
     drift?.({ type: 'drift.watchEnded', resource: 'apps/v1/Deployment', kind: 'expired', message: '410' });
     await d.advance(0);
     expect(d.rewatches).toEqual([
-      { at: 0, resource: 'v1/ConfigMap' },
-      { at: 0, resource: 'apps/v1/Deployment' },
+      { at: 0, resource: 'v1/ConfigMap', relist: false },
+      { at: 0, resource: 'apps/v1/Deployment', relist: true },
     ]);
     drift?.({ type: 'drift.watchEnded', resource: 'v1/ConfigMap', kind: 'failed', message: 'connection refused' });
     await d.advance(400);
     expect(d.rewatches).toHaveLength(2);
     await d.advance(100);
-    expect(d.rewatches.at(-1)).toEqual({ at: 500, resource: 'v1/ConfigMap' });
+    expect(d.rewatches.at(-1)).toEqual({ at: 500, resource: 'v1/ConfigMap', relist: false });
     drift?.({ type: 'drift.watchEnded', resource: 'v1/ConfigMap', kind: 'failed', message: 'connection refused' });
     await d.advance(1_000);
-    expect(d.rewatches.at(-1)).toEqual({ at: 1_500, resource: 'v1/ConfigMap' });
+    expect(d.rewatches.at(-1)).toEqual({ at: 1_500, resource: 'v1/ConfigMap', relist: false });
     expect(d.context().driftAttempts).toEqual({ 'v1/ConfigMap': 2 });
     drift?.({ type: 'drift.watching', resource: 'v1/ConfigMap' });
     await d.advance(0);
     expect(d.context().driftAttempts).toEqual({});
     // The other regions never noticed.
     expect(d.trace.at(-1)).toBe('deploying.watch.watching,helm.watching,drift,work');
+  });
+
+  it('lists a Recovery kind again after 410 Gone, through failed attempts, until a watch of it is open', async () => {
+    const d = start();
+    await d.advance(0);
+    const drift = d.drift.at(-1);
+    const kind = 'apps/v1/Deployment';
+    drift?.({ type: 'drift.watching', resource: kind });
+    drift?.({ type: 'drift.watchEnded', resource: kind, kind: 'failed', message: 'connection refused' });
+    await d.advance(500);
+    // A failure of a watch that had been open resumes where it was.
+    expect(d.rewatches).toEqual([{ at: 500, resource: kind, relist: false }]);
+    drift?.({ type: 'drift.watching', resource: kind });
+    drift?.({ type: 'drift.watchEnded', resource: kind, kind: 'expired', message: '410 Gone' });
+    await d.advance(0);
+    expect(d.rewatches.at(-1)).toEqual({ at: 500, resource: kind, relist: true });
+    expect(d.context().driftRelists).toEqual([kind]);
+    // The relist fails: the next attempt (after the backoff) still lists first.
+    drift?.({ type: 'drift.watchEnded', resource: kind, kind: 'failed', message: 'listing deployments: HTTP 500' });
+    await d.advance(500);
+    expect(d.rewatches.at(-1)).toEqual({ at: 1_000, resource: kind, relist: true });
+    // Open again: the next failure resumes from the relist's version.
+    drift?.({ type: 'drift.watching', resource: kind });
+    await d.advance(0);
+    expect(d.context().driftRelists).toEqual([]);
+    drift?.({ type: 'drift.watchEnded', resource: kind, kind: 'failed', message: 'connection refused' });
+    await d.advance(500);
+    expect(d.rewatches.at(-1)).toEqual({ at: 1_500, resource: kind, relist: false });
+  });
+
+  it('keeps which credentials are in use as a generation number, renewed by every load', async () => {
+    const d = start({ publish: [fail('parent unreachable')] });
+    await d.advance(0);
+    expect(d.context().session).toBe(1);
+    await d.advance(10_000, 1000);
+    // The start-up loop retries publishing with the credentials of generation 1 (loaded once).
+    expect(d.log.map((l) => l.what)).toEqual(['load', 'publish', 'publish', 'watch', 'watchHelm']);
+    expect(d.context().session).toBe(1);
+    expect(d.inputs).toEqual([]);
+    d.send({ type: 'description.changed', key: 'ns/d' });
+    await d.advance(0);
+    expect(d.inputs).toEqual([{ session: 1, key: 'ns/d', dedicatedNamespace: 'clusternet-x', deploys: true }]);
   });
 
   it('resumes an expired watch at once and backs off a failed one; queued work goes on meanwhile', async () => {

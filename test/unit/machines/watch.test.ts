@@ -3,7 +3,9 @@
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import {
+  afterListPage,
   classifyWatchEnd,
+  listRestartLimit,
   resumesAtOnce,
   serverTimeoutSeconds,
   watchTiming,
@@ -74,5 +76,26 @@ describe('the watch request', () => {
     expect(Reflect.get(new IdleTimeoutWatch(kc, watchTiming.idleTimeoutMs), 'requestTimeoutMs')).toBe(90_000);
     // Above the apiserver's bookmark period (one a minute), so a live idle watch is not cut.
     expect(watchTiming.idleTimeoutMs).toBeGreaterThan(60_000);
+  });
+});
+
+describe('afterListPage (a paged list whose continue token expired)', () => {
+  it.each([
+    [200, 0, 'page'],
+    [200, 3, 'page'],
+    [410, 0, 'restart'],
+    [410, 2, 'restart'],
+    [410, 3, 'fail'],
+    [500, 0, 'fail'],
+    [403, 0, 'fail'],
+  ] as const)('HTTP %i after %i restarts: %s', (status, restarts, step) => {
+    expect(afterListPage(status, restarts)).toBe(step);
+  });
+
+  it('starts over at most three times', () => {
+    expect(listRestartLimit).toBe(3);
+    let restarts = 0;
+    while (afterListPage(410, restarts) === 'restart') restarts++;
+    expect(restarts).toBe(3);
   });
 });

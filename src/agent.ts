@@ -3,7 +3,7 @@
 // agent-events.ts) feeding the JSON transition log, the metrics, readiness and the statechart inspector.
 
 import { filter, map, pairwise, startWith, Subject, type Observable, type Subscription } from 'rxjs';
-import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, fromPromise, type Actor, type InspectionEvent } from 'xstate';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { agentMachine, type AgentInput } from '../machines/agent/machine.ts';
 import { agentDelays } from '../machines/agent/timing.ts';
@@ -28,23 +28,22 @@ import { statechartInspector } from './observability/statechart-inspector.ts';
 import type { Readiness } from './observability/server.ts';
 import { createRegistrationMachine } from './registration/actors.ts';
 import { loadParentAccess, type ParentAccess } from './parent/access.ts';
-import { createDeployerMachine } from './deployer/actors.ts';
 import { deployerStartupStates } from '../machines/deployer/machine.ts';
-import { createMcsMachine } from './mcs/actors.ts';
-import { createHeartbeatMachine } from './heartbeat/actors.ts';
 import { routineHeartbeatStates } from '../machines/heartbeat/machine.ts';
 import { routineLeadershipStates } from '../machines/leadership/machine.ts';
-import { routineRegistrationStates } from '../machines/registration/machine.ts';
+import {
+  routineRegistrationStates,
+  type IdentityOutput,
+  type registrationMachine,
+} from '../machines/registration/machine.ts';
 import { routineSocketStates } from '../machines/socket/machine.ts';
 import { predictorFacts, servesBuiltInPredictor } from '../machines/heartbeat/decisions.ts';
 import { electionTiming } from '../machines/leadership/timing.ts';
 import { redactUrls } from './logging/redact-url.ts';
-import { childRequestLimiter } from './kube/request-limiter.ts';
-import { createPredictorMachine } from './predictor/actors.ts';
-import { createSocketMachine } from './tunnel/actors.ts';
 import { tunnelReportLog } from './tunnel/report-log.ts';
 import { actorClock, checkBeforeTimers } from './clock.ts';
 import { serverAddress } from './tunnel/dial-allow-list.ts';
+import { deferredServing } from './serving-components.ts';
 import type { StreamRelay } from './tunnel/stream-relay.ts';
 
 export type AgentSnapshot = ReturnType<Actor<typeof agentMachine>['getSnapshot']>;
@@ -105,20 +104,10 @@ function connectWiring(config: AgentConfig, log: Logger, opts: AgentOptions): Wi
   return { config, log, env, child, proxyFor, metrics: opts.metrics ?? new AgentMetrics() };
 }
 
-/** The tunnel, whose relay counters feed the tunnel metrics across sessions. */
-function tunnelMachine(w: Wiring): ReturnType<typeof createSocketMachine> {
-  const { config } = w;
-  // Tunnel counters across sessions: the finished sessions' bytes, plus the current session's relay.
+/** The tunnel metrics across sessions: the finished sessions' bytes, plus the current session's relay. */
+function tunnelCounters(w: Wiring): (relay: StreamRelay) => void {
   let relay: StreamRelay | undefined;
   const closedBytes = { sent: 0, received: 0 };
-  // The scheduler calls a published predictor through the tunnel: the allow-list admits its address.
-  const p = predictorFacts(
-    config.featureGates.Predictor,
-    config.predictor.addr,
-    config.predictor.directAccess,
-    config.predictor.port,
-  );
-  const predictorTarget = p.enabled ? serverAddress(p.address) : undefined;
   w.metrics.observeTunnel(() => {
     const s = relay?.stats;
     return {
@@ -127,27 +116,55 @@ function tunnelMachine(w: Wiring): ReturnType<typeof createSocketMachine> {
       bytesReceived: closedBytes.received + (s?.bytesReceived ?? 0),
     };
   });
-  return createSocketMachine({
-    log: w.log.child({ component: 'tunnel' }),
-    allowedTargets: [
-      ...config.extensions.tunnelAllowedTargets,
-      ...(predictorTarget === undefined ? [] : [predictorTarget]),
-    ],
-    child: w.child,
-    systemNamespace: config.systemNamespace,
-    proxyFor: w.proxyFor,
-    onRelay: (next) => {
-      if (relay !== undefined) {
-        closedBytes.sent += relay.stats.bytesSent;
-        closedBytes.received += relay.stats.bytesReceived;
-      }
-      relay = next;
+  return (next) => {
+    if (relay !== undefined) {
+      closedBytes.sent += relay.stats.bytesSent;
+      closedBytes.received += relay.stats.bytesReceived;
+    }
+    relay = next;
+  };
+}
+
+/** The scheduler calls a published predictor through the tunnel: the allow-list admits its address. */
+function predictorTargets(config: AgentConfig): string[] {
+  const p = predictorFacts(
+    config.featureGates.Predictor,
+    config.predictor.addr,
+    config.predictor.directAccess,
+    config.predictor.port,
+  );
+  const target = p.enabled ? serverAddress(p.address) : undefined;
+  return target === undefined ? [] : [target];
+}
+
+type PromiseCreator<T> = Parameters<typeof fromPromise<T>>[0];
+
+/**
+ * Registration with its first step of every term, `resolveIdentity`, also waiting for the registered
+ * components' effects to load (src/serving-components.ts): `registration.registered`, which starts
+ * them, comes only after that step. Both run at once: the step takes as long as the slower.
+ */
+function identityAfterLoading(
+  registration: typeof registrationMachine,
+  load: () => Promise<void>,
+): typeof registrationMachine {
+  const provided = registration.implementations.actors.resolveIdentity;
+  // fromPromise keeps its promise creator as the logic's `config`.
+  const creator = provided !== undefined && 'config' in provided ? provided.config : undefined;
+  if (typeof creator !== 'function') throw new Error('registration has no resolveIdentity promise to wait beside');
+  const resolve = creator as PromiseCreator<IdentityOutput>;
+  return registration.provide({
+    actors: {
+      resolveIdentity: fromPromise<IdentityOutput>(async (args) => {
+        const [identity] = await Promise.all([resolve(args), load()]);
+        return identity;
+      }),
     },
   });
 }
 
-/** The root machine with every component's real effects provided. */
-function agentWithEffects(w: Wiring): typeof agentMachine {
+/** The root machine with every component's real effects provided (the registered ones loaded when first leading). */
+function agentWithEffects(w: Wiring, input: AgentInput): typeof agentMachine {
   const { config, child, log } = w;
   const parent = (): Promise<ParentAccess> =>
     loadParentAccess(child, config.systemNamespace, config.registration.parentUrl, w.proxyFor);
@@ -157,35 +174,18 @@ function agentWithEffects(w: Wiring): typeof agentMachine {
     leaseName: config.leaderElection.leaseName,
     log: log.child({ component: 'leadership' }),
   });
+  const serving = deferredServing(
+    { ...w, parent, tunnelTargets: predictorTargets(config), onRelay: tunnelCounters(w) },
+    input,
+  );
   const registration = createRegistrationMachine({
     config,
     child,
     log: log.child({ component: 'registration' }),
     proxyFor: w.proxyFor,
   });
-  const heartbeat = createHeartbeatMachine({
-    config,
-    child,
-    log: log.child({ component: 'heartbeat' }),
-    env: w.env,
-    parent,
-  });
-  // The heartbeat and the deployer each limit their child requests with a bucket of their own
-  // (--kube-api-qps/--kube-api-burst), as the Go agent's separate clients do: a large rollout must not
-  // hold up the health probes. The Lease and the tunnel are not limited.
-  const deployer = createDeployerMachine({ config, child, log: log.child({ component: 'deployer' }), parent });
-  const predictor = createPredictorMachine({
-    child,
-    log: log.child({ component: 'predictor' }),
-    host: '127.0.0.1',
-    port: config.predictor.port,
-    limiter: childRequestLimiter(config.child.qps, config.child.burst),
-  });
-  // Gate MultiClusterService: ServiceExports' EndpointSlices mirrored into the dedicated namespace (spec §7.7).
-  const mcs = createMcsMachine({ config, child, log: log.child({ component: 'mcs' }), parent });
-  const socket = tunnelMachine(w);
   return agentMachine.provide({
-    actors: { leadership, registration, heartbeat, socket, deployer, predictor, mcs },
+    actors: { leadership, registration: identityAfterLoading(registration, serving.load), ...serving.machines },
     delays: agentDelays(),
     actions: {
       warnDrainIncomplete: () => {
@@ -312,8 +312,9 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
       current = r;
     }),
   ];
-  const actor = createActor(agentWithEffects(w), {
-    input: agentInput(config, w.child, identity),
+  const input = agentInput(config, w.child, identity);
+  const actor = createActor(agentWithEffects(w, input), {
+    input,
     inspect: (ev) => {
       inspection$.next(ev);
     },

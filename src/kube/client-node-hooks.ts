@@ -1,12 +1,23 @@
-// Loaded by the entry point before anything imports @kubernetes/client-node (see client-node.ts): the
-// package's KubeConfig module (dist/config.js) imports its generated index only for createConfiguration
-// and ServerConfiguration, and that index loads every generated model and API class. This resolve hook
-// gives config.js a module with just those two, from the files that define them (the same module
-// instances the index would re-export). Nothing else is redirected.
+// Loaded by the entry point before anything imports @kubernetes/client-node (see client-node.ts).
+//
+// - The package's KubeConfig module (dist/config.js) imports its generated index only for
+//   createConfiguration and ServerConfiguration, and that index loads every generated model and API
+//   class. A resolve hook gives config.js a module with just those two, from the files that define them
+//   (the same module instances the index would re-export).
+// - The typed APIs decode and encode through the generated ObjectSerializer, whose module imports all
+//   757 model classes (and re-exports them) to build its name → class map, although the agent reads
+//   and writes a handful of kinds. A load hook gives that module its map as one that imports a model
+//   the first time its name is looked up (synchronously: `require` of the model's ES module, the same
+//   module instance an import would give), and drops the re-exports, which no module the agent loads
+//   imports. The rest of its source is the package's. When the source is not of the expected shape
+//   (another version of the package), it is left as it is.
+//
+// Nothing else is redirected.
 
 import { registerHooks } from 'node:module';
 
 const configModule = '/@kubernetes/client-node/dist/config.js';
+const serializerModule = '/@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 
 /** The module config.js gets for './gen/index.js': the two values it uses, from their own files. */
 export function slimIndexUrl(parentUrl: string): string {
@@ -14,6 +25,58 @@ export function slimIndexUrl(parentUrl: string): string {
   const servers = new URL('./gen/servers.js', parentUrl).href;
   const source = `export { createConfiguration } from ${JSON.stringify(configuration)};\nexport { ServerConfiguration } from ${JSON.stringify(servers)};\n`;
   return `data:text/javascript,${encodeURIComponent(source)}`;
+}
+
+const typeMapStart = '\nlet typeMap = {\n';
+
+/** The models ObjectSerializer.js imports, by identifier, with their specifiers; its source without those lines. */
+function modelImports(source: string): { files: Map<string, string>; rest: string } {
+  const files = new Map<string, string>();
+  const rest: string[] = [];
+  for (const line of source.split('\n')) {
+    const imported = /^import \{ (\w+) \} from '(\.\.\/models\/\w+\.js)';$/.exec(line);
+    if (imported?.[1] !== undefined && imported[2] !== undefined) files.set(imported[1], imported[2]);
+    // The re-exports go, and the source map's reference (the lines moved).
+    else if (!/^export \* from '\.\.\/models\/\w+\.js';$|^\/\/# sourceMappingURL=/.test(line)) rest.push(line);
+  }
+  return { files, rest: rest.join('\n') };
+}
+
+/**
+ * ObjectSerializer.js (at `url`) with the model classes of its `typeMap` imported on first lookup, and
+ * without its model imports and re-exports; undefined when the source is not of the expected shape.
+ */
+export function lazyModelsSource(source: string, url: string): string | undefined {
+  const { files, rest } = modelImports(source);
+  const start = rest.indexOf(typeMapStart);
+  const end = rest.indexOf('\n};\n', start);
+  if (files.size === 0 || start === -1 || end === -1) return undefined;
+  const models: Record<string, [string, string]> = {};
+  for (const entry of rest.slice(start + typeMapStart.length, end).split('\n')) {
+    const m = /^ {4}"(\w+)": (\w+),$/.exec(entry);
+    const file = m?.[2] === undefined ? undefined : files.get(m[2]);
+    if (m?.[1] === undefined || m[2] === undefined || file === undefined) return undefined;
+    models[m[1]] = [file, m[2]];
+  }
+  // Every imported model is in the map, and no other line names one (checked by test/unit/kube/client-node.test.ts).
+  if (Object.keys(models).length !== files.size) return undefined;
+  const lazyTypeMap = [
+    'let typeMap = new Proxy({}, {',
+    '    get(loaded, name) {',
+    '        if (typeof name === "string" && Object.hasOwn(__models, name) && !Object.hasOwn(loaded, name)) {',
+    '            const [file, id] = __models[name];',
+    '            loaded[name] = __require(file)[id];',
+    '        }',
+    '        return Reflect.get(loaded, name);',
+    '    },',
+    '});',
+  ].join('\n');
+  return [
+    'import { createRequire as __createRequire } from "node:module";',
+    `const __require = __createRequire(${JSON.stringify(url)});`,
+    `const __models = ${JSON.stringify(models)};`,
+    rest.slice(0, start + 1) + lazyTypeMap + rest.slice(end + 3),
+  ].join('\n');
 }
 
 let registered = false;
@@ -28,6 +91,13 @@ export function loadOnlyWhatIsUsed(): void {
         return { url: slimIndexUrl(parent), format: 'module', shortCircuit: true };
       }
       return nextResolve(specifier, context);
+    },
+    load(url, context, nextLoad) {
+      const loaded = nextLoad(url, context);
+      if (!url.endsWith(serializerModule) || loaded.source === undefined) return loaded;
+      const source = typeof loaded.source === 'string' ? loaded.source : new TextDecoder().decode(loaded.source);
+      const lazy = lazyModelsSource(source, url);
+      return lazy === undefined ? loaded : { ...loaded, source: lazy };
     },
   });
 }

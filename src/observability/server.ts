@@ -23,8 +23,8 @@ import type { AgentConfig } from '../config/config.ts';
 import { serverNameMatches, type SniCertKey } from '../config/tls.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { AgentMetrics } from './metrics.ts';
-import { maxProfileSeconds, Profiler } from './pprof.ts';
-import { selfSignedCertificate, type SelfSignedPair } from './self-signed.ts';
+import type { Profiler } from './pprof.ts';
+import type { SelfSignedPair } from './self-signed.ts';
 
 /**
  * The TLS options for `--tls-min-version`. OpenSSL 3 refuses TLS 1.0 and 1.1 at its default security
@@ -64,13 +64,16 @@ export async function servingCertificate(serving: AgentConfig['serving'], log: L
   const hosts = ['localhost', hostname(), '127.0.0.1', '::1'];
   if (!['', '0.0.0.0', '::'].includes(serving.bindAddress)) hosts.push(serving.bindAddress);
   const commonName = `${hostname()}@${String(Math.floor(Date.now() / 1000))}`;
-  if (serving.certDir === '') return selfSignedCertificate(commonName, hosts);
+  // The certificate library is imported only to make a certificate (docs/memory.md).
+  const selfSigned = async (): Promise<SelfSignedPair> =>
+    (await import('./self-signed.ts')).selfSignedCertificate(commonName, hosts);
+  if (serving.certDir === '') return selfSigned();
   const certFile = join(serving.certDir, `${certPairName}.crt`);
   const keyFile = join(serving.certDir, `${certPairName}.key`);
   if (existsSync(certFile) && existsSync(keyFile)) {
     return { certPem: readFileSync(certFile, 'utf8'), keyPem: readFileSync(keyFile, 'utf8') };
   }
-  const pair = await selfSignedCertificate(commonName, hosts);
+  const pair = await selfSigned();
   mkdirSync(serving.certDir, { recursive: true, mode: 0o700 });
   writeFileSync(certFile, pair.certPem, { mode: 0o644 });
   writeFileSync(keyFile, pair.keyPem, { mode: 0o600 });
@@ -147,8 +150,25 @@ const pprofIndex = `<html><head><title>/debug/pprof/</title></head><body>
 </body></html>
 `;
 
+/** The profiler of `--profiling`, and its longest CPU profile. */
+interface Pprof {
+  readonly profiler: Profiler;
+  readonly maxProfileSeconds: number;
+}
+
+/** `--profiling`: its module (and the profile encoder) is imported only when the flag is given. */
+async function startProfiler(log: Logger): Promise<Pprof> {
+  const { Profiler: P, maxProfileSeconds } = await import('./pprof.ts');
+  const profiler = new P();
+  profiler.startHeapSampling().catch((err: unknown) => {
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'cannot start the heap profiler');
+  });
+  return { profiler, maxProfileSeconds };
+}
+
 /** /debug/pprof/*: true when the path was one of them (answered). */
-async function servePprof(url: URL, res: ServerResponse, reply: Reply, profiler: Profiler): Promise<boolean> {
+async function servePprof(url: URL, res: ServerResponse, reply: Reply, pprof: Pprof): Promise<boolean> {
+  const { profiler, maxProfileSeconds } = pprof;
   const path = url.pathname;
   if (path === '/debug/pprof' || path === '/debug/pprof/') {
     reply(res, 200, pprofIndex, 'text/html; charset=utf-8');
@@ -182,10 +202,7 @@ export async function startHealthServer(opts: {
   readonly profiling?: boolean;
 }): Promise<HealthServer> {
   const { serving, metrics, readiness, log } = opts;
-  const profiler = opts.profiling === true ? new Profiler() : undefined;
-  profiler?.startHeapSampling().catch((err: unknown) => {
-    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'cannot start the heap profiler');
-  });
+  const pprof = opts.profiling === true ? await startProfiler(log) : undefined;
   const reply: Reply = (res, status, body, type = 'text/plain; charset=utf-8') => {
     res.writeHead(status, { 'content-type': type, 'cache-control': 'no-cache, private' }).end(body);
   };
@@ -196,8 +213,7 @@ export async function startHealthServer(opts: {
       reply(res, 405, 'method not allowed\n');
       return;
     }
-    if (profiler !== undefined && path.startsWith('/debug/pprof') && (await servePprof(url, res, reply, profiler)))
-      return;
+    if (pprof !== undefined && path.startsWith('/debug/pprof') && (await servePprof(url, res, reply, pprof))) return;
     switch (path) {
       case '/healthz':
       case '/healthz/ping':
@@ -241,7 +257,7 @@ export async function startHealthServer(opts: {
     url,
     close: () =>
       new Promise<void>((resolve) => {
-        profiler?.close();
+        pprof?.profiler.close();
         server.closeAllConnections();
         server.close(() => {
           resolve();

@@ -3,7 +3,7 @@
 // when the flag is given. Events from before the module has loaded are held (up to a bound) and sent
 // in order; when the module is missing, one warn line says so and the agent runs without it.
 
-import WebSocket from 'isomorphic-ws';
+import type WebSocket from 'isomorphic-ws';
 import type { InspectionEvent } from 'xstate';
 import type { Logger } from '../logging/logger.ts';
 import { redactUrls } from '../logging/redact-url.ts';
@@ -24,10 +24,12 @@ const loadStately = (): Promise<InspectorModule> => import('@statelyai/inspect')
  * Tries the inspector's URL once: the module's own socket retries every 5 s without a word, so an
  * unreachable URL gets exactly one warn line here (the agent runs on; the module goes on retrying).
  */
-function probe(url: string, log: Logger): void {
+async function probe(url: string, log: Logger): Promise<void> {
+  // Imported here, as the inspector is: a run without the flag does not load the socket library for it.
+  const { default: Socket } = await import('isomorphic-ws');
   let ws: WebSocket;
   try {
-    ws = new WebSocket(url);
+    ws = new Socket(url);
   } catch (err) {
     log.warn(
       { url: redactUrls(url), err: err instanceof Error ? err.message : String(err) },
@@ -60,7 +62,7 @@ export function statechartInspector(
   let forward: ((ev: InspectionEvent) => void) | undefined;
   load().then(
     (mod) => {
-      probe(url, log);
+      void probe(url, log);
       const observer = mod.createWebSocketInspector({ url }).inspect;
       forward = (ev) => observer.next?.(ev);
       for (const ev of held ?? []) forward(ev);

@@ -1,5 +1,5 @@
 // src/kube/client-node.ts: its three typed APIs against the package's own, method by method and on the
-// wire (the same requests, the same decoded objects and errors), and the entry point's resolve hook.
+// wire (the same requests, the same decoded objects and errors), and the entry point's resolve and load hooks.
 
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import * as full from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { slimIndexUrl } from '../../../src/kube/client-node-hooks.ts';
+import { lazyModelsSource, slimIndexUrl } from '../../../src/kube/client-node-hooks.ts';
 import * as slim from '../../../src/kube/client-node.ts';
 
 const dist = createRequire(import.meta.url)
@@ -183,5 +183,60 @@ describe("the entry point's resolve hook", () => {
         .filter(Boolean)
         .sort(),
     ).toEqual(['ServerConfiguration', 'createConfiguration']);
+  });
+});
+
+describe("the entry point's load hook: ObjectSerializer's models on first use", () => {
+  const file = `${dist}gen/models/ObjectSerializer.js`;
+  const url = pathToFileURL(file).href;
+  const source = readFileSync(file, 'utf8');
+  interface Serializer {
+    deserialize: (data: unknown, type: string, format: string) => unknown;
+    serialize: (data: unknown, type: string, format: string) => unknown;
+  }
+
+  async function both(): Promise<{ lazy: Serializer; eager: Serializer; lazySource: string }> {
+    const lazySource = lazyModelsSource(source, url);
+    expect(lazySource).toBeDefined();
+    const lazy = (await import(`data:text/javascript,${encodeURIComponent(lazySource ?? '')}`)) as {
+      ObjectSerializer: Serializer;
+    };
+    const eager = (await import(url)) as { ObjectSerializer: Serializer };
+    return { lazy: lazy.ObjectSerializer, eager: eager.ObjectSerializer, lazySource: lazySource ?? '' };
+  }
+
+  it('applies to the installed package, and leaves no other use of a model than its lookup', async () => {
+    const { lazySource } = await both();
+    const models = [...source.matchAll(/^import \{ (\w+) \} from '\.\.\/models\/\w+\.js';$/gm)].map((m) => m[1] ?? '');
+    expect(models.length).toBeGreaterThan(700);
+    // Past the lookup table (its first line), no model is named: nothing else used the imports.
+    const code = lazySource.split('\n').slice(3).join('\n');
+    const named = new Set(code.match(/\b[A-Z]\w*\b/g) ?? []);
+    expect(models.filter((m) => named.has(m))).toEqual([]);
+    expect(lazySource).not.toMatch(/^export \* from/m);
+    expect(lazySource).not.toMatch(/^import \{ \w+ \} from '\.\.\/models/m);
+  });
+
+  it('decodes and encodes every model as the package does, with the same classes', async () => {
+    const { lazy, eager } = await both();
+    const models = [...source.matchAll(/^ {4}"(\w+)": \w+,$/gm)].map((m) => m[1] ?? '');
+    expect(models.length).toBeGreaterThan(700);
+    for (const type of models) {
+      const ours = lazy.deserialize({ metadata: { name: 'x' } }, type, '');
+      const theirs = eager.deserialize({ metadata: { name: 'x' } }, type, '');
+      expect(ours, type).toEqual(theirs);
+      expect(Object.getPrototypeOf(ours), type).toBe(Object.getPrototypeOf(theirs));
+    }
+    const lease = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'l', creationTimestamp: '2026-01-02T03:04:05Z', managedFields: [{ manager: 'm' }] },
+      spec: { holderIdentity: 'a', renewTime: '2026-01-02T03:04:05.678901Z', leaseDurationSeconds: 15 },
+    };
+    const decoded = lazy.deserialize(lease, 'V1Lease', '');
+    expect(decoded).toEqual(eager.deserialize(lease, 'V1Lease', ''));
+    expect(lazy.serialize(decoded, 'V1Lease', '')).toEqual(eager.serialize(decoded, 'V1Lease', ''));
+    // Unknown names and the object's own keys behave as the literal map did.
+    expect(lazy.deserialize({ a: 1 }, 'NoSuchType', '')).toEqual({ a: 1 });
   });
 });

@@ -66,15 +66,6 @@ export const failureParams = ({ event }: { readonly event: { readonly error: unk
 });
 
 /**
- * The error of an actor's error event, or the event itself (for events that carry a failure).
- * Untyped: read failures through parameters (`failureParams`). Kept for the machines not
- * converted yet (heartbeat, deployer, mcs).
- */
-export function errorOf(event: unknown): unknown {
-  return typeof event === 'object' && event !== null && 'error' in event ? event.error : event;
-}
-
-/**
  * The placeholder for an effect src/ (or a test) must provide with `.provide()`: a machine run
  * without it fails at once, naming the machine and the effect.
  */

@@ -238,6 +238,8 @@ export const registrationMachine = setup({
       attempt: context.attempt + 1,
       lastFailure: failure.message,
     })),
+    /** A new step starts (registering again): its retries count from the first. */
+    restartAttempts: assign({ attempt: 0 }),
     /** A step succeeded. A rejection of approved credentials still holds until credentials verify. */
     resetAttempts: assign({
       attempt: 0,
@@ -532,15 +534,21 @@ export const registrationMachine = setup({
         input: verifyInput,
         onDone: { target: 'registered', actions: ['resetAttempts', 'reportProblem', 'reportConfirmed'] },
         onError: [
-          { guard: onFailure('credentialsRevoked'), target: 'credentialsRevoked', actions: recordFailure },
+          // Registering again starts its backoff afresh, however many re-checks failed before.
+          {
+            guard: onFailure('credentialsRevoked'),
+            target: 'credentialsRevoked',
+            actions: ['restartAttempts', recordFailure],
+          },
           // A valid token lacking a permission: keep serving, say so, check again at the next interval.
           {
             guard: onFailure('lackingPermission'),
             target: 'registered',
             actions: [recordFailure, 'warnLackingPermission'],
           },
-          // The parent being unreachable does not invalidate the credentials: keep them.
-          { target: 'registered' },
+          // The parent being unreachable does not invalidate the credentials: keep them. It is a failure
+          // streak all the same (the transition log says it once, and its recovery once).
+          { target: 'registered', actions: recordFailure },
         ],
       },
     },

@@ -1,7 +1,10 @@
-import { createActor, fromPromise, SimulatedClock } from 'xstate';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createActor, fromPromise, SimulatedClock, type InspectionEvent } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import type { StoredCredentialsView } from '../../../machines/registration/decisions.ts';
 import {
+  routineRegistrationStates,
   registrationMachine,
   type RequestInput,
   type RequestView,
@@ -10,7 +13,7 @@ import {
   type VerifyInput,
 } from '../../../machines/registration/machine.ts';
 import { registrationDelays, rejectedApprovalPolicy } from '../../../machines/registration/timing.ts';
-import { transitionRecorder } from '../../../src/logging/transitions.ts';
+import { transitionLogger, transitionRecorder } from '../../../src/logging/transitions.ts';
 import { shippedConfig } from './shipped-config.ts';
 
 const parentUrl = 'https://parent:6443';
@@ -58,7 +61,7 @@ const defaults: Fakes = {
 };
 
 /** Runs the machine with fakes under a simulated clock; records every state entered. */
-function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
+function start(overrides: Partial<Fakes> = {}, clusterName?: string, inspect?: (ev: InspectionEvent) => void) {
   const f = { ...defaults, ...overrides };
   const calls: { submit: SubmitInput[]; read: RequestInput[]; store: StoreInput[]; verify: VerifyInput[] } = {
     submit: [],
@@ -116,12 +119,16 @@ function start(overrides: Partial<Fakes> = {}, clusterName?: string) {
   });
   const clock = new SimulatedClock();
   const trace: string[] = [];
+  const record = transitionRecorder((t) => {
+    if (t.machine === 'registration') trace.push(t.to);
+  });
   const actor = createActor(machine, {
     input: { parentUrl, clusterName },
     clock,
-    inspect: transitionRecorder((t) => {
-      if (t.machine === 'registration') trace.push(t.to);
-    }),
+    inspect: (ev) => {
+      record(ev);
+      inspect?.(ev);
+    },
   });
   actor.start();
   /** Lets promise actors settle, then advances simulated time. */
@@ -460,6 +467,74 @@ describe('registration statechart', () => {
     await r.advance();
     expect(r.trace.slice(-4)).toEqual(['checkingCredentials', 'registered', 'checkingCredentials', 'registered']);
     expect(r.confirmations).toEqual([]);
+  });
+
+  it('logs a parent unreachable across re-checks once when it starts and once when it recovers', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const l of chunk.toString().split('\n')) {
+          if (l === '') continue;
+          const line = JSON.parse(l) as { level: string; msg: string };
+          lines.push(`${line.level} ${line.msg}`);
+        }
+        cb();
+      },
+    });
+    const log = pino({ level: 'debug', formatters: { level: (label) => ({ level: label }) } }, sink);
+    let checks = 0;
+    const r = start(
+      {
+        // The check after approval passes; the next three find the parent unreachable; the fifth passes.
+        verify: () =>
+          ++checks === 1 || checks === 5
+            ? ok()
+            : Promise.reject(fail('unreachable', `connect ECONNREFUSED 127.0.0.1:${String(40000 + checks)}`)),
+      },
+      undefined,
+      transitionLogger(log, undefined, new Map([['registration', routineRegistrationStates]])),
+    );
+    await r.advance();
+    const interval = shippedConfig().extensions.credentialCheckIntervalMs;
+    for (let i = 0; i < 4; i++) await r.advance(interval);
+    expect(checks).toBe(5);
+    const registered = lines.indexOf('info registration: verifying → registered');
+    expect(lines.slice(registered + 1)).toEqual([
+      'debug registration: registered → checkingCredentials',
+      'warn registration: checkingCredentials → registered',
+      ...Array<string[]>(2)
+        .fill([
+          'debug registration: registered → checkingCredentials',
+          'debug registration: checkingCredentials → registered',
+        ])
+        .flat(),
+      'debug registration: registered → checkingCredentials',
+      'info registration: checkingCredentials → registered (recovered)',
+    ]);
+  });
+
+  it('starts the backoff of registering again afresh when credentials are revoked after failed re-checks', async () => {
+    let checks = 0;
+    const submitted: number[] = [];
+    const r = start({
+      // After approval: three re-checks find the parent unreachable, the fourth is refused (401).
+      verify: () =>
+        ++checks === 1
+          ? ok()
+          : Promise.reject(checks === 5 ? fail('unauthorized', '401') : fail('unreachable', 'connect ECONNREFUSED')),
+      submit: () => {
+        submitted.push(checks);
+        return submitted.length === 2 ? Promise.reject(fail('unreachable', 'connect ECONNREFUSED')) : ok();
+      },
+    });
+    await r.advance();
+    const interval = shippedConfig().extensions.credentialCheckIntervalMs;
+    for (let i = 0; i < 4; i++) await r.advance(interval);
+    expect(r.reports).toEqual(['registered', 'revoked']);
+    expect(submitted).toEqual([0, 5]);
+    // The revocation and the new request's failure count, the failed re-checks before them do not: the
+    // next retry waits the second step of the backoff, not the fifth.
+    expect(r.context().attempt).toBe(2);
   });
 
   it('re-registers when another component reports rejected credentials and the parent rejects them too', async () => {

@@ -123,15 +123,17 @@ const mcsSetup = setup({
   },
   guards: {
     enabled: ({ context }) => context.enabled,
-    supported: ({ event }) => 'output' in event && childSupport(String(event.output)) === 'supported',
+    supported: (_, { version }: { version: string }) => childSupport(version) === 'supported',
     watchExpired: ({ event }) =>
       (event.type === 'exports.watchEnded' || event.type === 'slices.watchEnded') && resumesAtOnce(event.kind),
   },
   actions: {
-    noteVersion: assign(({ event }) => {
-      const version = 'output' in event ? String(event.output) : '';
-      return { childVersion: version, support: childSupport(version), checkAttempt: 0, lastFailure: undefined };
-    }),
+    noteVersion: assign((_, { version }: { version: string }) => ({
+      childVersion: version,
+      support: childSupport(version),
+      checkAttempt: 0,
+      lastFailure: undefined,
+    })),
     recordCheckFailure: assign(({ context }, params: WatchFailureParams) => ({
       checkAttempt: context.checkAttempt + 1,
       lastFailure: params.message,
@@ -205,6 +207,12 @@ const mcsSetup = setup({
   },
 });
 
+/** The child's version, as the version check's output (`params`). */
+const versionParams = ({ event }: { readonly event: { readonly output: string } }): { version: string } => ({
+  version: event.output,
+});
+const noteVersion = { type: 'noteVersion', params: versionParams } as const;
+
 const watchInput = ({ context }: { context: McsContext }): WatchInput => ({
   dedicatedNamespace: context.dedicatedNamespace,
 });
@@ -237,8 +245,8 @@ export const mcsMachine = mcsSetup.createMachine({
         id: 'readChildVersion',
         src: 'readChildVersion',
         onDone: [
-          { guard: 'supported', target: 'syncing', actions: 'noteVersion' },
-          { target: 'unsupported', actions: 'noteVersion' },
+          { guard: { type: 'supported', params: versionParams }, target: 'syncing', actions: noteVersion },
+          { target: 'unsupported', actions: noteVersion },
         ],
         onError: { target: 'waitingForChild', actions: { type: 'recordCheckFailure', params: errorParams } },
       },

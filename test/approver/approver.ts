@@ -49,6 +49,8 @@ export interface ApprovalRecord {
   readonly result: 'Approved' | 'Denied';
 }
 
+const failureBackoffMs = 1000;
+
 const conflictOr404 = (err: unknown, ...codes: number[]): boolean =>
   err instanceof ApiException && codes.includes(err.code);
 
@@ -59,6 +61,13 @@ export class TestApprover {
   #running = false;
   #loop: Promise<void> | undefined;
   readonly #seen = new Map<string, number>();
+  readonly #inFlight = new Map<string, Promise<void>>();
+  /**
+   * The version of each request this approver wrote a result for: a list made while it wrote may still
+   * show that version pending. A request made again, or its result cleared, is a new version.
+   */
+  readonly #decided = new Map<string, string | undefined>();
+  readonly #retryAt = new Map<string, number>();
   lastError: string | undefined;
 
   constructor(parentAdmin: KubeConfig, opts: ApproverOptions = {}) {
@@ -72,12 +81,16 @@ export class TestApprover {
     this.#loop = this.#run();
   }
 
-  /** Stops processing (requests stay pending until started again). */
+  /** Stops processing (requests stay pending until started again) once the requests in hand are done. */
   async stop(): Promise<void> {
     this.#running = false;
     await this.#loop;
+    await Promise.all(this.#inFlight.values());
   }
 
+  // Each pending request is processed on its own, as the real controller's workers do: one that
+  // waits (a token Secret not filled yet) or fails (its namespace being deleted by the test that left
+  // it) must not hold up the others; a failed one is tried again after `failureBackoffMs`.
   async #run(): Promise<void> {
     const objects = this.#kc.makeApiClient(CustomObjectsApi);
     while (this.#running) {
@@ -92,17 +105,30 @@ export class TestApprover {
         this.lastError = undefined;
         for (const crr of list.items) {
           if (crr.status?.result !== undefined && crr.status.result !== '') continue;
-          if (!this.#seen.has(crr.metadata.name)) this.#seen.set(crr.metadata.name, performance.now());
-          // One bad request (e.g. without a clusterName) must not hold up the others.
-          await this.#process(crr).catch((err: unknown) => {
-            this.lastError = `${crr.metadata.name}: ${err instanceof Error ? err.message : String(err)}`;
-          });
+          this.#dispatch(crr);
         }
       } catch (err) {
         this.lastError = err instanceof Error ? err.message : String(err); // parent down: keep trying
       }
       await sleep(this.#opts.pollMs ?? 100);
     }
+  }
+
+  #dispatch(crr: Crr): void {
+    const name = crr.metadata.name;
+    const stale = this.#decided.has(name) && this.#decided.get(name) === crr.metadata.resourceVersion;
+    if (stale || this.#inFlight.has(name) || (this.#retryAt.get(name) ?? 0) > performance.now()) return;
+    if (!this.#seen.has(name)) this.#seen.set(name, performance.now());
+    const work = this.#process(crr)
+      .then(() => {
+        this.#decided.set(name, crr.metadata.resourceVersion);
+      })
+      .catch((err: unknown) => {
+        this.lastError = `${name}: ${err instanceof Error ? err.message : String(err)}`;
+        this.#retryAt.set(name, performance.now() + failureBackoffMs);
+      })
+      .finally(() => this.#inFlight.delete(name));
+    this.#inFlight.set(name, work);
   }
 
   async #process(crr: Crr): Promise<void> {

@@ -65,7 +65,19 @@ export async function registerCluster(env: TestEnv, syncMode: SyncMode): Promise
       plural: crrPlural,
       name: requestName(clusterId),
     })) as RequestObject;
-    return approvedCredentials(got) === undefined ? undefined : got;
+    if (approvedCredentials(got) !== undefined) return got;
+    // Not yet: say how many requests the approver has in hand, should this time out.
+    const all = (await objects.listClusterCustomObject({
+      group: crrGroup,
+      version: crrVersion,
+      plural: crrPlural,
+    })) as {
+      items: RequestObject[];
+    };
+    const pending = all.items.filter((r) => requestView(r).result === undefined).length;
+    throw new Error(
+      `not approved yet; ${String(pending)} of ${String(all.items.length)} requests in the parent pending`,
+    );
   });
   const credentials = approvedCredentials(crr);
   const dedicatedNamespace = requestView(crr).dedicatedNamespace;

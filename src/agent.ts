@@ -29,6 +29,7 @@ import type { Readiness } from './observability/server.ts';
 import { createRegistrationMachine } from './registration/actors.ts';
 import { loadParentAccess, type ParentAccess } from './parent/access.ts';
 import { deployerStartupStates } from '../machines/deployer/machine.ts';
+import { helmRunMachine } from '../machines/deployer/helm-run.ts';
 import { routineHeartbeatStates } from '../machines/heartbeat/machine.ts';
 import { routineLeadershipStates } from '../machines/leadership/machine.ts';
 import {
@@ -164,7 +165,7 @@ function identityAfterLoading(
 }
 
 /** The root machine with every component's real effects provided (the registered ones loaded when first leading). */
-function agentWithEffects(w: Wiring, input: AgentInput): typeof agentMachine {
+function agentWithEffects(w: Wiring, input: AgentInput, inspect: (ev: InspectionEvent) => void): typeof agentMachine {
   const { config, child, log } = w;
   const parent = (): Promise<ParentAccess> =>
     loadParentAccess(child, config.systemNamespace, config.registration.parentUrl, w.proxyFor);
@@ -175,7 +176,7 @@ function agentWithEffects(w: Wiring, input: AgentInput): typeof agentMachine {
     log: log.child({ component: 'leadership' }),
   });
   const serving = deferredServing(
-    { ...w, parent, tunnelTargets: predictorTargets(config), onRelay: tunnelCounters(w) },
+    { ...w, parent, tunnelTargets: predictorTargets(config), onRelay: tunnelCounters(w), inspect },
     input,
   );
   const registration = createRegistrationMachine({
@@ -235,10 +236,8 @@ function subscribeOutputs(w: Wiring, h$: Observable<AgentHappening>): Subscripti
   const inspectorUrl = w.config.extensions.statechartInspector;
   return [
     inspections(h$).subscribe(
-      transitionLogger(
-        log.child({ component: 'transitions' }),
-        undefined,
-        new Map([
+      transitionLogger(log.child({ component: 'transitions' }), {
+        routine: new Map([
           ['leadership', routineLeadershipStates],
           ['registration', routineRegistrationStates],
           ['heartbeat', [routineHeartbeatStates]],
@@ -246,8 +245,10 @@ function subscribeOutputs(w: Wiring, h$: Observable<AgentHappening>): Subscripti
           ['deployer', [deployerStartupStates]],
         ]),
         // The tunnel says each new kind of failure and its recovery itself (its reports, logged above).
-        new Set(['socket']),
-      ),
+        selfReporting: new Set(['socket']),
+        // A helm run's outcome is the reconcile's (its status and Events); its steps are debug.
+        quiet: new Set([helmRunMachine.id]),
+      }),
     ),
     // workqueue_* from the deployer's queue as its snapshots show it.
     inspections(h$).subscribe(metrics.workQueue.inspector('deployer')),
@@ -313,11 +314,12 @@ export function startAgent(config: AgentConfig, log: Logger, opts: AgentOptions 
     }),
   ];
   const input = agentInput(config, w.child, identity);
-  const actor = createActor(agentWithEffects(w, input), {
+  const inspect = (ev: InspectionEvent): void => {
+    inspection$.next(ev);
+  };
+  const actor = createActor(agentWithEffects(w, input, inspect), {
     input,
-    inspect: (ev) => {
-      inspection$.next(ev);
-    },
+    inspect,
     // Every delay of every machine (children share the root's clock) waits as long as asked, even
     // past Node's 2^31 ms limit (a 600h period); and before any of them acts, leadership checks its
     // work deadline. The one event an effect sends the root: the clock is outside every chart, and

@@ -12,7 +12,7 @@
 // ends the agent loudly (the root's error).
 
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { AnyStateMachine } from 'xstate';
+import type { AnyStateMachine, InspectionEvent } from 'xstate';
 import { componentsWithEffects, type ServingComponent } from '../machines/agent/components.ts';
 import type { AgentInput } from '../machines/agent/machine.ts';
 import { deployerMachine } from '../machines/deployer/machine.ts';
@@ -40,6 +40,8 @@ export interface ServingDeps {
   readonly tunnelTargets: readonly string[];
   /** Each new tunnel session's relay (the tunnel metrics count across sessions). */
   readonly onRelay: (relay: StreamRelay) => void;
+  /** The agent's inspection stream, for charts run outside the root's tree (the helm runs). */
+  readonly inspect: (ev: InspectionEvent) => void;
 }
 
 /** The components' logic as the root invokes them (the ids of its `serving` invokes). */
@@ -62,8 +64,8 @@ const heartbeatWithEffects = async (d: ServingDeps): Promise<typeof heartbeatMac
 // hold up the health probes. The Lease and the tunnel are not limited.
 const deployerWithEffects = async (d: ServingDeps): Promise<typeof deployerMachine> => {
   const { createDeployerMachine } = await import('./deployer/actors.ts');
-  const { config, child, parent } = d;
-  return createDeployerMachine({ config, child, log: d.log.child({ component: 'deployer' }), parent });
+  const { config, child, parent, inspect } = d;
+  return createDeployerMachine({ config, child, log: d.log.child({ component: 'deployer' }), parent, inspect });
 };
 
 const socketWithEffects = async (d: ServingDeps): Promise<typeof socketMachine> => {

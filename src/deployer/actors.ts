@@ -4,7 +4,7 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { filter, NEVER, tap } from 'rxjs';
-import { fromCallback, fromEventObservable, fromPromise } from 'xstate';
+import { fromCallback, fromEventObservable, fromPromise, type InspectionEvent } from 'xstate';
 import {
   deployerMachine,
   type DeployerEvent,
@@ -49,6 +49,8 @@ export interface DeployerDeps {
   /** Requests to the child (--kube-api-qps/burst); shared with the heartbeat; by default from the config. */
   readonly childLimiter?: RequestLimiter;
   readonly random?: () => number;
+  /** Where the helm runs' charts are inspected (they run outside the deployer's actor tree). */
+  readonly inspect?: (ev: InspectionEvent) => void;
 }
 
 interface Session {
@@ -208,7 +210,13 @@ export function createDeployerMachine(deps: DeployerDeps): typeof deployerMachin
           parent,
           stores: helmStores,
           objects,
-          helm: new Helm({ binary: config.extensions.helmBinary, childUrl, deployer, runs: helmRuns }),
+          helm: new Helm({
+            binary: config.extensions.helmBinary,
+            childUrl,
+            deployer,
+            runs: helmRuns,
+            ...(deps.inspect === undefined ? {} : { inspect: deps.inspect }),
+          }),
           onEvent,
         });
         // A new term starts from full lists: every Description and HelmRelease is reconciled once.

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { EMPTY, filter, fromEvent, ignoreElements, map, merge, take, takeWhile, tap, type Observable } from 'rxjs';
-import { createActor, fromEventObservable, toPromise } from 'xstate';
+import { createActor, fromEventObservable, toPromise, type InspectionEvent } from 'xstate';
 import {
   parseRelease,
   type ReleasePlan,
@@ -69,6 +69,8 @@ export interface HelmOptions {
   readonly runs: HelmRuns;
   /** Deadline and grace of the long runs, from the timeout (default helmRunLimits.long). */
   readonly limits?: (timeoutSeconds: number) => HelmRunLimits;
+  /** Where each run's chart is inspected: the agent's outward stream (the transition log, the inspector). */
+  readonly inspect?: (ev: InspectionEvent) => void;
 }
 
 /** A failed helm run, with helm's message on one line (for status notes). */
@@ -528,7 +530,11 @@ export class Helm {
         },
         delays: helmRunDelays(),
       }),
-      { input: opts.limits, clock: actorClock },
+      {
+        input: opts.limits,
+        clock: actorClock,
+        ...(this.opts.inspect === undefined ? {} : { inspect: this.opts.inspect }),
+      },
     );
     run.start();
     // helm may end without reading its stdin (EPIPE): its exit status says how it went.

@@ -34,7 +34,7 @@ export function stateName(value: unknown): string {
 /**
  * An inspect callback that reports each change of state of every machine actor it sees. Microsteps
  * are read too, so a state left at once by an `always` transition (e.g. `credentialsRevoked`) is still
- * reported.
+ * reported. An actor that has finished is forgotten (a helm run's chart, one per run).
  */
 export function transitionRecorder(onTransition: (t: TransitionRecord) => void): (ev: InspectionEvent) => void {
   const last = new Map<string, string>();
@@ -42,6 +42,7 @@ export function transitionRecorder(onTransition: (t: TransitionRecord) => void):
     if (ev.type !== '@xstate.snapshot' && ev.type !== '@xstate.microstep') return;
     const snapshot = ev.snapshot as {
       value?: unknown;
+      status?: string;
       context?: { attempt?: unknown; lastFailure?: unknown; rejectedApprovals?: unknown };
     };
     if (snapshot.value === undefined) return; // not a machine (promise and callback actors)
@@ -49,8 +50,10 @@ export function transitionRecorder(onTransition: (t: TransitionRecord) => void):
     const machine = (ev.actorRef as { logic?: { id?: string } }).logic?.id ?? id;
     const to = stateName(snapshot.value);
     const from = last.get(id) ?? '';
+    const finished = ev.type === '@xstate.snapshot' && snapshot.status !== undefined && snapshot.status !== 'active';
+    if (finished) last.delete(id);
     if (from === to) return;
-    last.set(id, to);
+    if (!finished) last.set(id, to);
     const ctx = snapshot.context ?? {};
     onTransition({
       machine,
@@ -155,26 +158,33 @@ export function isRepeat(record: TransitionRecord, seen: Map<string, Set<string>
   return false;
 }
 
+export interface TransitionLogOptions {
+  readonly onTransition?: (t: TransitionRecord) => void;
+  /** Each machine's steady loops (`isRoutine`). */
+  readonly routine?: RoutineStates;
+  /** Machines that say their failures and recoveries themselves (`routineLevel`). */
+  readonly selfReporting?: ReadonlySet<string>;
+  /** Machines whose every transition is debug: one chart per piece of work, whose outcome its owner logs (a helm run). */
+  readonly quiet?: ReadonlySet<string>;
+}
+
 /**
  * The transition log: one pino line per state change. Routine ones at the level their machine's health
- * gives them (`routineLevel`), repeats of a logged loop at debug, the rest at info.
+ * gives them (`routineLevel`), repeats of a logged loop and the quiet machines at debug, the rest at info.
  */
-export function transitionLogger(
-  log: Logger,
-  onTransition?: (t: TransitionRecord) => void,
-  routine: RoutineStates = new Map(),
-  selfReporting: ReadonlySet<string> = new Set(),
-): (ev: InspectionEvent) => void {
+export function transitionLogger(log: Logger, opts: TransitionLogOptions = {}): (ev: InspectionEvent) => void {
+  const { onTransition, routine = new Map(), selfReporting = new Set(), quiet = new Set() } = opts;
   const streaks = new Map<string, Set<string>>();
   const failing = new Map<string, Set<string>>();
   return transitionRecorder((record) => {
     const message = `${record.machine}: ${record.from === '' ? '(start)' : record.from} → ${record.to}`;
     const repeat = isRepeat(record, streaks);
-    const level: LogLevel = repeat
-      ? 'debug'
-      : isRoutine(record, routine)
-        ? routineLevel(record, failing, selfReporting)
-        : 'info';
+    const level: LogLevel =
+      repeat || quiet.has(record.machine)
+        ? 'debug'
+        : isRoutine(record, routine)
+          ? routineLevel(record, failing, selfReporting)
+          : 'info';
     if (level === 'info' && failing.has(record.machine) && !isFailing(record)) failing.delete(record.machine);
     const recovered = level === 'info' && isRoutine(record, routine);
     log[level]({ transition: record }, recovered ? `${message} (recovered)` : message);

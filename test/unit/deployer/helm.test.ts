@@ -7,6 +7,7 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { InspectionEvent } from 'xstate';
 import { decodeHelmRelease, type HelmReleaseSpec, type ReleasePlan } from '../../../machines/deployer/helm-releases.ts';
 import {
   ChartLocateError,
@@ -17,6 +18,7 @@ import {
   repoUpdateReason,
   type RepoCredentials,
 } from '../../../src/deployer/helm.ts';
+import { transitionRecorder } from '../../../src/logging/transitions.ts';
 
 const token = 'eyJhbGciOiJSUzI1NiJ9.secret-token.sig';
 const password = 'repo-password-123';
@@ -94,8 +96,14 @@ const runsEnded = (runs: HelmRuns, ms: number): Promise<boolean> =>
     }),
   ]);
 
-const helmWith = (binary: string, limits?: { deadlineMs: number; graceMs: number }, runs = new HelmRuns()): Helm =>
+const helmWith = (
+  binary: string,
+  limits?: { deadlineMs: number; graceMs: number },
+  runs = new HelmRuns(),
+  inspect?: (ev: InspectionEvent) => void,
+): Helm =>
   new Helm({
+    ...(inspect === undefined ? {} : { inspect }),
     binary,
     runs,
     childUrl: 'https://127.0.0.1:6443',
@@ -315,6 +323,24 @@ wait $!`;
     );
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(await readdir(homes)).toEqual([]);
+  });
+
+  it('shows each run as its chart on the inspection stream it is given (the transition log, the inspector)', async () => {
+    const seen: string[] = [];
+    const inspect = transitionRecorder((t) => seen.push(`${t.machine}: ${t.from} → ${t.to}`));
+    const helm = helmWith(
+      await fakeHelm(`trap '' TERM\nexec sleep 30`),
+      { deadlineMs: 200, graceMs: 300 },
+      undefined,
+      inspect,
+    );
+    await expect(helm.uninstall(plan({ repo: 'http://h/c', timeoutSeconds: 1 }))).rejects.toThrow(/killed/);
+    expect(seen).toEqual([
+      'helmRun:  → alive.running',
+      'helmRun: alive.running → alive.terminating',
+      'helmRun: alive.terminating → alive.killing',
+      'helmRun: alive.killing → exited',
+    ]);
   });
 
   it('stops helm when the reconcile is stopped, and settles only after helm exited and its directory is gone', async () => {

@@ -157,7 +157,7 @@ describe('the transition log of a machine in its steady loop', () => {
       states: { a: { on: { next: 'b' } }, b: { on: { next: 'a' } } },
     });
     const actor = createActor(loop, {
-      inspect: transitionLogger(log, undefined, new Map([['loop', [['a', 'b']]]])),
+      inspect: transitionLogger(log, { routine: new Map([['loop', [['a', 'b']]]]) }),
     }).start();
     for (let i = 0; i < 4; i++) actor.send({ type: 'next' });
     expect(lines.map((l) => `${l.level} ${l.msg}`)).toEqual([
@@ -167,5 +167,34 @@ describe('the transition log of a machine in its steady loop', () => {
       'debug loop: a → b',
       'debug loop: b → a',
     ]);
+  });
+
+  it('writes every step of a quiet machine at debug, the final one included, and nothing after it', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const l of chunk.toString().split('\n')) {
+          if (l === '') continue;
+          const line = JSON.parse(l) as { level: string; msg: string };
+          lines.push(`${line.level} ${line.msg}`);
+        }
+        cb();
+      },
+    });
+    const log = pino({ level: 'debug', formatters: { level: (label) => ({ level: label }) } }, sink);
+    const run = createMachine({
+      id: 'run',
+      initial: 'a',
+      states: { a: { on: { next: 'b' } }, b: { on: { next: 'c' } }, c: { type: 'final' } },
+    });
+    const inspect = transitionLogger(log, { quiet: new Set(['run']) });
+    for (let r = 0; r < 2; r++) {
+      const actor = createActor(run, { inspect }).start();
+      actor.send({ type: 'next' });
+      actor.send({ type: 'next' });
+      actor.stop();
+    }
+    const one = ['debug run: (start) → a', 'debug run: a → b', 'debug run: b → c'];
+    expect(lines).toEqual([...one, ...one]);
   });
 });

@@ -492,7 +492,7 @@ describe('registration statechart', () => {
             : Promise.reject(fail('unreachable', `connect ECONNREFUSED 127.0.0.1:${String(40000 + checks)}`)),
       },
       undefined,
-      transitionLogger(log, undefined, new Map([['registration', routineRegistrationStates]])),
+      transitionLogger(log, { routine: new Map([['registration', routineRegistrationStates]]) }),
     );
     await r.advance();
     const interval = shippedConfig().extensions.credentialCheckIntervalMs;

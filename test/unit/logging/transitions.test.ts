@@ -8,9 +8,8 @@ import {
   transitionLogger,
   type TransitionRecord,
 } from '../../../src/logging/transitions.ts';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { createActor, createMachine } from 'xstate';
+import { logLines } from '../helpers/log-lines.ts';
 
 const routine = new Map([['heartbeat', [routineCollectionStates]]]);
 const record = (machine: string, from: string, to: string): TransitionRecord => ({ machine, from, to, event: 'x' });
@@ -142,15 +141,7 @@ describe('the level of a routine transition: by the health of its machine', () =
 
 describe('the transition log of a machine in its steady loop', () => {
   it('writes the start at info and the loop at debug', () => {
-    const lines: { level: string; msg: string }[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const l of chunk.toString().split('\n'))
-          if (l !== '') lines.push(JSON.parse(l) as { level: string; msg: string });
-        cb();
-      },
-    });
-    const log = pino({ level: 'debug', formatters: { level: (label) => ({ level: label }) } }, sink);
+    const { log, lines } = logLines();
     const loop = createMachine({
       id: 'loop',
       initial: 'a',
@@ -160,7 +151,7 @@ describe('the transition log of a machine in its steady loop', () => {
       inspect: transitionLogger(log, { routine: new Map([['loop', [['a', 'b']]]]) }),
     }).start();
     for (let i = 0; i < 4; i++) actor.send({ type: 'next' });
-    expect(lines.map((l) => `${l.level} ${l.msg}`)).toEqual([
+    expect(lines).toEqual([
       'info loop: (start) → a',
       'debug loop: a → b',
       'debug loop: b → a',
@@ -170,18 +161,7 @@ describe('the transition log of a machine in its steady loop', () => {
   });
 
   it('writes every step of a quiet machine at debug, the final one included, and nothing after it', () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const l of chunk.toString().split('\n')) {
-          if (l === '') continue;
-          const line = JSON.parse(l) as { level: string; msg: string };
-          lines.push(`${line.level} ${line.msg}`);
-        }
-        cb();
-      },
-    });
-    const log = pino({ level: 'debug', formatters: { level: (label) => ({ level: label }) } }, sink);
+    const { log, lines } = logLines();
     const run = createMachine({
       id: 'run',
       initial: 'a',

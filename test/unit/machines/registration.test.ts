@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { createActor, fromPromise, SimulatedClock, type InspectionEvent } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import type { StoredCredentialsView } from '../../../machines/registration/decisions.ts';
@@ -14,6 +12,7 @@ import {
 } from '../../../machines/registration/machine.ts';
 import { registrationDelays, rejectedApprovalPolicy } from '../../../machines/registration/timing.ts';
 import { transitionLogger, transitionRecorder } from '../../../src/logging/transitions.ts';
+import { logLines } from '../helpers/log-lines.ts';
 import { shippedConfig } from './shipped-config.ts';
 
 const parentUrl = 'https://parent:6443';
@@ -470,18 +469,7 @@ describe('registration statechart', () => {
   });
 
   it('logs a parent unreachable across re-checks once when it starts and once when it recovers', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const l of chunk.toString().split('\n')) {
-          if (l === '') continue;
-          const line = JSON.parse(l) as { level: string; msg: string };
-          lines.push(`${line.level} ${line.msg}`);
-        }
-        cb();
-      },
-    });
-    const log = pino({ level: 'debug', formatters: { level: (label) => ({ level: label }) } }, sink);
+    const { log, lines } = logLines();
     let checks = 0;
     const r = start(
       {

@@ -275,6 +275,44 @@ export function finishWork(q: WorkQueue, key: string): WorkQueue {
   return enqueue({ ...q, active, dirty }, key);
 }
 
+/** A work queue's state in a machine's context: the queue, each key's failures in a row, the reconciles done. */
+export interface WorkState {
+  readonly queue: WorkQueue;
+  readonly failures: Readonly<Record<string, number>>;
+  readonly reconciled: number;
+}
+
+/** How a worker ended. */
+export type WorkEnd =
+  | { readonly type: 'work.done'; readonly key: string }
+  | { readonly type: 'work.failed'; readonly key: string; readonly message: string };
+
+/**
+ * A worker ended (the deployer's and the syncer's queues alike): its slot is free, its key queued again
+ * if it changed meanwhile, the next keys started (`take`: the machine's worker limits); a success
+ * clears the key's failures and counts, a failure adds one and is the last failure.
+ */
+export function settleWork(
+  s: WorkState,
+  end: WorkEnd,
+  take: (q: WorkQueue) => { queue: WorkQueue; started: string[] },
+): { readonly next: WorkState & { readonly lastFailure?: string }; readonly started: string[] } {
+  const failures: Record<string, number> = Object.fromEntries(
+    Object.entries(s.failures).filter(([k]) => k !== end.key),
+  );
+  if (end.type === 'work.failed') failures[end.key] = (s.failures[end.key] ?? 0) + 1;
+  const { queue, started } = take(finishWork(s.queue, end.key));
+  return {
+    next: {
+      queue,
+      failures,
+      reconciled: s.reconciled + (end.type === 'work.done' ? 1 : 0),
+      ...(end.type === 'work.failed' ? { lastFailure: end.message } : {}),
+    },
+    started,
+  };
+}
+
 /** What the enqueue rule looks at: Descriptions and HelmReleases alike. */
 export interface Watched {
   readonly metadata: ObjectMeta;

@@ -42,7 +42,7 @@ import {
   emptyQueue,
   driftRelistsAfter,
   enqueue,
-  finishWork,
+  settleWork,
   takeWork,
   type SyncMode,
   type WorkerLimits,
@@ -368,17 +368,9 @@ const deployerSetup = setup({
     finishAndDispatch: enqueueActions(({ context, event, enqueue: q }) => {
       assertEvent(event, ['work.done', 'work.failed']);
       q.stopChild(workerId(event.key));
-      const others = Object.entries(context.failures).filter(([k]) => k !== event.key);
-      const failures: Record<string, number> = Object.fromEntries(others);
       if (event.type === 'work.done') q.cancel(`retry:${event.key}`);
-      else failures[event.key] = (context.failures[event.key] ?? 0) + 1;
-      const { queue, started } = takeWork(finishWork(context.queue, event.key), context.workers, workKindOf);
-      q.assign({
-        queue,
-        failures,
-        reconciled: context.reconciled + (event.type === 'work.done' ? 1 : 0),
-        ...(event.type === 'work.failed' ? { lastFailure: event.message } : {}),
-      });
+      const { next, started } = settleWork(context, event, (w) => takeWork(w, context.workers, workKindOf));
+      q.assign(next);
       if (event.type === 'work.failed') {
         q.raise({ type: 'work.retry', key: event.key }, { delay: 'workRetryDelay', id: `retry:${event.key}` });
       }

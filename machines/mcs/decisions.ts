@@ -258,7 +258,7 @@ export function sliceNeedsWork(before: EndpointSlice | undefined, after: Endpoin
 // The work queue (the deployer's: a key queued once, one worker per key, re-queued when it changed
 // while being worked on); here with one pool of workers.
 
-export { emptyQueue, enqueue, finishWork, type WorkQueue } from '../deployer/decisions.ts';
+export { emptyQueue, enqueue, finishWork, settleWork, type WorkQueue } from '../deployer/decisions.ts';
 
 /** Moves pending keys to active, in order, while fewer than `workers` are active; returns the started keys. */
 export function takeUpTo(q: WorkQueue, workers: number): { queue: WorkQueue; started: string[] } {

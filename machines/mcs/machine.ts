@@ -25,7 +25,7 @@ import {
   childSupport,
   emptyQueue,
   enqueue,
-  finishWork,
+  settleWork,
   takeUpTo,
   type ChildSupport,
   type WorkQueue,
@@ -177,18 +177,9 @@ const mcsSetup = setup({
     finishAndDispatch: enqueueActions(({ context, event, self, enqueue: q }) => {
       assertEvent(event, ['work.done', 'work.failed']);
       q.stopChild(mcsWorkerId(event.key));
-      const failures: Record<string, number> = Object.fromEntries(
-        Object.entries(context.failures).filter(([k]) => k !== event.key),
-      );
       if (event.type === 'work.done') q.cancel(`retry:${event.key}`);
-      else failures[event.key] = (context.failures[event.key] ?? 0) + 1;
-      const { queue, started } = takeUpTo(finishWork(context.queue, event.key), context.workers);
-      q.assign({
-        queue,
-        failures,
-        reconciled: context.reconciled + (event.type === 'work.done' ? 1 : 0),
-        ...(event.type === 'work.failed' ? { lastFailure: event.message } : {}),
-      });
+      const { next, started } = settleWork(context, event, (w) => takeUpTo(w, context.workers));
+      q.assign(next);
       if (event.type === 'work.failed') {
         q.raise({ type: 'work.retry', key: event.key }, { delay: 'workRetryDelay', id: `retry:${event.key}` });
       }

@@ -17,6 +17,7 @@ import {
   ownedByAnnotation,
   ownerKey,
   prepareManifest,
+  settleWork,
   takeWork,
   type WorkerLimits,
   type Description,
@@ -220,6 +221,24 @@ describe('work queue', () => {
     q = finishWork(q, 'b');
     expect(q).toEqual({ pending: ['c', 'a'], active: [], dirty: [] });
     expect(takeWork(q, { Description: 5, HelmRelease: 5 }, kindOf).started).toEqual(['c', 'a']);
+  });
+
+  it('settles a worker: a failure counts against its key and is the last failure, a success clears and counts', () => {
+    const take = (w: ReturnType<typeof enqueue>) => takeWork(w, one, kindOf);
+    const start = { queue: { pending: ['c'], active: ['a', 'b'], dirty: [] }, failures: { a: 2, b: 1 }, reconciled: 7 };
+    const failed = settleWork(start, { type: 'work.failed', key: 'a', message: 'boom' }, take);
+    expect(failed).toEqual({
+      next: {
+        queue: { pending: [], active: ['b', 'c'], dirty: [] },
+        failures: { a: 3, b: 1 },
+        reconciled: 7,
+        lastFailure: 'boom',
+      },
+      started: ['c'],
+    });
+    const done = settleWork(failed.next, { type: 'work.done', key: 'b' }, take);
+    expect(done.next).toEqual({ queue: { pending: [], active: ['c'], dirty: [] }, failures: { a: 3 }, reconciled: 8 });
+    expect(done.started).toEqual([]);
   });
 
   // Spec §7.1.6: each controller has workers of its own; a kind without a free worker is passed over.

@@ -5,15 +5,14 @@
 // Prints the lines of each window (info and above: what -v=2 shows), per hour, and the messages of the
 // outage with their counts. The figures go to docs/observability.md.
 
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api } from '@kubernetes/client-node';
-import { bootstrapGroup, prepareParent, TestApprover } from '../approver/approver.ts';
+import { prepareParent, TestApprover } from '../approver/approver.ts';
 import { eventually } from '../env/eventually.ts';
-import { freePorts, httpGet } from '../env/net.ts';
+import { httpGet } from '../env/net.ts';
 import { startSupervisor } from '../env/supervisor.ts';
 import { TestEnv } from '../env/test-env.ts';
 import { AgentProcess, type LogLine } from '../integration/helpers/agent-process.ts';
+import { startTunnelledAgent } from '../integration/helpers/tunnelled-agent.ts';
 import { hubUnavailableReason, startTunnelHub } from '../peers/remotedialer/hub.ts';
 
 const arg = (name: string, def: number): number => {
@@ -49,21 +48,12 @@ try {
   const approver = new TestApprover(env.adminKubeConfig('parent'), { socketConnection: true });
   approver.start();
   const hub = await startTunnelHub(env, 'v0.3.0');
-  const token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
-  const ns = `bench-log-${randomBytes(3).toString('hex')}`;
-  await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
-  const [port = 0] = await freePorts(1);
-  agent = AgentProcess.start([
-    '--v=2', // the default, said explicitly: the test helper runs agents at -v=4 otherwise
-    `--cluster-reg-parent-url=${env.server('parent')}`,
-    `--cluster-reg-token=${token.token}`,
-    `--kubeconfig=${env.adminKubeconfigPath('child')}`,
-    `--leader-elect-resource-namespace=${ns}`,
-    '--feature-gates=SocketConnection=true',
-    '--insecure-serving',
-    '--bind-address=127.0.0.1',
-    `--secure-port=${String(port)}`,
-  ]);
+  const started = await startTunnelledAgent(env, {
+    namespacePrefix: 'bench-log',
+    args: ['--v=2'], // the default, said explicitly: the test helper runs agents at -v=4 otherwise
+  });
+  agent = started.agent;
+  const { port } = started;
   const ready = async (): Promise<true | undefined> => {
     const r = await httpGet(`http://127.0.0.1:${String(port)}/readyz`, { timeoutMs: 2000 }).catch(() => undefined);
     return r?.status === 200 ? true : undefined;

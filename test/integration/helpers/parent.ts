@@ -21,6 +21,8 @@ export interface RegistrationParent {
    * --cluster-reg-parent-url); stopped after the test. `env` replaces the test process's environment.
    */
   agent(args: readonly string[], env?: NodeJS.ProcessEnv): AgentProcess;
+  /** Stops an agent the test started itself after the test. */
+  track(agent: AgentProcess): AgentProcess;
 }
 
 /** Registers the suite hooks; call at the top level of a test file. */
@@ -62,6 +64,10 @@ export function registrationParent(env: TestEnv, opts: ApproverOptions = {}): Re
         ],
         processEnv,
       );
+      agents.push(a);
+      return a;
+    },
+    track: (a) => {
       agents.push(a);
       return a;
     },

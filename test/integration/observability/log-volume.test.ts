@@ -4,19 +4,18 @@
 // of a line per retry. The real agent process, the real parent and child apiservers and the Go
 // remotedialer hub behind the parent (as in tunnel/through-parent.test.ts).
 
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
-import { CoreV1Api } from '@kubernetes/client-node';
 import { Profile } from 'pprof-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/approver.ts';
+import { prepareParent, TestApprover } from '../../approver/approver.ts';
 import { eventually } from '../../env/eventually.ts';
-import { freePorts, httpGet } from '../../env/net.ts';
+import { httpGet } from '../../env/net.ts';
 import { testEnv } from '../../env/vitest-env.ts';
 import { hubUnavailableReason, startTunnelHub } from '../../peers/remotedialer/hub.ts';
 import type { GoTunnelServer } from '../../peers/remotedialer/peer.ts';
 import { AgentProcess, type LogLine } from '../helpers/agent-process.ts';
+import { startTunnelledAgent } from '../helpers/tunnelled-agent.ts';
 
 const env = testEnv();
 const skipReason = hubUnavailableReason(env);
@@ -38,23 +37,14 @@ describe.skipIf(skipReason !== undefined)('log volume at the default verbosity',
     approver = new TestApprover(env.adminKubeConfig('parent'), { socketConnection: true });
     approver.start();
     hub = await startTunnelHub(env, 'v0.3.0');
-    const token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
-    const ns = `lv-${randomBytes(3).toString('hex')}`;
-    await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
-    [port = 0] = await freePorts(1);
-    agent = AgentProcess.start([
-      '--v=2', // the default, said explicitly: the test helper runs agents at -v=4 otherwise
-      `--cluster-reg-parent-url=${env.server('parent')}`,
-      `--cluster-reg-token=${token.token}`,
-      `--kubeconfig=${env.adminKubeconfigPath('child')}`,
-      `--leader-elect-resource-namespace=${ns}`,
-      '--feature-gates=SocketConnection=true',
-      '--insecure-serving',
-      '--bind-address=127.0.0.1',
-      `--secure-port=${String(port)}`,
-      // The default report period (3m) would not fall in the window; a report every 20 s does.
-      '--cluster-status-update-frequency=20s',
-    ]);
+    ({ agent, port } = await startTunnelledAgent(env, {
+      namespacePrefix: 'lv',
+      args: [
+        '--v=2', // the default, said explicitly: the test helper runs agents at -v=4 otherwise
+        // The default report period (3m) would not fall in the window; a report every 20 s does.
+        '--cluster-status-update-frequency=20s',
+      ],
+    }));
     await eventually('the agent ready', async () => {
       const r = await httpGet(`http://127.0.0.1:${String(port)}/readyz`, { timeoutMs: 2000 });
       return r.status === 200 ? r : undefined;

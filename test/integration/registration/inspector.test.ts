@@ -4,52 +4,19 @@
 // with them. An unreachable inspector gets one warn line, and the agent works on.
 
 import { CoreV1Api } from '@kubernetes/client-node';
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { createInspectorServer } from '@statelyai/inspect/server';
 import WebSocket from 'isomorphic-ws';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/approver.ts';
-import type { BootstrapToken } from '../../env/fixtures.ts';
+import { describe, expect, it } from 'vitest';
 import { testEnv } from '../../env/vitest-env.ts';
-import { AgentProcess } from '../helpers/agent-process.ts';
+import type { AgentProcess } from '../helpers/agent-process.ts';
+import { registrationParent } from '../helpers/parent.ts';
 
 const env = testEnv();
-let token: BootstrapToken;
-let approver: TestApprover;
-const agents: AgentProcess[] = [];
-
-beforeAll(async () => {
-  await prepareParent(env.adminKubeConfig('parent'), () => env.installClusternetCrds());
-  token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
-  approver = new TestApprover(env.adminKubeConfig('parent'));
-  approver.start();
-});
-afterAll(async () => {
-  await approver.stop();
-});
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
-});
-
-async function systemNamespace(): Promise<string> {
-  const name = `cnet-${randomBytes(3).toString('hex')}`;
-  await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name } } });
-  return name;
-}
-
-function agent(ns: string, inspector: string): AgentProcess {
-  const a = AgentProcess.start([
-    `--cluster-reg-parent-url=${env.server('parent')}`,
-    `--cluster-reg-token=${token.token}`,
-    `--kubeconfig=${env.adminKubeconfigPath('child')}`,
-    `--leader-elect-resource-namespace=${ns}`,
-    `--statechart-inspector=${inspector}`,
-    '--secure-port=0',
-  ]);
-  agents.push(a);
-  return a;
-}
+const reg = registrationParent(env);
+const systemNamespace = (): Promise<string> => reg.systemNamespace();
+const agent = (ns: string, inspector: string): AgentProcess =>
+  reg.agent([`--leader-elect-resource-namespace=${ns}`, `--statechart-inspector=${inspector}`, '--secure-port=0']);
 
 /** A port nothing listens on (bound, then released). */
 const freePort = (): Promise<number> =>
@@ -122,8 +89,8 @@ describe('the statechart inspector', () => {
       expect(text).toContain('"deployer.drained"');
       // Nothing secret: the bootstrap token, the dedicated token, any private key.
       expect(dedicatedToken.length).toBeGreaterThan(10);
-      expect(text).not.toContain(token.token);
-      expect(text).not.toContain(token.token.split('.')[1] ?? token.token);
+      expect(text).not.toContain(reg.token().token);
+      expect(text).not.toContain(reg.token().token.split('.')[1] ?? reg.token().token);
       expect(text).not.toContain(dedicatedToken);
       expect(text).not.toContain('PRIVATE KEY');
     } finally {

@@ -2,7 +2,6 @@
 // parent's clusternet-controller-manager. Each test uses its own system namespace in the child, so its
 // own Lease and cluster ID.
 
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
@@ -12,49 +11,17 @@ import {
   RbacAuthorizationV1Api,
   type V1Secret,
 } from '@kubernetes/client-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/approver.ts';
-import type { BootstrapToken } from '../../env/fixtures.ts';
+import { describe, expect, it } from 'vitest';
+import { bootstrapGroup, TestApprover } from '../../approver/approver.ts';
 import { testEnv } from '../../env/vitest-env.ts';
 import { AgentProcess, type LogLine } from '../helpers/agent-process.ts';
+import { registrationParent } from '../helpers/parent.ts';
 
 const env = testEnv();
-let token: BootstrapToken;
-let approver: TestApprover;
-const agents: AgentProcess[] = [];
-
-beforeAll(async () => {
-  await prepareParent(env.adminKubeConfig('parent'), () => env.installClusternetCrds());
-  token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
-  approver = new TestApprover(env.adminKubeConfig('parent'));
-  approver.start();
-});
-afterAll(async () => {
-  await approver.stop();
-});
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
-});
-
-async function systemNamespace(): Promise<string> {
-  const name = `cnet-${randomBytes(3).toString('hex')}`;
-  await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name } } });
-  return name;
-}
-
-function agent(ns: string, ...extra: string[]): AgentProcess {
-  const a = AgentProcess.start([
-    `--cluster-reg-parent-url=${env.server('parent')}`,
-    `--cluster-reg-token=${token.token}`,
-    `--kubeconfig=${env.adminKubeconfigPath('child')}`,
-    `--leader-elect-resource-namespace=${ns}`,
-    '--v=4',
-    '--secure-port=0', // several agents at once: no health server
-    ...extra,
-  ]);
-  agents.push(a);
-  return a;
-}
+const reg = registrationParent(env);
+const systemNamespace = (): Promise<string> => reg.systemNamespace();
+const agent = (ns: string, ...extra: string[]): AgentProcess =>
+  reg.agent([`--leader-elect-resource-namespace=${ns}`, '--secure-port=0', ...extra]); // several agents at once: no health server
 
 const readSecret = (ns: string): Promise<V1Secret> =>
   env.adminClient('child', CoreV1Api).readNamespacedSecret({ name: 'parent-cluster', namespace: ns });
@@ -165,7 +132,7 @@ describe('registration', () => {
       'awaitingApproval.polling',
     ]);
     // No credential ever reaches the log.
-    expect(a.raw).not.toContain(token.secret);
+    expect(a.raw).not.toContain(reg.token().secret);
     expect(a.raw).not.toContain(data.token);
   });
 
@@ -233,7 +200,7 @@ describe('registration', () => {
     const a = AgentProcess.start(
       [
         `--cluster-reg-parent-url=${env.server('parent')}`,
-        `--cluster-reg-token=${token.token}`,
+        `--cluster-reg-token=${reg.token().token}`,
         `--kubeconfig=${env.adminKubeconfigPath('child')}`,
         `--leader-elect-resource-namespace=${ns}`,
         '--parent-credentials-check-interval=1s',
@@ -244,7 +211,7 @@ describe('registration', () => {
       ],
       { ...process.env, NODE_OPTIONS: `--import=${counter}` },
     );
-    agents.push(a);
+    reg.track(a);
     await a.waitForState('registered');
     const clusterId = await clusterIdOf(ns);
     const dedicated = decoded(await readSecret(ns)).namespace ?? '';
@@ -361,7 +328,7 @@ describe('registration', () => {
   });
 
   it('reports a bootstrap token revoked while waiting for approval', async () => {
-    await approver.stop();
+    await reg.approver().stop();
     try {
       const doomed = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
       await env
@@ -375,7 +342,7 @@ describe('registration', () => {
         `--kubeconfig=${env.adminKubeconfigPath('child')}`,
         `--leader-elect-resource-namespace=${ns}`,
       ]);
-      agents.push(a);
+      reg.track(a);
       await a.waitForState('awaitingApproval.waitingToPoll');
       await env
         .adminClient('parent', CoreV1Api)
@@ -384,7 +351,7 @@ describe('registration', () => {
       expect(rejected.transition?.lastFailure).toMatch(/401/);
       expect(a.raw).not.toContain(doomed.secret);
     } finally {
-      approver.start();
+      reg.approver().start();
     }
   });
 
@@ -392,7 +359,7 @@ describe('registration', () => {
     const denying = new TestApprover(env.adminKubeConfig('parent'), {
       deny: (crr) => (crr.spec.clusterName === 'denied-1' ? 'cluster name denied-1 is not welcome here' : undefined),
     });
-    await approver.stop();
+    await reg.approver().stop();
     denying.start();
     try {
       const ns = await systemNamespace();
@@ -402,12 +369,12 @@ describe('registration', () => {
       expect(a.states()).not.toContain('storingCredentials.writing');
     } finally {
       await denying.stop();
-      approver.start();
+      reg.approver().start();
     }
   });
 
   it('survives the parent apiserver stopping while waiting for approval', async () => {
-    await approver.stop();
+    await reg.approver().stop();
     const ns = await systemNamespace();
     const a = agent(ns);
     await a.waitForState('awaitingApproval.waitingToPoll');
@@ -417,7 +384,7 @@ describe('registration', () => {
       expect(down.transition?.lastFailure).toMatch(/ECONNREFUSED|fetch failed|connect/i);
     } finally {
       await env.component('parent', 'kube-apiserver').start();
-      approver.start();
+      reg.approver().start();
     }
     await a.waitForState('registered');
     expect(decoded(await readSecret(ns)).token).not.toBe('');
@@ -432,11 +399,11 @@ describe('registration', () => {
     const otherUrl = env.server('parent').replace('127.0.0.1', 'localhost');
     const second = AgentProcess.start([
       `--cluster-reg-parent-url=${otherUrl}`,
-      `--cluster-reg-token=${token.token}`,
+      `--cluster-reg-token=${reg.token().token}`,
       `--kubeconfig=${env.adminKubeconfigPath('child')}`,
       `--leader-elect-resource-namespace=${ns}`,
     ]);
-    agents.push(second);
+    reg.track(second);
     await second.waitForState('registered');
     expect(second.states().slice(0, 3)).toEqual(['resolvingIdentity', 'loadingStoredCredentials', 'parentUrlChanged']);
     expect(decoded(await readSecret(ns))['apiserver-advertise-url']).toBe(otherUrl);
@@ -447,12 +414,12 @@ describe('registration', () => {
     const withSlash = `${env.server('parent')}/`;
     const first = AgentProcess.start([
       `--cluster-reg-parent-url=${withSlash}`,
-      `--cluster-reg-token=${token.token}`,
+      `--cluster-reg-token=${reg.token().token}`,
       `--kubeconfig=${env.adminKubeconfigPath('child')}`,
       `--leader-elect-resource-namespace=${ns}`,
       '--secure-port=0',
     ]);
-    agents.push(first);
+    reg.track(first);
     await first.waitForState('registered');
     expect(decoded(await readSecret(ns))['apiserver-advertise-url']).toBe(withSlash);
     first.kill('SIGTERM'); // releases the Lease: the next agent leads at once

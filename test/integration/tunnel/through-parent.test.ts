@@ -10,11 +10,12 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapGroup, prepareParent, TestApprover } from '../../approver/approver.ts';
 import { eventually } from '../../env/eventually.ts';
-import { freePorts, httpGet } from '../../env/net.ts';
+import { httpGet } from '../../env/net.ts';
 import { testEnv } from '../../env/vitest-env.ts';
 import { hubUnavailableReason, startTunnelHub } from '../../peers/remotedialer/hub.ts';
 import type { GoTunnelServer } from '../../peers/remotedialer/peer.ts';
 import { AgentProcess } from '../helpers/agent-process.ts';
+import { startTunnelledAgent } from '../helpers/tunnelled-agent.ts';
 import { runTunnel, type RunningTunnel } from './harness.ts';
 
 const env = testEnv();
@@ -41,20 +42,9 @@ describe.skipIf(skipReason !== undefined)('tunnel through the real parent apiser
   });
 
   it('the agent with SocketConnection: tunnel up through the parent, /readyz ready, metrics, hub reaches the child', async () => {
-    const token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
-    const ns = `tp-${randomBytes(3).toString('hex')}`;
-    await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
-    const [port = 0] = await freePorts(1);
-    agent = AgentProcess.start([
-      `--cluster-reg-parent-url=${env.server('parent')}`,
-      `--cluster-reg-token=${token.token}`,
-      `--kubeconfig=${env.adminKubeconfigPath('child')}`,
-      `--leader-elect-resource-namespace=${ns}`,
-      '--feature-gates=SocketConnection=true',
-      '--insecure-serving',
-      '--bind-address=127.0.0.1',
-      `--secure-port=${String(port)}`,
-    ]);
+    const started = await startTunnelledAgent(env, { namespacePrefix: 'tp' });
+    agent = started.agent;
+    const { port } = started;
     const registered = await agent.waitForLine('registration', (l) => typeof l.clusterId === 'string');
     const clusterId = registered.clusterId as string;
     await eventually('the hub sees the session', async () => ((await hub.hasSession(clusterId)) ? true : undefined));

@@ -1,4 +1,5 @@
-// Loaded by the entry point before anything imports @kubernetes/client-node (see client-node.ts).
+// Loaded by the entry point before anything imports @kubernetes/client-node or prom-client (see
+// client-node.ts and src/observability/prom-client.ts).
 //
 // - The package's KubeConfig module (dist/config.js) imports its generated index only for
 //   createConfiguration and ServerConfiguration, and that index loads every generated model and API

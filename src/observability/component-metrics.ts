@@ -10,7 +10,7 @@
 
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from './prom-client.ts';
 import type { InspectionEvent } from 'xstate';
 
 /** client-go's buckets for rest_client_request_duration_seconds. */

@@ -7,7 +7,7 @@
 // `leader_election_master_status`) are served under theirs (component-metrics.ts), so dashboards and
 // alerts written for Kubernetes components work; the agent's own series are `clusternet_agent_*`.
 
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from './prom-client.ts';
 import type { ChildReport } from '../../machines/events.ts';
 import { registrationProblems, type RegistrationProblem } from '../../machines/registration/problems.ts';
 import type { TransitionRecord } from '../logging/transitions.ts';

@@ -4,15 +4,15 @@
 // reflect-metadata are loaded here and go away with this process, so the agent never holds them
 // (about 19 MiB resident for the agent's whole life otherwise; docs/memory.md, step 5).
 //
-// In: one IPC message, a CertificateRequest. Out: one message, a CertificateReply (the pair, or the
-// error the library threw), then the process exits.
+// In: its argument, a CertificateArgument (JSON). Out: one IPC message, a CertificateReply (the pair, or
+// the error the library threw), then the process exits.
 
 // @peculiar/x509 resolves its ASN.1 providers through tsyringe, which needs the Reflect metadata API.
 import 'reflect-metadata';
 import { randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
-import type { CertificateReply, CertificateRequest, SelfSignedPair } from './self-signed.ts';
+import type { CertificateArgument, CertificateReply, CertificateRequest, SelfSignedPair } from './self-signed.ts';
 
 const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
@@ -57,9 +57,9 @@ async function reply(request: CertificateRequest): Promise<CertificateReply> {
 
 const send = process.send?.bind(process);
 if (send === undefined) throw new Error('self-signed-process.ts runs forked with an IPC channel (self-signed.ts)');
+// The request comes as the one argument, not as a message: none can arrive before a listener is set.
+const { commonName, hosts, nowMs } = JSON.parse(process.argv[2] ?? '{}') as CertificateArgument;
 // Exits once the reply is sent (or could not be): nothing a preload (NODE_OPTIONS=--import) started
-// keeps it alive. Without the agent (its channel closed) there is nothing left to do.
-process.once('disconnect', () => process.exit(1));
-process.once('message', (request: CertificateRequest) => {
-  void reply(request).then((message) => send(message, undefined, undefined, (err) => process.exit(err ? 1 : 0)));
-});
+// keeps it alive.
+const message = await reply({ commonName, hosts, now: new Date(nowMs) });
+send(message, undefined, undefined, (err) => process.exit(err ? 1 : 0));

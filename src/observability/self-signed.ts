@@ -15,14 +15,21 @@ export interface SelfSignedPair {
   readonly keyPem: string;
 }
 
-/** What the certificate process is sent. */
+/** What the certificate is made for. */
 export interface CertificateRequest {
   readonly commonName: string;
   readonly hosts: readonly string[];
   readonly now: Date;
 }
 
-/** What it answers: the pair, or the error the library threw (an Error survives the advanced serialization). */
+/** The same, as the certificate process's argument (JSON). */
+export interface CertificateArgument {
+  readonly commonName: string;
+  readonly hosts: readonly string[];
+  readonly nowMs: number;
+}
+
+/** What it answers over IPC: the pair, or the error the library threw (an Error survives the advanced serialization). */
 export type CertificateReply = { readonly pair: SelfSignedPair } | { readonly error: Error };
 
 // The process's entry beside this module, with this module's extension: `.ts` from source (node strips
@@ -37,11 +44,11 @@ export function selfSignedCertificate(
   hosts: readonly string[],
   now = new Date(),
 ): Promise<SelfSignedPair> {
-  const request: CertificateRequest = { commonName, hosts, now };
+  const argument: CertificateArgument = { commonName, hosts, nowMs: now.getTime() };
   // The agent's compile cache (src/main.ts) serves the library's modules across restarts here too.
   const cache = getCompileCacheDir();
   return new Promise((resolve, reject) => {
-    const child = fork(entry, [], {
+    const child = fork(entry, [JSON.stringify(argument)], {
       // Not the agent's own node flags (an inspector port would clash); NODE_OPTIONS still applies.
       execArgv: [],
       env: cache === undefined ? process.env : { ...process.env, NODE_COMPILE_CACHE: cache },
@@ -61,6 +68,5 @@ export function selfSignedCertificate(
         reject(new Error(`the self-signed certificate process ${how} without a certificate: ${stderr.trim()}`));
       }
     });
-    child.send(request);
   });
 }

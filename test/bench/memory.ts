@@ -1,5 +1,6 @@
 // npm run bench:memory [-- --runs 3] [--idle 45] [--settle 60] [--nodes 100] [--pods-per-node 30]
 //   [--node-options="--max-semi-space-size=1 ..."] [--no-burst] [--no-snapshot] [--scale] [--main dist/src/main.js]
+//   [--serving=insecure|https-self-signed]
 // The compiled agent's memory (`npm run build` first: it runs dist/src/main.js, as the image does), in the
 // states of issue 16, against the real test clusters: the leader registered and idle (`nodes` nodes, the
 // latest chart's gates SocketConnection, AppPusher, Recovery, Predictor, Dual, the tunnel up through the
@@ -9,6 +10,9 @@
 // samples), CPU seconds since start, and, read through the inspector opened afterwards (SIGUSR1 with
 // --inspect-port=0, so it costs nothing while measuring), V8 heap used/total, external, array buffers, and
 // from a heap snapshot the largest groups of objects and the loaded sources by package. Medians over runs.
+// The agents serve health and metrics over plain HTTP (`--serving=insecure`, the default, as the earlier
+// figures); `--serving=https-self-signed` serves them as the chart does by default: HTTPS with a
+// self-signed certificate the agent makes at start.
 // The Go agent is not run: no clusternet-agent binary is built in this environment (see docs/memory.md).
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -40,8 +44,14 @@ const { values } = parseArgs({
     'no-snapshot': { type: 'boolean', default: false },
     scale: { type: 'boolean', default: false },
     main: { type: 'string', default: fileURLToPath(new URL('../../dist/src/main.js', import.meta.url)) },
+    serving: { type: 'string', default: 'insecure' },
   },
 });
+const servingModes: Record<string, readonly string[] | undefined> = {
+  insecure: ['--insecure-serving'],
+  'https-self-signed': [],
+};
+const servingArgs: readonly string[] = servingModes[values.serving] ?? [];
 const runs = Number(values.runs);
 const idleS = Number(values.idle);
 const settleS = Number(values.settle);
@@ -59,9 +69,12 @@ if (
   nodeCount > 20_000 ||
   !Number.isInteger(podsPerNode) ||
   podsPerNode < 0 ||
-  podsPerNode > 110
+  podsPerNode > 110 ||
+  servingModes[values.serving] === undefined
 ) {
-  process.stderr.write('usage: --runs 1..20 --idle 5..600 --settle 0..600 --nodes 1..20000 --pods-per-node 0..110\n');
+  process.stderr.write(
+    'usage: --runs 1..20 --idle 5..600 --settle 0..600 --nodes 1..20000 --pods-per-node 0..110 --serving insecure|https-self-signed\n',
+  );
   process.exit(2);
 }
 const main = values.main;
@@ -230,7 +243,7 @@ async function runOnce(env: TestEnv, hub: GoTunnelServer, token: string): Promis
     '--cluster-sync-mode=Dual',
     `--tunnel-allowed-targets=${hub.origin}`,
     '--logging-format=json',
-    '--insecure-serving',
+    ...servingArgs,
     '--bind-address=127.0.0.1',
     `--secure-port=${String(ports[i] ?? 0)}`,
     `--predictor-port=${String(ports[i + 2] ?? 0)}`,
@@ -274,7 +287,9 @@ async function runOnce(env: TestEnv, hub: GoTunnelServer, token: string): Promis
 const mib = (b: number | undefined) => (b === undefined || Number.isNaN(b) ? '–' : (b / 1048576).toFixed(1));
 
 function report(results: RunResult[], label: string): void {
-  say(`\n${label}: medians of ${String(results.length)} runs; node options: ${nodeOptions.join(' ') || '(none)'}`);
+  say(
+    `\n${label}: medians of ${String(results.length)} runs; node options: ${nodeOptions.join(' ') || '(none)'}; serving: ${values.serving}`,
+  );
   say('| state | RSS MiB | CPU s | heap used MiB | heap total MiB | external MiB | array buffers MiB |');
   say('|---|---|---|---|---|---|---|');
   const names = Object.keys(results[0]?.states ?? {});

@@ -1,4 +1,3 @@
-import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type SecureVersion } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -7,7 +6,6 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../../../src/config/config.ts';
 import { AgentMetrics } from '../../../src/observability/metrics.ts';
-import { selfSignedCertificate } from '../../../src/observability/self-signed.ts';
 import { servingCertificate, startHealthServer, type HealthServer } from '../../../src/observability/server.ts';
 import { httpGet } from '../../env/net.ts';
 
@@ -26,24 +24,7 @@ const serving = (over: Partial<AgentConfig['serving']> = {}): AgentConfig['servi
   ...over,
 });
 
-describe('self-signed serving certificate', () => {
-  it('is a valid, self-signed X.509 certificate for the given names and IPs, matching its key', async () => {
-    const pair = await selfSignedCertificate('agent@1', ['localhost', '127.0.0.1', '::1', '2001:db8::7']);
-    const cert = new X509Certificate(pair.certPem);
-    expect(cert.subject).toBe('CN=agent@1');
-    expect(cert.verify(cert.publicKey)).toBe(true);
-    expect(cert.checkPrivateKey(createPrivateKey(pair.keyPem))).toBe(true);
-    expect(cert.ca).toBe(false);
-    expect(cert.checkHost('localhost')).toBe('localhost');
-    expect(cert.checkIP('127.0.0.1')).toBe('127.0.0.1');
-    expect(cert.checkIP('::1')).toBe('::1');
-    expect(cert.checkIP('2001:db8::7')).toBe('2001:db8::7');
-    expect(cert.checkHost('example.com')).toBeUndefined();
-    expect(Date.parse(cert.validTo) - Date.now()).toBeGreaterThan(300 * 24 * 3600_000);
-    // As before the library: ECDSA P-256 signed with SHA-256, for serving only.
-    expect(cert.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
-    expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.1']);
-  });
+describe('serving certificate', () => {
   it('is written to --cert-dir once and reused', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'certdir-'));
     try {

@@ -12,11 +12,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import type { Description, KubeObject } from '../../machines/deployer/decisions.ts';
+import type { Description } from '../../machines/deployer/decisions.ts';
 import { bootstrapGroup, prepareParent, TestApprover } from '../approver/approver.ts';
 import { startSupervisor } from '../env/supervisor.ts';
 import { TestEnv } from '../env/test-env.ts';
 import { description, installAppDeployer, registerCluster } from '../integration/helpers/deployer-harness.ts';
+import { rolloutObjects } from './rollout-objects.ts';
 
 const { values } = parseArgs({
   options: {
@@ -53,46 +54,6 @@ const say = (s: string): void => {
 };
 const driver = fileURLToPath(new URL('./deployer-process.ts', import.meta.url));
 
-function objects(ns: string, i: number): KubeObject[] {
-  const name = `w${String(i)}`;
-  const all: KubeObject[] = [
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name, namespace: ns },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels: { app: name } },
-          spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
-        },
-      },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name, namespace: ns },
-      spec: { clusterIP: 'None', selector: { app: name }, ports: [{ port: 80 }] },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name, namespace: ns },
-      stringData: { password: randomBytes(8).toString('hex') },
-    },
-  ];
-  for (let k = 0; all.length < m; k++) {
-    all.push({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: `${name}-${String(k)}`, namespace: ns },
-      data: { index: String(i), k: String(k), payload: 'x'.repeat(512) },
-    });
-  }
-  return all.slice(0, m);
-}
-
 async function pool(count: number, concurrency: number, work: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -127,7 +88,7 @@ try {
         version: 'v1alpha1',
         namespace: cluster.dedicatedNamespace,
         plural: 'descriptions',
-        body: description(cluster.dedicatedNamespace, `d${String(i)}-generic`, objects(appNs, i)),
+        body: description(cluster.dedicatedNamespace, `d${String(i)}-generic`, rolloutObjects(appNs, i, m)),
       }),
     );
     const logPath = join(tmpdir(), `bench-deployer-${String(concurrency)}.log`);

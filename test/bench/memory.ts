@@ -35,7 +35,7 @@ import { TestEnv } from '../env/test-env.ts';
 import { startTunnelHub } from '../peers/remotedialer/hub.ts';
 import { description, installAppDeployer } from '../integration/helpers/deployer-harness.ts';
 import type { GoTunnelServer } from '../peers/remotedialer/peer.ts';
-import type { KubeObject } from '../../machines/deployer/decisions.ts';
+import { rolloutObjects } from './rollout-objects.ts';
 import { inspectProcess, type Inspection } from './memory-inspect.ts';
 import { median } from './stats.ts';
 
@@ -332,39 +332,6 @@ async function reported(ctx: Ctx, reg: Registered, since: number, ok: (s: Report
     },
     { timeoutMs: 900_000, intervalMs: 500 },
   );
-}
-
-/** The 5 objects of rollout Description `i` (as bench:deployer's): a Deployment, a Service, a Secret, 2 ConfigMaps. */
-function rolloutObjects(ns: string, i: number): KubeObject[] {
-  const name = `w${String(i)}`;
-  return [
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name, namespace: ns },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels: { app: name } },
-          spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
-        },
-      },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name, namespace: ns },
-      spec: { clusterIP: 'None', selector: { app: name }, ports: [{ port: 80 }] },
-    },
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns }, stringData: { password: name } },
-    ...[0, 1].map((k) => ({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: `${name}-${String(k)}`, namespace: ns },
-      data: { index: String(i), k: String(k), payload: 'x'.repeat(512) },
-    })),
-  ];
 }
 
 /** Writes `descriptionCount` Descriptions into the dedicated namespace; resolves when every one reports Success. */

@@ -194,6 +194,25 @@ const publishRejection = ({ event }: { event: { readonly error: unknown } }): Re
   message: failureMessage(event.error),
 });
 
+/**
+ * A start-up step failed: count it and retry from `target` after the backoff; a failure of a new kind is
+ * also noted and warned about once. `also`: what else every failure of that step does.
+ */
+const startupFailure = <T extends string, A>(target: T, ...also: A[]) =>
+  [
+    {
+      guard: { type: 'newStartupFailure', params: startupParams },
+      target,
+      actions: [
+        { type: 'recordFailure', params: startupParams },
+        { type: 'noteStartupFailure', params: startupParams },
+        'warnStartupFailure',
+        ...also,
+      ],
+    },
+    { target, actions: [{ type: 'recordFailure', params: startupParams }, ...also] },
+  ] as const;
+
 const workRejection = ({
   event,
 }: {
@@ -465,18 +484,7 @@ export const deployerMachine = deployerSetup.createMachine({
             'resetStartupFailure',
           ],
         },
-        onError: [
-          {
-            guard: { type: 'newStartupFailure', params: startupParams },
-            target: 'waitingForCredentials',
-            actions: [
-              { type: 'recordFailure', params: startupParams },
-              { type: 'noteStartupFailure', params: startupParams },
-              'warnStartupFailure',
-            ],
-          },
-          { target: 'waitingForCredentials', actions: { type: 'recordFailure', params: startupParams } },
-        ],
+        onError: startupFailure('waitingForCredentials'),
       },
     },
     waitingForCredentials: { after: { prepareRetryDelay: 'loadingCredentials' } },
@@ -493,25 +501,7 @@ export const deployerMachine = deployerSetup.createMachine({
           { guard: 'deploys', target: 'deploying', actions: ['resetAttempt', 'resetStartupFailure'] },
           { target: 'standingBy', actions: ['resetAttempt', 'resetStartupFailure'] },
         ],
-        onError: [
-          {
-            guard: { type: 'newStartupFailure', params: startupParams },
-            target: 'waitingToPublish',
-            actions: [
-              { type: 'recordFailure', params: startupParams },
-              { type: 'noteStartupFailure', params: startupParams },
-              'warnStartupFailure',
-              { type: 'reportRejected', params: publishRejection },
-            ],
-          },
-          {
-            target: 'waitingToPublish',
-            actions: [
-              { type: 'recordFailure', params: startupParams },
-              { type: 'reportRejected', params: publishRejection },
-            ],
-          },
-        ],
+        onError: startupFailure('waitingToPublish', { type: 'reportRejected', params: publishRejection }),
       },
     },
     waitingToPublish: { after: { prepareRetryDelay: 'publishing' } },

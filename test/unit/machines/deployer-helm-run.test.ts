@@ -8,7 +8,7 @@ import { helmRunMachine, type HelmRunEnd, type HelmRunEvent } from '../../../mac
 import { helmDeadlineMs, helmGraceMs } from '../../../machines/deployer/helm-releases.ts';
 import { helmRunDelays, helmRunLimits, shortGraceMs } from '../../../machines/deployer/timing.ts';
 import { actorClock, type TimerClock } from '../../../src/clock.ts';
-import { stateName } from '../../../src/logging/transitions.ts';
+import { stateTrace } from '../helpers/state-trace.ts';
 import { fakeStream } from './fake-stream.ts';
 
 /** A run of the chart against a fake process: `send` is the process's stream, `signals` what the chart sent. */
@@ -40,12 +40,7 @@ function start(limits = helmRunLimits.long(60), clock: TimerClock<unknown> = new
   const actor = createActor(machine, {
     input: limits,
     clock,
-    inspect: (e) => {
-      if (e.type === '@xstate.snapshot' && e.actorRef === actor) {
-        const name = stateName((e.snapshot as unknown as { value: unknown }).value);
-        if (trace.at(-1) !== name) trace.push(name);
-      }
-    },
+    inspect: stateTrace(trace),
   });
   actor.start();
   const done = toPromise(actor);

@@ -9,7 +9,7 @@ import {
   type WatchInput,
 } from '../../../machines/deployer/machine.ts';
 import { deployerDelays, deployerTiming } from '../../../machines/deployer/timing.ts';
-import { stateName } from '../../../src/logging/transitions.ts';
+import { stateTrace } from '../helpers/state-trace.ts';
 import { fakeStream } from './fake-stream.ts';
 
 type Outcome = 'ok' | Error;
@@ -112,12 +112,7 @@ function start(
       ...(opts.workers === undefined ? {} : { workers: opts.workers }),
     },
     clock,
-    inspect: (e) => {
-      if (e.type === '@xstate.snapshot' && e.actorRef === actor) {
-        const name = stateName((e.snapshot as unknown as { value: unknown }).value);
-        if (trace.at(-1) !== name) trace.push(name);
-      }
-    },
+    inspect: stateTrace(trace),
   });
   actor.start();
   const settle = async (): Promise<void> => {

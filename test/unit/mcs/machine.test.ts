@@ -7,7 +7,7 @@ import { agentMachine } from '../../../machines/agent/machine.ts';
 import { mcsMachine, type McsEvent, type ReconcileInput, type WatchInput } from '../../../machines/mcs/machine.ts';
 import { mcsDelays } from '../../../machines/mcs/timing.ts';
 import { fakeStream } from '../machines/fake-stream.ts';
-import { stateName } from '../../../src/logging/transitions.ts';
+import { stateTrace } from '../helpers/state-trace.ts';
 
 type Outcome = 'ok' | Error;
 
@@ -72,12 +72,7 @@ function start(
       ...(opts.workers === undefined ? {} : { workers: opts.workers }),
     },
     clock,
-    inspect: (e) => {
-      if (e.type === '@xstate.snapshot' && e.actorRef === actor) {
-        const name = stateName((e.snapshot as unknown as { value: unknown }).value);
-        if (trace.at(-1) !== name) trace.push(name);
-      }
-    },
+    inspect: stateTrace(trace),
   });
   actor.start();
   const settle = async (): Promise<void> => {

@@ -68,7 +68,10 @@ export class TestApprover {
    */
   readonly #decided = new Map<string, string | undefined>();
   readonly #retryAt = new Map<string, number>();
+  /** Why the last list of requests failed (undefined once one succeeds). */
   lastError: string | undefined;
+  /** The last failure of each request not decided yet (a test's failure report prints them). */
+  readonly failures = new Map<string, string>();
 
   constructor(parentAdmin: KubeConfig, opts: ApproverOptions = {}) {
     this.#kc = parentAdmin;
@@ -122,9 +125,10 @@ export class TestApprover {
     const work = this.#process(crr)
       .then(() => {
         this.#decided.set(name, crr.metadata.resourceVersion);
+        this.failures.delete(name);
       })
       .catch((err: unknown) => {
-        this.lastError = `${name}: ${err instanceof Error ? err.message : String(err)}`;
+        this.failures.set(name, err instanceof Error ? err.message : String(err));
         this.#retryAt.set(name, performance.now() + failureBackoffMs);
       })
       .finally(() => this.#inFlight.delete(name));

@@ -9,6 +9,8 @@ import { writeKubeconfig } from './kubeconfig.ts';
 import { ManagedProcess, type ProcessStatus } from './process.ts';
 
 export const componentNames = ['etcd', 'kube-apiserver', 'kube-controller-manager'] as const;
+export const componentActions = ['start', 'stop', 'kill', 'restart', 'pause', 'resume'] as const;
+export type ComponentAction = (typeof componentActions)[number];
 export type ComponentName = (typeof componentNames)[number];
 
 export interface ClusterPorts {
@@ -81,6 +83,24 @@ export class Cluster {
     const c = this.#components?.get(name);
     if (c === undefined) throw new Error(`cluster ${this.opts.name} is not prepared`);
     return c;
+  }
+
+  /**
+   * A fault test's action on one component. An apiserver started again after a stop or kill also
+   * restarts the cluster's kube-controller-manager: its informers lost their watches and come back only
+   * after client-go's reflector back-off, and meanwhile no controller acts (seen: a ServiceAccount token
+   * Secret filled 105 s after the apiserver was back, so the next test file's approver timed out).
+   * A restarted manager lists afresh within a second. Pausing the apiserver keeps the connections, so
+   * resume needs nothing.
+   */
+  async act(name: ComponentName, action: ComponentAction): Promise<ProcessStatus> {
+    const proc = this.component(name);
+    const cameBack =
+      name === 'kube-apiserver' && (action === 'restart' || (action === 'start' && proc.state === 'stopped'));
+    await proc[action]();
+    const manager = this.component('kube-controller-manager');
+    if (cameBack && proc.state === 'running' && manager.state === 'running') await manager.restart();
+    return proc.status();
   }
 
   /** Creates the PKI and kubeconfig, then starts etcd → kube-apiserver → kube-controller-manager. */

@@ -3,11 +3,10 @@
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { componentNames, type ComponentName } from './cluster.ts';
+import { componentActions, componentNames, type ComponentAction, type ComponentName } from './cluster.ts';
 import type { Environment } from './environment.ts';
 
-export const componentActions = ['start', 'stop', 'kill', 'restart', 'pause', 'resume'] as const;
-export type ComponentAction = (typeof componentActions)[number];
+export type { ComponentAction };
 
 export interface ControlServer {
   readonly url: string;
@@ -43,9 +42,7 @@ export async function serveControl(env: Environment, onShutdown: () => void): Pr
     // POST /clusters/<cluster>/components/<component>/<action>
     const [c, cluster = '', k, component = '', action = ''] = parts;
     if (req.method === 'POST' && c === 'clusters' && k === 'components' && isComponent(component) && isAction(action)) {
-      const proc = env.cluster(cluster).component(component);
-      await proc[action]();
-      reply(res, 200, proc.status());
+      reply(res, 200, await env.cluster(cluster).act(component, action));
       return;
     }
     reply(res, 404, { error: `no route ${req.method ?? ''} ${req.url ?? ''}` });

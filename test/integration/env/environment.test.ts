@@ -2,6 +2,7 @@
 // bootstrap-token authentication, CRDs, kube-controller-manager's token controller, and faults.
 
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import {
   ApiException,
@@ -241,24 +242,36 @@ describe('Clusternet CRDs', () => {
   });
 });
 
+/**
+ * A new namespace with ServiceAccount `demo` and a token Secret for it, and that Secret once
+ * kube-controller-manager's token controller has filled it.
+ */
+async function tokenSecret(core: CoreV1Api, namespace: string, timeoutMs?: number): Promise<V1Secret> {
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'demo' } } });
+  await core.createNamespacedSecret({
+    namespace,
+    body: {
+      metadata: { name: 'demo', annotations: { 'kubernetes.io/service-account.name': 'demo' } },
+      type: 'kubernetes.io/service-account-token',
+    },
+  });
+  return eventually<V1Secret>(
+    'the token controller',
+    async () => {
+      const s = await core.readNamespacedSecret({ name: 'demo', namespace });
+      return s.data?.token !== undefined && s.data['ca.crt'] !== undefined ? s : undefined;
+    },
+    timeoutMs === undefined ? {} : { timeoutMs },
+  );
+}
+
 describe('kube-controller-manager', () => {
   it('fills a service-account token Secret whose token authenticates as that ServiceAccount', async () => {
     const env = testEnv();
     const core = env.adminClient('parent', CoreV1Api);
     const namespace = `kcm-${Date.now().toString(36)}`;
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'demo' } } });
-    await core.createNamespacedSecret({
-      namespace,
-      body: {
-        metadata: { name: 'demo', annotations: { 'kubernetes.io/service-account.name': 'demo' } },
-        type: 'kubernetes.io/service-account-token',
-      },
-    });
-    const secret = await eventually<V1Secret>('the token controller', async () => {
-      const s = await core.readNamespacedSecret({ name: 'demo', namespace });
-      return s.data?.token !== undefined && s.data['ca.crt'] !== undefined ? s : undefined;
-    });
+    const secret = await tokenSecret(core, namespace);
     const decode = (k: string): string => Buffer.from(secret.data?.[k] ?? '', 'base64').toString('utf8');
     expect(decode('ca.crt')).toBe(env.caPem('parent'));
     expect(decode('namespace')).toBe(namespace);
@@ -302,6 +315,21 @@ describe('component faults', () => {
     expect(started.state).toBe('running');
     expect(await statusOf(core.readNamespace({ name }))).toBe(200);
   });
+
+  it('after an apiserver outage the controllers act again at once (the next test finds a working cluster)', async () => {
+    const env = testEnv();
+    const core = env.adminClient('child', CoreV1Api);
+    // Long enough for kube-controller-manager's informers to back off (client-go's reflector: up to 30 s
+    // with jitter), as after the parent outages of the log-volume and heartbeat tests.
+    await env.component('child', 'kube-apiserver').stop();
+    try {
+      await sleep(40_000);
+    } finally {
+      await env.component('child', 'kube-apiserver').start();
+    }
+    // The token controller fills a new Secret as it does in a settled cluster, not after the back-off.
+    await tokenSecret(core, `kcm-after-${Date.now().toString(36)}`, 15_000);
+  }, 180_000);
 
   it('a paused apiserver accepts connections but answers nothing until resumed', async () => {
     const env = testEnv();

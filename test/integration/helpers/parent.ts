@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { bootstrapGroup, prepareParent, TestApprover, type ApproverOptions } from '../../approver/approver.ts';
 import type { BootstrapToken } from '../../env/fixtures.ts';
 import type { TestEnv } from '../../env/test-env.ts';
@@ -41,6 +41,15 @@ export function registrationParent(env: TestEnv, opts: ApproverOptions = {}): Re
   });
   afterEach(async () => {
     await Promise.all(agents.splice(0).map((a) => a.stop()));
+  });
+  // A test that waited for a registration in vain says why the approver did not approve.
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      const why = [...(approver?.failures ?? [])].map(([name, err]) => `\n  ${name}: ${err}`).join('');
+      if (why !== '') process.stderr.write(`the test approver's requests that failed, last error of each:${why}\n`);
+      if (approver?.lastError !== undefined)
+        process.stderr.write(`the test approver's list failed: ${approver.lastError}\n`);
+    });
   });
   const must = <T>(v: T | undefined, what: string): T => {
     if (v === undefined) throw new Error(`${what} is not ready: registrationParent's beforeAll has not run`);

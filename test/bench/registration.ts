@@ -1,5 +1,7 @@
-// npm run bench:registration [-- --runs N] [--dist]
-// --dist runs the compiled bundle (npm run build first), as the container image does.
+// npm run bench:registration [-- --runs N] [--dist] [--main <main.js> ...]
+// --dist runs the compiled bundle (npm run build first), as the container image does; each --main runs
+// that entry point instead (another build), the runs alternating between them, and prints each one's
+// medians and their ratios to the first one's.
 // Time from agent start to credentials stored, against the real parent and child, minus the test
 // approver's own latency (from first seeing the request to writing its decision). Prints each run and
 // the medians. The goal: under 1 s of agent overhead.
@@ -8,6 +10,7 @@ import { median } from './stats.ts';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { bootstrapGroup, prepareParent, TestApprover } from '../approver/approver.ts';
@@ -21,23 +24,36 @@ if (!Number.isInteger(runs) || runs < 1 || runs > 50) {
   process.exit(2);
 }
 
-const main = fileURLToPath(
-  new URL(process.argv.includes('--dist') ? '../../dist/src/main.js' : '../../src/main.ts', import.meta.url),
-);
-if (!existsSync(main)) {
-  process.stderr.write(`${main} does not exist: run \`npm run build\` first (--dist runs the compiled agent)\n`);
-  process.exit(2);
+const given = process.argv.flatMap((a, i) => (process.argv[i - 1] === '--main' ? [resolve(a)] : []));
+const mains =
+  given.length > 0
+    ? given
+    : [
+        fileURLToPath(
+          new URL(process.argv.includes('--dist') ? '../../dist/src/main.js' : '../../src/main.ts', import.meta.url),
+        ),
+      ];
+for (const main of mains) {
+  if (!existsSync(main)) {
+    process.stderr.write(`${main} does not exist: run \`npm run build\` first (--dist runs the compiled agent)\n`);
+    process.exit(2);
+  }
 }
 const sup = await startSupervisor();
 const env = new TestEnv(sup.descriptor);
-process.stdout.write(`agent entry point: ${main}\n`);
+for (const [i, main] of mains.entries()) process.stdout.write(`agent entry point ${String(i + 1)}: ${main}\n`);
+interface Row {
+  readonly total: number;
+  readonly firstTransition: number;
+  readonly approver: number;
+  readonly overhead: number;
+}
 try {
   await prepareParent(env.adminKubeConfig('parent'), () => env.installClusternetCrds());
   const token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
   const approver = new TestApprover(env.adminKubeConfig('parent'), { pollMs: 20 });
   approver.start();
-  const rows: { total: number; firstTransition: number; approver: number; overhead: number }[] = [];
-  for (let i = 0; i < runs + 1; i++) {
+  const once = async (main: string): Promise<Row> => {
     const ns = `bench-${randomBytes(3).toString('hex')}`;
     await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
     const t0 = performance.now();
@@ -68,21 +84,36 @@ try {
     const approval = approver.records.at(-1);
     const approverMs = approval === undefined ? 0 : approval.decidedAt - approval.seenAt;
     const total = stored - t0;
-    const row = { total, firstTransition, approver: approverMs, overhead: total - approverMs };
-    if (i === 0) {
-      process.stdout.write(`warm-up: ${total.toFixed(0)} ms (not counted)\n`);
-      continue;
+    return { total, firstTransition, approver: approverMs, overhead: total - approverMs };
+  };
+  const rows = mains.map((): Row[] => []);
+  for (let i = 0; i < runs + 1; i++) {
+    for (const [m, main] of mains.entries()) {
+      const row = await once(main);
+      const which = mains.length > 1 ? ` (entry point ${String(m + 1)})` : '';
+      if (i === 0) {
+        process.stdout.write(`warm-up${which}: ${row.total.toFixed(0)} ms (not counted)\n`);
+        continue;
+      }
+      rows[m]?.push(row);
+      process.stdout.write(
+        `run ${String(i)}${which}: credentials stored ${row.total.toFixed(0)} ms after start; process start to first transition ${row.firstTransition.toFixed(0)} ms; approver ${row.approver.toFixed(0)} ms; agent overhead ${row.overhead.toFixed(0)} ms\n`,
+      );
     }
-    rows.push(row);
-    process.stdout.write(
-      `run ${String(i)}: credentials stored ${total.toFixed(0)} ms after start; process start to first transition ${firstTransition.toFixed(0)} ms; approver ${approverMs.toFixed(0)} ms; agent overhead ${row.overhead.toFixed(0)} ms\n`,
-    );
   }
   await approver.stop();
-  const m = (k: keyof (typeof rows)[number]): string => median(rows.map((r) => r[k])).toFixed(0);
-  process.stdout.write(
-    `\nmedian over ${String(runs)} runs: total ${m('total')} ms, node start-up to first transition ${m('firstTransition')} ms, approver ${m('approver')} ms, agent overhead ${m('overhead')} ms (goal < 1000 ms; max ${Math.max(...rows.map((r) => r.overhead)).toFixed(0)} ms)\n`,
-  );
+  const med = (rs: readonly Row[], k: keyof Row): number => median(rs.map((r) => r[k]));
+  for (const [m, rs] of rows.entries()) {
+    const m0 = (k: keyof Row): string => med(rs, k).toFixed(0);
+    const which = mains.length > 1 ? ` (entry point ${String(m + 1)})` : '';
+    const ratio =
+      m === 0
+        ? ''
+        : `; ratio to entry point 1: first transition ${(med(rs, 'firstTransition') / med(rows[0] ?? [], 'firstTransition')).toFixed(2)}, overhead ${(med(rs, 'overhead') / med(rows[0] ?? [], 'overhead')).toFixed(2)}`;
+    process.stdout.write(
+      `\nmedian over ${String(runs)} runs${which}: total ${m0('total')} ms, node start-up to first transition ${m0('firstTransition')} ms, approver ${m0('approver')} ms, agent overhead ${m0('overhead')} ms (goal < 1000 ms; max ${Math.max(...rs.map((r) => r.overhead)).toFixed(0)} ms)${ratio}\n`,
+    );
+  }
 } finally {
   await sup.stop();
 }

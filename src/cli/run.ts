@@ -1,7 +1,7 @@
 // Parses the command line and runs what it asks for: help, version, or the agent.
 
 import { fromEvent, map, merge, take } from 'rxjs';
-import { startAgent, type RunningAgent } from '../agent.ts';
+import type { RunningAgent } from '../agent.ts';
 import type { AgentConfig } from '../config/config.ts';
 import { AgentMetrics } from '../observability/metrics.ts';
 import { startHealthServer, type HealthServer } from '../observability/server.ts';
@@ -58,22 +58,27 @@ async function run(config: AgentConfig, argv: readonly string[], warnings: reado
   for (const name of metrics.disable(config.metrics.disabled)) log.warn(`--disabled-metrics: no metric ${name}`);
   let agent: RunningAgent | undefined;
   // Every replica serves health and metrics. It starts first: a port that cannot be bound ends the
-  // process before it campaigns, never while it holds the Lease.
+  // process before it campaigns, never while it holds the Lease. The agent's modules load meanwhile:
+  // a self-signed certificate is made in a process of its own (on the other core), so the two overlap.
+  const serving =
+    config.serving.securePort === 0
+      ? undefined
+      : startHealthServer({
+          serving: config.serving,
+          profiling: config.profiling.enabled,
+          metrics,
+          readiness: () => agent?.readiness() ?? { ready: false, reasons: ['starting'] },
+          log: log.child({ component: 'health' }),
+        });
+  const agentModule = import('../agent.ts');
   let health: HealthServer | undefined;
-  if (config.serving.securePort !== 0) {
-    try {
-      health = await startHealthServer({
-        serving: config.serving,
-        profiling: config.profiling.enabled,
-        metrics,
-        readiness: () => agent?.readiness() ?? { ready: false, reasons: ['starting'] },
-        log: log.child({ component: 'health' }),
-      });
-    } catch (err) {
-      log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot serve health and metrics');
-      exit(1);
-    }
+  try {
+    health = await serving;
+  } catch (err) {
+    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot serve health and metrics');
+    exit(1);
   }
+  const { startAgent } = await agentModule;
   let running: RunningAgent;
   try {
     running = startAgent(config, log, { metrics });

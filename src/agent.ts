@@ -254,7 +254,8 @@ function subscribeOutputs(w: Wiring, h$: Observable<AgentHappening>): Subscripti
     inspections(h$).subscribe(metrics.workQueue.inspector('deployer')),
     ...(inspectorUrl === undefined ? [] : [inspections(h$).subscribe(statechartInspector(inspectorUrl, log))]),
     h$.subscribe((h) => {
-      if (h.kind === 'transition') metrics.observeTransition(h.transition);
+      if (h.kind === 'transition') metrics.observeTransition(h.transition, h.of.actor);
+      if (h.kind === 'ended') metrics.observeEnd(h.of.actor);
     }),
     roots(h$).subscribe(([before, now]) => {
       metrics.observeRoot(now, before);

@@ -31,12 +31,35 @@ export function stateName(value: unknown): string {
   return String(value);
 }
 
+/** Which actor a transition is of (its session id: several actors may run one machine, e.g. helm runs). */
+export interface ActorOf {
+  readonly machine: string;
+  readonly actor: string;
+}
+
+/** The retry bookkeeping a machine's context shows, for its transition records. */
+const retryFields = (ctx: {
+  attempt?: unknown;
+  lastFailure?: unknown;
+  rejectedApprovals?: unknown;
+}): Pick<TransitionRecord, 'attempt' | 'lastFailure' | 'rejectedApprovals'> => ({
+  ...(typeof ctx.attempt === 'number' && ctx.attempt > 0 ? { attempt: ctx.attempt } : {}),
+  ...(typeof ctx.lastFailure === 'string' ? { lastFailure: ctx.lastFailure } : {}),
+  ...(typeof ctx.rejectedApprovals === 'number' && ctx.rejectedApprovals > 0
+    ? { rejectedApprovals: ctx.rejectedApprovals }
+    : {}),
+});
+
 /**
  * An inspect callback that reports each change of state of every machine actor it sees. Microsteps
  * are read too, so a state left at once by an `always` transition (e.g. `credentialsRevoked`) is still
- * reported. An actor that has finished is forgotten (a helm run's chart, one per run).
+ * reported. An actor that has finished (done, failed or stopped) is reported to `onEnd` and forgotten (a
+ * helm run's chart, one per run).
  */
-export function transitionRecorder(onTransition: (t: TransitionRecord) => void): (ev: InspectionEvent) => void {
+export function transitionRecorder(
+  onTransition: (t: TransitionRecord, of: ActorOf) => void,
+  onEnd?: (of: ActorOf) => void,
+): (ev: InspectionEvent) => void {
   const last = new Map<string, string>();
   return (ev) => {
     if (ev.type !== '@xstate.snapshot' && ev.type !== '@xstate.microstep') return;
@@ -51,21 +74,16 @@ export function transitionRecorder(onTransition: (t: TransitionRecord) => void):
     const to = stateName(snapshot.value);
     const from = last.get(id) ?? '';
     const finished = ev.type === '@xstate.snapshot' && snapshot.status !== undefined && snapshot.status !== 'active';
+    const known = last.has(id);
     if (finished) last.delete(id);
-    if (from === to) return;
-    if (!finished) last.set(id, to);
-    const ctx = snapshot.context ?? {};
-    onTransition({
-      machine,
-      from,
-      to,
-      event: ev.event.type,
-      ...(typeof ctx.attempt === 'number' && ctx.attempt > 0 ? { attempt: ctx.attempt } : {}),
-      ...(typeof ctx.lastFailure === 'string' ? { lastFailure: ctx.lastFailure } : {}),
-      ...(typeof ctx.rejectedApprovals === 'number' && ctx.rejectedApprovals > 0
-        ? { rejectedApprovals: ctx.rejectedApprovals }
-        : {}),
-    });
+    if (from !== to) {
+      if (!finished) last.set(id, to);
+      onTransition(
+        { machine, from, to, event: ev.event.type, ...retryFields(snapshot.context ?? {}) },
+        { machine, actor: id },
+      );
+    }
+    if (finished && (known || from !== to)) onEnd?.({ machine, actor: id });
   };
 }
 

@@ -1,7 +1,8 @@
 // The agent's one outward stream: an rxjs Observable of what happens, built from the actor system's
 // inspection events. It carries
 //   inspection  every inspection event, as xstate gives it (for the Stately inspector and the log);
-//   transition  each change of state of every machine (src/logging/transitions.ts's records);
+//   transition  each change of state of every machine actor (src/logging/transitions.ts's records);
+//   ended       a machine actor finished or was stopped;
 //   report      each child → root report of the catalogue (machines/events.ts) the root receives;
 //   root        the root's tags when they change (`leading`, `registered`: machines/agent/machine.ts).
 // The transition log, the Prometheus metrics, readiness and the statechart inspector all subscribe to
@@ -12,7 +13,7 @@ import type { ActorRefLike, AnyActorRef, InspectionEvent } from 'xstate';
 import { agentMachine, type AgentTag } from '../../machines/agent/machine.ts';
 import { childReportTypes, type ChildReport } from '../../machines/events.ts';
 import type { RegistrationProblem } from '../../machines/registration/problems.ts';
-import { transitionRecorder, type TransitionRecord } from '../logging/transitions.ts';
+import { transitionRecorder, type ActorOf, type TransitionRecord } from '../logging/transitions.ts';
 import { redactUrls } from '../logging/redact-url.ts';
 import type { Readiness } from './server.ts';
 
@@ -21,7 +22,9 @@ export type RootTags = Readonly<Record<AgentTag, boolean>>;
 
 export type AgentHappening =
   | { readonly kind: 'inspection'; readonly inspection: InspectionEvent }
-  | { readonly kind: 'transition'; readonly transition: TransitionRecord }
+  | { readonly kind: 'transition'; readonly transition: TransitionRecord; readonly of: ActorOf }
+  /** A machine actor finished (done, failed, or stopped with the state that ran it). */
+  | { readonly kind: 'ended'; readonly of: ActorOf }
   | { readonly kind: 'report'; readonly report: ChildReport }
   | { readonly kind: 'root'; readonly tags: RootTags };
 
@@ -47,14 +50,17 @@ const tagsOf = (snapshot: unknown): RootTags => {
  */
 export function agentHappenings(inspection$: Observable<InspectionEvent>): Observable<AgentHappening> {
   return defer(() => {
-    let records: TransitionRecord[] = [];
-    const record = transitionRecorder((t) => records.push(t));
+    let records: AgentHappening[] = [];
+    const record = transitionRecorder(
+      (transition, of) => records.push({ kind: 'transition', transition, of }),
+      (of) => records.push({ kind: 'ended', of }),
+    );
     let tags: RootTags | undefined;
     return inspection$.pipe(
       mergeMap((ev) => {
         const out: AgentHappening[] = [{ kind: 'inspection', inspection: ev }];
         record(ev);
-        for (const transition of records) out.push({ kind: 'transition', transition });
+        out.push(...records);
         records = [];
         // A report the root received from one of its children.
         if (ev.type === '@xstate.event' && ev.sourceRef !== undefined && isRoot(ev.actorRef) && isChildReport(ev.event))

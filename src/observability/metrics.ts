@@ -36,10 +36,14 @@ export interface RelayCounters {
 export class AgentMetrics {
   readonly registry = new Registry();
 
-  /** 1 for the current state of each machine (dotted state value), 0 for states it has left. */
+  /**
+   * How many actors of each machine are in each state (dotted state value): 1 for the state of a
+   * machine that runs once (registration, the tunnel), 0 for states it has left; for one that runs as
+   * several actors at once (a helm run per release) the number in each state. Finished actors count nowhere.
+   */
   readonly machineState = new Gauge({
     name: `${prefix}machine_state`,
-    help: 'Current state of each statechart: 1 for the state it is in',
+    help: 'Current state of each statechart: the number of its running actors in each state (1 for the state of a machine that runs once)',
     labelNames: ['machine', 'state'] as const,
     registers: [this.registry],
   });
@@ -188,21 +192,42 @@ export class AgentMetrics {
 
   /** States seen per machine, so a machine that starts over (or is stopped) shows no stale state. */
   readonly #seen = new Map<string, Set<string>>();
+  /** Where each running actor is, by actor (session id). */
+  readonly #actors = new Map<string, { readonly machine: string; readonly state: string }>();
+
+  /** Sets the state gauge of (machine, state) to the number of running actors there. */
+  #count(machine: string, state: string): void {
+    let n = 0;
+    for (const a of this.#actors.values()) if (a.machine === machine && a.state === state) n++;
+    this.machineState.set({ machine, state }, n);
+  }
 
   #clearStates(machine: string): void {
+    for (const [actor, at] of this.#actors) if (at.machine === machine) this.#actors.delete(actor);
     for (const state of this.#seen.get(machine) ?? []) this.machineState.set({ machine, state }, 0);
   }
 
-  /** Feeds the statechart metrics from one transition-log record. */
-  observeTransition(t: TransitionRecord): void {
-    // A first state (from '') is a new run of that machine, e.g. registration in a new leadership term.
-    if (t.from === '') this.#clearStates(t.machine);
-    else this.machineState.set({ machine: t.machine, state: t.from }, 0);
-    this.machineState.set({ machine: t.machine, state: t.to }, 1);
+  /**
+   * Feeds the statechart metrics from one transition-log record of actor `actor` (default: one actor per
+   * machine).
+   */
+  observeTransition(t: TransitionRecord, actor = t.machine): void {
+    const was = this.#actors.get(actor);
+    this.#actors.set(actor, { machine: t.machine, state: t.to });
+    if (was !== undefined) this.#count(was.machine, was.state);
+    this.#count(t.machine, t.to);
     const seen = this.#seen.get(t.machine) ?? new Set<string>();
     seen.add(t.to);
     this.#seen.set(t.machine, seen);
     this.transitions.inc({ machine: t.machine, to: t.to });
+  }
+
+  /** An actor finished or was stopped: it is in no state. */
+  observeEnd(actor: string): void {
+    const was = this.#actors.get(actor);
+    if (was === undefined) return;
+    this.#actors.delete(actor);
+    this.#count(was.machine, was.state);
   }
 
   /** The problem registration reported last. */

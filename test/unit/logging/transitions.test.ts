@@ -6,6 +6,7 @@ import {
   isRoutine,
   routineLevel,
   transitionLogger,
+  transitionRecorder,
   type TransitionRecord,
 } from '../../../src/logging/transitions.ts';
 import { createActor, createMachine } from 'xstate';
@@ -176,5 +177,40 @@ describe('the transition log of a machine in its steady loop', () => {
     }
     const one = ['debug run: (start) → a', 'debug run: a → b', 'debug run: b → c'];
     expect(lines).toEqual([...one, ...one]);
+  });
+});
+
+describe('the transition recorder: which actor, and when it ends', () => {
+  it('names the actor of each transition and reports its end once: a final state, or stopped by its parent', () => {
+    const seen: string[] = [];
+    const run = createMachine({ id: 'run', initial: 'a', states: { a: { on: { next: 'b' } }, b: { type: 'final' } } });
+    const worker = createMachine({ id: 'worker', initial: 'x', states: { x: {} } });
+    const parent = createMachine({
+      id: 'parent',
+      initial: 'on',
+      states: { on: { invoke: { src: worker }, on: { off: 'off' } }, off: {} },
+    });
+    const inspect = transitionRecorder(
+      (t, of) => seen.push(`${of.machine}@${of.actor}: ${t.from} → ${t.to}`),
+      (of) => seen.push(`${of.machine}@${of.actor}: ended`),
+    );
+    const one = createActor(run, { inspect }).start();
+    const two = createActor(run, { inspect }).start();
+    one.send({ type: 'next' });
+    two.stop();
+    const p = createActor(parent, { inspect }).start();
+    const child = [...Object.values(p.getSnapshot().children)][0]?.sessionId ?? '';
+    p.send({ type: 'off' });
+    expect(seen).toEqual([
+      `run@${one.sessionId}:  → a`,
+      `run@${two.sessionId}:  → a`,
+      `run@${one.sessionId}: a → b`,
+      `run@${one.sessionId}: ended`,
+      `run@${two.sessionId}: ended`,
+      `worker@${child}:  → x`,
+      `parent@${p.sessionId}:  → on`,
+      `parent@${p.sessionId}: on → off`, // its microstep, before the exit stops the child
+      `worker@${child}: ended`,
+    ]);
   });
 });

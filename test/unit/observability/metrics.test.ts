@@ -31,6 +31,26 @@ describe('statechart metrics', () => {
     expect(text).toMatch(/^clusternet_agent_machine_state\{machine="registration",state="registered"\} 0$/m);
   });
 
+  it('counts the actors of a machine that runs several at once (helm runs); a finished one is in no state', async () => {
+    const m = new AgentMetrics({ processMetrics: false });
+    const state = async (s: string): Promise<string | undefined> =>
+      new RegExp(`^clusternet_agent_machine_state\\{machine="helmRun",state="${s}"\\} (\\d+)$`, 'm').exec(
+        await m.text(),
+      )?.[1];
+    m.observeTransition(t('helmRun', '', 'alive.running'), 'x:1');
+    m.observeTransition(t('helmRun', '', 'alive.running'), 'x:2');
+    expect(await state('alive.running')).toBe('2');
+    m.observeTransition(t('helmRun', 'alive.running', 'exited'), 'x:1');
+    expect([await state('alive.running'), await state('exited')]).toEqual(['1', '1']);
+    m.observeEnd('x:1');
+    expect([await state('alive.running'), await state('exited')]).toEqual(['1', '0']);
+    m.observeTransition(t('helmRun', 'alive.running', 'terminating'), 'x:2');
+    expect([await state('alive.running'), await state('terminating')]).toEqual(['0', '1']);
+    m.observeEnd('x:2');
+    m.observeEnd('x:2');
+    expect(await state('terminating')).toBe('0');
+  });
+
   it('says what holds registration up: 1 for the current reason, 0 for the others', async () => {
     const m = new AgentMetrics({ processMetrics: false });
     let text = await m.text();

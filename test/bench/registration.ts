@@ -1,7 +1,7 @@
-// npm run bench:registration [-- --runs N] [--dist] [--main <main.js> ...]
+// npm run bench:registration [-- --runs N] [--dist] [--main "<main.js> [node flags]" ...]
 // --dist runs the compiled bundle (npm run build first), as the container image does; each --main runs
-// that entry point instead (another build), the runs alternating between them, and prints each one's
-// medians and their ratios to the first one's.
+// that entry point instead (another build, or the same with other node flags), the runs alternating
+// between them, and prints each one's medians and their ratios to the first one's.
 // Time from agent start to credentials stored, against the real parent and child, minus the test
 // approver's own latency (from first seeing the request to writing its decision). Prints each run and
 // the medians. The goal: under 1 s of agent overhead.
@@ -24,15 +24,28 @@ if (!Number.isInteger(runs) || runs < 1 || runs > 50) {
   process.exit(2);
 }
 
-const given = process.argv.flatMap((a, i) => (process.argv[i - 1] === '--main' ? [resolve(a)] : []));
-const mains =
+/** An entry point and the node flags it runs with (`--main "<main.js> --optimize-for-size"`). */
+interface Entry {
+  readonly main: string;
+  readonly nodeFlags: readonly string[];
+}
+const given = process.argv.flatMap((a, i): Entry[] => {
+  if (process.argv[i - 1] !== '--main') return [];
+  const [main = '', ...nodeFlags] = a.split(/\s+/).filter(Boolean);
+  return [{ main: resolve(main), nodeFlags }];
+});
+const entries: Entry[] =
   given.length > 0
     ? given
     : [
-        fileURLToPath(
-          new URL(process.argv.includes('--dist') ? '../../dist/src/main.js' : '../../src/main.ts', import.meta.url),
-        ),
+        {
+          main: fileURLToPath(
+            new URL(process.argv.includes('--dist') ? '../../dist/src/main.js' : '../../src/main.ts', import.meta.url),
+          ),
+          nodeFlags: [],
+        },
       ];
+const mains = entries.map((e) => e.main);
 for (const main of mains) {
   if (!existsSync(main)) {
     process.stderr.write(`${main} does not exist: run \`npm run build\` first (--dist runs the compiled agent)\n`);
@@ -41,7 +54,8 @@ for (const main of mains) {
 }
 const sup = await startSupervisor();
 const env = new TestEnv(sup.descriptor);
-for (const [i, main] of mains.entries()) process.stdout.write(`agent entry point ${String(i + 1)}: ${main}\n`);
+for (const [i, e] of entries.entries())
+  process.stdout.write(`agent entry point ${String(i + 1)}: ${[...e.nodeFlags, e.main].join(' ')}\n`);
 interface Row {
   readonly total: number;
   readonly firstTransition: number;
@@ -53,11 +67,12 @@ try {
   const token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
   const approver = new TestApprover(env.adminKubeConfig('parent'), { pollMs: 20 });
   approver.start();
-  const once = async (main: string): Promise<Row> => {
+  const once = async ({ main, nodeFlags }: Entry): Promise<Row> => {
     const ns = `bench-${randomBytes(3).toString('hex')}`;
     await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
     const t0 = performance.now();
     const child = spawn(process.execPath, [
+      ...nodeFlags,
       main,
       `--cluster-reg-parent-url=${env.server('parent')}`,
       `--cluster-reg-token=${token.token}`,
@@ -88,8 +103,8 @@ try {
   };
   const rows = mains.map((): Row[] => []);
   for (let i = 0; i < runs + 1; i++) {
-    for (const [m, main] of mains.entries()) {
-      const row = await once(main);
+    for (const [m, entry] of entries.entries()) {
+      const row = await once(entry);
       const which = mains.length > 1 ? ` (entry point ${String(m + 1)})` : '';
       if (i === 0) {
         process.stdout.write(`warm-up${which}: ${row.total.toFixed(0)} ms (not counted)\n`);

@@ -15,7 +15,8 @@
 // --inspect-port=0, so it costs nothing while measuring), V8 heap used/total, external, array buffers, and
 // from a heap snapshot the largest groups of objects, the loaded sources by package and the strings by
 // what retains them. Medians over runs. `--compare` (repeatable) runs other builds too, each in turn at
-// every level, on the same filled cluster (a fill at scale takes minutes), each with its own table.
+// every level, on the same filled cluster (a fill at scale takes minutes), each with its own table; an
+// entry is a main.js, optionally followed by V8 flags for that build only (`'dist/src/main.js --flag'`).
 // The agents serve health and metrics over plain HTTP (`--serving=insecure`, the default, as the earlier
 // figures); `--serving=https-self-signed` serves them as the chart does by default: HTTPS with a
 // self-signed certificate the agent makes at start.
@@ -107,8 +108,9 @@ if (
 }
 const builds = [values.main, ...values.compare];
 for (const b of builds) {
-  if (existsSync(b)) continue;
-  process.stderr.write(`${b} does not exist: run \`npm run build\` first\n`);
+  const file = b.trim().split(/\s+/)[0] ?? '';
+  if (existsSync(file)) continue;
+  process.stderr.write(`${file} does not exist: run \`npm run build\` first\n`);
   process.exit(2);
 }
 const say = (s: string): void => {
@@ -247,9 +249,11 @@ interface Agent {
   firstTransitionMs: number;
 }
 
-function startAgent(main: string, args: string[]): Agent {
+function startAgent(build: string, args: string[]): Agent {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [...nodeOptions, '--inspect-port=127.0.0.1:0', main, ...args], {
+  // A build: its main.js, then V8 flags of its own.
+  const [main = '', ...flags] = build.trim().split(/\s+/);
+  const proc = spawn(process.execPath, [...nodeOptions, ...flags, '--inspect-port=127.0.0.1:0', main, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const a: Agent = { proc, pid: proc.pid ?? 0, lines: [], firstTransitionMs: Number.NaN };
@@ -308,7 +312,7 @@ interface Ctx {
   nodes: number;
   /** `base`: the chart's gates, standby, idle and the tunnel transfer; `rollout`: AppPusher off, the rollout; `scale`. */
   pass: 'base' | 'rollout' | 'scale';
-  /** The build's dist/src/main.js. */
+  /** The build's dist/src/main.js (and V8 flags of its own, after it). */
   main: string;
 }
 interface Registered {

@@ -4,6 +4,7 @@
 
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { StringDecoder } from 'node:string_decoder';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { RequestLimiter } from './request-limiter.ts';
 import { connectProxyAgent } from './proxy.ts';
@@ -93,15 +94,20 @@ export async function rawRequest(kc: KubeConfig, req: RawRequest): Promise<RawRe
         timeout: timeoutMs,
       },
       (res) => {
-        const chunks: Buffer[] = [];
+        // Each chunk decoded as it arrives, so its native buffer dies young (a page of a big list is
+        // megabytes: kept as buffers, then copied whole by Buffer.concat, it went to the C allocator,
+        // which kept it resident after the list).
+        const decoder = new StringDecoder('utf8');
+        const parts: string[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size <= maxBodyBytes) chunks.push(chunk);
+          if (size <= maxBodyBytes) parts.push(decoder.write(chunk));
           else res.destroy(new Error(`${req.method} ${req.path}: answer larger than ${String(maxBodyBytes)} bytes`));
         });
         res.on('end', () => {
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+          parts.push(decoder.end());
+          resolve({ status: res.statusCode ?? 0, body: parts.join('') });
         });
         res.on('error', reject);
       },

@@ -6,6 +6,7 @@
 
 import type { PodLike, PredictorNode, Taint } from './algorithm.ts';
 import { podUsage } from './algorithm.ts';
+import { KeyIndex } from './key-index.ts';
 import { emptyAmounts, mergeAmounts, storedAmounts, type Amounts } from './resources.ts';
 
 /** The parts of a Node the predictor reads. */
@@ -55,11 +56,11 @@ const INITIAL_SLOTS = 1024;
 
 /**
  * What every counted pod takes, by `namespace/name`: packed columns (a slot per pod) for cpu,
- * memory, ephemeral storage and the node, scalars only for the few pods that request any; and the
- * per-node sums the predictor reads.
+ * memory, ephemeral storage and the node, scalars only for the few pods that request any, the keys
+ * packed too (no string per pod); and the per-node sums the predictor reads.
  */
 export class PodUsage {
-  private readonly slotOf = new Map<string, number>();
+  private readonly slotOf = new KeyIndex();
   private nodeOf = new Int32Array(INITIAL_SLOTS);
   private cpu = new Float64Array(INITIAL_SLOTS);
   private memory = new Float64Array(INITIAL_SLOTS);
@@ -93,8 +94,8 @@ export class PodUsage {
   /** The pod as it is now (ADDED/MODIFIED, or listed). */
   set(key: string, pod: PodLike): void {
     const u = podUsage(pod);
-    const slot = this.slotOf.get(key);
-    if (slot !== undefined) this.remove(key, slot);
+    const slot = this.slotOf.delete(key);
+    if (slot !== undefined) this.remove(slot);
     if (u === undefined) return;
     const s = this.freeSlots.pop() ?? this.grow();
     this.slotOf.set(key, s);
@@ -109,11 +110,12 @@ export class PodUsage {
   }
 
   delete(key: string): void {
-    const slot = this.slotOf.get(key);
-    if (slot !== undefined) this.remove(key, slot);
+    const slot = this.slotOf.delete(key);
+    if (slot !== undefined) this.remove(slot);
   }
 
-  private remove(key: string, slot: number): void {
+  /** Takes the pod in `slot` (its key already gone) out of its node's sums and frees the slot. */
+  private remove(slot: number): void {
     const node = this.nodeNames[this.nodeOf[slot] ?? -1] ?? '';
     const sum = this.sums.get(node);
     if (sum !== undefined) {
@@ -128,7 +130,6 @@ export class PodUsage {
       if (sum.pods <= 0) this.sums.delete(node);
     }
     this.scalars.delete(slot);
-    this.slotOf.delete(key);
     this.freeSlots.push(slot);
   }
 

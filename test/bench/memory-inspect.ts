@@ -15,6 +15,8 @@ export interface SnapshotSummary {
   nodeCount: number;
   groups: Group[];
   packages: Group[];
+  /** The strings by what holds them: their first three retainers (`type: name .edge`, each held by the next). */
+  stringRetainers: Group[];
 }
 export interface Inspection {
   rss: number;
@@ -131,7 +133,81 @@ export function summarise(s: Snapshot, top = 15): SnapshotSummary {
     packages.set(key, g);
   }
   const sorted = (m: Map<string, Group>) => [...m.values()].sort((a, b) => b.bytes - a.bytes).slice(0, top);
-  return { totalBytes: total, nodeCount: count, groups: sorted(groups), packages: sorted(packages) };
+  return {
+    totalBytes: total,
+    nodeCount: count,
+    groups: sorted(groups),
+    packages: sorted(packages),
+    stringRetainers: sorted(stringRetainers(s, firstEdge)),
+  };
+}
+
+const isString = (type: string) => type === 'string' || type === 'concatenated string' || type === 'sliced string';
+
+/**
+ * Every string's self size charged to its chain of first retainers (by strong edges), three deep:
+ * `retainer type: name .edge <- its retainer .edge <- …`. A string held from several places is counted
+ * once, under the first the snapshot lists.
+ */
+function stringRetainers(s: Snapshot, firstEdge: Uint32Array): Map<string, Group> {
+  const meta = s.snapshot.meta;
+  const nf = meta.node_fields.length;
+  const ef = meta.edge_fields.length;
+  const types = meta.node_types[0];
+  const edgeTypes = meta.edge_types[0];
+  const iType = meta.node_fields.indexOf('type');
+  const iName = meta.node_fields.indexOf('name');
+  const iSize = meta.node_fields.indexOf('self_size');
+  const [eType, eName, eTo] = ['type', 'name_or_index', 'to_node'].map((f) => meta.edge_fields.indexOf(f)) as [
+    number,
+    number,
+    number,
+  ];
+  const { nodes, edges, strings } = s;
+  const count = nodes.length / nf;
+  const retainer = new Int32Array(count).fill(-1);
+  const viaEdge = new Int32Array(count).fill(-1);
+  for (let i = 0; i < count; i++) {
+    for (let e = firstEdge[i] ?? 0; e < (firstEdge[i + 1] ?? 0); e += ef) {
+      if (edgeTypes[edges[e + eType] ?? 0] === 'weak') continue;
+      const to = (edges[e + eTo] ?? 0) / nf;
+      if (retainer[to] === -1) {
+        retainer[to] = i;
+        viaEdge[to] = e;
+      }
+    }
+  }
+  const describe = (i: number): string => {
+    if (i < 0) return '(none)';
+    const type = types[nodes[i * nf + iType] ?? 0] ?? '';
+    const raw = strings[nodes[i * nf + iName] ?? 0] ?? '';
+    const name = isString(type) ? '' : raw.length > 40 ? `${raw.slice(0, 37)}…` : raw;
+    return `${type}: ${name}`;
+  };
+  const edgeLabel = (node: number): string => {
+    const e = viaEdge[node] ?? -1;
+    if (e < 0) return '';
+    const t = edgeTypes[edges[e + eType] ?? 0] ?? '';
+    const name = t === 'element' || t === 'hidden' ? '' : (strings[edges[e + eName] ?? 0] ?? '');
+    // Indexed slots (elements, a Map's table, numbered internal fields) as one group.
+    return name === '' || /^\d+$/.test(name) ? `[${t}]` : `.${name}`;
+  };
+  const out = new Map<string, Group>();
+  for (let i = 0; i < count; i++) {
+    if (!isString(types[nodes[i * nf + iType] ?? 0] ?? '')) continue;
+    const chain: string[] = [];
+    for (let n = i, depth = 0; depth < 3 && n >= 0; depth++) {
+      const r = retainer[n] ?? -1;
+      chain.push(`${describe(r)} ${edgeLabel(n)}`);
+      n = r;
+    }
+    const key = chain.join(' <- ');
+    const g = out.get(key) ?? { key, bytes: 0, count: 0 };
+    g.bytes += nodes[i * nf + iSize] ?? 0;
+    g.count += 1;
+    out.set(key, g);
+  }
+  return out;
 }
 
 class Cdp {

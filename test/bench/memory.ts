@@ -1,6 +1,7 @@
 // npm run bench:memory [-- --runs 3] [--idle 45] [--settle 60] [--nodes 100] [--pods-per-node 30]
 //   [--node-options="--max-semi-space-size=1 ..."] [--no-burst] [--no-rollout] [--descriptions 500] [--no-snapshot]
-//   [--scale] [--scale-nodes 5000] [--scale-runs 1] [--main dist/src/main.js] [--serving=insecure|https-self-signed]
+//   [--scale] [--scale-nodes 5000] [--scale-runs 1] [--main dist/src/main.js] [--compare <other main.js> ...]
+//   [--serving=insecure|https-self-signed]
 // The compiled agent's memory (`npm run build` first: it runs dist/src/main.js, as the image does), in the
 // states of issue 16, against the real test clusters: the leader registered and idle (`nodes` nodes, the
 // latest chart's gates SocketConnection, AppPusher, Recovery, Predictor, Dual, the tunnel up through the
@@ -12,7 +13,10 @@
 // after, and the ratio of that to idle. Per state: RSS (from /proc, median of 5
 // samples), CPU seconds since start, and, read through the inspector opened afterwards (SIGUSR1 with
 // --inspect-port=0, so it costs nothing while measuring), V8 heap used/total, external, array buffers, and
-// from a heap snapshot the largest groups of objects and the loaded sources by package. Medians over runs.
+// from a heap snapshot the largest groups of objects, the loaded sources by package and the strings by
+// what retains them. Medians over runs. `--compare` (repeatable) runs other builds too, each in turn at
+// every level, on the same filled cluster (a fill at scale takes minutes), each with its own table; an
+// entry is a main.js, optionally followed by V8 flags for that build only (`'dist/src/main.js --flag'`).
 // The agents serve health and metrics over plain HTTP (`--serving=insecure`, the default, as the earlier
 // figures); `--serving=https-self-signed` serves them as the chart does by default: HTTPS with a
 // self-signed certificate the agent makes at start.
@@ -55,6 +59,7 @@ const { values } = parseArgs({
     'scale-nodes': { type: 'string', default: '5000' },
     'scale-runs': { type: 'string', default: '1' },
     main: { type: 'string', default: fileURLToPath(new URL('../../dist/src/main.js', import.meta.url)) },
+    compare: { type: 'string', multiple: true, default: [] },
     serving: { type: 'string', default: 'insecure' },
   },
 });
@@ -101,9 +106,11 @@ if (
   );
   process.exit(2);
 }
-const main = values.main;
-if (!existsSync(main)) {
-  process.stderr.write(`${main} does not exist: run \`npm run build\` first\n`);
+const builds = [values.main, ...values.compare];
+for (const b of builds) {
+  const file = b.trim().split(/\s+/)[0] ?? '';
+  if (existsSync(file)) continue;
+  process.stderr.write(`${file} does not exist: run \`npm run build\` first\n`);
   process.exit(2);
 }
 const say = (s: string): void => {
@@ -242,9 +249,11 @@ interface Agent {
   firstTransitionMs: number;
 }
 
-function startAgent(args: string[]): Agent {
+function startAgent(build: string, args: string[]): Agent {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [...nodeOptions, '--inspect-port=127.0.0.1:0', main, ...args], {
+  // A build: its main.js, then V8 flags of its own.
+  const [main = '', ...flags] = build.trim().split(/\s+/);
+  const proc = spawn(process.execPath, [...nodeOptions, ...flags, '--inspect-port=127.0.0.1:0', main, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const a: Agent = { proc, pid: proc.pid ?? 0, lines: [], firstTransitionMs: Number.NaN };
@@ -303,6 +312,8 @@ interface Ctx {
   nodes: number;
   /** `base`: the chart's gates, standby, idle and the tunnel transfer; `rollout`: AppPusher off, the rollout; `scale`. */
   pass: 'base' | 'rollout' | 'scale';
+  /** The build's dist/src/main.js (and V8 flags of its own, after it). */
+  main: string;
 }
 interface Registered {
   clusterId: string;
@@ -439,7 +450,7 @@ async function runOnce(ctx: Ctx): Promise<RunResult> {
     `--predictor-port=${String(ports[i + 2] ?? 0)}`,
   ];
   const startedAt = Date.now();
-  const leader = startAgent(args(0));
+  const leader = startAgent(ctx.main, args(0));
   const sampler = peakSampler(leader.pid);
   let standby: Agent | undefined;
   let reg: Registered | undefined;
@@ -465,7 +476,7 @@ async function runOnce(ctx: Ctx): Promise<RunResult> {
       states['start-up to the first heartbeat, peak'] = { rssMiB: sampler.peakMiB(), cpuS: Number.NaN };
       states['after the first heartbeat'] = await measure(leader, false);
     }
-    if (ctx.pass !== 'rollout') standby = startAgent(args(1));
+    if (ctx.pass !== 'rollout') standby = startAgent(ctx.main, args(1));
     await sleep((ctx.pass === 'scale' ? Math.max(idleS, settleS) : idleS) * 1000);
     if (standby !== undefined) states.standby = await measure(standby, true);
     const names = Object.keys(plan);
@@ -549,6 +560,10 @@ function report(results: RunResult[], label: string): void {
     say('| loaded code by package (sources, functions, bytecode) | MiB | scripts |');
     say('|---|---|---|');
     for (const g of s.packages) say(`| ${g.key} | ${mib(g.bytes)} | ${String(g.count)} |`);
+    say('| strings by retainer (retainer .edge <- its retainer .edge <- …) | MiB | count |');
+    say('|---|---|---|');
+    for (const g of s.stringRetainers)
+      say(`| ${g.key.replaceAll('|', '\\|')} | ${mib(g.bytes)} | ${String(g.count)} |`);
   }
 }
 
@@ -584,24 +599,27 @@ try {
     );
   };
   const level = async (nodes: number, scale: boolean, count: number) => {
-    const ctx: Ctx = { env, hub, token: token.token, child, parent, nodes, pass: scale ? 'scale' : 'base' };
-    const results: RunResult[] = [];
+    const results = new Map<string, RunResult[]>(builds.map((b) => [b, []]));
     for (let r = 0; r < count; r++) {
-      const res = await runOnce(ctx);
-      if (!scale && !values['no-rollout'] && !values['no-burst']) {
-        // A second agent (a fresh Lease namespace), AppPusher off: the rollout's idle, peak and +settle.
-        const more = await runOnce({ ...ctx, pass: 'rollout' });
-        for (const [k, v] of Object.entries(more.states)) res.states[`${k} (AppPusher off)`] = v;
-        Object.assign(res.bursts, more.bursts);
+      for (const main of builds) {
+        const ctx: Ctx = { env, hub, token: token.token, child, parent, nodes, pass: scale ? 'scale' : 'base', main };
+        const res = await runOnce(ctx);
+        if (!scale && !values['no-rollout'] && !values['no-burst']) {
+          // A second agent (a fresh Lease namespace), AppPusher off: the rollout's idle, peak and +settle.
+          const more = await runOnce({ ...ctx, pass: 'rollout' });
+          for (const [k, v] of Object.entries(more.states)) res.states[`${k} (AppPusher off)`] = v;
+          Object.assign(res.bursts, more.bursts);
+        }
+        results.get(main)?.push(res);
+        say(
+          `run ${String(r + 1)}${builds.length > 1 ? ` of ${main}` : ''}: ${Object.entries(res.states)
+            .map(([k, v]) => `${k} ${v.rssMiB.toFixed(1)} MiB`)
+            .join(', ')}; first transition ${res.firstTransitionMs.toFixed(0)} ms`,
+        );
       }
-      results.push(res);
-      say(
-        `run ${String(r + 1)}: ${Object.entries(res.states)
-          .map(([k, v]) => `${k} ${v.rssMiB.toFixed(1)} MiB`)
-          .join(', ')}; first transition ${res.firstTransitionMs.toFixed(0)} ms`,
-      );
     }
-    report(results, `${String(nodes)} nodes / ${String(nodes * podsPerNode)} pods`);
+    for (const [main, rs] of results)
+      report(rs, `${String(nodes)} nodes / ${String(nodes * podsPerNode)} pods${builds.length > 1 ? `, ${main}` : ''}`);
   };
   await fill(nodeCount, 0);
   if (runs > 0) await level(nodeCount, false, runs);

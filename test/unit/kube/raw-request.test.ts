@@ -6,9 +6,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawRequest } from '../../../src/kube/raw-request.ts';
 
 const seen: string[] = [];
+/** A body of multi-byte characters, sent in writes that split them (`/split`), or one too large (`/large`). */
+const wide = JSON.stringify({ name: 'ñ€🙂'.repeat(2000) });
 const server = createServer((req: IncomingMessage, res) => {
   seen.push(req.url ?? '');
   res.setHeader('Content-Type', 'application/json');
+  if (req.url === '/split') {
+    const bytes = Buffer.from(wide, 'utf8');
+    // Odd-sized writes: most boundaries fall inside a character.
+    for (let i = 0; i < bytes.length; i += 7) res.write(bytes.subarray(i, i + 7));
+    res.end();
+    return;
+  }
+  if (req.url === '/large') {
+    res.end('x'.repeat(4096));
+    return;
+  }
   res.end('{"kind":"Status"}');
 });
 let origin = '';
@@ -42,5 +55,16 @@ describe('rawRequest', () => {
     const res = await rawRequest(kubeConfig(`${origin}${prefix}`), { method: 'GET', path });
     expect(res.status).toBe(200);
     expect(seen).toEqual([expected]);
+  });
+
+  it('decodes characters split across chunks', async () => {
+    const res = await rawRequest(kubeConfig(origin), { method: 'GET', path: '/split' });
+    expect(res.body).toBe(wide);
+  });
+
+  it('fails an answer larger than maxBodyBytes', async () => {
+    await expect(rawRequest(kubeConfig(origin), { method: 'GET', path: '/large', maxBodyBytes: 1000 })).rejects.toThrow(
+      /answer larger than 1000 bytes/,
+    );
   });
 });

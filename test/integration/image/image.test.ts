@@ -200,6 +200,23 @@ describe('the agent image', () => {
       process.stdout.write(`image: container start to /readyz 200: ${readyMs.toFixed(0)} ms\n`);
       expect(ready.status).toBe(200);
       expect(lines().some((l) => l.level === 'error' || l.level === 'fatal')).toBe(false);
+      // The agent (PID 1) runs with the V8 flags of its #! line and the image's NODE_OPTIONS (docs/memory.md).
+      const proc1 = await podman([
+        'exec',
+        name,
+        '/usr/local/bin/node',
+        '-p',
+        "JSON.stringify(['cmdline', 'environ'].map((f) => require('fs').readFileSync('/proc/1/' + f, 'utf8').split('\\0')))",
+      ]);
+      const [argv = [], environ = []] = JSON.parse(proc1.stdout) as string[][];
+      expect(argv.slice(0, 4)).toEqual([
+        'node',
+        '--optimize-for-size',
+        '/usr/local/bin/clusternet-agent',
+        `--cluster-reg-parent-url=${env.server('parent')}`,
+      ]);
+      expect(environ).toContain('NODE_OPTIONS=--max-semi-space-size=1 --max-old-space-size-percentage=50');
+      expect(environ).toContain('MALLOC_ARENA_MAX=2');
 
       const leases = env.adminClient('child', CoordinationV1Api);
       const held = await leases.readNamespacedLease({ name: 'clusternet-agent', namespace: ns });

@@ -5,7 +5,7 @@
 // built and run by test/integration/image/.
 
 import { execFile } from 'node:child_process';
-import { chmod, cp, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, matchesGlob, relative } from 'node:path';
@@ -72,6 +72,12 @@ function inContext(path: string): boolean {
 
 const { stages } = parseDockerfile(dockerfile);
 const final = stages.at(-1);
+/** The V8 flags the deps stage writes into the entry point's #! line (docs/memory.md, step 7). */
+const entryV8Flags = /^ENTRY_V8_FLAGS="([^"]*)"$/.exec(
+  stages
+    .find((s) => s.name === 'deps')
+    ?.instructions.find((i) => i.op === 'ARG' && i.args.startsWith('ENTRY_V8_FLAGS='))?.args ?? '',
+)?.[1];
 
 describe('docker/Dockerfile', () => {
   it('takes every base from an ARG whose default is a public image; Node 24 is the release the tests run', () => {
@@ -204,6 +210,36 @@ describe('docker/Dockerfile', () => {
   });
 });
 
+describe("the entry point's V8 flags (ENTRY_V8_FLAGS)", () => {
+  const node = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    run(process.execPath, args, { cwd: root, env: { PATH: process.env.PATH, ...env } }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (err: unknown) => err as { code: number; stdout: string; stderr: string },
+    );
+  // client-node's HTTP client (undici) parses HTTP/1 with llhttp compiled to WebAssembly: a flag that turns
+  // WebAssembly off (--jitless, --lite-mode, --no-expose-wasm) leaves the agent unable to reach an apiserver.
+  const fetchOnce = `
+    const server = require('node:http').createServer((_q, r) => r.end('ok')).listen(0, '127.0.0.1', async () => {
+      try {
+        const r = await require('undici').fetch('http://127.0.0.1:' + server.address().port + '/');
+        process.stdout.write(typeof WebAssembly + ' ' + (await r.text()));
+      } catch (e) { process.stdout.write(typeof WebAssembly + ' ' + String(e.cause?.message ?? e)); }
+      server.close();
+    });`;
+
+  it('are set, are V8 flags Node refuses in NODE_OPTIONS (hence the #! line), and keep the HTTP client working', async () => {
+    const flags = (entryV8Flags ?? '').split(' ').filter(Boolean);
+    expect(flags).toEqual(['--optimize-for-size']);
+    for (const flag of flags) {
+      const refused = await node(['-e', ''], { NODE_OPTIONS: flag });
+      expect(refused.stderr).toContain(`${flag} is not allowed in NODE_OPTIONS`);
+    }
+    expect((await node([...flags, '-e', fetchOnce])).stdout).toBe('object ok');
+    // What the test tells apart: V8's lite mode (rejected in step 7) takes WebAssembly away.
+    expect((await node(['--lite-mode', '-e', fetchOnce])).stdout).toMatch(/^undefined .*WebAssembly/);
+  });
+});
+
 describe('the production bundle the image holds', () => {
   let dir: string | undefined;
   afterAll(async () => {
@@ -254,8 +290,12 @@ describe('the production bundle the image holds', () => {
       for (const dev of ['typescript', 'vitest', 'eslint', 'prettier', 'node']) expect(installed).not.toContain(dev);
       // The statechart inspector is optional, left out, and loaded only for --statechart-inspector.
       expect(installed).not.toContain('@statelyai');
-      // The final stage: the entry point is a link to the package's bin.
+      // The final stage: the entry point is a link to the package's bin, whose #! line the deps stage gave
+      // the V8 flags.
       const main = join(app, packageJson.bin['clusternet-agent']);
+      const source = await readFile(main, 'utf8');
+      expect(source.split('\n')[0]).toBe('#!/usr/bin/env node');
+      await writeFile(main, `#!/usr/bin/env -S node ${String(entryV8Flags)}${source.slice(source.indexOf('\n'))}`);
       await chmod(main, 0o755);
       const entry = join(dir, 'clusternet-agent');
       await symlink(main, entry);

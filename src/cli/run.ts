@@ -10,6 +10,7 @@ import { describeFlags, parseCommandLine } from '../config/config.ts';
 import { createRootLogger } from '../logging/logger.ts';
 import { redactUrls } from '../logging/redact-url.ts';
 import { versionInfo } from '../version.ts';
+import { applyV8Flags, parseV8Flags, v8FlagsEnv } from './v8-flags.ts';
 
 /** Exit code for a bad command line: 1, as the Go agent (spec §9.3), so supervisors see the same. */
 export const exitUsage = 1;
@@ -27,14 +28,20 @@ function main(argv: readonly string[]): number | undefined {
       for (const e of inv.errors) process.stderr.write(`clusternet-agent: ${redactUrls(e)}\n`);
       process.stderr.write("Run 'clusternet-agent --help' for usage.\n");
       return exitUsage;
-    case 'run':
-      run(inv.config, argv, inv.warnings).catch((err: unknown) => {
+    case 'run': {
+      const v8 = parseV8Flags(process.env[v8FlagsEnv]);
+      if (!v8.ok) {
+        process.stderr.write(`clusternet-agent: ${v8.error}\n`);
+        return exitUsage;
+      }
+      run(inv.config, argv, inv.warnings, v8.flags).catch((err: unknown) => {
         process.stderr.write(
           `clusternet-agent: ${redactUrls(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`,
         );
         process.exit(1);
       });
       return undefined;
+    }
   }
 }
 
@@ -43,7 +50,12 @@ function main(argv: readonly string[]): number | undefined {
  * runs exit, within the root machine's drainDeadline) and releases the Lease, then exits 0; a second
  * signal exits 1 at once (spec §9.3). An unexpected failure exits 1.
  */
-async function run(config: AgentConfig, argv: readonly string[], warnings: readonly string[]): Promise<void> {
+async function run(
+  config: AgentConfig,
+  argv: readonly string[],
+  warnings: readonly string[],
+  v8Flags: readonly string[],
+): Promise<void> {
   const log = createRootLogger(config.logging.verbosity, undefined, config.logging.format, {
     splitStream: config.logging.splitStream,
     vmodule: config.logging.vmodule,
@@ -79,6 +91,9 @@ async function run(config: AgentConfig, argv: readonly string[], warnings: reado
     exit(1);
   }
   const { startAgent } = await agentModule;
+  // The modules have loaded: the V8 flags for the agent's run (src/cli/v8-flags.ts).
+  applyV8Flags(v8Flags);
+  if (v8Flags.length > 0) log.debug({ v8Flags }, `set ${v8FlagsEnv}`);
   let running: RunningAgent;
   try {
     running = startAgent(config, log, { metrics });

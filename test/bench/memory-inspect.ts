@@ -47,21 +47,29 @@ export function packageOf(url: string): string {
   return 'agent (dist/)';
 }
 
+/** Where a snapshot's node and edge fields sit in its flat arrays, and its type names. */
+function layoutOf(s: Snapshot) {
+  const meta = s.snapshot.meta;
+  const node = (f: string): number => meta.node_fields.indexOf(f);
+  const edge = (f: string): number => meta.edge_fields.indexOf(f);
+  return {
+    nf: meta.node_fields.length,
+    ef: meta.edge_fields.length,
+    types: meta.node_types[0],
+    edgeTypes: meta.edge_types[0],
+    iType: node('type'),
+    iName: node('name'),
+    iSize: node('self_size'),
+    iEdges: node('edge_count'),
+    eType: edge('type'),
+    eName: edge('name_or_index'),
+    eTo: edge('to_node'),
+  };
+}
+
 /** Self sizes grouped by type and name, and code (scripts, their sources and functions) by package. */
 export function summarise(s: Snapshot, top = 15): SnapshotSummary {
-  const meta = s.snapshot.meta;
-  const nf = meta.node_fields.length;
-  const ef = meta.edge_fields.length;
-  const types = meta.node_types[0];
-  const edgeTypes = meta.edge_types[0];
-  const [iType, iName, iSize, iEdges] = ['type', 'name', 'self_size', 'edge_count'].map((f) =>
-    meta.node_fields.indexOf(f),
-  ) as [number, number, number, number];
-  const [eType, eName, eTo] = ['type', 'name_or_index', 'to_node'].map((f) => meta.edge_fields.indexOf(f)) as [
-    number,
-    number,
-    number,
-  ];
+  const { nf, ef, types, edgeTypes, iType, iName, iSize, iEdges, eType, eName, eTo } = layoutOf(s);
   const { nodes, edges, strings } = s;
   const count = nodes.length / nf;
   const firstEdge = new Uint32Array(count + 1);
@@ -150,19 +158,7 @@ const isString = (type: string) => type === 'string' || type === 'concatenated s
  * once, under the first the snapshot lists.
  */
 function stringRetainers(s: Snapshot, firstEdge: Uint32Array): Map<string, Group> {
-  const meta = s.snapshot.meta;
-  const nf = meta.node_fields.length;
-  const ef = meta.edge_fields.length;
-  const types = meta.node_types[0];
-  const edgeTypes = meta.edge_types[0];
-  const iType = meta.node_fields.indexOf('type');
-  const iName = meta.node_fields.indexOf('name');
-  const iSize = meta.node_fields.indexOf('self_size');
-  const [eType, eName, eTo] = ['type', 'name_or_index', 'to_node'].map((f) => meta.edge_fields.indexOf(f)) as [
-    number,
-    number,
-    number,
-  ];
+  const { nf, ef, types, edgeTypes, iType, iName, iSize, eType, eName, eTo } = layoutOf(s);
   const { nodes, edges, strings } = s;
   const count = nodes.length / nf;
   const retainer = new Int32Array(count).fill(-1);

@@ -21,21 +21,10 @@ import {
 import { recheckFallbackDelay, refusedDelay, rejectedDelay, unreachableDelay } from '../../machines/socket/timing.ts';
 import { nextDelay } from '../../machines/backoff.ts';
 import { median } from './stats.ts';
+import { seededRandom } from '../env/seeded-random.ts';
 
 const agents = Number(process.env.AGENTS ?? 10_000);
 const runs = Number(process.env.RUNS ?? 5);
-
-/** A seeded PRNG (mulberry32), so a run can be repeated. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** How one agent waits: given how its last attempt ended, the ms until the next. */
 interface Policy {
@@ -176,7 +165,7 @@ interface Result {
 }
 
 function simulate(policy: Policy, sc: Scenario, seed: number): Result {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const waiters = Array.from({ length: agents }, () => policy.agent(rand));
   const q = new Queue();
   // t = 0: every session ends at once (they were healthy).

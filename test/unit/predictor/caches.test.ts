@@ -3,24 +3,13 @@ import { podUsage, type PodLike } from '../../../src/predictor/algorithm.ts';
 import { PodUsage } from '../../../src/predictor/caches.ts';
 import { KeyIndex } from '../../../src/predictor/key-index.ts';
 import { emptyAmounts, mergeAmounts, type Amounts } from '../../../src/predictor/resources.ts';
-
-/** A small deterministic generator (mulberry32), so a failure replays. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../env/seeded-random.ts';
 
 const odd = ['', 'ünïcødé/ñame', 'ns/名前', 'emoji/🙂', `long/${'x'.repeat(700)}`];
 
 describe('KeyIndex', () => {
   it('answers as a Map through sets, deletes, growth, rehashes and compactions', () => {
-    const rand = random(16);
+    const rand = seededRandom(16);
     const index = new KeyIndex();
     const reference = new Map<string, number>();
     const free: number[] = [];
@@ -107,7 +96,7 @@ const plain = (a: Amounts | undefined) =>
 
 describe('PodUsage', () => {
   it('keeps the same per-node totals as a recount through adds, modifies and deletes', () => {
-    const rand = random(7);
+    const rand = seededRandom(7);
     const usage = new PodUsage();
     const live = new Map<string, Pod>();
     const keys = Array.from({ length: 3_000 }, (_, i) => `ns-${String(i % 5)}/pod-${String(i)}`);

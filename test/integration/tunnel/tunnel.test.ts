@@ -230,9 +230,10 @@ describe.each(remotedialerVersions.remotedialer)('tunnel through the Go remotedi
     } finally {
       clearInterval(sampler);
     }
-    // Pause above 2 MiB (plus what was in flight); without Pause, the hold at 2 + 16 MiB.
+    // Pause above 2 MiB (plus what was in flight until the hub acted on it: up to 6.4 MiB seen in a CI run
+    // on busy cores); without Pause, the hold at 2 + 16 MiB, which the bound with Pause stays clear of.
     expect(peak).toBeGreaterThan(1024 * 1024);
-    expect(peak).toBeLessThan(knowsPause ? 8 * 1024 * 1024 : 24 * 1024 * 1024);
+    expect(peak).toBeLessThan(knowsPause ? 12 * 1024 * 1024 : 24 * 1024 * 1024);
     expect(tunnel.actor.getSnapshot().context.sessions).toBe(1);
     expect(tunnel.states.filter((s) => s.to === 'backingOff')).toEqual([]);
     const res = await server.call(api('/version'));

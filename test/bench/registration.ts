@@ -45,8 +45,7 @@ const entries: Entry[] =
           nodeFlags: [],
         },
       ];
-const mains = entries.map((e) => e.main);
-for (const main of mains) {
+for (const { main } of entries) {
   if (!existsSync(main)) {
     process.stderr.write(`${main} does not exist: run \`npm run build\` first (--dist runs the compiled agent)\n`);
     process.exit(2);
@@ -101,11 +100,11 @@ try {
     const total = stored - t0;
     return { total, firstTransition, approver: approverMs, overhead: total - approverMs };
   };
-  const rows = mains.map((): Row[] => []);
+  const rows = entries.map((): Row[] => []);
   for (let i = 0; i < runs + 1; i++) {
     for (const [m, entry] of entries.entries()) {
       const row = await once(entry);
-      const which = mains.length > 1 ? ` (entry point ${String(m + 1)})` : '';
+      const which = entries.length > 1 ? ` (entry point ${String(m + 1)})` : '';
       if (i === 0) {
         process.stdout.write(`warm-up${which}: ${row.total.toFixed(0)} ms (not counted)\n`);
         continue;
@@ -120,7 +119,7 @@ try {
   const med = (rs: readonly Row[], k: keyof Row): number => median(rs.map((r) => r[k]));
   for (const [m, rs] of rows.entries()) {
     const m0 = (k: keyof Row): string => med(rs, k).toFixed(0);
-    const which = mains.length > 1 ? ` (entry point ${String(m + 1)})` : '';
+    const which = entries.length > 1 ? ` (entry point ${String(m + 1)})` : '';
     const ratio =
       m === 0
         ? ''

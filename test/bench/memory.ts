@@ -1,7 +1,7 @@
 // npm run bench:memory [-- --runs 3] [--idle 45] [--settle 60] [--nodes 100] [--pods-per-node 30]
 //   [--node-options="--max-semi-space-size=1 ..."] [--no-burst] [--no-rollout] [--descriptions 500] [--no-snapshot]
 //   [--scale] [--scale-nodes 5000] [--scale-runs 1] [--main dist/src/main.js] [--compare <other main.js> ...]
-//   [--serving=insecure|https-self-signed]
+//   [--serving=insecure|https-self-signed] [--runtime image|plain]
 // The compiled agent's memory (`npm run build` first: it runs dist/src/main.js, as the image does), in the
 // states of issue 16, against the real test clusters: the leader registered and idle (`nodes` nodes, the
 // latest chart's gates SocketConnection, AppPusher, Recovery, Predictor, Dual, the tunnel up through the
@@ -20,6 +20,9 @@
 // The agents serve health and metrics over plain HTTP (`--serving=insecure`, the default, as the earlier
 // figures); `--serving=https-self-signed` serves them as the chart does by default: HTTPS with a
 // self-signed certificate the agent makes at start.
+// `--runtime image` (the default) gives the agents the runtime settings of docker/Dockerfile (NODE_OPTIONS,
+// CLUSTERNET_AGENT_V8_FLAGS, MALLOC_ARENA_MAX: test/env/dockerfile.ts), as the image runs them; `plain`
+// runs them with Node's defaults (the earlier tables of docs/memory.md, each naming its --node-options).
 // The Go agent is not run: no clusternet-agent binary is built in this environment (see docs/memory.md).
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -32,6 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { bootstrapGroup, prepareParent, TestApprover } from '../approver/approver.ts';
+import { imageRuntimeEnv } from '../env/dockerfile.ts';
 import { eventually } from '../env/eventually.ts';
 import { freePorts } from '../env/net.ts';
 import { startSupervisor } from '../env/supervisor.ts';
@@ -61,6 +65,7 @@ const { values } = parseArgs({
     main: { type: 'string', default: fileURLToPath(new URL('../../dist/src/main.js', import.meta.url)) },
     compare: { type: 'string', multiple: true, default: [] },
     serving: { type: 'string', default: 'insecure' },
+    runtime: { type: 'string', default: 'image' },
   },
 });
 const servingModes: Record<string, readonly string[] | undefined> = {
@@ -77,6 +82,8 @@ const descriptionCount = Number(values.descriptions);
 const scaleNodes = Number(values['scale-nodes']);
 const scaleRuns = Number(values['scale-runs']);
 const nodeOptions = values['node-options'].split(/\s+/).filter((s) => s !== '');
+/** The agents' environment: the image's runtime settings, or Node's defaults. */
+const agentEnv = values.runtime === 'image' ? { ...process.env, ...imageRuntimeEnv() } : process.env;
 if (
   !Number.isInteger(runs) ||
   runs < 0 ||
@@ -90,6 +97,7 @@ if (
   podsPerNode < 0 ||
   podsPerNode > 110 ||
   servingModes[values.serving] === undefined ||
+  (values.runtime !== 'image' && values.runtime !== 'plain') ||
   !Number.isInteger(descriptionCount) ||
   descriptionCount < 1 ||
   descriptionCount > 5000 ||
@@ -102,7 +110,7 @@ if (
 ) {
   process.stderr.write(
     'usage: --runs 0..20 --idle 5..600 --settle 0..600 --nodes 1..20000 --pods-per-node 0..110 --descriptions 1..5000\n' +
-      '  --scale-nodes (--nodes)..20000 --scale-runs 1..20 --serving insecure|https-self-signed\n',
+      '  --scale-nodes (--nodes)..20000 --scale-runs 1..20 --serving insecure|https-self-signed --runtime image|plain\n',
   );
   process.exit(2);
 }
@@ -255,6 +263,7 @@ function startAgent(build: string, args: string[]): Agent {
   const [main = '', ...flags] = build.trim().split(/\s+/);
   const proc = spawn(process.execPath, [...nodeOptions, ...flags, '--inspect-port=127.0.0.1:0', main, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: agentEnv,
   });
   const a: Agent = { proc, pid: proc.pid ?? 0, lines: [], firstTransitionMs: Number.NaN };
   for (const stream of [proc.stdout, proc.stderr]) {
@@ -513,7 +522,7 @@ const mib = (b: number | undefined) => (b === undefined || Number.isNaN(b) ? 'â€
 
 function report(results: RunResult[], label: string): void {
   say(
-    `\n${label}: medians of ${String(results.length)} runs; node options: ${nodeOptions.join(' ') || '(none)'}; serving: ${values.serving}`,
+    `\n${label}: medians of ${String(results.length)} runs; runtime: ${values.runtime}; node options: ${nodeOptions.join(' ') || '(none)'}; serving: ${values.serving}`,
   );
   say('| state | RSS MiB | CPU s | heap used MiB | heap total MiB | external MiB | array buffers MiB |');
   say('|---|---|---|---|---|---|---|');

@@ -5,29 +5,33 @@
 // Prints, per frame size, the process's RSS before, at its peak and after the streams ended, the relay's
 // accounted peak, and the live ArrayBuffers after a collection.
 //
-//   npm run bench:tunnel-flood [-- --frames 65536,1024,8388608 --runs 1 --streams 64]
+// The tunnel process runs with the image's runtime settings (docker/Dockerfile), or with Node's
+// defaults given --runtime plain.
+//
+//   npm run bench:tunnel-flood [-- --frames 65536,1024,8388608 --runs 1 --streams 64 --runtime image|plain]
 
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { eventually } from '../env/eventually.ts';
 import { flood, HostileParent } from '../peers/hostile-parent.ts';
-import type { AgentSample } from '../peers/tunnel-agent.ts';
+import { startTunnelAgent, type TunnelAgentRuntime } from '../peers/tunnel-agent-process.ts';
 
 const { values } = parseArgs({
   options: {
     frames: { type: 'string', default: '65536,1024,8388608' },
     runs: { type: 'string', default: '1' },
     streams: { type: 'string', default: '64' },
+    runtime: { type: 'string', default: 'image' },
   },
 });
+if (values.runtime !== 'image' && values.runtime !== 'plain')
+  throw new Error(`--runtime: ${JSON.stringify(values.runtime)} is neither image nor plain`);
+const runtime: TunnelAgentRuntime = values.runtime;
 const frames = values.frames.split(',').map(Number);
 const runs = Number(values.runs);
 const streams = Number(values.streams);
-const agentScript = fileURLToPath(new URL('../peers/tunnel-agent.ts', import.meta.url));
 const MiB = 1024 * 1024;
 const mib = (n: number): string => (n / MiB).toFixed(0);
 
@@ -49,17 +53,8 @@ async function once(frame: number): Promise<Result> {
   await writeFile(caFile, parent.caPem);
   const sent = { bytes: 0 };
   parent.next(flood(parent, { streams, frameBytes: frame, maxDurationMs: 300_000 }, sent));
-  const child = spawn(process.execPath, ['--expose-gc', agentScript, parent.url, caFile, parent.token], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const samples: AgentSample[] = [];
-  let rest = '';
-  child.stdout.on('data', (d: Buffer) => {
-    const lines = (rest + d.toString()).split('\n');
-    rest = lines.pop() ?? '';
-    for (const l of lines) samples.push(JSON.parse(l) as AgentSample);
-  });
-  const last = (): AgentSample | undefined => samples[samples.length - 1];
+  const agent = startTunnelAgent(parent.url, caFile, parent.token, runtime);
+  const { samples, last } = agent;
   try {
     const base = await eventually('the streams open', () =>
       Promise.resolve(last()?.streams === streams ? last() : undefined),
@@ -81,7 +76,7 @@ async function once(frame: number): Promise<Result> {
     );
     await new Promise((r) => setTimeout(r, 5000));
     const afterRss = last()?.rss ?? 0;
-    child.kill('SIGUSR2');
+    agent.collect();
     await new Promise((r) => setTimeout(r, 2000));
     const during = samples.filter((s) => s.at <= ended.at);
     return {
@@ -95,7 +90,7 @@ async function once(frame: number): Promise<Result> {
       afterArrayBuffers: last()?.arrayBuffers ?? 0,
     };
   } finally {
-    child.kill('SIGKILL');
+    await agent.stop();
     await parent.close();
     await rm(dir, { recursive: true, force: true });
   }
@@ -107,7 +102,7 @@ const median = (xs: readonly number[]): number => {
 };
 
 console.log(
-  `${String(streams)} streams to a target that never reads; the parent ignores Pause; ${String(runs)} run(s) each, medians`,
+  `${String(streams)} streams to a target that never reads; the parent ignores Pause; ${String(runs)} run(s) each, medians; runtime: ${runtime}`,
 );
 console.log(
   'frame bytes | sent MiB | s to end all | RSS before | RSS peak | accounted peak | RSS 5 s after | live ArrayBuffers after GC',

@@ -2,12 +2,14 @@
 // effects (src/tunnel/actors.ts, as src/agent.ts provides it) against `<parentUrl>`, dials allowed
 // everywhere. Every 50 ms it prints one JSON line: the process's memory and the relay's accounting.
 // Run with --expose-gc, SIGUSR2 asks for a full garbage collection (to tell live memory from garbage).
+// CLUSTERNET_AGENT_V8_FLAGS is applied once the modules have loaded, as src/cli/run.ts does.
 //
 //   node [--expose-gc] test/peers/tunnel-agent.ts <parentUrl> <caFile> <token>
 
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { createActor } from 'xstate';
+import { applyV8Flags, parseV8Flags, v8FlagsEnv } from '../../src/cli/v8-flags.ts';
 import { createSocketMachine } from '../../src/tunnel/actors.ts';
 import type { StreamRelay } from '../../src/tunnel/stream-relay.ts';
 
@@ -25,6 +27,9 @@ export interface AgentSample {
 
 const [parentUrl = '', caFile = '', token = ''] = process.argv.slice(2);
 const caPem = readFileSync(caFile, 'utf8');
+const v8 = parseV8Flags(process.env[v8FlagsEnv]);
+if (!v8.ok) throw new Error(v8.error);
+applyV8Flags(v8.flags);
 let relay: StreamRelay | undefined;
 let sessions = 0;
 const machine = createSocketMachine({

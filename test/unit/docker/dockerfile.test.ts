@@ -14,50 +14,12 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import packageJson from '../../../package.json' with { type: 'json' };
 import { parseV8Flags } from '../../../src/cli/v8-flags.ts';
+import { dockerfilePath, envOf, imageRuntimeEnv, parseDockerfile } from '../../env/dockerfile.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const dockerfile = readFileSync(join(root, 'docker', 'Dockerfile'), 'utf8');
+const dockerfile = readFileSync(dockerfilePath, 'utf8');
 const ignoreFile = readFileSync(join(root, 'docker', 'Dockerfile.dockerignore'), 'utf8');
 const run = promisify(execFile);
-
-interface Instruction {
-  readonly op: string;
-  readonly args: string;
-}
-interface Stage {
-  readonly from: string;
-  readonly name: string | undefined;
-  readonly instructions: Instruction[];
-}
-
-/** Instructions (continuation lines joined, comments dropped), grouped by stage. */
-function parseDockerfile(text: string): { args: Map<string, string>; stages: Stage[] } {
-  const logical = text
-    .split('\n')
-    .filter((l) => !/^\s*#/.test(l))
-    .join('\n')
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  const args = new Map<string, string>();
-  const stages: Stage[] = [];
-  for (const line of logical) {
-    const [op = '', ...rest] = line.split(/\s+/);
-    const argText = rest.join(' ');
-    if (op.toUpperCase() === 'FROM') {
-      const [image = '', as, name] = rest;
-      const from = image.replace(/\$\{(\w+)\}/g, (_w, v: string) => args.get(v) ?? '');
-      stages.push({ from, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
-    } else if (stages.length === 0 && op.toUpperCase() === 'ARG') {
-      const [k = '', v = ''] = argText.split('=');
-      args.set(k, v);
-    } else {
-      stages.at(-1)?.instructions.push({ op: op.toUpperCase(), args: argText });
-    }
-  }
-  return { args, stages };
-}
 
 /** Whether Docker sends `path` in the build context, per the .dockerignore rules (last match wins). */
 function inContext(path: string): boolean {
@@ -244,18 +206,21 @@ describe("the entry point's V8 flags (ENTRY_V8_FLAGS)", () => {
 
 describe("the V8 flags the agent sets on itself (the image's CLUSTERNET_AGENT_V8_FLAGS)", () => {
   it('are the heap growing factor, accepted by the agent, and refused by Node in NODE_OPTIONS', async () => {
-    const env =
-      final?.instructions
-        .filter((i) => i.op === 'ENV')
-        .map((i) => i.args)
-        .join(' ') ?? '';
-    const value = /CLUSTERNET_AGENT_V8_FLAGS="([^"]*)"/.exec(env)?.[1];
+    const value = envOf(final).get('CLUSTERNET_AGENT_V8_FLAGS');
     expect(value).toBe('--heap-growing-percent=50');
     expect(parseV8Flags(value)).toEqual({ ok: true, flags: ['--heap-growing-percent=50'] });
     const refused = await run(process.execPath, ['-e', ''], {
       env: { PATH: process.env.PATH, NODE_OPTIONS: value },
     }).catch((err: unknown) => err as { stderr: string });
     expect(refused.stderr).toMatch(/--heap-growing-percent=? is not allowed in NODE_OPTIONS/);
+  });
+
+  it("are what tests measuring the agent's memory run it with (test/env/dockerfile.ts)", () => {
+    expect(imageRuntimeEnv()).toEqual({
+      NODE_OPTIONS: '--max-semi-space-size=1 --max-old-space-size-percentage=50',
+      CLUSTERNET_AGENT_V8_FLAGS: '--heap-growing-percent=50',
+      MALLOC_ARENA_MAX: '2',
+    });
   });
 });
 

@@ -26,8 +26,10 @@ const { values } = parseArgs({
     runtime: { type: 'string', default: 'image' },
   },
 });
-if (values.runtime !== 'image' && values.runtime !== 'plain')
-  throw new Error(`--runtime: ${JSON.stringify(values.runtime)} is neither image nor plain`);
+if (values.runtime !== 'image' && values.runtime !== 'plain') {
+  process.stderr.write(`bench:tunnel-flood: --runtime ${JSON.stringify(values.runtime)}: use image or plain\n`);
+  process.exit(2);
+}
 const runtime: TunnelAgentRuntime = values.runtime;
 const frames = values.frames.split(',').map(Number);
 const runs = Number(values.runs);

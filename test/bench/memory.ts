@@ -27,7 +27,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as https from 'node:https';
@@ -36,6 +36,7 @@ import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { bootstrapGroup, prepareParent, TestApprover } from '../approver/approver.ts';
 import { imageRuntimeEnv } from '../env/dockerfile.ts';
+import { entryPoint, requireBuilt, type EntryPoint } from './entry-point.ts';
 import { eventually } from '../env/eventually.ts';
 import { freePorts } from '../env/net.ts';
 import { startSupervisor } from '../env/supervisor.ts';
@@ -114,13 +115,8 @@ if (
   );
   process.exit(2);
 }
-const builds = [values.main, ...values.compare];
-for (const b of builds) {
-  const file = b.trim().split(/\s+/)[0] ?? '';
-  if (existsSync(file)) continue;
-  process.stderr.write(`${file} does not exist: run \`npm run build\` first\n`);
-  process.exit(2);
-}
+const builds = [values.main, ...values.compare].map(entryPoint);
+requireBuilt(builds, 'run `npm run build` first');
 const say = (s: string): void => {
   process.stdout.write(`${s}\n`);
 };
@@ -257,14 +253,13 @@ interface Agent {
   firstTransitionMs: number;
 }
 
-function startAgent(build: string, args: string[]): Agent {
+function startAgent(build: EntryPoint, args: string[]): Agent {
   const t0 = performance.now();
-  // A build: its main.js, then V8 flags of its own.
-  const [main = '', ...flags] = build.trim().split(/\s+/);
-  const proc = spawn(process.execPath, [...nodeOptions, ...flags, '--inspect-port=127.0.0.1:0', main, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: agentEnv,
-  });
+  const proc = spawn(
+    process.execPath,
+    [...nodeOptions, ...build.nodeFlags, '--inspect-port=127.0.0.1:0', build.main, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: agentEnv },
+  );
   const a: Agent = { proc, pid: proc.pid ?? 0, lines: [], firstTransitionMs: Number.NaN };
   for (const stream of [proc.stdout, proc.stderr]) {
     let pending = '';
@@ -321,8 +316,8 @@ interface Ctx {
   nodes: number;
   /** `base`: the chart's gates, standby, idle and the tunnel transfer; `rollout`: AppPusher off, the rollout; `scale`. */
   pass: 'base' | 'rollout' | 'scale';
-  /** The build's dist/src/main.js (and V8 flags of its own, after it). */
-  main: string;
+  /** The build: its dist/src/main.js and node flags of its own. */
+  build: EntryPoint;
 }
 interface Registered {
   clusterId: string;
@@ -459,7 +454,7 @@ async function runOnce(ctx: Ctx): Promise<RunResult> {
     `--predictor-port=${String(ports[i + 2] ?? 0)}`,
   ];
   const startedAt = Date.now();
-  const leader = startAgent(ctx.main, args(0));
+  const leader = startAgent(ctx.build, args(0));
   const sampler = peakSampler(leader.pid);
   let standby: Agent | undefined;
   let reg: Registered | undefined;
@@ -485,7 +480,7 @@ async function runOnce(ctx: Ctx): Promise<RunResult> {
       states['start-up to the first heartbeat, peak'] = { rssMiB: sampler.peakMiB(), cpuS: Number.NaN };
       states['after the first heartbeat'] = await measure(leader, false);
     }
-    if (ctx.pass !== 'rollout') standby = startAgent(ctx.main, args(1));
+    if (ctx.pass !== 'rollout') standby = startAgent(ctx.build, args(1));
     await sleep((ctx.pass === 'scale' ? Math.max(idleS, settleS) : idleS) * 1000);
     if (standby !== undefined) states.standby = await measure(standby, true);
     const names = Object.keys(plan);
@@ -608,10 +603,10 @@ try {
     );
   };
   const level = async (nodes: number, scale: boolean, count: number) => {
-    const results = new Map<string, RunResult[]>(builds.map((b) => [b, []]));
+    const results = new Map<EntryPoint, RunResult[]>(builds.map((b) => [b, []]));
     for (let r = 0; r < count; r++) {
-      for (const main of builds) {
-        const ctx: Ctx = { env, hub, token: token.token, child, parent, nodes, pass: scale ? 'scale' : 'base', main };
+      for (const build of builds) {
+        const ctx: Ctx = { env, hub, token: token.token, child, parent, nodes, pass: scale ? 'scale' : 'base', build };
         const res = await runOnce(ctx);
         if (!scale && !values['no-rollout'] && !values['no-burst']) {
           // A second agent (a fresh Lease namespace), AppPusher off: the rollout's idle, peak and +settle.
@@ -619,16 +614,19 @@ try {
           for (const [k, v] of Object.entries(more.states)) res.states[`${k} (AppPusher off)`] = v;
           Object.assign(res.bursts, more.bursts);
         }
-        results.get(main)?.push(res);
+        results.get(build)?.push(res);
         say(
-          `run ${String(r + 1)}${builds.length > 1 ? ` of ${main}` : ''}: ${Object.entries(res.states)
+          `run ${String(r + 1)}${builds.length > 1 ? ` of ${build.label}` : ''}: ${Object.entries(res.states)
             .map(([k, v]) => `${k} ${v.rssMiB.toFixed(1)} MiB`)
             .join(', ')}; first transition ${res.firstTransitionMs.toFixed(0)} ms`,
         );
       }
     }
-    for (const [main, rs] of results)
-      report(rs, `${String(nodes)} nodes / ${String(nodes * podsPerNode)} pods${builds.length > 1 ? `, ${main}` : ''}`);
+    for (const [build, rs] of results)
+      report(
+        rs,
+        `${String(nodes)} nodes / ${String(nodes * podsPerNode)} pods${builds.length > 1 ? `, ${build.label}` : ''}`,
+      );
   };
   await fill(nodeCount, 0);
   if (runs > 0) await level(nodeCount, false, runs);

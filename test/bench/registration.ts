@@ -7,10 +7,9 @@
 // the medians. The goal: under 1 s of agent overhead.
 
 import { median } from './stats.ts';
+import { entryPoint, requireBuilt, type EntryPoint } from './entry-point.ts';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { bootstrapGroup, prepareParent, TestApprover } from '../approver/approver.ts';
@@ -24,33 +23,13 @@ if (!Number.isInteger(runs) || runs < 1 || runs > 50) {
   process.exit(2);
 }
 
-/** An entry point and the node flags it runs with (`--main "<main.js> --optimize-for-size"`). */
-interface Entry {
-  readonly main: string;
-  readonly nodeFlags: readonly string[];
-}
-const given = process.argv.flatMap((a, i): Entry[] => {
-  if (process.argv[i - 1] !== '--main') return [];
-  const [main = '', ...nodeFlags] = a.split(/\s+/).filter(Boolean);
-  return [{ main: resolve(main), nodeFlags }];
-});
-const entries: Entry[] =
-  given.length > 0
-    ? given
-    : [
-        {
-          main: fileURLToPath(
-            new URL(process.argv.includes('--dist') ? '../../dist/src/main.js' : '../../src/main.ts', import.meta.url),
-          ),
-          nodeFlags: [],
-        },
-      ];
-for (const { main } of entries) {
-  if (!existsSync(main)) {
-    process.stderr.write(`${main} does not exist: run \`npm run build\` first (--dist runs the compiled agent)\n`);
-    process.exit(2);
-  }
-}
+const given = process.argv.flatMap((a, i) => (process.argv[i - 1] === '--main' ? [entryPoint(a)] : []));
+/** Without --main: the sources, or with --dist the compiled bundle (a path taken whole, spaces and all). */
+const defaultMain = fileURLToPath(
+  new URL(process.argv.includes('--dist') ? '../../dist/src/main.js' : '../../src/main.ts', import.meta.url),
+);
+const entries: EntryPoint[] = given.length > 0 ? given : [{ label: defaultMain, main: defaultMain, nodeFlags: [] }];
+requireBuilt(entries, 'run `npm run build` first (--dist runs the compiled agent)');
 const sup = await startSupervisor();
 const env = new TestEnv(sup.descriptor);
 for (const [i, e] of entries.entries())
@@ -66,7 +45,7 @@ try {
   const token = await env.createBootstrapToken('parent', { extraGroups: [bootstrapGroup] });
   const approver = new TestApprover(env.adminKubeConfig('parent'), { pollMs: 20 });
   approver.start();
-  const once = async ({ main, nodeFlags }: Entry): Promise<Row> => {
+  const once = async ({ main, nodeFlags }: EntryPoint): Promise<Row> => {
     const ns = `bench-${randomBytes(3).toString('hex')}`;
     await env.adminClient('child', CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
     const t0 = performance.now();

@@ -7,6 +7,7 @@
 import type { PodLike, PredictorNode, Taint } from './algorithm.ts';
 import { podUsage } from './algorithm.ts';
 import { KeyIndex } from './key-index.ts';
+import { widened } from './typed-arrays.ts';
 import { emptyAmounts, mergeAmounts, storedAmounts, type Amounts } from './resources.ts';
 
 /** The parts of a Node the predictor reads. */
@@ -147,15 +148,10 @@ export class PodUsage {
     const s = this.nextSlot++;
     if (s >= this.cpu.length) {
       const size = this.cpu.length * 2;
-      const widen = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
-        const b = make(size);
-        b.set(a);
-        return b;
-      };
-      this.nodeOf = widen(this.nodeOf, (n) => new Int32Array(n));
-      this.cpu = widen(this.cpu, (n) => new Float64Array(n));
-      this.memory = widen(this.memory, (n) => new Float64Array(n));
-      this.storage = widen(this.storage, (n) => new Float64Array(n));
+      this.nodeOf = widened(this.nodeOf, size, (n) => new Int32Array(n));
+      this.cpu = widened(this.cpu, size, (n) => new Float64Array(n));
+      this.memory = widened(this.memory, size, (n) => new Float64Array(n));
+      this.storage = widened(this.storage, size, (n) => new Float64Array(n));
     }
     return s;
   }
